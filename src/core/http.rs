@@ -1,0 +1,249 @@
+//! Plain-data HTTP messages the state machines produce and consume. No I/O lives here: the
+//! transport (fetch in wasm, a script in tests) turns these into real requests.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// A request ready to send. `Debug` hides header values and the body: both may carry secrets.
+#[derive(Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// The request wants a bearer token added by the auth layer before it is sent.
+    pub needs_auth: bool,
+    /// The caller wants the success body streamed to a consumer rather than buffered.
+    pub stream_body: bool,
+    /// Sending it twice does no harm, so transient failures may be retried. GETs are; POSTs are
+    /// not unless marked (a Query API call spends one of ten daily calls).
+    pub idempotent: bool,
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        HttpRequest {
+            method: Method::Get,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            needs_auth: false,
+            stream_body: false,
+            idempotent: true,
+        }
+    }
+
+    pub fn post(url: impl Into<String>, content_type: &str, body: Vec<u8>) -> Self {
+        HttpRequest {
+            method: Method::Post,
+            url: url.into(),
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Some(body),
+            needs_auth: false,
+            stream_body: false,
+            idempotent: false,
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn authed(mut self) -> Self {
+        self.needs_auth = true;
+        self
+    }
+
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    pub fn streamed(mut self) -> Self {
+        self.stream_body = true;
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// A response whose body has been read whole (token answers, job status, error bodies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Joins a base URL and a path without doubling or dropping the slash between them.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Checks a caller-supplied base URL: absolute http(s), no credentials, query or fragment in it.
+/// Relative URLs (`/api`) are allowed for a page that talks to its own origin's proxy.
+pub fn validate_base_url(field: &str, url: &str) -> crate::Result<String> {
+    let u = url.trim();
+    if u.is_empty() {
+        return Err(crate::Error::invalid(field, "must not be empty"));
+    }
+    let rest = if let Some(r) = u.strip_prefix("https://") {
+        r
+    } else if let Some(r) = u.strip_prefix("http://") {
+        r
+    } else if u.starts_with('/') && !u.starts_with("//") {
+        return Ok(u.trim_end_matches('/').to_string());
+    } else {
+        return Err(crate::Error::invalid(
+            field,
+            "must start with https:// or http:// (or / for a same-origin proxy)",
+        ));
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(crate::Error::invalid(field, "has no host"));
+    }
+    if host.contains('@') {
+        return Err(crate::Error::invalid(
+            field,
+            "must not carry credentials; pass them as options",
+        ));
+    }
+    if u.contains('?') || u.contains('#') {
+        return Err(crate::Error::invalid(
+            field,
+            "must not contain a query string or fragment",
+        ));
+    }
+    Ok(u.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_header_values_or_body() {
+        let r = HttpRequest::post(
+            "https://x/y",
+            "application/json",
+            b"{\"client_secret\":\"s\"}".to_vec(),
+        )
+        .with_header("Authorization", "Bearer sekrit");
+        let d = format!("{r:?}");
+        assert!(!d.contains("sekrit"));
+        assert!(!d.contains("client_secret"));
+        assert!(d.contains("Authorization"));
+    }
+
+    #[test]
+    fn urls_and_forms() {
+        assert_eq!(join_url("https://a.b/", "/v3/x"), "https://a.b/v3/x");
+        assert_eq!(join_url("https://a.b", "v3/x"), "https://a.b/v3/x");
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(
+            validate_base_url("baseUrl", "https://api.people.ai/").unwrap(),
+            "https://api.people.ai"
+        );
+        assert_eq!(validate_base_url("baseUrl", "/api").unwrap(), "/api");
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "https://u:p@host",
+            "https://h/?k=1",
+            "//evil",
+        ] {
+            let e = validate_base_url("baseUrl", bad).unwrap_err();
+            assert_eq!(e.field(), Some("baseUrl"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_are_case_insensitive_and_replaced() {
+        let r = HttpRequest::get("u")
+            .with_header("X-A", "1")
+            .with_header("x-a", "2");
+        assert_eq!(r.headers.len(), 1);
+        assert_eq!(r.header("X-A"), Some("2"));
+    }
+}

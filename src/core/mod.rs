@@ -1,0 +1,10 @@
+//! Sans-IO building blocks: no clock, no fetch, no JavaScript. Time comes in as `now_ms`.
+
+pub mod auth;
+pub mod http;
+pub mod quota;
+pub mod retry;
+pub mod step;
+pub mod time;
+
+pub use step::Step;

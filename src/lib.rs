@@ -1,0 +1,18 @@
+//! exportkit: a client for bulk data exports from go-to-market SaaS APIs, built to run as
+//! WebAssembly in browsers, Node and edge workers.
+//!
+//! Layers, from the inside out: `core` (sans-IO state machines, time passed in), `providers` (one
+//! module per vendor API: endpoints, models, validation), `parse` (push parsers), then `driver`
+//! (the only loop, over a [`transport::Transport`]) and `wasm` (the JavaScript face).
+
+pub mod core;
+pub mod driver;
+pub mod error;
+pub mod parse;
+pub mod providers;
+pub mod transport;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,571 @@
+//! A push parser for CSV over csv-core: feed it chunks split anywhere (inside a quoted field, a
+//! UTF-8 sequence or a CRLF), take rows out in batches.
+//!
+//! Rows are packed: one string holding every field of the batch back to back, plus end offsets,
+//! so a batch crosses into JavaScript as one string and two typed arrays instead of one call per
+//! field. Offsets are kept in bytes (for Rust) and in UTF-16 units (for JavaScript's
+//! `String.prototype.slice`).
+//!
+//! Bad records are data, as in Papa Parse: a row with the wrong number of fields or invalid UTF-8
+//! is still delivered (lossily decoded) and also reported in `errors` with its row and line,
+//! unless the caller asked for strict mode, where it fails the parse.
+
+use crate::error::{Error, Result};
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    /// The first record is a header, not data.
+    pub has_header: bool,
+    /// Fail on the first bad record instead of reporting it in `errors`.
+    pub strict: bool,
+    /// Rows per batch before `batch_ready` says so.
+    pub batch_rows: usize,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            has_header: true,
+            strict: false,
+            batch_rows: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowErrorKind {
+    TooFewFields,
+    TooManyFields,
+    InvalidUtf8,
+}
+
+impl RowErrorKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RowErrorKind::TooFewFields => "TooFewFields",
+            RowErrorKind::TooManyFields => "TooManyFields",
+            RowErrorKind::InvalidUtf8 => "InvalidUtf8",
+        }
+    }
+}
+
+/// A problem with one record. `row` is the 0-based data row index (header excluded), `line` the
+/// 1-based physical line the record starts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowError {
+    pub kind: RowErrorKind,
+    pub row: u64,
+    pub line: u64,
+    pub message: String,
+}
+
+/// Rows packed into one string.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowBatch {
+    pub text: String,
+    /// End of each field in `text`, in bytes.
+    pub byte_ends: Vec<u32>,
+    /// End of each field in `text`, in UTF-16 code units.
+    pub utf16_ends: Vec<u32>,
+    /// For each row, the index in `byte_ends` one past its last field.
+    pub row_ends: Vec<u32>,
+    /// Data-row index of the first row in this batch.
+    pub first_row: u64,
+}
+
+impl RowBatch {
+    pub fn len(&self) -> usize {
+        self.row_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.row_ends.is_empty()
+    }
+
+    /// Fields of row `i`.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = &str> + '_ {
+        let first = if i == 0 {
+            0
+        } else {
+            self.row_ends[i - 1] as usize
+        };
+        let last = self.row_ends[i] as usize;
+        (first..last).map(move |f| {
+            let start = if f == 0 {
+                0
+            } else {
+                self.byte_ends[f - 1] as usize
+            };
+            &self.text[start..self.byte_ends[f] as usize]
+        })
+    }
+
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        (0..self.len())
+            .map(|i| self.row(i).map(str::to_string).collect())
+            .collect()
+    }
+
+    fn push_field(&mut self, field: &str) {
+        let utf16_before = self.utf16_ends.last().copied().unwrap_or(0);
+        let units = if field.is_ascii() {
+            field.len()
+        } else {
+            field.encode_utf16().count()
+        };
+        self.text.push_str(field);
+        self.byte_ends.push(self.text.len() as u32);
+        self.utf16_ends.push(utf16_before + units as u32);
+    }
+
+    fn end_row(&mut self) {
+        self.row_ends.push(self.byte_ends.len() as u32);
+    }
+}
+
+pub struct CsvParser {
+    opts: CsvOptions,
+    core: Reader,
+    /// Bytes of the record being read; kept across pushes when a record spans chunks.
+    out: Vec<u8>,
+    out_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
+    header: Option<Vec<String>>,
+    expected_fields: Option<usize>,
+    batch: RowBatch,
+    ready: Vec<RowBatch>,
+    errors: Vec<RowError>,
+    rows: u64,
+    bytes: u64,
+    record_start_line: u64,
+    at_start: bool,
+    head: Vec<u8>,
+    finished: bool,
+}
+
+impl CsvParser {
+    pub fn new(opts: CsvOptions) -> Self {
+        let core = ReaderBuilder::new().delimiter(opts.delimiter).build();
+        CsvParser {
+            opts,
+            core,
+            out: vec![0; 1024],
+            out_len: 0,
+            ends: vec![0; 64],
+            ends_len: 0,
+            header: None,
+            expected_fields: None,
+            batch: RowBatch::default(),
+            ready: Vec::new(),
+            errors: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            record_start_line: 1,
+            at_start: true,
+            head: Vec::new(),
+            finished: false,
+        }
+    }
+
+    pub fn header(&self) -> Option<&[String]> {
+        self.header.as_deref()
+    }
+
+    /// Data rows parsed so far (header excluded).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn take_errors(&mut self) -> Vec<RowError> {
+        std::mem::take(&mut self.errors)
+    }
+
+    /// A full batch is waiting.
+    pub fn batch_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The next full batch, or after `finish` whatever is left.
+    pub fn take_batch(&mut self) -> Option<RowBatch> {
+        if !self.ready.is_empty() {
+            return Some(self.ready.remove(0));
+        }
+        if self.finished && !self.batch.is_empty() {
+            return Some(std::mem::take(&mut self.batch));
+        }
+        None
+    }
+
+    pub fn push(&mut self, input: &[u8]) -> Result<()> {
+        if self.finished {
+            return Err(Error::invalid("input", "push after finish"));
+        }
+        if input.is_empty() {
+            // csv-core reads an empty slice as the end of input.
+            return Ok(());
+        }
+        self.bytes += input.len() as u64;
+        if self.at_start {
+            // A UTF-8 byte order mark is not part of the first header name, and it may arrive
+            // split across pushes: hold the first bytes until there are three.
+            self.head.extend_from_slice(input);
+            if self.head.len() < 3 {
+                return Ok(());
+            }
+            return self.feed_head();
+        }
+        self.feed(input)
+    }
+
+    fn feed_head(&mut self) -> Result<()> {
+        self.at_start = false;
+        let head = std::mem::take(&mut self.head);
+        let skip = if head.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        self.feed(&head[skip..])
+    }
+
+    pub fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        if self.at_start {
+            self.feed_head()?;
+        }
+        self.feed(&[])?;
+        self.finished = true;
+        if !self.batch.is_empty() {
+            let b = std::mem::take(&mut self.batch);
+            self.ready.push(b);
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, mut input: &[u8]) -> Result<()> {
+        let eof = input.is_empty();
+        loop {
+            let (res, nin, nout, nend) = self.core.read_record(
+                input,
+                &mut self.out[self.out_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            input = &input[nin..];
+            self.out_len += nout;
+            self.ends_len += nend;
+            match res {
+                ReadRecordResult::InputEmpty => {
+                    if !eof {
+                        return Ok(());
+                    }
+                }
+                ReadRecordResult::OutputFull => {
+                    let n = self.out.len() * 2;
+                    self.out.resize(n, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let n = self.ends.len() * 2;
+                    self.ends.resize(n, 0);
+                }
+                ReadRecordResult::Record => {
+                    self.complete_record()?;
+                }
+                ReadRecordResult::End => return Ok(()),
+            }
+        }
+    }
+
+    fn complete_record(&mut self) -> Result<()> {
+        let line = self.record_start_line;
+        // csv-core has counted the record's terminator by now, so this is the next line.
+        self.record_start_line = self.core.line();
+        let nfields = self.ends_len;
+        let out_len = self.out_len;
+        self.out_len = 0;
+        self.ends_len = 0;
+        let raw = &self.out[..out_len];
+        let bad_utf8 = std::str::from_utf8(raw).err().map(|e| e.valid_up_to());
+        if self.header.is_none() && self.opts.has_header {
+            if bad_utf8.is_some() && self.opts.strict {
+                return Err(Error::decode(line, 0, "header is not valid UTF-8"));
+            }
+            let mut names = Vec::with_capacity(nfields);
+            let mut start = 0;
+            for &end in &self.ends[..nfields] {
+                names.push(String::from_utf8_lossy(&raw[start..end]).into_owned());
+                start = end;
+            }
+            self.expected_fields = Some(names.len());
+            self.header = Some(names);
+            return Ok(());
+        }
+        let row = self.rows;
+        if let Some(at) = bad_utf8 {
+            let msg = format!("invalid UTF-8 at byte {} of the record", at + 1);
+            if self.opts.strict {
+                return Err(Error::decode(line, 0, msg));
+            }
+            self.errors.push(RowError {
+                kind: RowErrorKind::InvalidUtf8,
+                row,
+                line,
+                message: msg,
+            });
+        }
+        let expected = *self.expected_fields.get_or_insert(nfields);
+        if nfields != expected {
+            let kind = if nfields < expected {
+                RowErrorKind::TooFewFields
+            } else {
+                RowErrorKind::TooManyFields
+            };
+            let msg = format!("expected {expected} fields, found {nfields}");
+            if self.opts.strict {
+                return Err(Error::decode(line, 0, msg));
+            }
+            self.errors.push(RowError {
+                kind,
+                row,
+                line,
+                message: msg,
+            });
+        }
+        if self.batch.is_empty() {
+            self.batch.first_row = row;
+        }
+        let mut start = 0;
+        for &end in &self.ends[..nfields] {
+            let bytes = &raw[start..end];
+            match std::str::from_utf8(bytes) {
+                Ok(f) => self.batch.push_field(f),
+                // Decoded per field so a replacement character cannot shift other fields.
+                Err(_) => self.batch.push_field(&String::from_utf8_lossy(bytes)),
+            }
+            start = end;
+        }
+        self.batch.end_row();
+        self.rows += 1;
+        if self.batch.len() >= self.opts.batch_rows {
+            let b = std::mem::take(&mut self.batch);
+            self.ready.push(b);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_chunks(
+        input: &[u8],
+        cuts: &[usize],
+        opts: CsvOptions,
+    ) -> (Option<Vec<String>>, Vec<Vec<String>>, Vec<RowError>) {
+        let mut p = CsvParser::new(opts);
+        let mut rows = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+            p.push(&input[at..c]).unwrap();
+            at = c;
+            while let Some(b) = p.take_batch() {
+                rows.extend(b.rows());
+            }
+        }
+        p.finish().unwrap();
+        while let Some(b) = p.take_batch() {
+            rows.extend(b.rows());
+        }
+        (p.header().map(|h| h.to_vec()), rows, p.take_errors())
+    }
+
+    const FIXTURE: &str = "\u{feff}id,name,note\r\n1,\"Müller, Søn & Co\",\"said \"\"hi\"\"\"\r\n2,東京,\"line1\r\nline2\"\r\n3,🎉,\r\n4,plain,last";
+
+    fn expected() -> Vec<Vec<String>> {
+        [
+            ["1", "Müller, Søn & Co", "said \"hi\""],
+            ["2", "東京", "line1\r\nline2"],
+            ["3", "🎉", ""],
+            ["4", "plain", "last"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+    }
+
+    #[test]
+    fn every_single_split_point_gives_the_same_rows() {
+        let input = FIXTURE.as_bytes();
+        for cut in 0..=input.len() {
+            let (h, rows, errs) = parse_chunks(
+                input,
+                &[cut],
+                CsvOptions {
+                    batch_rows: 2,
+                    ..Default::default()
+                },
+            );
+            assert_eq!(h.unwrap(), vec!["id", "name", "note"], "cut {cut}");
+            assert_eq!(rows, expected(), "cut {cut}");
+            assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn byte_at_a_time_and_every_pair_of_splits() {
+        let input = FIXTURE.as_bytes();
+        let all: Vec<usize> = (1..input.len()).collect();
+        assert_eq!(
+            parse_chunks(input, &all, CsvOptions::default()).1,
+            expected()
+        );
+        for a in 0..input.len() {
+            for b in a..input.len() {
+                assert_eq!(
+                    parse_chunks(input, &[a, b], CsvOptions::default()).1,
+                    expected(),
+                    "cuts {a},{b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn utf16_offsets_match_javascript_string_slicing() {
+        let (_, _, _) = parse_chunks(FIXTURE.as_bytes(), &[], CsvOptions::default());
+        let mut p = CsvParser::new(CsvOptions::default());
+        p.push(FIXTURE.as_bytes()).unwrap();
+        p.finish().unwrap();
+        let b = p.take_batch().unwrap();
+        let units: Vec<u16> = b.text.encode_utf16().collect();
+        let mut start = 0usize;
+        let mut fields = Vec::new();
+        for &e in &b.utf16_ends {
+            fields.push(String::from_utf16(&units[start..e as usize]).unwrap());
+            start = e as usize;
+        }
+        let flat: Vec<String> = expected().into_iter().flatten().collect();
+        assert_eq!(fields, flat);
+        assert_eq!(b.row_ends, vec![3, 6, 9, 12]);
+        assert_eq!(b.first_row, 0);
+    }
+
+    #[test]
+    fn ragged_rows_are_delivered_and_reported_with_line_numbers() {
+        let input = b"a,b\n1,2\n3\n\"x\ny\",5,6\n7,8\n";
+        let (_, rows, errs) = parse_chunks(input, &[], CsvOptions::default());
+        assert_eq!(rows.len(), 4);
+        assert_eq!(errs.len(), 2);
+        assert_eq!(
+            (errs[0].kind.clone(), errs[0].row, errs[0].line),
+            (RowErrorKind::TooFewFields, 1, 3)
+        );
+        assert_eq!(
+            (errs[1].kind.clone(), errs[1].row, errs[1].line),
+            (RowErrorKind::TooManyFields, 2, 4)
+        );
+        let mut p = CsvParser::new(CsvOptions {
+            strict: true,
+            ..Default::default()
+        });
+        p.push(input).unwrap_or(());
+        let err = p.finish().err().or_else(|| None);
+        // Strict mode fails on the third line whether the failure surfaces in push or finish.
+        let mut p2 = CsvParser::new(CsvOptions {
+            strict: true,
+            ..Default::default()
+        });
+        let e = p2.push(input).err().or(err).expect("strict mode must fail");
+        assert_eq!(e.code(), "E_DECODE");
+        assert!(e.to_string().starts_with("line 3"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_and_replaced_not_panicked() {
+        let input = b"a,b\n1,\xff\xfe\n2,ok\n";
+        let (_, rows, errs) = parse_chunks(input, &[6], CsvOptions::default());
+        assert_eq!(rows[0], vec!["1", "\u{fffd}\u{fffd}"]);
+        assert_eq!(rows[1], vec!["2", "ok"]);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            (errs[0].kind.clone(), errs[0].row, errs[0].line),
+            (RowErrorKind::InvalidUtf8, 0, 2)
+        );
+    }
+
+    #[test]
+    fn empty_input_header_only_and_blank_lines() {
+        assert_eq!(
+            parse_chunks(b"", &[], CsvOptions::default()),
+            (None, vec![], vec![])
+        );
+        let (h, rows, _) = parse_chunks(b"x,y\r\n", &[], CsvOptions::default());
+        assert_eq!((h.unwrap().len(), rows.len()), (2, 0));
+        let (_, rows, errs) = parse_chunks(b"x\n\n1\n\n2", &[], CsvOptions::default());
+        assert_eq!(rows, vec![vec!["1"], vec!["2"]]);
+        assert!(errs.is_empty());
+        // Two bytes that look like the start of a BOM but are the whole input.
+        let (h, _, _) = parse_chunks(
+            b"\xEF\xBB",
+            &[1],
+            CsvOptions {
+                has_header: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(h.unwrap(), vec!["\u{fffd}"]);
+    }
+
+    #[test]
+    fn batches_are_bounded_and_numbered() {
+        let mut input = String::from("n\n");
+        for i in 0..10 {
+            input.push_str(&format!("{i}\n"));
+        }
+        let mut p = CsvParser::new(CsvOptions {
+            batch_rows: 4,
+            ..Default::default()
+        });
+        p.push(input.as_bytes()).unwrap();
+        let b1 = p.take_batch().unwrap();
+        let b2 = p.take_batch().unwrap();
+        assert!(
+            p.take_batch().is_none(),
+            "partial batch waits for more input or finish"
+        );
+        p.finish().unwrap();
+        let b3 = p.take_batch().unwrap();
+        assert_eq!((b1.len(), b2.len(), b3.len()), (4, 4, 2));
+        assert_eq!((b1.first_row, b2.first_row, b3.first_row), (0, 4, 8));
+        assert_eq!(p.rows(), 10);
+        assert!(p.push(b"x").is_err());
+    }
+
+    #[test]
+    fn a_field_larger_than_the_initial_buffers() {
+        let big = "z".repeat(100_000);
+        let cols: Vec<String> = (0..300).map(|i| i.to_string()).collect();
+        let input = format!("h\n\"{big}\"\n{}\n", cols.join(","));
+        let (_, rows, errs) = parse_chunks(
+            input.as_bytes(),
+            &[7, 5000, 50_000],
+            CsvOptions {
+                has_header: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(rows[0][0], big);
+        assert_eq!(rows[1].len(), 300);
+        assert_eq!(errs.len(), 1, "300 fields against a 1-field header");
+    }
+}

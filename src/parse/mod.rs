@@ -1,0 +1,3 @@
+//! Push parsers fed chunk by chunk. Memory is bounded by the chunk and batch size.
+
+pub mod csv;

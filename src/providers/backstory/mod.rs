@@ -1,0 +1,4 @@
+//! Backstory (formerly People.ai) APIs.
+
+pub mod catalog;
+pub mod query;

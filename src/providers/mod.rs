@@ -1,0 +1,3 @@
+//! One module per vendor API: endpoints, models and validation of every parameter.
+
+pub mod backstory;

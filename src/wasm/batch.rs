@@ -1,0 +1,30 @@
+//! Rows cross into JavaScript packed: one string, field ends in UTF-16 units, row ends. The JS
+//! wrapper slices them lazily or into `string[][]`.
+
+use super::backstory::set;
+use crate::parse::csv::{RowBatch, RowError};
+use js_sys::{Array, Object, Uint32Array};
+use wasm_bindgen::JsValue;
+
+pub fn batch_to_js(b: &RowBatch) -> JsValue {
+    let o = Object::new();
+    set(&o, "text", b.text.as_str());
+    set(&o, "fieldEnds", Uint32Array::from(&b.utf16_ends[..]));
+    set(&o, "rowEnds", Uint32Array::from(&b.row_ends[..]));
+    set(&o, "firstRow", b.first_row as f64);
+    o.into()
+}
+
+pub fn row_errors_to_js(errors: &[RowError]) -> Array {
+    errors
+        .iter()
+        .map(|e| {
+            let o = Object::new();
+            set(&o, "code", e.kind.as_str());
+            set(&o, "row", e.row as f64);
+            set(&o, "line", e.line as f64);
+            set(&o, "message", e.message.as_str());
+            JsValue::from(o)
+        })
+        .collect()
+}

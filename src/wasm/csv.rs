@@ -1,0 +1,93 @@
+//! A streaming CSV parser for JavaScript: `push(bytes)` any chunk, `finish()`, batches out.
+
+use super::backstory::{get, set};
+use super::batch::{batch_to_js, row_errors_to_js};
+use super::errors::to_js;
+use crate::error::Error;
+use crate::parse::csv::{CsvOptions, CsvParser};
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub struct CsvStreamParser {
+    inner: CsvParser,
+}
+
+#[wasm_bindgen]
+impl CsvStreamParser {
+    /// `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096 }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(opts: JsValue) -> Result<CsvStreamParser, JsValue> {
+        let mut o = CsvOptions::default();
+        let d = get(&opts, "delimiter");
+        if let Some(s) = d.as_string() {
+            if s.len() != 1 || !s.is_ascii() {
+                return Err(to_js(Error::invalid(
+                    "delimiter",
+                    "must be one ASCII character",
+                )));
+            }
+            o.delimiter = s.as_bytes()[0];
+        } else if !d.is_undefined() {
+            return Err(to_js(Error::invalid("delimiter", "must be a string")));
+        }
+        let h = get(&opts, "header");
+        if !h.is_undefined() {
+            o.has_header = h.is_truthy();
+        }
+        o.strict = get(&opts, "strict").is_truthy();
+        if let Some(n) = get(&opts, "batchRows").as_f64() {
+            if !(n >= 1.0 && n <= 1_000_000.0 && n.fract() == 0.0) {
+                return Err(to_js(Error::invalid(
+                    "batchRows",
+                    "must be an integer from 1 to 1000000",
+                )));
+            }
+            o.batch_rows = n as usize;
+        }
+        Ok(CsvStreamParser {
+            inner: CsvParser::new(o),
+        })
+    }
+
+    /// Feeds bytes; returns the batches that became complete (possibly none).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Array, JsValue> {
+        self.inner.push(chunk).map_err(to_js)?;
+        Ok(self.drain())
+    }
+
+    /// Ends the input; returns the last batches.
+    pub fn finish(&mut self) -> Result<Array, JsValue> {
+        self.inner.finish().map_err(to_js)?;
+        Ok(self.drain())
+    }
+
+    pub fn header(&self) -> JsValue {
+        match self.inner.header() {
+            Some(h) => h
+                .iter()
+                .map(|s| JsValue::from_str(s))
+                .collect::<Array>()
+                .into(),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// `{ rows, bytes, errors }`; errors are handed over once.
+    #[wasm_bindgen(js_name = takeMeta)]
+    pub fn take_meta(&mut self) -> JsValue {
+        let o = Object::new();
+        set(&o, "rows", self.inner.rows() as f64);
+        set(&o, "bytes", self.inner.bytes() as f64);
+        set(&o, "errors", row_errors_to_js(&self.inner.take_errors()));
+        o.into()
+    }
+
+    fn drain(&mut self) -> Array {
+        let out = Array::new();
+        while let Some(b) = self.inner.take_batch() {
+            out.push(&batch_to_js(&b));
+        }
+        out
+    }
+}

@@ -1,0 +1,149 @@
+//! [`Transport`] over the global `fetch`, with bodies read as streams.
+
+use super::js;
+use crate::core::http::HttpRequest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::transport::{Body, ResponseHead, Transport};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+pub struct FetchTransport {
+    /// An `AbortSignal` or `undefined`.
+    pub signal: JsValue,
+}
+
+impl FetchTransport {
+    pub fn new(signal: JsValue) -> Self {
+        FetchTransport {
+            signal: if signal.is_null() {
+                JsValue::UNDEFINED
+            } else {
+                signal
+            },
+        }
+    }
+
+    fn failure(&self, e: &JsValue) -> Error {
+        if js::ek_aborted(&self.signal) || js::ek_is_abort(e) {
+            Error::new(ErrorKind::Aborted)
+        } else {
+            Error::network(js::ek_error_message(e))
+        }
+    }
+}
+
+pub struct FetchBody {
+    reader: JsValue,
+    signal: JsValue,
+}
+
+impl Drop for FetchBody {
+    fn drop(&mut self) {
+        // A body we stop reading (an error, an abort) must be cancelled or the connection stays busy.
+        if !self.reader.is_null() && !self.reader.is_undefined() {
+            js::ek_cancel(&self.reader);
+        }
+    }
+}
+
+impl Body for FetchBody {
+    async fn chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.reader.is_null() || self.reader.is_undefined() {
+            return Ok(None);
+        }
+        match JsFuture::from(js::ek_read(&self.reader)).await {
+            Ok(v) if v.is_null() => {
+                self.reader = JsValue::NULL;
+                Ok(None)
+            }
+            Ok(v) => match v.dyn_into::<js_sys::Uint8Array>() {
+                Ok(arr) => Ok(Some(arr.to_vec())),
+                Err(_) => Err(Error::network(
+                    "response body produced a chunk that is not bytes",
+                )),
+            },
+            Err(e) => {
+                self.reader = JsValue::NULL;
+                if js::ek_aborted(&self.signal) || js::ek_is_abort(&e) {
+                    Err(Error::new(ErrorKind::Aborted))
+                } else {
+                    Err(Error::network(format!(
+                        "response body cut short: {}",
+                        js::ek_error_message(&e)
+                    )))
+                }
+            }
+        }
+    }
+}
+
+impl Transport for FetchTransport {
+    type Body = FetchBody;
+
+    async fn send(&self, req: &HttpRequest) -> Result<(ResponseHead, FetchBody)> {
+        self.check_aborted()?;
+        let headers = js_sys::Object::new();
+        for (name, value) in &req.headers {
+            js_sys::Reflect::set(
+                &headers,
+                &JsValue::from_str(name),
+                &JsValue::from_str(value),
+            )
+            .map_err(|_| Error::invalid("headers", "could not be set"))?;
+        }
+        let body = match &req.body {
+            Some(b) => js_sys::Uint8Array::from(&b[..]).into(),
+            None => JsValue::UNDEFINED,
+        };
+        let resp = JsFuture::from(js::ek_fetch(
+            &req.url,
+            req.method.as_str(),
+            &headers,
+            body,
+            &self.signal,
+        ))
+        .await
+        .map_err(|e| self.failure(&e))?;
+        let status = js::ek_status(&resp);
+        let flat = js::ek_headers(&resp);
+        let mut pairs = Vec::with_capacity(flat.length() as usize / 2);
+        let mut i = 0;
+        while i + 1 < flat.length() {
+            pairs.push((
+                flat.get(i).as_string().unwrap_or_default(),
+                flat.get(i + 1).as_string().unwrap_or_default(),
+            ));
+            i += 2;
+        }
+        let reader = js::ek_reader(&resp);
+        Ok((
+            ResponseHead {
+                status,
+                headers: pairs,
+            },
+            FetchBody {
+                reader,
+                signal: self.signal.clone(),
+            },
+        ))
+    }
+
+    async fn sleep(&self, ms: f64) -> Result<()> {
+        JsFuture::from(js::ek_sleep(ms, &self.signal))
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::new(ErrorKind::Aborted))
+    }
+
+    fn now_ms(&self) -> f64 {
+        js::ek_now()
+    }
+
+    fn check_aborted(&self) -> Result<()> {
+        if js::ek_aborted(&self.signal) {
+            Err(Error::new(ErrorKind::Aborted))
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The JavaScript we call. Bound from a module-level snippet rather than `window` so the same
+//! build runs in a page, a Web Worker, Node and workerd. No `credentials`, `mode` or
+//! `referrerPolicy` is ever set on a request: workerd rejects them.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function ek_fetch(url, method, headers, body, signal) {
+  const init = { method, headers };
+  if (body !== undefined) init.body = body;
+  if (signal) init.signal = signal;
+  return fetch(url, init);
+}
+export function ek_status(resp) { return resp.status; }
+export function ek_headers(resp) {
+  const out = [];
+  resp.headers.forEach((v, k) => { out.push(k, v); });
+  return out;
+}
+export function ek_reader(resp) { return resp.body ? resp.body.getReader() : null; }
+export async function ek_read(reader) {
+  const { done, value } = await reader.read();
+  return done ? null : value;
+}
+export function ek_cancel(reader) { try { reader.cancel().catch(() => {}); } catch (_) {} }
+export function ek_sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal && signal.aborted) { reject(new Error("aborted")); return; }
+    const onAbort = () => { clearTimeout(timer); reject(new Error("aborted")); };
+    const timer = setTimeout(() => {
+      if (signal) signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal) signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+export function ek_aborted(signal) { return !!(signal && signal.aborted); }
+export function ek_now() { return Date.now(); }
+export function ek_error_message(e) {
+  if (e === null || e === undefined) return "unknown error";
+  let msg = String(e.message !== undefined ? e.message : e);
+  const cause = e.cause;
+  if (cause && cause.message && !msg.includes(cause.message)) msg += ": " + cause.message;
+  if (cause && cause.code) msg += " (" + cause.code + ")";
+  return msg;
+}
+export function ek_is_abort(e) { return !!(e && (e.name === "AbortError" || e.name === "TimeoutError")); }
+"#)]
+extern "C" {
+    pub fn ek_fetch(
+        url: &str,
+        method: &str,
+        headers: &js_sys::Object,
+        body: JsValue,
+        signal: &JsValue,
+    ) -> js_sys::Promise;
+    pub fn ek_status(resp: &JsValue) -> u16;
+    pub fn ek_headers(resp: &JsValue) -> js_sys::Array;
+    pub fn ek_reader(resp: &JsValue) -> JsValue;
+    pub fn ek_read(reader: &JsValue) -> js_sys::Promise;
+    pub fn ek_cancel(reader: &JsValue);
+    pub fn ek_sleep(ms: f64, signal: &JsValue) -> js_sys::Promise;
+    pub fn ek_aborted(signal: &JsValue) -> bool;
+    pub fn ek_now() -> f64;
+    pub fn ek_error_message(e: &JsValue) -> String;
+    pub fn ek_is_abort(e: &JsValue) -> bool;
+}

@@ -1,0 +1,50 @@
+//! The JavaScript face. Only this module (and the fetch transport in it) touches JavaScript.
+
+mod backstory;
+mod batch;
+mod csv;
+mod errors;
+mod fetch;
+mod js;
+
+pub use backstory::BackstoryCore;
+pub use csv::CsvStreamParser;
+
+use crate::providers::backstory::{catalog, query};
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::*;
+
+/// `variation("ootb_user_count_emails_sent", "last_30_days")`.
+#[wasm_bindgen]
+pub fn variation(slug: &str, period: &str) -> Result<String, JsValue> {
+    query::variation(slug, period).map_err(errors::to_js)
+}
+
+#[wasm_bindgen(js_name = queryPeriods)]
+pub fn query_periods() -> Array {
+    query::PERIODS
+        .iter()
+        .map(|p| JsValue::from_str(p))
+        .collect()
+}
+
+#[wasm_bindgen(js_name = queryObjects)]
+pub fn query_objects() -> Array {
+    query::OBJECTS
+        .iter()
+        .map(|p| JsValue::from_str(p))
+        .collect()
+}
+
+#[wasm_bindgen(js_name = knownSlugs)]
+pub fn known_slugs(object: &str) -> Array {
+    catalog::for_object(object)
+        .map(|(_, slug, label, time_based)| {
+            let o = Object::new();
+            backstory::set(&o, "slug", *slug);
+            backstory::set(&o, "label", *label);
+            backstory::set(&o, "timeBased", *time_based);
+            JsValue::from(o)
+        })
+        .collect()
+}
