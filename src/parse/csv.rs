@@ -143,6 +143,7 @@ pub struct CsvParser {
     bytes: u64,
     record_start_line: u64,
     at_start: bool,
+    last_byte: u8,
     head: Vec<u8>,
     finished: bool,
 }
@@ -166,6 +167,7 @@ impl CsvParser {
             bytes: 0,
             record_start_line: 1,
             at_start: true,
+            last_byte: 0,
             head: Vec::new(),
             finished: false,
         }
@@ -260,6 +262,9 @@ impl CsvParser {
                 &mut self.out[self.out_len..],
                 &mut self.ends[self.ends_len..],
             );
+            if nin > 0 {
+                self.last_byte = input[nin - 1];
+            }
             input = &input[nin..];
             self.out_len += nout;
             self.ends_len += nend;
@@ -287,8 +292,9 @@ impl CsvParser {
 
     fn complete_record(&mut self) -> Result<()> {
         let line = self.record_start_line;
-        // csv-core has counted the record's terminator by now, so this is the next line.
-        self.record_start_line = self.core.line();
+        // csv-core returns a record at its terminator's first byte: after "\n" the count already
+        // includes it; after the "\r" of a CRLF it does not yet.
+        self.record_start_line = self.core.line() + u64::from(self.last_byte == b'\r');
         let nfields = self.ends_len;
         let out_len = self.out_len;
         self.out_len = 0;
@@ -463,6 +469,11 @@ mod tests {
     #[test]
     fn ragged_rows_are_delivered_and_reported_with_line_numbers() {
         let input = b"a,b\n1,2\n3\n\"x\ny\",5,6\n7,8\n";
+        let crlf = b"a,b\r\n1,2\r\n3\r\n\"x\r\ny\",5,6\r\n7,8\r\n";
+        for cut in 0..crlf.len() {
+            let (_, _, errs) = parse_chunks(crlf, &[cut], CsvOptions::default());
+            assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4], "CRLF, cut {cut}");
+        }
         let (_, rows, errs) = parse_chunks(input, &[], CsvOptions::default());
         assert_eq!(rows.len(), 4);
         assert_eq!(errs.len(), 2);

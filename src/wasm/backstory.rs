@@ -155,7 +155,7 @@ impl BackstoryCore {
         let base = validate_base_url("baseUrl", base_url).map_err(to_js)?;
         let creds = ClientCredentials::new(client_id, client_secret).map_err(to_js)?;
         Ok(BackstoryCore {
-            session: Rc::new(Session::new(base, creds)),
+            session: Rc::new(Session::oauth(base, creds)),
         })
     }
 

@@ -1,136 +1,13 @@
-//! The loops: run core machines over a [`Transport`]. Everything that decides lives in `core` and
-//! `providers`; this module only moves bytes and time between them and the transport.
+//! The Query API run: quota, one call, the CSV streamed through the push parser.
 
-use crate::core::auth::{AuthedCall, ClientCredentials, TokenCache};
-use crate::core::http::{join_url, HttpRequest, HttpResponse};
+use super::{read_all, retry_after, send, Response, Session, SMALL_BODY_LIMIT};
 use crate::core::quota::DailyQuota;
-use crate::core::retry::{parse_retry_after, Backoff, RetryPolicy};
-use crate::core::Step;
 use crate::error::{Error, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::providers::backstory::catalog::label_of;
-use crate::providers::backstory::query::{match_header, Column, Query, DAILY_LIMIT, TOKEN_PATH};
-use crate::transport::{Body, ResponseHead, Transport};
-use std::cell::RefCell;
+use crate::providers::backstory::query::{match_header, Column, Query, DAILY_LIMIT};
+use crate::transport::{Body, Transport};
 
-/// Error bodies and small JSON answers are read whole, up to this size.
-const SMALL_BODY_LIMIT: usize = 1 << 20;
-
-/// A Backstory login: credentials, where to send them, and the cached token. One per client.
-#[derive(Debug)]
-pub struct Session {
-    pub base_url: String,
-    pub creds: ClientCredentials,
-    pub tokens: RefCell<TokenCache>,
-    pub retry: RetryPolicy,
-}
-
-impl Session {
-    pub fn new(base_url: String, creds: ClientCredentials) -> Self {
-        Session {
-            base_url,
-            creds,
-            tokens: RefCell::new(TokenCache::new()),
-            retry: RetryPolicy::default(),
-        }
-    }
-
-    fn token_url(&self) -> String {
-        join_url(&self.base_url, TOKEN_PATH)
-    }
-}
-
-pub enum Response<B> {
-    Buffered(HttpResponse),
-    /// A success whose body the caller asked to stream.
-    Streaming(ResponseHead, B),
-}
-
-pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(c) = body.chunk().await? {
-        let room = limit.saturating_sub(out.len());
-        out.extend_from_slice(&c[..c.len().min(room)]);
-    }
-    Ok(out)
-}
-
-fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
-    crate::core::http::find_header(headers, "retry-after")
-        .and_then(|v| parse_retry_after(v, now_ms))
-}
-
-/// Sends one request: adds the bearer token (exchanging credentials when needed, once more after
-/// a 401 on a cached token), retries transient failures of idempotent requests with backoff, and
-/// calls `on_main_send` each time the request itself (not a token exchange) goes out.
-pub async fn send<T: Transport>(
-    t: &T,
-    session: &Session,
-    req: HttpRequest,
-    on_main_send: &mut dyn FnMut(),
-) -> Result<Response<T::Body>> {
-    let token_url = session.token_url();
-    let mut call = AuthedCall::new(req);
-    let seed = (t.now_ms() as u64) ^ 0x9E37_79B9_7F4A_7C15;
-    let mut backoff = Backoff::new(session.retry, seed);
-    loop {
-        t.check_aborted()?;
-        let step = call.poll(
-            &session.creds,
-            &token_url,
-            &session.tokens.borrow(),
-            t.now_ms(),
-        );
-        let Step::Send(r) = step else {
-            return Err(Error::network(
-                "internal: auth step did not produce a request",
-            ));
-        };
-        let is_main = call.awaiting_main();
-        if is_main {
-            on_main_send();
-        }
-        let (head, mut body) = match t.send(&r).await {
-            Ok(x) => x,
-            Err(e) => match (r.idempotent, backoff.next_delay(&e)) {
-                (true, Some(d)) => {
-                    t.sleep(d as f64).await?;
-                    continue;
-                }
-                _ => return Err(e),
-            },
-        };
-        if is_main && r.stream_body && head.is_success() {
-            return Ok(Response::Streaming(head, body));
-        }
-        let bytes = match read_all(&mut body, SMALL_BODY_LIMIT).await {
-            Ok(b) => b,
-            Err(e) => match (r.idempotent, backoff.next_delay(&e)) {
-                (true, Some(d)) => {
-                    t.sleep(d as f64).await?;
-                    continue;
-                }
-                _ => return Err(e),
-            },
-        };
-        let now = t.now_ms();
-        let resp = HttpResponse {
-            status: head.status,
-            headers: head.headers,
-            body: bytes,
-        };
-        if r.idempotent && !resp.is_success() && resp.status != 401 {
-            let err = Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now));
-            if let Some(d) = backoff.next_delay(&err) {
-                t.sleep(d as f64).await?;
-                continue;
-            }
-        }
-        if let Some(done) = call.handle(&mut session.tokens.borrow_mut(), resp, now)? {
-            return Ok(Response::Buffered(done));
-        }
-    }
-}
 
 /// Where the daily count lives (memory, localStorage, a file): a string in, a string out.
 pub trait QuotaStore {
@@ -230,7 +107,7 @@ pub async fn run_query<T: Transport, S: QuerySink>(
         bytes: 0,
         rows: 0,
     };
-    if session.tokens.borrow().valid(t.now_ms()).is_none() {
+    if session.needs_token(t.now_ms()) {
         sink.progress(progress);
     }
     let req = query.export_request(&session.base_url);

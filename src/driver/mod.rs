@@ -1,0 +1,161 @@
+//! The loops: run core machines over a [`Transport`]. Everything that decides lives in `core` and
+//! `providers`; this module only moves bytes and time between them and the transport.
+
+use crate::core::auth::{AuthedCall, ClientCredentials, Secret, TokenCache};
+use crate::core::http::{join_url, HttpRequest, HttpResponse};
+use crate::core::retry::{parse_retry_after, Backoff, RetryPolicy};
+use crate::core::Step;
+use crate::error::{Error, Result};
+use crate::transport::{Body, ResponseHead, Transport};
+use std::cell::RefCell;
+
+pub mod query;
+
+pub use query::{
+    calls_left, run_query, MemoryQuotaStore, Phase, Progress, QueryOptions, QueryOutcome, QuerySink, QuotaStore,
+};
+
+/// Error bodies and small JSON answers are read whole, up to this size.
+pub(crate) const SMALL_BODY_LIMIT: usize = 1 << 20;
+
+/// How requests marked `needs_auth` are authorised.
+#[derive(Debug)]
+pub enum Auth {
+    /// Backstory: client credentials exchanged for a bearer token, cached until near expiry.
+    OAuth { creds: ClientCredentials, token_url: String, tokens: RefCell<TokenCache> },
+    /// Userpilot: a fixed header such as `Authorization: Token KEY`.
+    Header { name: String, value: Secret },
+}
+
+/// One vendor login: where to send requests and how to authorise them. One per client.
+#[derive(Debug)]
+pub struct Session {
+    pub base_url: String,
+    pub auth: Auth,
+    pub retry: RetryPolicy,
+}
+
+impl Session {
+    /// Backstory, with tokens from `{base_url}/v3/auth/tokens`.
+    pub fn oauth(base_url: String, creds: ClientCredentials) -> Self {
+        let token_url = join_url(&base_url, crate::providers::backstory::query::TOKEN_PATH);
+        let tokens = RefCell::new(TokenCache::new());
+        Session { base_url, auth: Auth::OAuth { creds, token_url, tokens }, retry: RetryPolicy::default() }
+    }
+
+    pub fn with_header(base_url: String, name: &str, value: Secret) -> Self {
+        Session { base_url, auth: Auth::Header { name: name.to_string(), value }, retry: RetryPolicy::default() }
+    }
+
+    /// Whether a token exchange will happen before the next authorised request.
+    pub fn needs_token(&self, now_ms: f64) -> bool {
+        matches!(&self.auth, Auth::OAuth { tokens, .. } if tokens.borrow().valid(now_ms).is_none())
+    }
+}
+
+pub enum Response<B> {
+    Buffered(HttpResponse),
+    /// A success whose body the caller asked to stream.
+    Streaming(ResponseHead, B),
+}
+
+pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(c) = body.chunk().await? {
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&c[..c.len().min(room)]);
+    }
+    Ok(out)
+}
+
+pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
+    crate::core::http::find_header(headers, "retry-after").and_then(|v| parse_retry_after(v, now_ms))
+}
+
+/// The request to send next and whether it is the caller's own (not a token exchange).
+fn next_request(session: &Session, call: &mut AuthedCall, now_ms: f64) -> Result<(HttpRequest, bool)> {
+    match &session.auth {
+        Auth::OAuth { creds, token_url, tokens } => match call.poll(creds, token_url, &tokens.borrow(), now_ms) {
+            Step::Send(r) => Ok((r, call.awaiting_main())),
+            _ => Err(Error::network("internal: the auth step did not produce a request")),
+        },
+        Auth::Header { name, value } => {
+            let r = call.request().clone();
+            Ok((if r.needs_auth { r.with_header(name, value.expose()) } else { r }, true))
+        }
+    }
+}
+
+/// Sends one request: authorises it (exchanging credentials when needed, once more after a 401
+/// on a cached token), retries transient failures of idempotent requests with backoff, and calls
+/// `on_main_send` each time the request itself (not a token exchange) goes out.
+pub async fn send<T: Transport>(
+    t: &T,
+    session: &Session,
+    req: HttpRequest,
+    on_main_send: &mut dyn FnMut(),
+) -> Result<Response<T::Body>> {
+    let seed = (t.now_ms() as u64) ^ 0x9E37_79B9_7F4A_7C15;
+    let mut backoff = Backoff::new(session.retry, seed);
+    let mut call = AuthedCall::new(req);
+    loop {
+        t.check_aborted()?;
+        let (r, is_main) = next_request(session, &mut call, t.now_ms())?;
+        if is_main {
+            on_main_send();
+        }
+        let (head, mut body) = match t.send(&r).await {
+            Ok(x) => x,
+            Err(e) => match (r.idempotent, backoff.next_delay(&e)) {
+                (true, Some(d)) => {
+                    t.sleep(d as f64).await?;
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
+        if is_main && r.stream_body && head.is_success() {
+            return Ok(Response::Streaming(head, body));
+        }
+        let bytes = match read_all(&mut body, SMALL_BODY_LIMIT).await {
+            Ok(b) => b,
+            Err(e) => match (r.idempotent, backoff.next_delay(&e)) {
+                (true, Some(d)) => {
+                    t.sleep(d as f64).await?;
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
+        let now = t.now_ms();
+        let resp = HttpResponse { status: head.status, headers: head.headers, body: bytes };
+        if r.idempotent && !resp.is_success() && resp.status != 401 {
+            let err = Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now));
+            if let Some(d) = backoff.next_delay(&err) {
+                t.sleep(d as f64).await?;
+                continue;
+            }
+        }
+        match &session.auth {
+            Auth::OAuth { tokens, .. } => {
+                if let Some(done) = call.handle(&mut tokens.borrow_mut(), resp, now)? {
+                    return Ok(Response::Buffered(done));
+                }
+            }
+            Auth::Header { .. } => return Ok(Response::Buffered(resp)),
+        }
+    }
+}
+
+/// Sends a request whose answer is small (JSON): success bodies come back whole, failures as the
+/// matching error.
+pub async fn send_small<T: Transport>(t: &T, session: &Session, req: HttpRequest) -> Result<HttpResponse> {
+    match send(t, session, req, &mut || {}).await? {
+        Response::Buffered(r) if r.is_success() => Ok(r),
+        Response::Buffered(r) => Err(Error::from_status(r.status, &r.body, retry_after(&r.headers, t.now_ms()))),
+        Response::Streaming(head, mut body) => {
+            let bytes = read_all(&mut body, SMALL_BODY_LIMIT).await?;
+            Ok(HttpResponse { status: head.status, headers: head.headers, body: bytes })
+        }
+    }
+}

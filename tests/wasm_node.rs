@@ -1,0 +1,5 @@
+//! The wasm build in Node against the sandbox (`wasm-pack test --node -- --test wasm_node`).
+#![cfg(target_arch = "wasm32")]
+
+#[path = "wasm/common.rs"]
+mod common;
