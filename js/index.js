@@ -280,6 +280,9 @@ export class BackstoryClient {
       if (opts.onProgress) opts.onProgress({ phase: "done", bytes: hit.result.bytes, rows: hit.result.rowCount });
       return { ...hit.result, fromCache: true, callsLeft: this.callsLeftToday() };
     }
+    // `collect: false` keeps neither rows nor text: for callers that stream the bytes elsewhere
+    // (`onRawChunk`) or consume `onBatch`, so memory stays bounded by the batch size.
+    const collect = opts.collect !== false;
     const rows = [];
     const decoder = new TextDecoder();
     let csv = "";
@@ -289,18 +292,21 @@ export class BackstoryClient {
         canonical,
         this.#coreOptions(opts, {
           onBatch: (b) => {
+            if (!collect && !opts.onBatch) return;
             const r = batchRows(b);
-            for (let i = 0; i < r.length; i++) rows.push(r[i]);
+            if (collect) for (let i = 0; i < r.length; i++) rows.push(r[i]);
             if (opts.onBatch) return opts.onBatch(r);
           },
           onRaw: (bytes) => {
-            csv += decoder.decode(bytes, { stream: true });
+            if (collect) csv += decoder.decode(bytes, { stream: true });
+            if (opts.onRawChunk) opts.onRawChunk(bytes);
           },
         }),
       );
     } catch (e) {
       throw toExportError(e);
     }
+    if (!collect) return { ...out, fromCache: false };
     csv += decoder.decode();
     const result = { ...out, rows, csv, fromCache: false };
     if (ttl > 0) this.#cache.set(canonical, { at: Date.now(), result });

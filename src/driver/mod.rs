@@ -12,7 +12,8 @@ use std::cell::RefCell;
 pub mod query;
 
 pub use query::{
-    calls_left, run_query, MemoryQuotaStore, Phase, Progress, QueryOptions, QueryOutcome, QuerySink, QuotaStore,
+    calls_left, run_query, MemoryQuotaStore, Phase, Progress, QueryOptions, QueryOutcome,
+    QuerySink, QuotaStore,
 };
 
 /// Error bodies and small JSON answers are read whole, up to this size.
@@ -22,7 +23,11 @@ pub(crate) const SMALL_BODY_LIMIT: usize = 1 << 20;
 #[derive(Debug)]
 pub enum Auth {
     /// Backstory: client credentials exchanged for a bearer token, cached until near expiry.
-    OAuth { creds: ClientCredentials, token_url: String, tokens: RefCell<TokenCache> },
+    OAuth {
+        creds: ClientCredentials,
+        token_url: String,
+        tokens: RefCell<TokenCache>,
+    },
     /// Userpilot: a fixed header such as `Authorization: Token KEY`.
     Header { name: String, value: Secret },
 }
@@ -40,11 +45,26 @@ impl Session {
     pub fn oauth(base_url: String, creds: ClientCredentials) -> Self {
         let token_url = join_url(&base_url, crate::providers::backstory::query::TOKEN_PATH);
         let tokens = RefCell::new(TokenCache::new());
-        Session { base_url, auth: Auth::OAuth { creds, token_url, tokens }, retry: RetryPolicy::default() }
+        Session {
+            base_url,
+            auth: Auth::OAuth {
+                creds,
+                token_url,
+                tokens,
+            },
+            retry: RetryPolicy::default(),
+        }
     }
 
     pub fn with_header(base_url: String, name: &str, value: Secret) -> Self {
-        Session { base_url, auth: Auth::Header { name: name.to_string(), value }, retry: RetryPolicy::default() }
+        Session {
+            base_url,
+            auth: Auth::Header {
+                name: name.to_string(),
+                value,
+            },
+            retry: RetryPolicy::default(),
+        }
     }
 
     /// Whether a token exchange will happen before the next authorised request.
@@ -69,19 +89,37 @@ pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
-    crate::core::http::find_header(headers, "retry-after").and_then(|v| parse_retry_after(v, now_ms))
+    crate::core::http::find_header(headers, "retry-after")
+        .and_then(|v| parse_retry_after(v, now_ms))
 }
 
 /// The request to send next and whether it is the caller's own (not a token exchange).
-fn next_request(session: &Session, call: &mut AuthedCall, now_ms: f64) -> Result<(HttpRequest, bool)> {
+fn next_request(
+    session: &Session,
+    call: &mut AuthedCall,
+    now_ms: f64,
+) -> Result<(HttpRequest, bool)> {
     match &session.auth {
-        Auth::OAuth { creds, token_url, tokens } => match call.poll(creds, token_url, &tokens.borrow(), now_ms) {
+        Auth::OAuth {
+            creds,
+            token_url,
+            tokens,
+        } => match call.poll(creds, token_url, &tokens.borrow(), now_ms) {
             Step::Send(r) => Ok((r, call.awaiting_main())),
-            _ => Err(Error::network("internal: the auth step did not produce a request")),
+            _ => Err(Error::network(
+                "internal: the auth step did not produce a request",
+            )),
         },
         Auth::Header { name, value } => {
             let r = call.request().clone();
-            Ok((if r.needs_auth { r.with_header(name, value.expose()) } else { r }, true))
+            Ok((
+                if r.needs_auth {
+                    r.with_header(name, value.expose())
+                } else {
+                    r
+                },
+                true,
+            ))
         }
     }
 }
@@ -128,7 +166,11 @@ pub async fn send<T: Transport>(
             },
         };
         let now = t.now_ms();
-        let resp = HttpResponse { status: head.status, headers: head.headers, body: bytes };
+        let resp = HttpResponse {
+            status: head.status,
+            headers: head.headers,
+            body: bytes,
+        };
         if r.idempotent && !resp.is_success() && resp.status != 401 {
             let err = Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now));
             if let Some(d) = backoff.next_delay(&err) {
@@ -149,13 +191,25 @@ pub async fn send<T: Transport>(
 
 /// Sends a request whose answer is small (JSON): success bodies come back whole, failures as the
 /// matching error.
-pub async fn send_small<T: Transport>(t: &T, session: &Session, req: HttpRequest) -> Result<HttpResponse> {
+pub async fn send_small<T: Transport>(
+    t: &T,
+    session: &Session,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
     match send(t, session, req, &mut || {}).await? {
         Response::Buffered(r) if r.is_success() => Ok(r),
-        Response::Buffered(r) => Err(Error::from_status(r.status, &r.body, retry_after(&r.headers, t.now_ms()))),
+        Response::Buffered(r) => Err(Error::from_status(
+            r.status,
+            &r.body,
+            retry_after(&r.headers, t.now_ms()),
+        )),
         Response::Streaming(head, mut body) => {
             let bytes = read_all(&mut body, SMALL_BODY_LIMIT).await?;
-            Ok(HttpResponse { status: head.status, headers: head.headers, body: bytes })
+            Ok(HttpResponse {
+                status: head.status,
+                headers: head.headers,
+                body: bytes,
+            })
         }
     }
 }

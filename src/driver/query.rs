@@ -8,7 +8,6 @@ use crate::providers::backstory::catalog::label_of;
 use crate::providers::backstory::query::{match_header, Column, Query, DAILY_LIMIT};
 use crate::transport::{Body, Transport};
 
-
 /// Where the daily count lives (memory, localStorage, a file): a string in, a string out.
 pub trait QuotaStore {
     fn load(&self) -> Option<String>;

@@ -143,7 +143,7 @@ pub struct CsvParser {
     bytes: u64,
     record_start_line: u64,
     at_start: bool,
-    last_byte: u8,
+    awaiting_start: bool,
     head: Vec<u8>,
     finished: bool,
 }
@@ -167,7 +167,7 @@ impl CsvParser {
             bytes: 0,
             record_start_line: 1,
             at_start: true,
-            last_byte: 0,
+            awaiting_start: true,
             head: Vec::new(),
             finished: false,
         }
@@ -257,13 +257,21 @@ impl CsvParser {
     fn feed(&mut self, mut input: &[u8]) -> Result<()> {
         let eof = input.is_empty();
         loop {
+            let lines_before = self.core.line();
             let (res, nin, nout, nend) = self.core.read_record(
                 input,
                 &mut self.out[self.out_len..],
                 &mut self.ends[self.ends_len..],
             );
-            if nin > 0 {
-                self.last_byte = input[nin - 1];
+            if self.awaiting_start && nin > 0 {
+                // The record starts at its first byte that is not a line terminator: count the
+                // newlines (blank lines, the rest of a CRLF) consumed before it.
+                let consumed = &input[..nin];
+                if let Some(p) = consumed.iter().position(|b| *b != b'\r' && *b != b'\n') {
+                    let skipped = consumed[..p].iter().filter(|b| **b == b'\n').count() as u64;
+                    self.record_start_line = lines_before + skipped;
+                    self.awaiting_start = false;
+                }
             }
             input = &input[nin..];
             self.out_len += nout;
@@ -292,9 +300,7 @@ impl CsvParser {
 
     fn complete_record(&mut self) -> Result<()> {
         let line = self.record_start_line;
-        // csv-core returns a record at its terminator's first byte: after "\n" the count already
-        // includes it; after the "\r" of a CRLF it does not yet.
-        self.record_start_line = self.core.line() + u64::from(self.last_byte == b'\r');
+        self.awaiting_start = true;
         let nfields = self.ends_len;
         let out_len = self.out_len;
         self.out_len = 0;
@@ -470,9 +476,22 @@ mod tests {
     fn ragged_rows_are_delivered_and_reported_with_line_numbers() {
         let input = b"a,b\n1,2\n3\n\"x\ny\",5,6\n7,8\n";
         let crlf = b"a,b\r\n1,2\r\n3\r\n\"x\r\ny\",5,6\r\n7,8\r\n";
+        let quoted = b"a,b\r\n1,\"x,y\"\r\n2\r\n\r\n3,\"m\nl\"\r\n4\n";
+        for cut in 0..quoted.len() {
+            let (_, _, errs) = parse_chunks(quoted, &[cut], CsvOptions::default());
+            assert_eq!(
+                errs.iter().map(|e| e.line).collect::<Vec<_>>(),
+                vec![3, 7],
+                "quoted, cut {cut}"
+            );
+        }
         for cut in 0..crlf.len() {
             let (_, _, errs) = parse_chunks(crlf, &[cut], CsvOptions::default());
-            assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4], "CRLF, cut {cut}");
+            assert_eq!(
+                errs.iter().map(|e| e.line).collect::<Vec<_>>(),
+                vec![3, 4],
+                "CRLF, cut {cut}"
+            );
         }
         let (_, rows, errs) = parse_chunks(input, &[], CsvOptions::default());
         assert_eq!(rows.len(), 4);

@@ -11,13 +11,23 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 pub enum Reply {
-    Ok { status: u16, headers: Vec<(&'static str, String)>, chunks: Vec<Vec<u8>>, fail_after: bool },
+    Ok {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        chunks: Vec<Vec<u8>>,
+        fail_after: bool,
+    },
     NetworkError,
 }
 
 impl Reply {
     pub fn new(status: u16, body: &str) -> Reply {
-        Reply::Ok { status, headers: vec![], chunks: vec![body.as_bytes().to_vec()], fail_after: false }
+        Reply::Ok {
+            status,
+            headers: vec![],
+            chunks: vec![body.as_bytes().to_vec()],
+            fail_after: false,
+        }
     }
     pub fn header(mut self, k: &'static str, v: &str) -> Reply {
         if let Reply::Ok { headers, .. } = &mut self {
@@ -27,7 +37,12 @@ impl Reply {
     }
     /// The body split into pieces of `n` bytes.
     pub fn chunked(status: u16, body: &[u8], n: usize) -> Reply {
-        Reply::Ok { status, headers: vec![], chunks: body.chunks(n.max(1)).map(<[u8]>::to_vec).collect(), fail_after: false }
+        Reply::Ok {
+            status,
+            headers: vec![],
+            chunks: body.chunks(n.max(1)).map(<[u8]>::to_vec).collect(),
+            fail_after: false,
+        }
     }
     pub fn cut_short(mut self) -> Reply {
         if let Reply::Ok { fail_after, .. } = &mut self {
@@ -38,7 +53,12 @@ impl Reply {
 }
 
 pub fn token(expires_in: u32) -> Reply {
-    Reply::new(200, &format!(r#"{{"access_token":"tok-{expires_in}","token_type":"bearer","expires_in":{expires_in}}}"#))
+    Reply::new(
+        200,
+        &format!(
+            r#"{{"access_token":"tok-{expires_in}","token_type":"bearer","expires_in":{expires_in}}}"#
+        ),
+    )
 }
 
 #[derive(Default)]
@@ -81,12 +101,30 @@ impl Transport for Script {
     type Body = ScriptBody;
     async fn send(&self, req: &HttpRequest) -> Result<(ResponseHead, ScriptBody)> {
         self.sent.borrow_mut().push(req.clone());
-        let reply = self.replies.borrow_mut().pop_front().unwrap_or_else(|| panic!("no scripted reply for {}", req.url));
+        let reply = self
+            .replies
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("no scripted reply for {}", req.url));
         match reply {
             Reply::NetworkError => Err(Error::network("connection refused")),
-            Reply::Ok { status, headers, chunks, fail_after } => Ok((
-                ResponseHead { status, headers: headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect() },
-                ScriptBody { chunks: chunks.into(), fail_after },
+            Reply::Ok {
+                status,
+                headers,
+                chunks,
+                fail_after,
+            } => Ok((
+                ResponseHead {
+                    status,
+                    headers: headers
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                },
+                ScriptBody {
+                    chunks: chunks.into(),
+                    fail_after,
+                },
             )),
         }
     }

@@ -56,17 +56,29 @@ fn get(o: &JsValue, k: &str) -> JsValue {
 }
 
 async fn control(path: &str, body: Option<&str>) -> String {
-    let r = http(&format!("{SANDBOX}{path}"), if body.is_some() || path.ends_with("reset") { "POST" } else { "GET" }, body.map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED)).await;
+    let r = http(
+        &format!("{SANDBOX}{path}"),
+        if body.is_some() || path.ends_with("reset") {
+            "POST"
+        } else {
+            "GET"
+        },
+        body.map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED),
+    )
+    .await;
     get(&r, "text").as_string().unwrap()
 }
 
 async fn calls_today() -> f64 {
-    let state: serde_json::Value = serde_json::from_str(&control("/__sandbox/state", None).await).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&control("/__sandbox/state", None).await).unwrap();
     state["queryCallsToday"].as_f64().unwrap_or(0.0)
 }
 
 fn client() -> BackstoryCore {
-    BackstoryCore::new(SANDBOX, "sandbox-client-id", "sandbox-client-secret").map_err(|e| format!("{e:?}")).unwrap()
+    BackstoryCore::new(SANDBOX, "sandbox-client-id", "sandbox-client-secret")
+        .map_err(|e| format!("{e:?}"))
+        .unwrap()
 }
 
 fn err_field(e: &JsValue, k: &str) -> Option<String> {
@@ -91,22 +103,49 @@ async fn query_streams_exactly_the_sandbox_csv() {
     });
     let (r2, b2) = (rows.clone(), batches.clone());
     let on_batch = Closure::<dyn FnMut(JsValue)>::new(move |b: JsValue| {
-        *r2.borrow_mut() += get(&b, "rowEnds").dyn_into::<js_sys::Uint32Array>().unwrap().length();
+        *r2.borrow_mut() += get(&b, "rowEnds")
+            .dyn_into::<js_sys::Uint32Array>()
+            .unwrap()
+            .length();
         *b2.borrow_mut() += 1;
     });
-    Reflect::set(&opts, &"onRaw".into(), on_raw.as_ref().unchecked_ref::<Function>()).unwrap();
-    Reflect::set(&opts, &"onBatch".into(), on_batch.as_ref().unchecked_ref::<Function>()).unwrap();
+    Reflect::set(
+        &opts,
+        &"onRaw".into(),
+        on_raw.as_ref().unchecked_ref::<Function>(),
+    )
+    .unwrap();
+    Reflect::set(
+        &opts,
+        &"onBatch".into(),
+        on_batch.as_ref().unchecked_ref::<Function>(),
+    )
+    .unwrap();
     Reflect::set(&opts, &"batchRows".into(), &JsValue::from(100)).unwrap();
-    let out = client().query(QUERY.to_string(), opts.into()).await.map_err(|e| format!("{e:?}")).unwrap();
-    assert_eq!(decode(&raw), truth, "the raw body is the sandbox's CSV byte for byte");
+    let out = client()
+        .query(QUERY.to_string(), opts.into())
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    assert_eq!(
+        decode(&raw),
+        truth,
+        "the raw body is the sandbox's CSV byte for byte"
+    );
     let expected_rows = count_csv_records(&truth) - 1;
-    assert!(expected_rows > 100, "the fixture should span several batches");
+    assert!(
+        expected_rows > 100,
+        "the fixture should span several batches"
+    );
     assert_eq!(*rows.borrow(), expected_rows);
     assert_eq!(get(&out, "rowCount").as_f64(), Some(expected_rows as f64));
     assert!(*batches.borrow() >= expected_rows / 100);
     let missing: Array = get(&out, "missingColumns").dyn_into().unwrap();
     assert_eq!(missing.length(), 1);
-    assert_eq!(get(&missing.get(0), "slug").as_string().as_deref(), Some("not_a_real_slug"));
+    assert_eq!(
+        get(&missing.get(0), "slug").as_string().as_deref(),
+        Some("not_a_real_slug")
+    );
     assert_eq!(get(&out, "callsLeft").as_f64(), Some(9.0));
     assert_eq!(calls_today().await, 1.0);
 }
@@ -115,9 +154,15 @@ async fn query_streams_exactly_the_sandbox_csv() {
 async fn invalid_queries_fail_before_any_call() {
     control("/__sandbox/reset", None).await;
     let bad = r#"{"object":"account","columns":[{"slug":"a","variation_id":"a_last_8_days"}]}"#;
-    let e = client().query(bad.into(), Object::new().into()).await.unwrap_err();
+    let e = client()
+        .query(bad.into(), Object::new().into())
+        .await
+        .unwrap_err();
     assert_eq!(err_field(&e, "code").as_deref(), Some("E_INVALID_ARGUMENT"));
-    assert_eq!(err_field(&e, "field").as_deref(), Some("columns[0].variation_id"));
+    assert_eq!(
+        err_field(&e, "field").as_deref(),
+        Some("columns[0].variation_id")
+    );
     assert_eq!(err_field(&e, "name").as_deref(), Some("ExportError"));
     assert!(e.is_instance_of::<js_sys::Error>());
     let e = BackstoryCore::validate_query(r#"{"object":"account","columns":[{"slug":"a"}],"sort":[{"attribute":{"slug":"a"},"direction":"up"}]}"#).unwrap_err();
@@ -127,11 +172,18 @@ async fn invalid_queries_fail_before_any_call() {
 
 #[wasm_bindgen_test]
 async fn wrong_credentials_are_e_auth_without_the_secret() {
-    let c = BackstoryCore::new(SANDBOX, "sandbox-client-id", "wrong-secret-XYZ").map_err(|e| format!("{e:?}")).unwrap();
-    let e = c.query(QUERY.into(), Object::new().into()).await.unwrap_err();
+    let c = BackstoryCore::new(SANDBOX, "sandbox-client-id", "wrong-secret-XYZ")
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let e = c
+        .query(QUERY.into(), Object::new().into())
+        .await
+        .unwrap_err();
     assert_eq!(err_field(&e, "code").as_deref(), Some("E_AUTH"));
     assert_eq!(get(&e, "status").as_f64(), Some(401.0));
-    assert!(!err_field(&e, "message").unwrap().contains("wrong-secret-XYZ"));
+    assert!(!err_field(&e, "message")
+        .unwrap()
+        .contains("wrong-secret-XYZ"));
     let e = BackstoryCore::new("ftp://x", "a", "b").err().unwrap();
     assert_eq!(err_field(&e, "field").as_deref(), Some("baseUrl"));
 }
@@ -144,7 +196,12 @@ async fn the_daily_allowance_is_counted_and_forcing_meets_the_vendors_429() {
     let opts = || {
         let o = Object::new();
         let s1 = store.clone();
-        let load = Closure::<dyn FnMut() -> JsValue>::new(move || s1.borrow().clone().map(JsValue::from).unwrap_or(JsValue::NULL));
+        let load = Closure::<dyn FnMut() -> JsValue>::new(move || {
+            s1.borrow()
+                .clone()
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL)
+        });
         let s2 = store.clone();
         let save = Closure::<dyn FnMut(String)>::new(move |v: String| *s2.borrow_mut() = Some(v));
         Reflect::set(&o, &"quotaLoad".into(), load.as_ref()).unwrap();
@@ -155,7 +212,10 @@ async fn the_daily_allowance_is_counted_and_forcing_meets_the_vendors_429() {
     };
     let small = r#"{"object":"user","columns":[{"slug":"ootb_user_email"}]}"#;
     let c = client();
-    c.query(small.into(), opts().into()).await.map_err(|e| format!("{e:?}")).unwrap();
+    c.query(small.into(), opts().into())
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     // Pretend nine more calls were made elsewhere today: our count refuses the next one.
     let day = (js_sys::Date::now() / 86_400_000.0).floor();
     *store.borrow_mut() = Some(format!("{{\"day\":{day},\"used\":10}}"));
@@ -184,9 +244,16 @@ async fn an_expired_token_is_renewed_transparently() {
     control("/__sandbox/reset", None).await;
     let c = client();
     let small = r#"{"object":"user","columns":[{"slug":"ootb_user_email"}]}"#;
-    c.query(small.into(), Object::new().into()).await.map_err(|e| format!("{e:?}")).unwrap();
+    c.query(small.into(), Object::new().into())
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     control("/__sandbox/tokens/expire", Some("{}")).await;
-    let out = c.query(small.into(), Object::new().into()).await.map_err(|e| format!("{e:?}")).unwrap();
+    let out = c
+        .query(small.into(), Object::new().into())
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     assert!(get(&out, "rowCount").as_f64().unwrap() > 0.0);
     let _ = JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
 }

@@ -1,0 +1,56 @@
+// Command dispatch. Each command lives in its own module and shares cli/io.mjs.
+import { parseArgs } from "node:util";
+import init, { toExportError } from "../js/index.js";
+import { UsageError } from "./io.mjs";
+import { QUERY_OPTIONS, QUERY_USAGE, runQuery } from "./query.mjs";
+
+const COMMANDS = {
+  query: { options: QUERY_OPTIONS, usage: QUERY_USAGE, run: runQuery },
+};
+
+const USAGE = `exportkit: bulk data exports from Backstory and Userpilot
+
+Usage:
+  exportkit query --query FILE.json [--base-url URL] [--out FILE.csv]
+  exportkit help COMMAND
+
+Exit codes: 0 success, 2 bad input, 1 a failed call.`;
+
+export async function main(argv, io) {
+  const { stderr, stdout } = io;
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    const topic = COMMANDS[rest[0]];
+    (command ? stdout : stderr).write(`${topic ? topic.usage : USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const cmd = COMMANDS[command];
+  if (!cmd) {
+    stderr.write(`exportkit: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: "boolean", short: "h" } }, allowPositionals: false, strict: true }));
+  } catch (e) {
+    stderr.write(`exportkit ${command}: ${e.message}\n\n${cmd.usage}\n`);
+    return 2;
+  }
+  if (values.help) {
+    stdout.write(`${cmd.usage}\n`);
+    return 0;
+  }
+  try {
+    await init();
+    return await cmd.run(values, { ...io, stdin: io.stdin ?? process.stdin });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr.write(`exportkit ${command}: ${e.message}\n`);
+      return 2;
+    }
+    const err = toExportError(e);
+    const where = err.field ? ` (${err.field})` : "";
+    stderr.write(`exportkit ${command}: ${err.code}${where}: ${err.message}\n`);
+    return err.code === "E_INVALID_ARGUMENT" ? 2 : 1;
+  }
+}

@@ -1,0 +1,996 @@
+// The Query panel: build a Backstory Query API export, see the JSON it will send, run it, watch
+// its progress, preview the rows, download the CSV.
+
+import { formatBytes, formatDuration, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
+import {
+  OPERATORS,
+  defaultState,
+  findNode,
+  fromWire,
+  keyForField,
+  newColumn,
+  newCond,
+  newGroup,
+  newSort,
+  prettyJson,
+  slugsOf,
+  toWire,
+} from "./query-model.js";
+import { previewTable } from "./table.js";
+
+const DAILY_LIMIT = 10;
+const PREVIEW_ROWS = 100;
+const USED_KEY = "exportkit.usedSlugs.v1";
+const PHASES = {
+  token: "Getting an access token",
+  request: "Waiting for the export",
+  download: "Receiving the CSV",
+  done: "Done",
+};
+
+// ------------------------------------------------------------ slug suggestions
+
+function readUsed() {
+  try {
+    const v = JSON.parse(localStorage.getItem(USED_KEY) || "{}");
+    return v && typeof v === "object" ? v : {};
+  } catch {
+    return {};
+  }
+}
+function rememberUsed(object, slugs) {
+  try {
+    const all = readUsed();
+    const list = Array.isArray(all[object]) ? all[object] : [];
+    all[object] = [...new Set([...slugs, ...list])].slice(0, 200);
+    localStorage.setItem(USED_KEY, JSON.stringify(all));
+  } catch {
+    /* storage disabled: suggestions are just not remembered */
+  }
+}
+
+/** Normalise a /__sandbox/catalog answer (be tolerant of its exact shape) for one object. */
+function catalogEntries(catalog, object) {
+  if (!catalog || typeof catalog !== "object") return [];
+  let list = catalog[object] ?? catalog.objects?.[object] ?? catalog.catalog?.[object];
+  if (list && !Array.isArray(list) && typeof list === "object") list = list.columns ?? list.slugs ?? Object.values(list);
+  if (!Array.isArray(list)) return [];
+  return list
+    .map((e) => {
+      if (typeof e === "string") return { slug: e };
+      if (!e || typeof e.slug !== "string") return null;
+      return {
+        slug: e.slug,
+        label: typeof e.label === "string" ? e.label : undefined,
+        timeBased: Boolean(e.timeBased ?? e.time_based),
+        periods: Array.isArray(e.periods) ? e.periods : undefined,
+      };
+    })
+    .filter(Boolean);
+}
+
+// ------------------------------------------------------------ the panel
+
+export function createQueryPanel({ lib, settings }) {
+  const OBJECTS = [...lib.OBJECTS];
+  const PERIODS = [...lib.PERIODS];
+  const known = (object) => {
+    try {
+      return (lib.knownSlugs(object) || []).map((k) => ({ slug: k.slug, label: k.label, timeBased: Boolean(k.timeBased) }));
+    } catch {
+      return [];
+    }
+  };
+
+  let state = defaultState(OBJECTS[0], known(OBJECTS[0]));
+  let pristine = true; // untouched defaults are replaced when the object changes
+  let catalog = null;
+  let wire = toWire(state, lib.variation);
+  let invalidKeys = [];
+  let controller = null;
+  let lastResult = null;
+  let placeholderClient = null;
+  let slugInfo = new Map();
+
+  // ------------------------------------------------------------ static skeleton
+  const datalistId = nextId("slugs");
+  const datalist = h("datalist", { id: datalistId, "data-testid": "slug-suggestions" });
+  const objectId = nextId("q");
+  const objectSelect = select(
+    {
+      id: objectId,
+      "data-key": "object",
+      "data-testid": "query-object",
+      on: { change: (e) => setObject(e.target.value) },
+    },
+    OBJECTS,
+    state.object,
+  );
+  const columnsList = h("ol", { class: "rows columns", "data-testid": "columns" });
+  const filterBox = h("div", { class: "filter-tree", "data-testid": "filters" });
+  const sortList = h("ol", { class: "rows sorts", "data-testid": "sorts" });
+  const addColumnBtn = h(
+    "button",
+    { type: "button", class: "btn", "data-key": "add-column", "data-testid": "add-column", on: { click: () => addColumn() } },
+    "+ Add column",
+  );
+  const addSortBtn = h(
+    "button",
+    { type: "button", class: "btn", "data-key": "add-sort", "data-testid": "add-sort", on: { click: () => addSort() } },
+    "+ Add sort",
+  );
+
+  const jsonId = nextId("q");
+  const jsonArea = h("textarea", {
+    id: jsonId,
+    class: "json",
+    rows: "18",
+    spellcheck: "false",
+    autocomplete: "off",
+    "aria-describedby": `${jsonId}-status`,
+    "data-testid": "query-json",
+    on: { input: onJsonInput, blur: onJsonBlur },
+  });
+  const jsonStatus = h("p", { class: "help json-status", id: `${jsonId}-status`, "data-testid": "query-json-status" }, "Edit the form or this JSON: each follows the other.");
+  const validationId = nextId("q");
+  const validationBox = h("div", { class: "validation", id: validationId, "aria-live": "polite", "data-testid": "validation" });
+
+  const callsLeft = h("p", { class: "calls-left", "data-testid": "calls-left", "aria-live": "polite" });
+  const runBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "run", on: { click: () => run(false) } }, "Run export");
+  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "cancel", on: { click: cancel } }, "Cancel");
+  const progressBar = h("progress", { class: "progress-bar", "aria-label": "Export progress" });
+  const progressText = h("p", { class: "progress-text", "data-testid": "progress-text" });
+  const progressBox = h("div", { class: "progress", hidden: true, "data-testid": "progress", role: "status" }, progressBar, progressText);
+  const runMessage = h("div", { class: "run-message", "data-testid": "run-message", role: "alert" });
+  const resultBox = h("div", { class: "result", "data-testid": "result" });
+
+  const element = h(
+    "section",
+    { class: "panel panel-query", "aria-labelledby": "query-heading" },
+    h("h2", { id: "query-heading" }, "Query API export"),
+    h(
+      "p",
+      { class: "lede" },
+      "Export accounts, opportunities or users as CSV. Build the query, check the JSON, then run it: each run spends one of the ",
+      String(DAILY_LIMIT),
+      " calls the API allows a day, unless the same query ran in the last 10 minutes.",
+    ),
+    datalist,
+    h(
+      "div",
+      { class: "builder-grid" },
+      h(
+        "form",
+        { class: "builder", "aria-label": "Query builder", novalidate: true, on: { submit: (e) => (e.preventDefault(), run(false)) } },
+        h(
+          "div",
+          { class: "builder-head" },
+          h("div", { class: "field" }, h("label", { for: objectId }, "Object"), objectSelect),
+          h("button", { type: "button", class: "btn btn-small btn-quiet", "data-testid": "reset-query", on: { click: resetQuery } }, "Reset query"),
+        ),
+        h(
+          "fieldset",
+          { class: "block" },
+          h("legend", {}, "Columns"),
+          h("p", { class: "help" }, "Type a slug (suggestions appear as you type). Time-based metrics take a period; without one the API uses the last 7 days."),
+          columnsList,
+          addColumnBtn,
+        ),
+        h(
+          "fieldset",
+          { class: "block" },
+          h("legend", {}, "Filters"),
+          h("p", { class: "help" }, "Numbers are sent as numbers; put a value in \"quotes\" to send it as text. For “in list”, separate values with commas."),
+          filterBox,
+        ),
+        h("fieldset", { class: "block" }, h("legend", {}, "Sort"), sortList, addSortBtn),
+      ),
+      h(
+        "div",
+        { class: "json-side" },
+        h("label", { for: jsonId, class: "json-label" }, "JSON that will be sent"),
+        jsonArea,
+        jsonStatus,
+        validationBox,
+      ),
+    ),
+    h("div", { class: "runbar" }, callsLeft, h("div", { class: "runbar-buttons" }, runBtn, cancelBtn)),
+    progressBox,
+    runMessage,
+    resultBox,
+  );
+
+  // ------------------------------------------------------------ suggestions
+  function refreshSuggestions() {
+    slugInfo = new Map();
+    const add = (e, source) => {
+      const prev = slugInfo.get(e.slug) || {};
+      slugInfo.set(e.slug, {
+        slug: e.slug,
+        label: prev.label || e.label,
+        timeBased: prev.timeBased || e.timeBased || false,
+        periods: prev.periods || e.periods,
+        source: prev.source || source,
+      });
+    };
+    known(state.object).forEach((e) => add(e, "known"));
+    catalogEntries(catalog, state.object).forEach((e) => add(e, "catalog"));
+    (readUsed()[state.object] || []).forEach((slug) => typeof slug === "string" && add({ slug }, "used"));
+    replace(
+      datalist,
+      [...slugInfo.values()].map((e) =>
+        h("option", { value: e.slug, label: [e.label, e.timeBased ? "time-based" : "", e.source === "used" ? "used before" : ""].filter(Boolean).join(" · ") || e.slug }),
+      ),
+    );
+  }
+
+  let catalogTimer = 0;
+  let catalogFor = "";
+  function loadCatalog() {
+    clearTimeout(catalogTimer);
+    catalogTimer = setTimeout(async () => {
+      const base = settings.values.baseUrl;
+      if (!base || base === catalogFor) return;
+      catalogFor = base;
+      catalog = null;
+      try {
+        const url = new URL(`${base}/__sandbox/catalog`);
+        const res = await fetch(url, { headers: { accept: "application/json" } });
+        if (res.ok) catalog = await res.json();
+      } catch {
+        catalog = null; // not a sandbox, or not reachable: the known slugs are enough
+      }
+      if (base === settings.values.baseUrl) {
+        refreshSuggestions();
+        renderHints();
+      }
+    }, 300);
+  }
+
+  const periodName = (p) => p.replaceAll("_", " ");
+
+  /** The line under a slug box: what the slug is, and what the API will make of it. */
+  function hintFor(slug, period) {
+    slug = slug.trim();
+    if (!slug) return { text: "" };
+    const info = slugInfo.get(slug);
+    if (!info) return { text: "Not a slug this page knows: check the spelling (the API drops unknown columns silently).", warn: true };
+    const label = info.label || (info.source === "used" ? "used before" : "");
+    if (period === undefined) return { text: label };
+    const supported = info.periods;
+    if (!info.timeBased) {
+      if (period && period !== "custom") return { text: `${label} · not time-based: with a period the API will leave this column out`, warn: true };
+      return { text: label };
+    }
+    if (!period) {
+      if (supported && !supported.includes("last_7_days")) {
+        return { text: `${label} · needs a period: ${supported.map(periodName).join(", ")}`, warn: true };
+      }
+      return { text: `${label} · time-based: no period means the last 7 days` };
+    }
+    if (period !== "custom" && supported && !supported.includes(period)) {
+      return { text: `${label} · has no “${periodName(period)}” variation (only ${supported.map(periodName).join(", ")}): the API will leave it out`, warn: true };
+    }
+    return { text: period === "custom" ? label : `${label} · ${periodName(period)}` };
+  }
+  let hintFns = [];
+  function renderHints() {
+    for (const fn of hintFns) fn();
+  }
+
+  // ------------------------------------------------------------ state changes
+  function sizeJson() {
+    jsonArea.rows = Math.min(40, Math.max(12, jsonArea.value.split("\n").length + 1));
+  }
+
+  function changed({ structure = false, focusKey = null, fromJson = false } = {}) {
+    pristine = false;
+    wire = toWire(state, lib.variation);
+    if (structure) renderForm(focusKey);
+    else renderHints();
+    if (!fromJson) {
+      jsonArea.value = prettyJson(wire.query);
+      sizeJson();
+      jsonArea.removeAttribute("aria-invalid");
+      jsonStatus.textContent = "Edit the form or this JSON: each follows the other.";
+      jsonStatus.classList.remove("is-error");
+    }
+    validate();
+  }
+
+  function setObject(object) {
+    if (object === state.object) return;
+    if (pristine) {
+      state = defaultState(object, known(object));
+    } else {
+      state.object = object;
+    }
+    const wasPristine = pristine;
+    refreshSuggestions();
+    changed({ structure: true, focusKey: "object" });
+    pristine = wasPristine;
+  }
+
+  function resetQuery() {
+    state = defaultState(state.object, known(state.object));
+    changed({ structure: true, focusKey: "object" });
+    pristine = true;
+  }
+
+  function addColumn() {
+    const c = newColumn();
+    state.columns.push(c);
+    changed({ structure: true, focusKey: `${c.id}:slug` });
+  }
+  function addSort() {
+    const s = newSort();
+    state.sort.push(s);
+    changed({ structure: true, focusKey: `${s.id}:slug` });
+  }
+  function move(list, i, delta, keyOf) {
+    const j = i + delta;
+    if (j < 0 || j >= list.length) return;
+    [list[i], list[j]] = [list[j], list[i]];
+    changed({ structure: true, focusKey: keyOf(list[j]) });
+  }
+
+  // ------------------------------------------------------------ rendering the form
+  function rowButtons(list, i, noun, keyOf) {
+    const item = list[i];
+    const n = i + 1;
+    return h(
+      "div",
+      { class: "row-actions" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-icon",
+          "aria-label": `Move ${noun} ${n} up`,
+          title: "Move up",
+          disabled: i === 0,
+          "data-key": `${item.id}:up`,
+          "data-testid": `${noun}-up-${i}`,
+          on: { click: () => move(list, i, -1, (x) => keyOf(x, i - 1 === 0 ? "down" : "up")) },
+        },
+        "↑",
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-icon",
+          "aria-label": `Move ${noun} ${n} down`,
+          title: "Move down",
+          disabled: i === list.length - 1,
+          "data-key": `${item.id}:down`,
+          "data-testid": `${noun}-down-${i}`,
+          on: { click: () => move(list, i, +1, (x) => keyOf(x, i + 1 === list.length - 1 ? "up" : "down")) },
+        },
+        "↓",
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-icon btn-danger",
+          "aria-label": `Remove ${noun} ${n}`,
+          title: "Remove",
+          "data-key": `${item.id}:remove`,
+          "data-testid": `${noun}-remove-${i}`,
+          on: {
+            click: () => {
+              list.splice(i, 1);
+              const next = list[i] || list[i - 1];
+              changed({ structure: true, focusKey: next ? `${next.id}:slug` : noun === "column" ? "add-column" : "add-sort" });
+            },
+          },
+        },
+        "✕",
+      ),
+    );
+  }
+
+  function slugInput(item, key, label, testid, withPeriod = false) {
+    const id = nextId("q");
+    const hint = h("p", { class: "hint", id: `${id}-hint`, "data-testid": `hint-${testid}` });
+    const updateHint = () => {
+      const { text, warn } = hintFor(item.slug, withPeriod ? item.period : undefined);
+      hint.textContent = text;
+      hint.classList.toggle("is-warn", Boolean(warn));
+    };
+    updateHint();
+    hintFns.push(updateHint);
+    const input = h("input", {
+      id,
+      type: "text",
+      value: item.slug,
+      list: datalistId,
+      autocomplete: "off",
+      autocapitalize: "off",
+      spellcheck: "false",
+      placeholder: "slug, e.g. ootb_" + state.object + "_name",
+      "aria-describedby": `${id}-hint ${validationId}`,
+      "data-key": key,
+      "data-testid": testid,
+      on: {
+        input: (e) => {
+          item.slug = e.target.value;
+          changed();
+        },
+      },
+    });
+    return h("div", { class: "field field-slug" }, h("label", { for: id, class: "visually-hidden" }, label), input, hint);
+  }
+
+  function renderColumns() {
+    replace(
+      columnsList,
+      state.columns.map((c, i) => {
+        const periodId = nextId("q");
+        const periodOptions = [["", "no period"], ...PERIODS.map((p) => [p, periodName(p)])];
+        if (c.period === "custom") periodOptions.push(["custom", `custom: ${c.customVariation}`]);
+        const periodSelect = select(
+          {
+            id: periodId,
+            "data-key": `${c.id}:period`,
+            "data-testid": `column-period-${i}`,
+            "aria-describedby": validationId,
+            on: {
+              change: (e) => {
+                c.period = e.target.value;
+                changed();
+              },
+            },
+          },
+          periodOptions,
+          c.period,
+        );
+        return h(
+          "li",
+          { class: "row", "data-testid": `column-${i}` },
+          h("span", { class: "row-num", "aria-hidden": "true" }, String(i + 1)),
+          slugInput(c, `${c.id}:slug`, `Column ${i + 1} slug`, `column-slug-${i}`, true),
+          h("div", { class: "field field-period" }, h("label", { for: periodId, class: "visually-hidden" }, `Column ${i + 1} time period`), periodSelect),
+          rowButtons(state.columns, i, "column", (x, which) => `${x.id}:${which}`),
+        );
+      }),
+    );
+  }
+
+  function renderSorts() {
+    replace(
+      sortList,
+      state.sort.map((s, i) => {
+        const dirId = nextId("q");
+        return h(
+          "li",
+          { class: "row", "data-testid": `sort-${i}` },
+          h("span", { class: "row-num", "aria-hidden": "true" }, String(i + 1)),
+          slugInput(s, `${s.id}:slug`, `Sort ${i + 1} by slug`, `sort-slug-${i}`),
+          h(
+            "div",
+            { class: "field field-dir" },
+            h("label", { for: dirId, class: "visually-hidden" }, `Sort ${i + 1} direction`),
+            select(
+              {
+                id: dirId,
+                "data-key": `${s.id}:direction`,
+                "data-testid": `sort-direction-${i}`,
+                on: {
+                  change: (e) => {
+                    s.direction = e.target.value;
+                    changed();
+                  },
+                },
+              },
+              [
+                ["asc", "ascending"],
+                ["desc", "descending"],
+              ],
+              s.direction,
+            ),
+          ),
+          rowButtons(state.sort, i, "sort", (x, which) => `${x.id}:${which}`),
+        );
+      }),
+    );
+    if (!state.sort.length) sortList.append(h("li", { class: "empty" }, "No sort: the API's own order."));
+  }
+
+  function renderGroup(g, path, depth) {
+    const joinId = nextId("q");
+    const isRoot = depth === 0;
+    const items = h("ul", { class: "fgroup-items" });
+    g.children.forEach((c, i) => {
+      const p = `${path}-${i}`;
+      items.append(h("li", {}, c.kind === "group" ? renderGroup(c, p, depth + 1) : renderCond(g, c, p)));
+    });
+    if (!g.children.length) {
+      items.append(h("li", { class: "empty" }, isRoot ? "No filter: every record is exported." : "Empty group: add a condition."));
+    }
+    const groupLabel = isRoot ? "All filters" : `Filter group ${path.slice(2).split("-").map((x) => Number(x) + 1).join(".")}`;
+    return h(
+      "div",
+      { class: ["fgroup", isRoot ? "fgroup-root" : "", g.join === "$or" ? "is-or" : "is-and"], role: "group", "aria-label": groupLabel, "data-testid": path },
+      h(
+        "div",
+        { class: "fgroup-head" },
+        h("label", { for: joinId }, "Match"),
+        select(
+          {
+            id: joinId,
+            "data-key": `${g.id}:join`,
+            "data-testid": `${path}-join`,
+            on: {
+              change: (e) => {
+                g.join = e.target.value;
+                changed({ structure: true, focusKey: `${g.id}:join` });
+              },
+            },
+          },
+          [
+            ["$and", "all (AND)"],
+            ["$or", "any (OR)"],
+          ],
+          g.join,
+        ),
+        h("span", {}, "of these"),
+        isRoot
+          ? null
+          : h(
+              "button",
+              {
+                type: "button",
+                class: "btn btn-small btn-danger",
+                "aria-label": `Remove ${groupLabel.toLowerCase()}`,
+                "data-testid": `${path}-remove`,
+                on: { click: () => removeNode(g.id) },
+              },
+              "Remove group",
+            ),
+      ),
+      items,
+      h(
+        "div",
+        { class: "fgroup-actions" },
+        h(
+          "button",
+          { type: "button", class: "btn btn-small", "data-key": `${g.id}:add-condition`, "data-testid": `${path}-add-condition`, on: { click: () => addToGroup(g, newCond()) } },
+          "+ Condition",
+        ),
+        h(
+          "button",
+          { type: "button", class: "btn btn-small", "data-key": `${g.id}:add-group`, "data-testid": `${path}-add-group`, on: { click: () => addToGroup(g, newGroup(g.join === "$and" ? "$or" : "$and", [newCond()])) } },
+          "+ Group",
+        ),
+      ),
+    );
+  }
+
+  function renderCond(parent, c, path) {
+    const opId = nextId("q");
+    const valId = nextId("q");
+    const n = path.slice(2).split("-").map((x) => Number(x) + 1).join(".");
+    const valueInput = h("input", {
+      id: valId,
+      type: "text",
+      value: c.value,
+      autocomplete: "off",
+      spellcheck: "false",
+      placeholder: c.op === "$in" ? "a, b, c" : "value",
+      "aria-describedby": validationId,
+      "data-key": `${c.id}:value`,
+      "data-testid": `${path}-value`,
+      on: {
+        input: (e) => {
+          c.value = e.target.value;
+          changed();
+        },
+      },
+    });
+    return h(
+      "div",
+      { class: "cond", role: "group", "aria-label": `Condition ${n}`, "data-testid": path },
+      slugInput(c, `${c.id}:slug`, `Condition ${n} slug`, `${path}-slug`),
+      h(
+        "div",
+        { class: "field field-op" },
+        h("label", { for: opId, class: "visually-hidden" }, `Condition ${n} operator`),
+        select(
+          {
+            id: opId,
+            "data-key": `${c.id}:op`,
+            "data-testid": `${path}-op`,
+            "aria-describedby": validationId,
+            on: {
+              change: (e) => {
+                c.op = e.target.value;
+                valueInput.placeholder = c.op === "$in" ? "a, b, c" : "value";
+                changed();
+              },
+            },
+          },
+          OPERATORS,
+          c.op,
+        ),
+      ),
+      h("div", { class: "field field-value" }, h("label", { for: valId, class: "visually-hidden" }, `Condition ${n} value`), valueInput),
+      h(
+        "button",
+        { type: "button", class: "btn btn-icon btn-danger", "aria-label": `Remove condition ${n}`, title: "Remove", "data-testid": `${path}-remove`, on: { click: () => removeNode(c.id) } },
+        "✕",
+      ),
+    );
+  }
+
+  function addToGroup(g, node) {
+    g.children.push(node);
+    const first = node.kind === "cond" ? node : node.children[0];
+    changed({ structure: true, focusKey: `${first.id}:slug` });
+  }
+  function removeNode(id) {
+    const found = findNode(state.filter, id);
+    if (!found || !found.parent) return;
+    const list = found.parent.children;
+    const i = list.indexOf(found.node);
+    list.splice(i, 1);
+    const next = list[i] || list[i - 1];
+    const focusKey = next ? (next.kind === "group" ? `${next.id}:join` : `${next.id}:slug`) : `${found.parent.id}:add-condition`;
+    changed({ structure: true, focusKey });
+  }
+
+  function renderFilters() {
+    replace(filterBox, renderGroup(state.filter, "f", 0));
+  }
+
+  function renderForm(focusKey) {
+    if (![...objectSelect.options].some((o) => o.value === state.object)) {
+      objectSelect.append(h("option", { value: state.object }, `${state.object} (unknown)`));
+    }
+    objectSelect.value = state.object;
+    hintFns = [];
+    renderColumns();
+    renderFilters();
+    renderSorts();
+    if (focusKey) {
+      const el = element.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+      if (el && !el.disabled) el.focus();
+    }
+  }
+
+  // ------------------------------------------------------------ JSON editor
+  function onJsonInput() {
+    let parsed;
+    try {
+      parsed = JSON.parse(jsonArea.value);
+    } catch (e) {
+      return jsonProblem(`Not valid JSON (${e.message}). The form keeps the last valid query.`);
+    }
+    let next;
+    try {
+      next = fromWire(parsed, PERIODS);
+    } catch (e) {
+      return jsonProblem(`The form cannot show this: ${e.message}. It keeps the last valid query.`);
+    }
+    const objectChanged = next.object !== state.object;
+    state = next;
+    if (objectChanged) refreshSuggestions();
+    renderForm(null);
+    jsonArea.removeAttribute("aria-invalid");
+    jsonStatus.textContent = "Applied to the form.";
+    jsonStatus.classList.remove("is-error");
+    changed({ fromJson: true });
+  }
+  function jsonProblem(msg) {
+    jsonArea.setAttribute("aria-invalid", "true");
+    jsonStatus.textContent = msg;
+    jsonStatus.classList.add("is-error");
+  }
+  function onJsonBlur() {
+    if (jsonArea.getAttribute("aria-invalid") !== "true") jsonArea.value = prettyJson(wire.query);
+  }
+
+  // ------------------------------------------------------------ validation
+  function validator() {
+    try {
+      return settings.backstory();
+    } catch {
+      if (!placeholderClient) {
+        placeholderClient = new lib.BackstoryClient({
+          baseUrl: "http://127.0.0.1",
+          clientId: "validation-only",
+          clientSecret: "validation-only",
+          quotaStore: lib.memoryStore(),
+        });
+      }
+      return placeholderClient;
+    }
+  }
+
+  /** Validates the current query; shows the error beside the form. Returns the error or null. */
+  function validate() {
+    for (const key of invalidKeys) {
+      const el = element.querySelector(`[data-key="${CSS.escape(key)}"]`);
+      if (el) el.removeAttribute("aria-invalid");
+    }
+    invalidKeys = [];
+    let err = null;
+    try {
+      validator().validateQuery(wire.query);
+    } catch (e) {
+      err = e;
+    }
+    if (!err) {
+      replace(validationBox, h("p", { class: "ok", "data-testid": "validation-ok" }, "✓ The query is valid."));
+      validationBox.classList.remove("has-error");
+      return null;
+    }
+    const field = err.field || "";
+    const message = String(err.message || err);
+    const key = keyForField(wire.fields, field);
+    const text = field && !message.includes(field) ? `${field}: ${message}` : message;
+    const goTo = key
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "btn btn-small btn-link",
+            on: {
+              click: () => element.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus(),
+            },
+          },
+          "Go to field",
+        )
+      : null;
+    replace(
+      validationBox,
+      h(
+        "div",
+        { class: "error-box", "data-testid": "validation-error", "data-field": field },
+        h("p", {}, h("strong", {}, "Fix before running: "), field ? h("code", { "data-testid": "validation-field" }, field) : null),
+        h("p", { "data-testid": "validation-message" }, text),
+        goTo,
+      ),
+    );
+    validationBox.classList.add("has-error");
+    if (key) {
+      const el = element.querySelector(`[data-key="${CSS.escape(key)}"]`);
+      if (el) {
+        el.setAttribute("aria-invalid", "true");
+        invalidKeys.push(key);
+      }
+    }
+    return err;
+  }
+
+  // ------------------------------------------------------------ quota
+  function renderCallsLeft() {
+    let n = null;
+    try {
+      if (!settings.problem()) n = settings.backstory().callsLeftToday();
+    } catch {
+      n = null;
+    }
+    callsLeft.classList.toggle("is-low", n !== null && n <= 2);
+    if (n === null) {
+      replace(callsLeft, `? of ${DAILY_LIMIT} calls left today (fill in the settings)`);
+    } else {
+      replace(callsLeft, h("strong", { "data-testid": "calls-left-count" }, String(n)), ` of ${DAILY_LIMIT} calls left today`);
+    }
+  }
+
+  // ------------------------------------------------------------ running
+  function setRunning(running) {
+    runBtn.disabled = running;
+    cancelBtn.disabled = !running;
+    element.classList.toggle("is-running", running);
+  }
+
+  let progressFrame = 0;
+  let lastProgress = null;
+  let startedAt = 0;
+  function showProgress(p) {
+    lastProgress = p;
+    if (progressFrame) return;
+    progressFrame = requestAnimationFrame(() => {
+      progressFrame = 0;
+      const q = lastProgress || {};
+      const secs = ((performance.now() - startedAt) / 1000).toFixed(1);
+      progressText.textContent = `${PHASES[q.phase] || q.phase || "Starting"} · ${formatBytes(q.bytes || 0)} · ${formatInt(q.rows || 0)} rows · ${secs} s`;
+      progressText.dataset.phase = q.phase || "";
+      if (q.phase === "done") {
+        progressBar.max = 1;
+        progressBar.value = 1;
+      } else {
+        progressBar.removeAttribute("value");
+      }
+    });
+  }
+
+  function cancel() {
+    if (controller) controller.abort();
+  }
+
+  async function run(force, refresh = false) {
+    replace(runMessage);
+    const problem = settings.problem();
+    if (problem) {
+      replace(runMessage, h("div", { class: "error-box" }, h("p", {}, problem)));
+      settings.reveal();
+      return;
+    }
+    const query = wire.query;
+    let bs;
+    try {
+      bs = settings.backstory();
+    } catch (e) {
+      replace(runMessage, h("div", { class: "error-box" }, h("p", {}, `Could not set up the client: ${e.message}`)));
+      return;
+    }
+    if (validate()) {
+      validationBox.querySelector("button")?.focus();
+      return;
+    }
+
+    controller = new AbortController();
+    const ctrl = controller;
+    setRunning(true);
+    replace(resultBox);
+    startedAt = performance.now();
+    lastProgress = null;
+    progressBox.hidden = false;
+    progressText.dataset.phase = "";
+    showProgress({ phase: "token", bytes: 0, rows: 0 });
+    try {
+      const res = await bs.query(query, { signal: ctrl.signal, force, refresh, onProgress: showProgress });
+      const seconds = (performance.now() - startedAt) / 1000;
+      lastResult = { res, object: query.object };
+      showProgress({ ...(lastProgress || {}), phase: "done", rows: res.rowCount });
+      const missing = new Set((res.missingColumns || []).map((m) => m.slug));
+      rememberUsed(query.object, slugsOf(state).filter((s) => !missing.has(s)));
+      refreshSuggestions();
+      renderHints();
+      showResult(res, seconds);
+    } catch (e) {
+      progressBox.hidden = true;
+      showRunError(e, refresh);
+    } finally {
+      if (controller === ctrl) controller = null;
+      setRunning(false);
+      renderCallsLeft();
+    }
+  }
+
+  function showRunError(e, refresh) {
+    const code = e && e.code;
+    const msg = String((e && e.message) || e);
+    const box = h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "run-error", "data-code": code || "" });
+    switch (code) {
+      case "E_ABORTED":
+        box.append(h("p", {}, "Cancelled. Nothing was downloaded."));
+        break;
+      case "E_INVALID_ARGUMENT":
+        box.append(h("p", {}, e.field ? `${e.field}: ${msg}` : msg));
+        break;
+      case "E_QUOTA_EXHAUSTED":
+        box.append(
+          h("p", {}, `All ${DAILY_LIMIT} calls for today have been used (counted in this browser). The API will most likely refuse another one until tomorrow.`),
+          h("button", { type: "button", class: "btn", "data-testid": "run-force", on: { click: () => run(true, refresh) } }, "Try anyway"),
+        );
+        break;
+      case "E_AUTH":
+        box.append(
+          h("p", {}, "The API refused the credentials. Check the client id and secret in Settings."),
+          h("button", { type: "button", class: "btn btn-small", on: { click: () => settings.reveal() } }, "Open settings"),
+        );
+        break;
+      case "E_RATE_LIMITED": {
+        const wait = Number.isFinite(e.retryAfterMs) ? ` Try again in ${formatDuration(e.retryAfterMs)}.` : "";
+        box.append(h("p", {}, `The API says: too many calls (429).${wait}`));
+        break;
+      }
+      case "E_NETWORK":
+        box.append(h("p", {}, `Could not reach the API at ${settings.values.baseUrl}: ${msg}`));
+        break;
+      default:
+        box.append(h("p", {}, code ? `${code}${e.status ? ` (HTTP ${e.status})` : ""}: ${msg}` : msg));
+    }
+    replace(runMessage, box);
+  }
+
+  function showResult(res, seconds) {
+    const header = Array.isArray(res.header) ? res.header : [];
+    const rows = Array.isArray(res.rows) ? res.rows : [];
+    const total = Number.isFinite(res.rowCount) ? res.rowCount : rows.length;
+    const parts = [];
+
+    const summary = h(
+      "div",
+      { class: "result-head" },
+      h(
+        "p",
+        { class: "result-summary", "data-testid": "result-summary" },
+        `${formatInt(total)} rows · ${header.length} columns · ${formatBytes(res.csv ? new Blob([res.csv]).size : 0)} · ${seconds.toFixed(1)} s`,
+      ),
+      res.fromCache ? h("span", { class: "badge", "data-testid": "from-cache" }, "from cache (no call spent)") : null,
+      res.fromCache
+        ? h(
+            "button",
+            { type: "button", class: "btn btn-small", "data-testid": "run-fresh", on: { click: () => run(false, true) } },
+            "Fetch fresh data (spends a call)",
+          )
+        : null,
+      h("button", { type: "button", class: "btn btn-primary", "data-testid": "download-csv", on: { click: download } }, "Download CSV"),
+    );
+    parts.push(summary);
+
+    const missing = Array.isArray(res.missingColumns) ? res.missingColumns : [];
+    if (missing.length) {
+      parts.push(
+        h(
+          "div",
+          { class: "warn-box", role: "alert", "data-testid": "missing-columns" },
+          h("p", {}, h("strong", {}, `${missing.length} requested column${missing.length === 1 ? " is" : "s are"} missing from the CSV. `), "The API drops slugs it does not know without saying so: check the spelling, or ask your admin which metrics exist."),
+          h(
+            "ul",
+            {},
+            missing.map((m) => h("li", { "data-testid": "missing-column" }, h("code", {}, m.variationId ? `${m.slug} (${m.variationId})` : m.slug))),
+          ),
+        ),
+      );
+    }
+
+    const errors = Array.isArray(res.errors) ? res.errors : [];
+    if (errors.length) {
+      parts.push(
+        h(
+          "div",
+          { class: "warn-box", "data-testid": "row-errors" },
+          h("p", {}, h("strong", {}, `${formatInt(errors.length)} row${errors.length === 1 ? "" : "s"} could not be read. `), "They are left out of the preview; the download keeps the file as received."),
+          h(
+            "ul",
+            {},
+            errors.slice(0, 5).map((er) => h("li", {}, `Row ${er.row}: ${er.message}`)),
+          ),
+        ),
+      );
+    }
+
+    parts.push(header.length ? previewTable({ header, rows, totalRows: total, limit: PREVIEW_ROWS }) : h("p", { class: "empty" }, "The CSV has no header."));
+    replace(resultBox, parts);
+  }
+
+  let lastUrl = null;
+  function download() {
+    if (!lastResult) return;
+    const { res, object } = lastResult;
+    const blob = new Blob([res.csv], { type: "text/csv;charset=utf-8" });
+    if (lastUrl) URL.revokeObjectURL(lastUrl);
+    lastUrl = URL.createObjectURL(blob);
+    const safe = String(object).replace(/[^a-z0-9_-]+/gi, "_");
+    const a = h("a", { href: lastUrl, download: `exportkit-${safe}-${isoDate()}.csv`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  // ------------------------------------------------------------ wiring
+  settings.onChange((field) => {
+    if (field === "baseUrl") loadCatalog();
+    renderCallsLeft();
+    validate();
+  });
+  window.addEventListener("storage", renderCallsLeft);
+  window.addEventListener("focus", renderCallsLeft);
+
+  refreshSuggestions();
+  renderForm(null);
+  jsonArea.value = prettyJson(wire.query);
+  sizeJson();
+  validate();
+  renderCallsLeft();
+  loadCatalog();
+
+  return { id: "query", title: "Query", element, onShow: renderCallsLeft };
+}

@@ -1,0 +1,235 @@
+// The settings section: where the APIs are and the credentials to call them with.
+// Defaults: GET /config.json on the page's own origin (the demo server supplies the sandbox's
+// values), then what this device remembers (only if the user ticked "remember"), then ?baseUrl=.
+// Secrets stay in memory unless "remember on this device" is ticked.
+
+import { h, nextId, replace } from "./dom.js";
+
+const STORAGE_KEY = "exportkit.settings.v1";
+const FIELDS = ["baseUrl", "clientId", "clientSecret"];
+
+async function fetchConfig() {
+  try {
+    const res = await fetch(new URL("/config.json", location.href), { cache: "no-store" });
+    if (!res.ok) return {};
+    const cfg = await res.json();
+    return cfg && typeof cfg === "object" ? cfg : {};
+  } catch {
+    return {};
+  }
+}
+
+function readRemembered() {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const v = JSON.parse(raw);
+    return v && typeof v === "object" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Is this a usable http(s) base URL? Returns an error message or "". */
+export function baseUrlProblem(value) {
+  if (!value) return "Enter the API's base URL, e.g. https://api.people.ai";
+  try {
+    const u = new URL(value);
+    if (u.protocol !== "http:" && u.protocol !== "https:") return "The base URL must start with http:// or https://";
+    if (u.username || u.password) return "Do not put credentials in the URL";
+    return "";
+  } catch {
+    return "This is not a valid URL";
+  }
+}
+
+export async function createSettings({ lib }) {
+  const config = await fetchConfig();
+  const remembered = readRemembered();
+  const params = new URLSearchParams(location.search);
+  const values = { baseUrl: "", clientId: "", clientSecret: "", remember: false };
+  for (const f of FIELDS) if (typeof config[f] === "string") values[f] = config[f];
+  if (remembered) {
+    for (const f of FIELDS) if (typeof remembered[f] === "string") values[f] = remembered[f];
+    values.remember = true;
+  }
+  if (params.get("baseUrl")) values.baseUrl = params.get("baseUrl");
+  values.baseUrl = values.baseUrl.replace(/\/+$/, "");
+
+  const listeners = new Set();
+  let client = null;
+  let clientKey = "";
+
+  const persist = () => {
+    try {
+      if (values.remember) {
+        localStorage.setItem(
+          STORAGE_KEY,
+          JSON.stringify({ baseUrl: values.baseUrl, clientId: values.clientId, clientSecret: values.clientSecret }),
+        );
+      } else {
+        localStorage.removeItem(STORAGE_KEY);
+      }
+    } catch {
+      /* storage may be disabled: then nothing is remembered */
+    }
+  };
+
+  // ------------------------------------------------------------ the form
+  const ids = { baseUrl: nextId("set"), clientId: nextId("set"), clientSecret: nextId("set"), remember: nextId("set") };
+  const summaryText = h("span", { class: "settings-summary", "data-testid": "settings-summary" });
+  const baseUrlError = h("p", { class: "field-error", id: `${ids.baseUrl}-err`, role: "alert", hidden: true });
+
+  const input = (field, attrs) =>
+    h("input", {
+      id: ids[field],
+      name: field,
+      value: values[field],
+      autocomplete: "off",
+      spellcheck: "false",
+      "data-testid": `settings-${field}`,
+      on: { input: (e) => update(field, e.target.value) },
+      ...attrs,
+    });
+
+  const baseUrlInput = input("baseUrl", { type: "url", inputmode: "url", "aria-describedby": `${ids.baseUrl}-help ${ids.baseUrl}-err` });
+  const secretInput = input("clientSecret", { type: "password", autocomplete: "new-password" });
+  const showSecret = h(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-small",
+      "aria-pressed": "false",
+      "aria-controls": ids.clientSecret,
+      "data-testid": "settings-show-secret",
+      on: {
+        click: () => {
+          const show = secretInput.type === "password";
+          secretInput.type = show ? "text" : "password";
+          showSecret.setAttribute("aria-pressed", String(show));
+          showSecret.textContent = show ? "Hide" : "Show";
+        },
+      },
+    },
+    "Show",
+  );
+  const rememberBox = h("input", {
+    type: "checkbox",
+    id: ids.remember,
+    checked: values.remember,
+    "aria-describedby": `${ids.remember}-help`,
+    "data-testid": "settings-remember",
+    on: { change: (e) => update("remember", e.target.checked) },
+  });
+
+  const details = h(
+    "details",
+    { class: "settings", id: "settings", open: !(values.baseUrl && values.clientId && values.clientSecret) },
+    h("summary", {}, h("span", { class: "settings-title" }, "Settings"), " ", summaryText),
+    h(
+      "form",
+      { class: "settings-form", autocomplete: "off", on: { submit: (e) => e.preventDefault() } },
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Backstory"),
+        h(
+          "div",
+          { class: "field field-wide" },
+          h("label", { for: ids.baseUrl }, "Base URL"),
+          baseUrlInput,
+          h("p", { class: "help", id: `${ids.baseUrl}-help` }, "The vendor's API (https://api.people.ai), a local sandbox, or your own proxy."),
+          baseUrlError,
+        ),
+        h("div", { class: "field" }, h("label", { for: ids.clientId }, "Client id (API key)"), input("clientId", { type: "text" })),
+        h(
+          "div",
+          { class: "field" },
+          h("label", { for: ids.clientSecret }, "Client secret (API secret)"),
+          h("div", { class: "input-with-button" }, secretInput, showSecret),
+        ),
+      ),
+      h(
+        "div",
+        { class: "remember" },
+        rememberBox,
+        h("label", { for: ids.remember }, "Remember on this device"),
+        h(
+          "p",
+          { class: "help", id: `${ids.remember}-help` },
+          "Unticked (the default), the client id and secret live only in this tab's memory and are gone when you reload or close it. " +
+            "Ticked, they are saved unencrypted in this browser's local storage for this site: anyone using this browser profile, " +
+            "and any script running on this site, can read them. Untick to erase them from this device.",
+        ),
+      ),
+    ),
+  );
+
+  function renderSummary() {
+    const problem = baseUrlProblem(values.baseUrl);
+    baseUrlError.hidden = !problem || !values.baseUrl;
+    baseUrlError.textContent = problem;
+    baseUrlInput.setAttribute("aria-invalid", String(Boolean(problem && values.baseUrl)));
+    let host = "no base URL";
+    if (!problem) host = new URL(values.baseUrl).host;
+    const creds = values.clientId && values.clientSecret ? "credentials set" : "credentials missing";
+    const where = values.remember ? "remembered on this device" : "in memory only";
+    replace(summaryText, `— Backstory: ${host} · ${creds} (${where})`);
+  }
+
+  function update(field, value) {
+    values[field] = field === "baseUrl" ? String(value).trim().replace(/\/+$/, "") : value;
+    persist();
+    renderSummary();
+    for (const fn of listeners) fn(field);
+  }
+
+  renderSummary();
+  if (values.remember) persist();
+
+  return {
+    element: details,
+    get values() {
+      return { ...values };
+    },
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    /** Open the settings and focus the first missing field. */
+    reveal() {
+      details.open = true;
+      const missing = FIELDS.find((f) => !values[f] || (f === "baseUrl" && baseUrlProblem(values[f])));
+      document.getElementById(ids[missing || "baseUrl"]).focus();
+    },
+    /** What is missing before a call can be made ("" when nothing is). */
+    problem() {
+      const p = baseUrlProblem(values.baseUrl);
+      if (p) return p;
+      if (!values.clientId) return "Enter the client id in Settings.";
+      if (!values.clientSecret) return "Enter the client secret in Settings.";
+      return "";
+    },
+    /**
+     * The Backstory client for the current settings. One instance per distinct settings, so that
+     * its result cache survives between runs. Throws if the settings are incomplete.
+     */
+    backstory() {
+      const p = this.problem();
+      if (p) throw Object.assign(new Error(p), { code: "E_SETTINGS" });
+      const key = JSON.stringify([values.baseUrl, values.clientId, values.clientSecret]);
+      if (!client || key !== clientKey) {
+        // The old client is not freed here: a run may still be using it.
+        client = new lib.BackstoryClient({
+          baseUrl: values.baseUrl,
+          clientId: values.clientId,
+          clientSecret: values.clientSecret,
+          quotaStore: lib.localStorageStore(),
+          cacheTtlMs: 10 * 60 * 1000,
+        });
+        clientKey = key;
+      }
+      return client;
+    },
+  };
+}
