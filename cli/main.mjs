@@ -2,10 +2,18 @@
 import { parseArgs } from "node:util";
 import init, { toExportError } from "../js/index.js";
 import { UsageError } from "./io.mjs";
+import * as activities from "./activities.mjs";
+import * as forecasts from "./forecasts.mjs";
 import { QUERY_OPTIONS, QUERY_USAGE, runQuery } from "./query.mjs";
+import * as userpilot from "./userpilot.mjs";
 
+// Each command module exports OPTIONS (node:util parseArgs options), USAGE and run(values, io,
+// positionals). `allowPositionals` lets a command take words (`userpilot lookup NAME`).
 const COMMANDS = {
   query: { options: QUERY_OPTIONS, usage: QUERY_USAGE, run: runQuery },
+  activities: { options: activities.OPTIONS, usage: activities.USAGE, run: activities.run },
+  forecasts: { options: forecasts.OPTIONS, usage: forecasts.USAGE, run: forecasts.run },
+  userpilot: { options: userpilot.OPTIONS, usage: userpilot.USAGE, run: userpilot.run, positionals: true },
 };
 
 const USAGE = `exportkit: bulk data exports from Backstory and Userpilot
@@ -30,8 +38,14 @@ export async function main(argv, io) {
     return 2;
   }
   let values;
+  let positionals;
   try {
-    ({ values } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: "boolean", short: "h" } }, allowPositionals: false, strict: true }));
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: { ...cmd.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: !!cmd.positionals,
+      strict: true,
+    }));
   } catch (e) {
     stderr.write(`exportkit ${command}: ${e.message}\n\n${cmd.usage}\n`);
     return 2;
@@ -42,7 +56,7 @@ export async function main(argv, io) {
   }
   try {
     await init();
-    return await cmd.run(values, { ...io, stdin: io.stdin ?? process.stdin });
+    return await cmd.run(values, { ...io, stdin: io.stdin ?? process.stdin }, positionals);
   } catch (e) {
     if (e instanceof UsageError) {
       stderr.write(`exportkit ${command}: ${e.message}\n`);

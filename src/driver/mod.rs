@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 use crate::transport::{Body, ResponseHead, Transport};
 use std::cell::RefCell;
 
+pub mod activities;
+pub mod forecasting;
 pub mod query;
+pub mod userpilot;
 
 pub use query::{
     calls_left, run_query, MemoryQuotaStore, Phase, Progress, QueryOptions, QueryOutcome,

@@ -1,3 +1,6 @@
 //! Push parsers fed chunk by chunk. Memory is bounded by the chunk and batch size.
 
 pub mod csv;
+pub mod flatten;
+pub mod gzip;
+pub mod jsonl;

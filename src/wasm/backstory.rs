@@ -139,7 +139,7 @@ impl QuerySink for JsSink {
 
 #[wasm_bindgen]
 pub struct BackstoryCore {
-    session: Rc<Session>,
+    pub(crate) session: Rc<Session>,
 }
 
 #[wasm_bindgen]

@@ -1,11 +1,14 @@
 //! The JavaScript face. Only this module (and the fetch transport in it) touches JavaScript.
 
+mod activities;
 mod backstory;
 mod batch;
 mod csv;
 mod errors;
 mod fetch;
+mod forecasting;
 mod js;
+mod userpilot;
 
 pub use backstory::BackstoryCore;
 pub use csv::CsvStreamParser;

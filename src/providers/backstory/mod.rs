@@ -1,4 +1,6 @@
 //! Backstory (formerly People.ai) APIs.
 
+pub mod activities;
 pub mod catalog;
+pub mod forecasting;
 pub mod query;

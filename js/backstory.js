@@ -1,0 +1,182 @@
+// The Backstory client: the Query API here, the other Backstory APIs as namespaces
+// (`client.activities`, `client.forecasts`) sharing one login and token cache.
+import { ActivitiesApi } from "./activities.js";
+import { ForecastsApi } from "./forecasts.js";
+import { batchRows, ExportError, iterate, memoryStore, requireReady, tag, toExportError, wasm } from "./runtime.js";
+
+const DEFAULT_BASE_URL = "https://api.people.ai";
+
+/** Client for the Backstory (formerly People.ai) APIs. */
+export class BackstoryClient {
+  #core;
+  #quotaStore;
+  #quotaKey;
+  #cacheTtlMs;
+  #cache = new Map();
+
+  /**
+   * @param {object} options
+   * @param {string} [options.baseUrl] default https://api.people.ai
+   * @param {string} options.clientId
+   * @param {string} options.clientSecret
+   * @param {{get(k:string):string|null, set(k:string,v:string):void}} [options.quotaStore] where the daily call count lives
+   * @param {number} [options.cacheTtlMs] reuse a result of the same query for this long (0: never)
+   */
+  constructor(options = {}) {
+    requireReady();
+    if (options === null || typeof options !== "object") {
+      throw new ExportError("invalid `options`: must be an object", { code: "E_INVALID_ARGUMENT", field: "options" });
+    }
+    const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
+    for (const k of ["baseUrl", "clientId", "clientSecret"]) {
+      const v = k === "baseUrl" ? baseUrl : options[k];
+      if (typeof v !== "string") {
+        throw new ExportError(`invalid \`${k}\`: must be a string`, { code: "E_INVALID_ARGUMENT", field: k });
+      }
+    }
+    const ttl = options.cacheTtlMs ?? 0;
+    if (typeof ttl !== "number" || !(ttl >= 0)) {
+      throw new ExportError("invalid `cacheTtlMs`: must be a number >= 0", { code: "E_INVALID_ARGUMENT", field: "cacheTtlMs" });
+    }
+    try {
+      this.#core = new wasm.BackstoryCore(baseUrl, options.clientId, options.clientSecret);
+    } catch (e) {
+      throw toExportError(e);
+    }
+    this.#quotaStore = options.quotaStore ?? memoryStore();
+    this.#quotaKey = `exportkit:query-quota:${tag(`${baseUrl}\n${options.clientId}`)}`;
+    this.#cacheTtlMs = ttl;
+    this.activities = new ActivitiesApi(this.#core);
+    this.forecasts = new ForecastsApi(this.#core);
+  }
+
+  /** Validates a query before any call is spent; returns it in canonical wire form. */
+  validateQuery(query) {
+    try {
+      return JSON.parse(wasm.BackstoryCore.validateQuery(typeof query === "string" ? query : JSON.stringify(query)));
+    } catch (e) {
+      throw toExportError(e);
+    }
+  }
+
+  /** Calls left today (of 10), as counted on this side. */
+  callsLeftToday() {
+    return wasm.BackstoryCore.callsLeft(this.#quotaStore.get(this.#quotaKey) ?? undefined);
+  }
+
+  #coreOptions(opts, handlers) {
+    return {
+      force: !!opts.force,
+      strict: !!opts.strict,
+      batchRows: opts.batchRows,
+      signal: handlers.signal ?? opts.signal,
+      quotaLoad: () => this.#quotaStore.get(this.#quotaKey),
+      quotaSave: (v) => this.#quotaStore.set(this.#quotaKey, v),
+      onProgress: opts.onProgress,
+      ...handlers,
+    };
+  }
+
+  #canonical(query) {
+    return wasm.BackstoryCore.validateQuery(typeof query === "string" ? query : JSON.stringify(query));
+  }
+
+  /**
+   * Runs a Query API export and gathers it: `{ header, rows, csv, rowCount, missingColumns,
+   * fromCache, callsLeft, errors }`. Spends one of the day's ten calls unless a cached result of
+   * the same query is fresh.
+   */
+  async query(query, opts = {}) {
+    let canonical;
+    try {
+      canonical = this.#canonical(query);
+    } catch (e) {
+      throw toExportError(e);
+    }
+    const ttl = opts.cacheTtlMs ?? this.#cacheTtlMs;
+    const hit = this.#cache.get(canonical);
+    if (ttl > 0 && hit && Date.now() - hit.at <= ttl && !opts.refresh) {
+      if (opts.onProgress) opts.onProgress({ phase: "done", bytes: hit.result.bytes, rows: hit.result.rowCount });
+      return { ...hit.result, fromCache: true, callsLeft: this.callsLeftToday() };
+    }
+    // `collect: false` keeps neither rows nor text: for callers that stream the bytes elsewhere
+    // (`onRawChunk`) or consume `onBatch`, so memory stays bounded by the batch size.
+    const collect = opts.collect !== false;
+    const rows = [];
+    const decoder = new TextDecoder();
+    let csv = "";
+    let out;
+    try {
+      out = await this.#core.query(
+        canonical,
+        this.#coreOptions(opts, {
+          onBatch: (b) => {
+            if (!collect && !opts.onBatch) return;
+            const r = batchRows(b);
+            if (collect) for (let i = 0; i < r.length; i++) rows.push(r[i]);
+            if (opts.onBatch) return opts.onBatch(r);
+          },
+          onRaw: (bytes) => {
+            if (collect) csv += decoder.decode(bytes, { stream: true });
+            if (opts.onRawChunk) opts.onRawChunk(bytes);
+          },
+        }),
+      );
+    } catch (e) {
+      throw toExportError(e);
+    }
+    if (!collect) return { ...out, fromCache: false };
+    csv += decoder.decode();
+    const result = { ...out, rows, csv, fromCache: false };
+    if (ttl > 0) this.#cache.set(canonical, { at: Date.now(), result });
+    return result;
+  }
+
+  /**
+   * Streams a Query API export as an async iterator of `{ header, rows, missingColumns }`
+   * batches; memory stays bounded by the batch size. `iterator.result()` resolves to the summary.
+   */
+  queryBatches(query, opts = {}) {
+    let canonical;
+    try {
+      canonical = this.#canonical(query);
+    } catch (e) {
+      throw toExportError(e);
+    }
+    let header = null;
+    let missing = [];
+    return iterate(
+      (push, signal) =>
+        this.#core.query(
+          canonical,
+          this.#coreOptions(opts, {
+            signal,
+            onHeader: (h, m) => {
+              header = h;
+              missing = m;
+            },
+            onBatch: (b) => push({ header, missingColumns: missing, firstRow: b.firstRow, rows: batchRows(b) }),
+          }),
+        ),
+      opts.signal,
+    );
+  }
+}
+
+export function variation(slug, period) {
+  requireReady();
+  try {
+    return wasm.variation(slug, period);
+  } catch (e) {
+    throw toExportError(e);
+  }
+}
+
+export const PERIODS = Object.freeze(["last_7_days", "last_30_days", "last_90_days", "current_quarter", "last_quarter"]);
+export const OBJECTS = Object.freeze(["account", "opportunity", "user", "activity"]);
+
+/** The out-of-the-box slugs the client knows for an object: `[{ slug, label, timeBased }]`. */
+export function knownSlugs(object) {
+  requireReady();
+  return wasm.knownSlugs(object);
+}

@@ -1,0 +1,190 @@
+// Shared by every client: loading the wasm, ExportError, stores, packed batches, async iterators.
+import initWasm, * as wasm from "../pkg/exportkit.js";
+
+export { wasm };
+
+let ready = null;
+
+/**
+ * Loads the WebAssembly module once. In a page or a worker it fetches `exportkit_bg.wasm` next to
+ * the module; in Node it reads the file; `input` may be a `WebAssembly.Module`, bytes or a URL
+ * (an edge worker passes its bundled module).
+ */
+export default function init(input) {
+  if (!ready) {
+    ready = (async () => {
+      if (input !== undefined) return initWasm({ module_or_path: await input });
+      if (typeof process !== "undefined" && process.versions && process.versions.node) {
+        const { readFile } = await import("node:fs/promises");
+        const bytes = await readFile(new URL("../pkg/exportkit_bg.wasm", import.meta.url));
+        return initWasm({ module_or_path: bytes });
+      }
+      return initWasm();
+    })().catch((e) => {
+      ready = null;
+      throw e;
+    });
+  }
+  return ready;
+}
+
+/** Synchronous init for runtimes that already hold the compiled module (workerd). */
+export function initSync(module) {
+  wasm.initSync({ module });
+  ready = Promise.resolve();
+}
+
+/** The error every exportkit call rejects with. Branch on `code`. */
+export class ExportError extends Error {
+  constructor(message, props = {}) {
+    super(message, props.cause !== undefined ? { cause: props.cause } : undefined);
+    this.name = "ExportError";
+    this.code = props.code || "E_INTERNAL";
+    for (const k of ["status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state"]) {
+      if (props[k] !== undefined) this[k] = props[k];
+    }
+  }
+}
+
+const ERROR_PROPS = ["code", "status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state"];
+
+/** Turns whatever the core threw into an ExportError (a wasm trap becomes E_INTERNAL). */
+export function toExportError(e) {
+  if (e instanceof ExportError) return e;
+  if (e && e.name === "ExportError" && typeof e.code === "string") {
+    const props = {};
+    for (const k of ERROR_PROPS) if (e[k] !== undefined) props[k] = e[k];
+    return new ExportError(e.message, props);
+  }
+  if (e && (e.name === "AbortError" || e.name === "TimeoutError")) {
+    return new ExportError("aborted", { code: "E_ABORTED", cause: e });
+  }
+  return new ExportError(`internal error: ${e && e.message ? e.message : String(e)}`, { code: "E_INTERNAL", cause: e });
+}
+
+export function requireReady() {
+  if (!ready) throw new ExportError("call `await init()` before using exportkit", { code: "E_INVALID_ARGUMENT", field: "init" });
+}
+
+/** A store that lives as long as the page or process. */
+export function memoryStore() {
+  const m = new Map();
+  return { get: (k) => (m.has(k) ? m.get(k) : null), set: (k, v) => void m.set(k, v) };
+}
+
+/** A store over `localStorage` (the page's default for the daily call count; never for secrets). */
+export function localStorageStore(storage = globalThis.localStorage) {
+  if (!storage) return memoryStore();
+  return {
+    get: (k) => storage.getItem(k),
+    set: (k, v) => {
+      try {
+        storage.setItem(k, v);
+      } catch (_) {
+        // Storage full or denied: the count falls back to this session's memory.
+      }
+    },
+  };
+}
+
+/** Expands a packed batch from the core into `string[][]`. */
+export function batchRows(batch) {
+  const { text, fieldEnds, rowEnds } = batch;
+  const rows = new Array(rowEnds.length);
+  let f = 0;
+  let start = 0;
+  for (let r = 0; r < rowEnds.length; r++) {
+    const end = rowEnds[r];
+    const row = new Array(end - f);
+    for (let i = 0; f < end; f++, i++) {
+      const e = fieldEnds[f];
+      row[i] = text.slice(start, e);
+      start = e;
+    }
+    rows[r] = row;
+  }
+  return rows;
+}
+
+// FNV-1a: a short, stable, non-reversible tag so storage keys never hold a client id.
+export function tag(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * Turns a callback-driven producer into an async iterator with backpressure: the producer's
+ * `push(item)` resolves only once the consumer has taken the item. Breaking out of the loop
+ * aborts the producer through the signal it is given.
+ */
+export function iterate(produce, outerSignal) {
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort(outerSignal.reason);
+  if (outerSignal) {
+    if (outerSignal.aborted) ctrl.abort(outerSignal.reason);
+    else outerSignal.addEventListener("abort", onAbort, { once: true });
+  }
+  const items = [];
+  let wake = null;
+  let finished = false;
+  let failure = null;
+  let result;
+  const signalWake = () => {
+    if (wake) {
+      const w = wake;
+      wake = null;
+      w();
+    }
+  };
+  const push = (item) =>
+    new Promise((taken) => {
+      items.push({ item, taken });
+      signalWake();
+    });
+  const run = produce(push, ctrl.signal).then(
+    (r) => {
+      result = r;
+      finished = true;
+      signalWake();
+    },
+    (e) => {
+      failure = e;
+      finished = true;
+      signalWake();
+    },
+  );
+  const it = {
+    result: () => run.then(() => result),
+    async next() {
+      for (;;) {
+        if (items.length) {
+          const { item, taken } = items.shift();
+          taken();
+          return { value: item, done: false };
+        }
+        if (finished) {
+          if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
+          if (failure) throw toExportError(failure);
+          return { value: undefined, done: true };
+        }
+        await new Promise((r) => (wake = r));
+      }
+    },
+    async return() {
+      if (!finished) ctrl.abort(new ExportError("iteration stopped", { code: "E_ABORTED" }));
+      for (const { taken } of items.splice(0)) taken();
+      await run;
+      if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return it;
+}
+

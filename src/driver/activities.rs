@@ -1,0 +1,1 @@
+//! The Raw Activity Data run (issue 3): jobs, polling, fragments in parallel.

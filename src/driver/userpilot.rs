@@ -1,0 +1,1 @@
+//! The Userpilot runs (issue 5): export jobs, presigned files, lookups.

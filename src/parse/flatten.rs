@@ -1,0 +1,1 @@
+//! Records (JSON objects) flattened to CSV rows: dotted columns, arrays joined or exploded (issue 3; shared with Userpilot).

@@ -1,0 +1,1 @@
+//! Streaming gzip inflate (issue 5).

@@ -1,0 +1,1 @@
+//! JSON Lines push parser (issue 3; shared with Userpilot).

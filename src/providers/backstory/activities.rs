@@ -1,0 +1,1 @@
+//! Backstory Raw Activity Data API (issue 3): endpoints, models, validation.

@@ -1,0 +1,1 @@
+//! Backstory Forecasting Query API (issue 4): endpoints, models, validation.

@@ -1,0 +1,1 @@
+//! Userpilot Lookups API (issue 5): twelve endpoints, cursor pagination.

@@ -1,0 +1,4 @@
+//! Userpilot (appex.userpilot.io).
+
+pub mod exports;
+pub mod lookups;

@@ -1,0 +1,1 @@
+//! `client.activities` (issue 3).

@@ -1,0 +1,1 @@
+//! `client.forecasts` (issue 4).

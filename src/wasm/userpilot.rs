@@ -1,0 +1,1 @@
+//! `UserpilotClient` (issue 5).
