@@ -27,8 +27,11 @@ export class BackstoryClient {
     if (options === null || typeof options !== "object") {
       throw new ExportError("invalid `options`: must be an object", { code: "E_INVALID_ARGUMENT", field: "options" });
     }
-    const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
-    for (const k of ["baseUrl", "clientId", "clientSecret"]) {
+    const proxyUrl = options.proxyUrl;
+    const baseUrl = proxyUrl ?? options.baseUrl ?? DEFAULT_BASE_URL;
+    // Behind the edge worker the page holds no secret: the worker adds the credentials.
+    const fields = proxyUrl !== undefined ? ["proxyUrl"] : ["baseUrl", "clientId", "clientSecret"];
+    for (const k of fields) {
       const v = k === "baseUrl" ? baseUrl : options[k];
       if (typeof v !== "string") {
         throw new ExportError(`invalid \`${k}\`: must be a string`, { code: "E_INVALID_ARGUMENT", field: k });
@@ -39,12 +42,15 @@ export class BackstoryClient {
       throw new ExportError("invalid `cacheTtlMs`: must be a number >= 0", { code: "E_INVALID_ARGUMENT", field: "cacheTtlMs" });
     }
     try {
-      this.#core = new wasm.BackstoryCore(baseUrl, options.clientId, options.clientSecret);
+      this.#core =
+        proxyUrl !== undefined
+          ? wasm.BackstoryCore.viaProxy(proxyUrl)
+          : new wasm.BackstoryCore(baseUrl, options.clientId, options.clientSecret);
     } catch (e) {
       throw toExportError(e);
     }
     this.#quotaStore = options.quotaStore ?? memoryStore();
-    this.#quotaKey = `exportkit:query-quota:${tag(`${baseUrl}\n${options.clientId}`)}`;
+    this.#quotaKey = `exportkit:query-quota:${tag(`${baseUrl}\n${options.clientId ?? "proxy"}`)}`;
     this.#cacheTtlMs = ttl;
     this.activities = new ActivitiesApi(this.#core);
     this.forecasts = new ForecastsApi(this.#core);

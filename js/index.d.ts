@@ -86,8 +86,10 @@ export interface BatchIterator<T, R> extends AsyncIterableIterator<T> { result()
 
 export interface BackstoryClientOptions {
   baseUrl?: string;
-  clientId: string;
-  clientSecret: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** The edge worker's URL: then no credentials are given here, the worker holds them. */
+  proxyUrl?: string;
   quotaStore?: KeyValueStore;
   cacheTtlMs?: number;
 }
@@ -113,4 +115,4 @@ export class CsvStreamParser {
 export function batchRows(batch: PackedBatch): string[][];
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
-export function knownSlugs(object: QueryObject): { slug: string; label: string; timeBased: boolean }[];
+export function knownSlugs(object: QueryObject): { slug: string; label: string; timeBased: boolean; periods: Period[] }[];

@@ -111,19 +111,47 @@ impl RowBatch {
 
     fn push_field(&mut self, field: &str) {
         let utf16_before = self.utf16_ends.last().copied().unwrap_or(0);
-        let units = if field.is_ascii() {
-            field.len()
-        } else {
-            field.encode_utf16().count()
-        };
+        let units = utf16_len(field.as_bytes());
         self.text.push_str(field);
         self.byte_ends.push(self.text.len() as u32);
         self.utf16_ends.push(utf16_before + units as u32);
     }
 
+    /// Appends a whole record at once: csv-core writes a record's fields back to back, so the
+    /// record's bytes are exactly the batch text to add and `ends` only need shifting.
+    fn push_record(&mut self, record: &str, ends: &[usize]) {
+        let base_bytes = self.text.len() as u32;
+        let base_units = self.utf16_ends.last().copied().unwrap_or(0);
+        self.text.push_str(record);
+        if record.is_ascii() {
+            for &e in ends {
+                self.byte_ends.push(base_bytes + e as u32);
+                self.utf16_ends.push(base_units + e as u32);
+            }
+        } else {
+            let mut start = 0;
+            let mut units = base_units;
+            for &e in ends {
+                units += record.as_bytes().get(start..e).map_or(0, utf16_len) as u32;
+                self.byte_ends.push(base_bytes + e as u32);
+                self.utf16_ends.push(units);
+                start = e;
+            }
+        }
+        self.end_row();
+    }
+
     fn end_row(&mut self) {
         self.row_ends.push(self.byte_ends.len() as u32);
     }
+}
+
+/// UTF-16 length of valid UTF-8: one unit per character (every byte that is not a continuation
+/// byte) plus one more for each 4-byte sequence (a surrogate pair). Branch-free, so it vectorises.
+fn utf16_len(utf8: &[u8]) -> usize {
+    utf8.iter()
+        .map(|&b| usize::from((b & 0xC0) != 0x80) + usize::from(b >= 0xF0))
+        .sum()
 }
 
 pub struct CsvParser {
@@ -306,7 +334,8 @@ impl CsvParser {
         self.out_len = 0;
         self.ends_len = 0;
         let raw = &self.out[..out_len];
-        let bad_utf8 = std::str::from_utf8(raw).err().map(|e| e.valid_up_to());
+        let decoded = std::str::from_utf8(raw);
+        let bad_utf8 = decoded.as_ref().err().map(|e| e.valid_up_to());
         if self.header.is_none() && self.opts.has_header {
             if bad_utf8.is_some() && self.opts.strict {
                 return Err(Error::decode(line, 0, "header is not valid UTF-8"));
@@ -355,17 +384,19 @@ impl CsvParser {
         if self.batch.is_empty() {
             self.batch.first_row = row;
         }
-        let mut start = 0;
-        for &end in &self.ends[..nfields] {
-            let bytes = &raw[start..end];
-            match std::str::from_utf8(bytes) {
-                Ok(f) => self.batch.push_field(f),
+        match decoded {
+            Ok(record) => self.batch.push_record(record, &self.ends[..nfields]),
+            Err(_) => {
                 // Decoded per field so a replacement character cannot shift other fields.
-                Err(_) => self.batch.push_field(&String::from_utf8_lossy(bytes)),
+                let mut start = 0;
+                for &end in &self.ends[..nfields] {
+                    self.batch
+                        .push_field(&String::from_utf8_lossy(&raw[start..end]));
+                    start = end;
+                }
+                self.batch.end_row();
             }
-            start = end;
         }
-        self.batch.end_row();
         self.rows += 1;
         if self.batch.len() >= self.opts.batch_rows {
             let b = std::mem::take(&mut self.batch);

@@ -159,6 +159,16 @@ impl BackstoryCore {
         })
     }
 
+    /// A client behind a proxy that holds the credentials (the edge worker): the page sends no
+    /// secret and the proxy authorises each call.
+    #[wasm_bindgen(js_name = viaProxy)]
+    pub fn via_proxy(proxy_url: &str) -> std::result::Result<BackstoryCore, JsValue> {
+        let base = validate_base_url("proxyUrl", proxy_url).map_err(to_js)?;
+        Ok(BackstoryCore {
+            session: Rc::new(Session::proxied(base)),
+        })
+    }
+
     /// Validates a query (JSON text) and returns its canonical JSON, which is also the body sent.
     #[wasm_bindgen(js_name = validateQuery)]
     pub fn validate_query(query_json: &str) -> std::result::Result<String, JsValue> {

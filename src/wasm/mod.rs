@@ -42,11 +42,13 @@ pub fn query_objects() -> Array {
 #[wasm_bindgen(js_name = knownSlugs)]
 pub fn known_slugs(object: &str) -> Array {
     catalog::for_object(object)
-        .map(|(_, slug, label, time_based)| {
+        .map(|(_, slug, label, periods)| {
             let o = Object::new();
             backstory::set(&o, "slug", *slug);
             backstory::set(&o, "label", *label);
-            backstory::set(&o, "timeBased", *time_based);
+            backstory::set(&o, "timeBased", !periods.is_empty());
+            let p: Array = periods.iter().map(|p| JsValue::from_str(p)).collect();
+            backstory::set(&o, "periods", p);
             JsValue::from(o)
         })
         .collect()

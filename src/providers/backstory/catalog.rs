@@ -1,91 +1,228 @@
-//! Out-of-the-box slugs the client knows, for autocomplete and for matching display-label headers.
-//! Custom metrics are valid too: an unknown slug is never refused, only reported if dropped.
+//! Out-of-the-box slugs the client knows, for autocomplete, period hints and matching
+//! display-label headers. Custom metrics are valid too: an unknown slug is never refused, only
+//! reported if the API drops it. The list mirrors the slugs the vendor's documents and public use
+//! name (and that the sandbox serves); periods list the variations a time-based metric offers.
 
-/// (object, slug, display label, time-based)
-pub const KNOWN_SLUGS: &[(&str, &str, &str, bool)] = &[
-    ("account", "ootb_account_crm_id", "Account CRM ID", false),
-    ("account", "ootb_account_name", "Account Name", false),
+/// (object, slug, display label, periods; empty when the metric is not time-based)
+pub const KNOWN_SLUGS: &[(&str, &str, &str, &[&str])] = &[
+    ("account", "ootb_account_crm_id", "Account CRM ID", &[]),
+    ("account", "ootb_account_name", "Account Name", &[]),
     (
         "account",
         "ootb_account_engagement_level",
         "Engagement Level",
-        false,
+        &[],
     ),
-    ("account", "ootb_account_owner", "Account Owner", false),
-    ("account", "ootb_account_industry", "Industry", false),
+    ("account", "ootb_account_owner", "Account Owner", &[]),
+    ("account", "ootb_account_industry", "Industry", &[]),
+    ("account", "ootb_account_country", "Billing Country", &[]),
     (
         "account",
         "ootb_account_annual_revenue",
         "Annual Revenue",
-        false,
+        &[],
+    ),
+    ("account", "ootb_account_employee_count", "Employees", &[]),
+    ("account", "ootb_account_created_date", "Created Date", &[]),
+    (
+        "account",
+        "ootb_account_last_engaged_date",
+        "Last Engaged Date",
+        &[],
+    ),
+    ("account", "ootb_account_description", "Description", &[]),
+    (
+        "account",
+        "ootb_account_count_emails",
+        "Emails",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
     ),
     (
         "account",
-        "ootb_account_last_activity_date",
-        "Last Activity Date",
-        false,
+        "ootb_account_count_meetings",
+        "Meetings",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
     ),
     (
         "account",
-        "ootb_account_external_meetings",
-        "External Meetings",
-        true,
+        "ootb_account_count_calls",
+        "Calls",
+        &["last_7_days", "last_30_days", "last_90_days"],
     ),
-    ("account", "ootb_account_emails_sent", "Emails Sent", true),
+    (
+        "account",
+        "ootb_account_engaged_people",
+        "Engaged People",
+        &["current_quarter", "last_quarter"],
+    ),
     (
         "opportunity",
         "ootb_opportunity_crm_id",
         "Opportunity CRM ID",
-        false,
+        &[],
     ),
     (
         "opportunity",
         "ootb_opportunity_name",
         "Opportunity Name",
-        false,
+        &[],
     ),
-    ("opportunity", "ootb_opportunity_amount", "Amount", false),
-    ("opportunity", "ootb_opportunity_stage", "Stage", false),
-    (
-        "opportunity",
-        "ootb_opportunity_close_date",
-        "Close Date",
-        false,
-    ),
+    ("opportunity", "ootb_opportunity_account", "Account", &[]),
     (
         "opportunity",
         "ootb_opportunity_owner",
         "Opportunity Owner",
-        false,
+        &[],
+    ),
+    ("opportunity", "ootb_opportunity_amount", "Amount", &[]),
+    ("opportunity", "ootb_opportunity_stage", "Stage", &[]),
+    (
+        "opportunity",
+        "ootb_opportunity_type",
+        "Opportunity Type",
+        &[],
+    ),
+    (
+        "opportunity",
+        "ootb_opportunity_probability",
+        "Probability (%)",
+        &[],
     ),
     (
         "opportunity",
         "ootb_opportunity_engagement_level",
         "Engagement Level",
-        false,
+        &[],
     ),
     (
         "opportunity",
-        "ootb_opportunity_external_meetings",
-        "External Meetings",
-        true,
+        "ootb_opportunity_close_date",
+        "Close Date",
+        &[],
     ),
-    ("user", "ootb_user", "User", false),
-    ("user", "ootb_user_email", "User Email", false),
-    ("user", "ootb_user_title", "Title", false),
-    ("user", "ootb_user_team", "Team", false),
+    (
+        "opportunity",
+        "ootb_opportunity_created_date",
+        "Created Date",
+        &[],
+    ),
+    (
+        "opportunity",
+        "ootb_opportunity_next_step",
+        "Next Step",
+        &[],
+    ),
+    (
+        "opportunity",
+        "ootb_opportunity_count_emails",
+        "Emails",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
+    ),
+    (
+        "opportunity",
+        "ootb_opportunity_count_meetings",
+        "Meetings",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
+    ),
+    (
+        "opportunity",
+        "ootb_opportunity_people_engaged",
+        "People Engaged",
+        &["last_30_days", "last_90_days"],
+    ),
+    ("user", "ootb_user", "User", &[]),
+    ("user", "ootb_user_crm_id", "User CRM ID", &[]),
+    ("user", "ootb_user_email", "Email", &[]),
+    ("user", "ootb_user_title", "Title", &[]),
+    ("user", "ootb_user_team", "Team", &[]),
+    ("user", "ootb_user_manager", "Manager", &[]),
+    ("user", "ootb_user_is_active", "Active", &[]),
+    ("user", "ootb_user_created_date", "Created Date", &[]),
     (
         "user",
         "ootb_user_external_meetings_matched",
-        "External Meetings Matched",
-        true,
+        "External Meetings",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
     ),
-    ("user", "ootb_user_count_emails_sent", "Emails Sent", true),
-    ("user", "ootb_user_count_calls", "Calls", true),
-    ("activity", "ootb_activity_id", "Activity ID", false),
-    ("activity", "ootb_activity_type", "Activity Type", false),
-    ("activity", "ootb_activity_subject", "Subject", false),
-    ("activity", "ootb_activity_timestamp", "Timestamp", false),
+    (
+        "user",
+        "ootb_user_count_emails_sent",
+        "Emails Sent",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
+    ),
+    (
+        "user",
+        "ootb_user_count_emails_received",
+        "Emails Received",
+        &["last_7_days", "last_30_days", "last_90_days"],
+    ),
+    (
+        "user",
+        "ootb_user_count_calls",
+        "Calls",
+        &[
+            "last_7_days",
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
+    ),
+    (
+        "user",
+        "ootb_user_hours_in_meetings",
+        "Hours in Meetings",
+        &[
+            "last_30_days",
+            "last_90_days",
+            "current_quarter",
+            "last_quarter",
+        ],
+    ),
+    ("activity", "ootb_activity_id", "Activity ID", &[]),
+    ("activity", "ootb_activity_type", "Activity Type", &[]),
+    ("activity", "ootb_activity_subject", "Subject", &[]),
+    ("activity", "ootb_activity_direction", "Direction", &[]),
+    ("activity", "ootb_activity_timestamp", "Activity Date", &[]),
+    ("activity", "ootb_activity_duration", "Duration (s)", &[]),
+    ("activity", "ootb_activity_account", "Account", &[]),
+    ("activity", "ootb_activity_user", "User", &[]),
 ];
 
 pub fn label_of(slug: &str) -> Option<&'static str> {
@@ -97,6 +234,13 @@ pub fn label_of(slug: &str) -> Option<&'static str> {
 
 pub fn for_object(
     object: &str,
-) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str, bool)> + '_ {
+) -> impl Iterator<
+    Item = &'static (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+    ),
+> + '_ {
     KNOWN_SLUGS.iter().filter(move |(o, _, _, _)| *o == object)
 }
