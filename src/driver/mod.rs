@@ -157,39 +157,19 @@ pub async fn send<T: Transport>(
         if is_main {
             on_main_send();
         }
-        let (head, mut body) = match t.send(&r).await {
-            Ok(x) => x,
-            Err(e) => match (r.idempotent, backoff.next_delay(&e)) {
-                (true, Some(d)) => {
-                    t.sleep(d as f64).await?;
-                    continue;
-                }
-                _ => return Err(e),
-            },
-        };
-        if is_main && r.stream_body && head.is_success() {
-            return Ok(Response::Streaming(head, body));
-        }
-        let bytes = match read_all(&mut body, SMALL_BODY_LIMIT).await {
-            Ok(b) => b,
-            Err(e) => match (r.idempotent, backoff.next_delay(&e)) {
-                (true, Some(d)) => {
-                    t.sleep(d as f64).await?;
-                    continue;
-                }
-                _ => return Err(e),
-            },
+        let resp = match attempt(t, &r, is_main).await {
+            Ok(Response::Buffered(resp)) => resp,
+            Ok(streaming) => return Ok(streaming),
+            Err(e) => {
+                pause_or_fail(t, &r, &mut backoff, e).await?;
+                continue;
+            }
         };
         let now = t.now_ms();
-        let resp = HttpResponse {
-            status: head.status,
-            headers: head.headers,
-            body: bytes,
-        };
         if r.idempotent && !resp.is_success() && resp.status != 401 {
             let err = Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now));
-            if let Some(d) = backoff.next_delay(&err) {
-                t.sleep(d as f64).await?;
+            if let Some(delay) = backoff.next_delay(&err) {
+                t.sleep(delay as f64).await?;
                 continue;
             }
         }
@@ -201,6 +181,35 @@ pub async fn send<T: Transport>(
             }
             Auth::Header { .. } | Auth::Proxy => return Ok(Response::Buffered(resp)),
         }
+    }
+}
+
+/// One round trip: a success the caller streams is handed over with its body unread; anything
+/// else is read whole (bounded).
+async fn attempt<T: Transport>(t: &T, r: &HttpRequest, is_main: bool) -> Result<Response<T::Body>> {
+    let (head, mut body) = t.send(r).await?;
+    if is_main && r.stream_body && head.is_success() {
+        return Ok(Response::Streaming(head, body));
+    }
+    let bytes = read_all(&mut body, SMALL_BODY_LIMIT).await?;
+    Ok(Response::Buffered(HttpResponse {
+        status: head.status,
+        headers: head.headers,
+        body: bytes,
+    }))
+}
+
+/// Waits out a backoff when the request may be repeated and the budget allows; otherwise the
+/// error is the result. Only idempotent requests repeat: a Query API call spends the allowance.
+async fn pause_or_fail<T: Transport>(
+    t: &T,
+    r: &HttpRequest,
+    backoff: &mut Backoff,
+    err: Error,
+) -> Result<()> {
+    match (r.idempotent, backoff.next_delay(&err)) {
+        (true, Some(delay)) => t.sleep(delay as f64).await,
+        _ => Err(err),
     }
 }
 
