@@ -1,9 +1,9 @@
 // Types for the exportkit npm entry (js/index.js).
 
-export type ExportErrorCode =
-  | "E_INVALID_ARGUMENT" | "E_AUTH" | "E_HTTP" | "E_RATE_LIMITED" | "E_QUOTA_EXHAUSTED"
-  | "E_CONFLICT" | "E_JOB_FAILED" | "E_TIMEOUT" | "E_ABORTED" | "E_NETWORK" | "E_DECODE"
-  | "E_LINK_EXPIRED" | "E_INTERNAL";
+// The codes come from the wasm core's own declaration (src/wasm/errors.rs), so they are written once.
+import type { ExportErrorCode as CoreErrorCode } from "../pkg/exportkit.js";
+/** The core's codes, plus E_INTERNAL for a failure outside it (a wasm trap). */
+export type ExportErrorCode = CoreErrorCode | "E_INTERNAL";
 
 export class ExportError extends Error {
   name: "ExportError";
