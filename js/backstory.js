@@ -75,6 +75,7 @@ export class BackstoryClient {
       force: !!opts.force,
       strict: !!opts.strict,
       batchRows: opts.batchRows,
+      timeoutMs: opts.timeoutMs,
       signal: handlers.signal ?? opts.signal,
       quotaLoad: () => this.#quotaStore.get(this.#quotaKey),
       quotaSave: (v) => this.#quotaStore.set(this.#quotaKey, v),

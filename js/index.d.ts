@@ -51,6 +51,8 @@ export interface MissingColumn { slug: string; variationId: string | null }
 
 export interface QueryOptions {
   signal?: AbortSignal;
+  /** A deadline for the whole call, backoffs included: past it the call fails with E_TIMEOUT. */
+  timeoutMs?: number;
   onProgress?: (p: Progress) => void;
   /** Called with each batch of rows; return a promise to hold the download until it settles. */
   onBatch?: (rows: string[][]) => void | Promise<void>;

@@ -155,6 +155,7 @@ pub async fn run_query<T: Transport, S: QuerySink>(
         ..CsvOptions::default()
     });
     let mut header_done = false;
+    let mut last_byte = b'\n';
     let mut matched = None;
     progress.phase = Phase::Download;
     loop {
@@ -164,6 +165,9 @@ pub async fn run_query<T: Transport, S: QuerySink>(
             Some(c) => {
                 sink.raw(c);
                 parser.push(c)?;
+                if let Some(&b) = c.last() {
+                    last_byte = b;
+                }
             }
             None => parser.finish()?,
         }
@@ -184,6 +188,15 @@ pub async fn run_query<T: Transport, S: QuerySink>(
         if chunk.is_none() {
             break;
         }
+    }
+    // The vendor ends every record, the last included, with CRLF. A body that stops mid-record
+    // was cut short (a proxy or connection closed early with a clean end): never a short success.
+    if parser.bytes() > 0 && last_byte != b'\n' {
+        return Err(Error::decode(
+            parser.line(),
+            0,
+            "the CSV ends in the middle of a record: the response was cut short",
+        ));
     }
     let Some(m) = matched else {
         return Err(Error::decode(

@@ -214,6 +214,11 @@ impl CsvParser {
         self.bytes
     }
 
+    /// The physical line (1-based) the parser has reached.
+    pub fn line(&self) -> u64 {
+        self.core.line()
+    }
+
     pub fn take_errors(&mut self) -> Vec<RowError> {
         std::mem::take(&mut self.errors)
     }

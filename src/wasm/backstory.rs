@@ -86,7 +86,7 @@ struct JsSink {
     on_progress: Option<Function>,
 }
 
-async fn call_maybe_async(f: &Function, args: &[JsValue]) -> Result<()> {
+pub(crate) async fn call_maybe_async(f: &Function, args: &[JsValue]) -> Result<()> {
     let arr: Array = args.iter().collect();
     let ret = f.apply(&JsValue::NULL, &arr).map_err(callback_error)?;
     // A callback that returns a promise gets backpressure: we read no more until it settles.
@@ -223,7 +223,7 @@ async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsVa
         on_raw: get_fn(opts, "onRaw")?,
         on_progress: get_fn(opts, "onProgress")?,
     };
-    let t = FetchTransport::new(get(opts, "signal"));
+    let t = FetchTransport::with_deadline(get(opts, "signal"), get(opts, "timeoutMs").as_f64());
     let out = driver::run_query(&t, session, &mut store, &query, &options, &mut sink).await?;
     let o = Object::new();
     set(

@@ -12,23 +12,41 @@ pub struct FetchTransport {
     pub signal: JsValue,
 }
 
+/// `Some(Timeout | Aborted)` when the signal explains a failure.
+fn stopped(signal: &JsValue, e: &JsValue) -> Option<Error> {
+    if js::ek_timed_out(signal) {
+        Some(Error::new(ErrorKind::Timeout))
+    } else if js::ek_aborted(signal) || js::ek_is_abort(e) {
+        Some(Error::new(ErrorKind::Aborted))
+    } else {
+        None
+    }
+}
+
 impl FetchTransport {
     pub fn new(signal: JsValue) -> Self {
-        FetchTransport {
-            signal: if signal.is_null() {
-                JsValue::UNDEFINED
-            } else {
-                signal
+        let signal = if signal.is_null() {
+            JsValue::UNDEFINED
+        } else {
+            signal
+        };
+        FetchTransport { signal }
+    }
+
+    /// With a deadline for the whole operation (`timeoutMs`): every request, body read and
+    /// backoff sleep ends with `E_TIMEOUT` once it passes.
+    pub fn with_deadline(signal: JsValue, timeout_ms: Option<f64>) -> Self {
+        let t = FetchTransport::new(signal);
+        match timeout_ms {
+            Some(ms) if ms > 0.0 => FetchTransport {
+                signal: js::ek_deadline(&t.signal, ms),
             },
+            _ => t,
         }
     }
 
     fn failure(&self, e: &JsValue) -> Error {
-        if js::ek_aborted(&self.signal) || js::ek_is_abort(e) {
-            Error::new(ErrorKind::Aborted)
-        } else {
-            Error::network(js::ek_error_message(e))
-        }
+        stopped(&self.signal, e).unwrap_or_else(|| Error::network(js::ek_error_message(e)))
     }
 }
 
@@ -64,14 +82,12 @@ impl Body for FetchBody {
             },
             Err(e) => {
                 self.reader = JsValue::NULL;
-                if js::ek_aborted(&self.signal) || js::ek_is_abort(&e) {
-                    Err(Error::new(ErrorKind::Aborted))
-                } else {
-                    Err(Error::network(format!(
+                Err(stopped(&self.signal, &e).unwrap_or_else(|| {
+                    Error::network(format!(
                         "response body cut short: {}",
                         js::ek_error_message(&e)
-                    )))
-                }
+                    ))
+                }))
             }
         }
     }
@@ -132,7 +148,7 @@ impl Transport for FetchTransport {
         JsFuture::from(js::ek_sleep(ms, &self.signal))
             .await
             .map(|_| ())
-            .map_err(|_| Error::new(ErrorKind::Aborted))
+            .map_err(|e| stopped(&self.signal, &e).unwrap_or(Error::new(ErrorKind::Aborted)))
     }
 
     fn now_ms(&self) -> f64 {
@@ -140,10 +156,9 @@ impl Transport for FetchTransport {
     }
 
     fn check_aborted(&self) -> Result<()> {
-        if js::ek_aborted(&self.signal) {
-            Err(Error::new(ErrorKind::Aborted))
-        } else {
-            Ok(())
+        match stopped(&self.signal, &JsValue::UNDEFINED) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 }

@@ -35,6 +35,15 @@ export function ek_sleep(ms, signal) {
   });
 }
 export function ek_aborted(signal) { return !!(signal && signal.aborted); }
+// The caller's signal combined with a deadline; a deadline's abort reason is a TimeoutError.
+export function ek_deadline(signal, ms) {
+  if (!(ms > 0)) return signal;
+  const t = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([signal, t]) : t;
+}
+export function ek_timed_out(signal) {
+  return !!(signal && signal.aborted && signal.reason && signal.reason.name === "TimeoutError");
+}
 export function ek_now() { return Date.now(); }
 export function ek_error_message(e) {
   if (e === null || e === undefined) return "unknown error";
@@ -61,6 +70,8 @@ extern "C" {
     pub fn ek_cancel(reader: &JsValue);
     pub fn ek_sleep(ms: f64, signal: &JsValue) -> js_sys::Promise;
     pub fn ek_aborted(signal: &JsValue) -> bool;
+    pub fn ek_deadline(signal: &JsValue, ms: f64) -> JsValue;
+    pub fn ek_timed_out(signal: &JsValue) -> bool;
     pub fn ek_now() -> f64;
     pub fn ek_error_message(e: &JsValue) -> String;
     pub fn ek_is_abort(e: &JsValue) -> bool;

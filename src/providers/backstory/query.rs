@@ -95,12 +95,12 @@ fn is_slug(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
-fn expect_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>> {
+pub(crate) fn expect_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>> {
     v.as_object()
         .ok_or_else(|| Error::invalid(path, format!("must be an object, not {}", type_name(v))))
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -111,7 +111,11 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn refuse_unknown_keys(m: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<()> {
+pub(crate) fn refuse_unknown_keys(
+    m: &Map<String, Value>,
+    path: &str,
+    allowed: &[&str],
+) -> Result<()> {
     for k in m.keys() {
         if !allowed.contains(&k.as_str()) {
             let at = if path.is_empty() {
@@ -520,7 +524,8 @@ pub fn match_header(
 ) -> HeaderMatch {
     let norm = |s: &str| s.trim().to_ascii_lowercase();
     let header: Vec<String> = header.iter().map(|h| norm(h)).collect();
-    // Matches by slug, variation or label: the header can only be this column's.
+    // Matches by slug, variation or label: the header can only be this column's. A labelled
+    // time-based header reads "Emails (Last 30 Days)".
     let exact = |c: &Column, h: &str| -> bool {
         let slug = c.slug.to_ascii_lowercase();
         let variation = c
@@ -528,10 +533,15 @@ pub fn match_header(
             .clone()
             .unwrap_or_else(|| format!("{}_{DEFAULT_PERIOD}", c.slug))
             .to_ascii_lowercase();
+        let period = variation
+            .strip_prefix(&format!("{slug}_"))
+            .unwrap_or(DEFAULT_PERIOD)
+            .replace('_', " ");
         h == slug
             || h == variation
             || labels(&c.slug).is_some_and(|label| {
-                h == norm(label) || h.starts_with(&format!("{} (", norm(label)))
+                let label = norm(label);
+                h == label || h == format!("{label} ({period})")
             })
     };
     let expansion = |c: &Column, h: &str| -> bool {
@@ -892,6 +902,23 @@ mod tests {
         assert!(match_header(&c, &hdr(&[" account name "]), &labels)
             .missing
             .is_empty());
+        let labels = |s: &str| if s == "m" { Some("Emails") } else { None };
+        let c = cols(&[("m", Some("m_last_30_days"))]);
+        assert!(match_header(&c, &hdr(&["Emails (Last 30 Days)"]), &labels)
+            .missing
+            .is_empty());
+        assert_eq!(
+            match_header(&c, &hdr(&["Emails (Last 30 Days) (renamed)"]), &labels)
+                .missing
+                .len(),
+            1
+        );
+        assert_eq!(
+            match_header(&c, &hdr(&["Emails (Last 7 Days)"]), &labels)
+                .missing
+                .len(),
+            1
+        );
         assert_eq!(
             match_header(&c, &hdr(&["Something Else"]), &labels).unexpected,
             vec!["something else"]
