@@ -250,7 +250,7 @@ impl CsvParser {
         self.bytes += input.len() as u64;
         if self.at_start {
             // A UTF-8 byte order mark is not part of the first header name, and it may arrive
-            // split across pushes: hold the first bytes until there are three.
+            // split across pushes: hold the first bytes until there are three (see feed_head).
             self.head.extend_from_slice(input);
             if self.head.len() < 3 {
                 return Ok(());
@@ -260,15 +260,12 @@ impl CsvParser {
         self.feed(input)
     }
 
+    /// csv-core drops a UTF-8 byte order mark itself, but only when its first read sees all
+    /// three bytes: hence the head is held until there are three (or the input ends).
     fn feed_head(&mut self) -> Result<()> {
         self.at_start = false;
         let head = std::mem::take(&mut self.head);
-        let skip = if head.starts_with(b"\xEF\xBB\xBF") {
-            3
-        } else {
-            0
-        };
-        self.feed(&head[skip..])
+        self.feed(&head)
     }
 
     pub fn finish(&mut self) -> Result<()> {
