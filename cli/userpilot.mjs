@@ -1,8 +1,181 @@
-// `exportkit userpilot`: not built yet (see the open issues).
-import { UsageError } from "./io.mjs";
+// `exportkit userpilot export|lookup|jobs|job`: Userpilot Bulk Data Export and Lookups.
+import { UserpilotClient } from "../js/index.js";
+import { LOOKUPS } from "../js/userpilot.js";
+import { formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
-export const OPTIONS = {};
-export const USAGE = "exportkit userpilot: not available yet";
-export async function run() {
-  throw new UsageError("the userpilot command is not available yet");
+export const OPTIONS = {
+  from: { type: "string" },
+  to: { type: "string" },
+  "event-type": { type: "string", multiple: true },
+  "user-id": { type: "string", multiple: true },
+  "company-id": { type: "string", multiple: true },
+  "segment-id": { type: "string" },
+  email: { type: "string", multiple: true },
+  exclusions: { type: "boolean" },
+  format: { type: "string" },
+  out: { type: "string", short: "o" },
+  "base-url": { type: "string" },
+  dedupe: { type: "boolean" },
+  flatten: { type: "boolean" },
+  "wait-for-running": { type: "boolean" },
+  concurrency: { type: "string" },
+  limit: { type: "string" },
+  strict: { type: "boolean" },
+  quiet: { type: "boolean" },
+};
+
+export const USAGE = `exportkit userpilot export --from YYYY-MM-DD --to YYYY-MM-DD [--event-type T ...] [--user-id ID ...]
+                         [--company-id ID ...] [--segment-id ID] [--email ADDR ...] [--exclusions]
+                         [--format json|csv] [--out FILE] [--dedupe] [--flatten] [--wait-for-running]
+                         [--concurrency N] [--strict] [--quiet] [--base-url URL]
+exportkit userpilot lookup NAME [--out FILE] [--limit N]
+exportkit userpilot jobs | job JOB_ID
+
+  export   starts a Bulk Data Export job, waits for it, downloads its gzip files and writes the
+           events: JSON Lines for --format json (default), one CSV for --format csv (one header),
+           or with --flatten JSON events as CSV (metadata.* columns). Repeat a flag to give several
+           values (--event-type track --event-type page_view). Event types: identify_user,
+           identify_company, page_view, track, track_feature, interaction.
+           --dedupe drops events repeated across files (same internal_event_id).
+           --wait-for-running waits for a job already running (409) instead of failing.
+  lookup   writes every item of a lookup as a JSON array, all cursor pages walked. Names:
+           ${LOOKUPS.join(", ")}.
+  jobs     lists the export jobs of the past 3 days; job JOB_ID shows one.
+  --out FILE writes to FILE.partial and renames it when complete (default: stdout).
+  The API key comes from USERPILOT_API_KEY; the base URL from --base-url, USERPILOT_BASE_URL or
+  https://appex.userpilot.io. Exit codes: 0 success, 2 bad input, 1 a failed call.`;
+
+function client(values, env) {
+  const apiKey = env.USERPILOT_API_KEY;
+  if (!apiKey) throw new UsageError("set USERPILOT_API_KEY to your Userpilot API key");
+  const baseUrl = values["base-url"] || env.USERPILOT_BASE_URL || "https://appex.userpilot.io";
+  return new UserpilotClient({ baseUrl, apiKey });
+}
+
+function positiveInt(values, flag, max) {
+  const v = values[flag];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > max) throw new UsageError(`--${flag} must be an integer from 1 to ${max}`);
+  return n;
+}
+
+function csvCell(s) {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+async function writeAll(out, text) {
+  const p = out.write(text);
+  if (p) await p;
+}
+
+export async function run(values, { env, stdout, stderr }, positionals = []) {
+  const [sub, ...args] = positionals;
+  if (sub === "export") return runExport(values, env, stdout, stderr, args);
+  if (sub === "lookup") return runLookup(values, env, stdout, stderr, args);
+  if (sub === "jobs" || sub === "job") return runJobs(sub, values, env, stdout, args);
+  throw new UsageError(sub ? `unknown subcommand ${JSON.stringify(sub)}; expected export, lookup, jobs or job` : "say export, lookup, jobs or job");
+}
+
+async function runExport(values, env, stdout, stderr, extra) {
+  if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  for (const f of ["from", "to"]) if (!values[f]) throw new UsageError(`--${f} YYYY-MM-DD is required`);
+  const params = { from: values.from, to: values.to };
+  if (values["event-type"]) params.eventType = values["event-type"];
+  if (values["user-id"]) params.userId = values["user-id"];
+  if (values["company-id"]) params.companyId = values["company-id"];
+  if (values["segment-id"] !== undefined) params.segmentId = values["segment-id"];
+  if (values.email) params.emails = values.email;
+  if (values.exclusions) params.exclusions = true;
+  if (values.format !== undefined) params.format = values.format;
+  if (values.flatten && params.format === "csv") throw new UsageError("--flatten applies to --format json (CSV files are already flat)");
+  const concurrency = positiveInt(values, "concurrency", 6);
+  const up = client(values, env);
+  // Bad parameters fail here, before any call.
+  up.exports.validate(params);
+  const progress = progressReporter(stderr, { quiet: values.quiet });
+  const job = await up.exports.start(params, {
+    waitForRunning: !!values["wait-for-running"],
+    onWaiting: (id) => progress.update(`exportkit userpilot: another export is running${id ? ` (${id})` : ""}; waiting for it`, { force: true }),
+  });
+  progress.update(`exportkit userpilot: job ${job.jobId} started`, { force: true });
+  await up.exports.wait(job.jobId, {
+    onProgress: (j) => progress.update(`exportkit userpilot: job ${j.jobId} ${j.status}${j.progress ? `, ${j.progress.done} of ${j.progress.total} partitions` : ""}`),
+  });
+  const out = openOutput(values.out, stdout);
+  let header = null;
+  let result;
+  try {
+    const it = up.exports.rows(job.jobId, {
+      concurrency,
+      dedupe: !!values.dedupe,
+      flatten: !!values.flatten,
+      strict: !!values.strict,
+      onProgress: (p) => progress.update(`exportkit userpilot: ${p.filesDone}/${p.filesTotal} files, ${p.records} events, ${formatBytes(p.bytes)}`),
+    });
+    for await (const b of it) {
+      let text = "";
+      if (b.format === "json") {
+        for (const r of b.records) text += JSON.stringify(r) + "\n";
+      } else if (b.format === "csv") {
+        if (header === null) {
+          header = b.header;
+          text += header.map(csvCell).join(",") + "\r\n";
+        } else if (b.header.join(",") !== header.join(",")) {
+          throw new UsageError(`${b.filename} has a different CSV header than the first file; export it alone`);
+        }
+        for (const r of b.rows) text += r.map(csvCell).join(",") + "\r\n";
+      } else {
+        text = b.csv;
+      }
+      await writeAll(out, text);
+    }
+    result = await it.result();
+    await out.close();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  } finally {
+    progress.done();
+  }
+  if (result.errors.length) {
+    const e = result.errors[0];
+    stderr.write(`warning: ${result.errors.length} malformed record(s); first in ${e.filename} line ${e.line}: ${e.message}\n`);
+  }
+  if (!values.quiet) {
+    const dups = values.dedupe ? `, ${result.duplicates} duplicates dropped` : "";
+    stderr.write(`exportkit userpilot: job ${job.jobId}: ${result.records} events from ${result.files.length} files${dups}\n`);
+  }
+  return 0;
+}
+
+async function runLookup(values, env, stdout, stderr, args) {
+  if (args.length !== 1) throw new UsageError(`give one lookup name: ${LOOKUPS.join(", ")}`);
+  const name = args[0];
+  if (!LOOKUPS.includes(name)) throw new UsageError(`unknown lookup ${JSON.stringify(name)}; expected one of ${LOOKUPS.join(", ")}`);
+  const limit = positiveInt(values, "limit", 1000);
+  const up = client(values, env);
+  const items = await up.lookups.all(name, limit ? { limit } : {});
+  const out = openOutput(values.out, stdout);
+  try {
+    await writeAll(out, JSON.stringify(items, null, 2) + "\n");
+    await out.close();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  if (!values.quiet) stderr.write(`exportkit userpilot: ${name}: ${items.length} items\n`);
+  return 0;
+}
+
+async function runJobs(sub, values, env, stdout, args) {
+  const up = client(values, env);
+  if (sub === "jobs") {
+    if (args.length) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+    stdout.write(JSON.stringify(await up.exports.list(), null, 2) + "\n");
+    return 0;
+  }
+  if (args.length !== 1) throw new UsageError("give one job id");
+  stdout.write(JSON.stringify(await up.exports.get(args[0]), null, 2) + "\n");
+  return 0;
 }

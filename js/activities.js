@@ -1,7 +1,188 @@
-// Backstory Raw Activity Data API (`client.activities`). Not built yet: see issue 3.
+// Backstory Raw Activity Data API (`client.activities`, issue 3): export jobs, their states, and
+// their data as an async iterator of batches. The core plans windows, keeps within the vendor's
+// job limits, fetches fragments in parallel and delivers them in order; this file adds the
+// JavaScript idioms (options objects, iterators, errors that say what was delivered).
+import { ExportError, iterate, requireReady, toExportError, wasm } from "./runtime.js";
+
+function paramsText(params) {
+  if (typeof params === "string") return params;
+  if (params === null || typeof params !== "object" || Array.isArray(params)) {
+    throw new ExportError("invalid `params`: must be an object", { code: "E_INVALID_ARGUMENT", field: "params" });
+  }
+  return JSON.stringify(params);
+}
+
+function optionsObject(opts) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== "object") {
+    throw new ExportError("invalid `options`: must be an object", { code: "E_INVALID_ARGUMENT", field: "options" });
+  }
+  return opts;
+}
+
+function jobIdOf(job) {
+  const id = typeof job === "string" ? job : job && typeof job === "object" ? job.jobId : undefined;
+  if (typeof id !== "string" || id === "") {
+    throw new ExportError("invalid `job`: pass a job from start() or list(), or its jobId", { code: "E_INVALID_ARGUMENT", field: "jobId" });
+  }
+  return id;
+}
+
+function callSync(fn) {
+  requireReady();
+  try {
+    return fn();
+  } catch (e) {
+    throw toExportError(e);
+  }
+}
+
+async function callAsync(fn) {
+  requireReady();
+  try {
+    return await fn();
+  } catch (e) {
+    throw toExportError(e);
+  }
+}
+
+/** The options the core reads (anything else the caller passed stays out of wasm). */
+function coreOptions(opts) {
+  const out = {};
+  for (const k of ["format", "explode", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "timeoutMs", "maxActiveJobs"]) {
+    if (opts[k] !== undefined) out[k] = opts[k];
+  }
+  return out;
+}
+
+/** A core batch as the iterator yields it: records parsed once, CSV text, or raw bytes. */
+function batchOf(b) {
+  const where = { jobId: b.jobId, window: b.window, fragment: b.fragment };
+  if (b.kind === "records") return { kind: "records", records: JSON.parse(b.text), firstLine: b.firstLine, ...where };
+  if (b.kind === "csv") return { kind: "csv", csv: b.text, rows: b.rows, ...where };
+  return { kind: "jsonl", bytes: b.bytes, ...where };
+}
+
+/**
+ * Runs a core download (`activitiesRows` or `activitiesExport`) as an async iterator of batches.
+ * On failure the error carries `delivered`: how far the data got, so nothing is silently lost.
+ */
+function stream(run, opts) {
+  const delivered = { records: 0, rows: 0, bytes: 0, jobId: null, window: null, fragment: null };
+  return iterate(async (push, signal) => {
+    try {
+      return await run({
+        ...coreOptions(opts),
+        signal,
+        onProgress: opts.onProgress,
+        onJob: opts.onJob,
+        onBatch: (b) => {
+          const batch = batchOf(b);
+          if (batch.kind === "records") delivered.records += batch.records.length;
+          else if (batch.kind === "csv") delivered.rows += batch.rows;
+          else delivered.bytes += batch.bytes.length;
+          delivered.jobId = batch.jobId;
+          delivered.window = batch.window;
+          delivered.fragment = batch.fragment;
+          return push(batch);
+        },
+      });
+    } catch (e) {
+      const err = toExportError(e);
+      err.delivered = { ...delivered };
+      throw err;
+    }
+  }, opts.signal);
+}
+
 export class ActivitiesApi {
   #core;
+
   constructor(core) {
     this.#core = core;
+  }
+
+  /**
+   * Checks export parameters (throws an ExportError naming the field, before any call) and returns
+   * the jobs the export will run: `[{ startDate, endDate, activityType, exportType }]`. A delta
+   * range longer than 14 days becomes consecutive windows of at most 14 days.
+   */
+  plan(params) {
+    return callSync(() => wasm.BackstoryCore.planActivityExport(paramsText(params)));
+  }
+
+  /** The CSV columns an export starts with (`explode: "participants"` for one row per participant). */
+  columns({ explode } = {}) {
+    return callSync(() => wasm.BackstoryCore.activityColumns(explode ?? undefined));
+  }
+
+  /**
+   * Starts one export job: `{ startDate, endDate, activityType?: "all"|"email"|"meeting"|"call",
+   * exportType?: "delta"|"snapshot" }` (delta at most 14 days, snapshot at most a year).
+   */
+  async start(params, opts = {}) {
+    const o = optionsObject(opts);
+    const text = paramsText(params);
+    callSync(() => wasm.BackstoryCore.validateActivityJob(text));
+    return callAsync(() => this.#core.activitiesStart(text, { signal: o.signal }));
+  }
+
+  async get(job, opts = {}) {
+    const o = optionsObject(opts);
+    const id = jobIdOf(job);
+    return callAsync(() => this.#core.activitiesGet(id, { signal: o.signal }));
+  }
+
+  /** The jobs created in the past 10 days. */
+  async list(opts = {}) {
+    const o = optionsObject(opts);
+    return callAsync(() => this.#core.activitiesList({ signal: o.signal }));
+  }
+
+  /**
+   * Polls a job with backoff until it ends; resolves to the Completed job, rejects with
+   * `E_JOB_FAILED` (and `jobId`, `state`) for Failed or Canceled. `onProgress({ phase: "waiting",
+   * job })` on each state seen.
+   */
+  async wait(job, opts = {}) {
+    const o = optionsObject(opts);
+    const id = jobIdOf(job);
+    return callAsync(() =>
+      this.#core.activitiesWait(id, {
+        ...coreOptions(o),
+        signal: o.signal,
+        onJob: (j) => {
+          o.onProgress?.({ phase: j.state === "Completed" ? "done" : "waiting", job: j });
+          o.onJob?.(j);
+        },
+      }),
+    );
+  }
+
+  /**
+   * A job's data as an async iterator of batches, in order of fragment then line, each record
+   * exactly once. Waits for the job first if it has not ended. `format`: "records" (default:
+   * `{ records }`), "csv" (`{ csv, rows }`, the header in the first batch; `explode:
+   * "participants"` for one row per participant) or "jsonl" (`{ bytes }` as they came).
+   * `iterator.result()` resolves to the summary `{ jobs, records, rows, bytes, errors, header,
+   * lateFields, retries }`.
+   */
+  rows(job, opts = {}) {
+    const o = optionsObject(opts);
+    const id = jobIdOf(job);
+    requireReady();
+    return stream((coreOpts) => this.#core.activitiesRows(id, coreOpts), o);
+  }
+
+  /**
+   * Everything in one call: plans windows for a long range, runs their jobs within the vendor's
+   * limits (at most 10 queued, 2 running), and yields every window's data in date order, as
+   * `rows()` does. Throws at once on bad parameters.
+   */
+  export(params, opts = {}) {
+    const o = optionsObject(opts);
+    const text = paramsText(params);
+    this.plan(text);
+    return stream((coreOpts) => this.#core.activitiesExport(text, coreOpts), o);
   }
 }

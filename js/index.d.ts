@@ -102,6 +102,8 @@ export class BackstoryClient {
   callsLeftToday(): number;
   query(query: Query | string, options?: QueryOptions): Promise<QueryResult>;
   queryBatches(query: Query | string, options?: QueryOptions): BatchIterator<QueryBatch, Omit<QueryResult, "rows" | "csv" | "fromCache">>;
+  forecasts: ForecastsApi;
+  activities: ActivitiesApi;
 }
 
 export interface CsvOptions { delimiter?: string; header?: boolean; strict?: boolean; batchRows?: number }
@@ -118,3 +120,397 @@ export function batchRows(batch: PackedBatch): string[][];
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
 export function knownSlugs(object: QueryObject): { slug: string; label: string; timeBased: boolean; periods: Period[] }[];
+
+// ---- Forecasting Query API (client.forecasts) ----
+
+/** Query parameters as the vendor takes them (snake_case); the camelCase spellings are accepted too. */
+export interface ForecastParams {
+  forecast_type_id?: number;
+  forecastTypeId?: number;
+  /** 1..1000, required (as per_page or perPage). */
+  per_page?: number;
+  perPage?: number;
+  /** The first page to fetch (default 1). */
+  page?: number;
+  /** At most one of fiscal_period_id / fiscal_period_external_id (default: the current period). */
+  fiscal_period_id?: string;
+  fiscalPeriodId?: string;
+  fiscal_period_external_id?: string;
+  fiscalPeriodExternalId?: string;
+  sort?: "default" | "hierarchy_level";
+  /** At most one of hierarchy_node_id / hierarchy_node_ownership_external_id. */
+  hierarchy_node_id?: number;
+  hierarchyNodeId?: number;
+  hierarchy_node_ownership_external_id?: string;
+  hierarchyNodeOwnershipExternalId?: string;
+  include_descendants?: boolean;
+  includeDescendants?: boolean;
+  /** Snapshots: `latest` (the default without a timeframe) or `all`; since/until in epoch ms, since <= until. */
+  timeframe?: { snapshots: "latest" | "all"; since?: number; until?: number };
+}
+
+export interface ForecastRecord {
+  hierarchy_node_id: number;
+  hierarchy_node_ownership_external_id: string;
+  hierarchy_node_name: string;
+  cadence_period_id: string;
+  submitted_by: number | null;
+  submitted_at: number | null;
+  notes: string | null;
+  fields: Record<string, { value: number | null }>;
+}
+
+export interface ForecastPage {
+  page: number;
+  pageLast: number;
+  totalCount: number;
+  limit: number;
+  records: ForecastRecord[];
+  /** This page's total differs from the first page's: records may repeat or be missing. */
+  totalChanged: boolean;
+}
+
+export interface ForecastTotalChange { page: number; previous: number; current: number }
+
+export interface ForecastProgress { pages: number; records: number; pageLast: number | null; totalCount: number | null; inFlight: number }
+
+export interface ForecastQueryOptions {
+  signal?: AbortSignal;
+  /** A deadline for the whole run: E_TIMEOUT once it passes. */
+  timeoutMs?: number;
+  /** Request path (default "/v3/beta/forecasting/query": an assumption, the vendor does not document it). */
+  path?: string;
+  /** Pages in flight or waiting their turn, 1..6 (default 4). */
+  concurrency?: number;
+  /** Stop after this many pages; the summary then has complete: false. */
+  maxPages?: number;
+  onProgress?: (p: ForecastProgress) => void;
+  onTotalChange?: (change: ForecastTotalChange) => void;
+}
+
+export interface ForecastSummary {
+  pages: number;
+  records: number;
+  totalCount: number;
+  pageLast: number;
+  totalChanges: ForecastTotalChange[];
+  complete: boolean;
+}
+
+/** One row per record (a node at a snapshot); columns: the record's properties, then `fields.<slug>.value` for the union of fields. */
+export interface ForecastTableData { columns: string[]; rows: (string | number | boolean | null)[][] }
+
+export interface ForecastAllResult extends Omit<ForecastSummary, "records"> {
+  records: ForecastRecord[];
+  table(): ForecastTableData;
+  toCsv(): string;
+}
+
+export interface ForecastsApi {
+  /** Checks parameters (throws an ExportError naming the field); returns them in wire form. */
+  validate(params: ForecastParams | string): ForecastParams;
+  /** Every page in order; throws at once on bad parameters. */
+  query(params: ForecastParams | string, options?: ForecastQueryOptions): BatchIterator<ForecastPage, ForecastSummary>;
+  all(params: ForecastParams | string, options?: ForecastQueryOptions): Promise<ForecastAllResult>;
+  table(records: ForecastRecord[]): ForecastTableData;
+  toCsv(records: ForecastRecord[]): string;
+}
+
+// ---- Raw Activity Data API (client.activities) ----
+
+export type ActivityType = "all" | "email" | "meeting" | "call";
+export type ActivityExportType = "delta" | "snapshot";
+export type ActivityJobState = "Queued" | "Running" | "Completed" | "Canceled" | "Failed";
+
+/** camelCase or the vendor's snake_case. Dates are yyyy-MM-dd (UTC days, inclusive). */
+export interface ActivityParams {
+  startDate: string;
+  endDate: string;
+  activityType?: ActivityType;
+  exportType?: ActivityExportType;
+  /** Always "JSONLines" (the only format the API offers). */
+  outputFormat?: "JSONLines";
+  /** export(): days per job for a long delta range (1..14, default 14). */
+  windowDays?: number;
+}
+
+export interface ActivityWindow { startDate: string; endDate: string; activityType: ActivityType; exportType: ActivityExportType }
+
+export interface ActivityJob {
+  jobId: string;
+  state: ActivityJobState;
+  exportType: ActivityExportType | null;
+  outputFormat: string | null;
+  activityType: ActivityType | null;
+  startDate: string | null;
+  endDate: string | null;
+  createdTime: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  /** Bytes of all the job's data, once Completed. */
+  resultsSize: number | null;
+  /** Number of fragments (numbered 0..fragmentCount-1), once Completed. */
+  fragmentCount: number | null;
+}
+
+export interface ActivityFragmentProgress { index: number | null; state: "requested" | "reading" | "buffered" | "retrying" | "done"; bytes: number; retries: number }
+
+export interface ActivityProgress {
+  phase: "creating" | "waiting" | "downloading" | "done";
+  windows: number;
+  windowsDone: number;
+  jobsActive: number;
+  jobsRunning: number;
+  window: number;
+  jobId: string | null;
+  resultsSize: number | null;
+  fragmentsTotal: number;
+  /** Fragments of the current job delivered (fragments are delivered in order: 0..fragmentsDone-1). */
+  fragmentsDone: number;
+  /** Fragments in flight, the one being delivered first. */
+  fragments: ActivityFragmentProgress[];
+  records: number;
+  rows: number;
+  bytes: number;
+}
+
+export interface ActivityWaitOptions {
+  signal?: AbortSignal;
+  /** First wait between status reads (grows by half each read up to pollMaxMs). Default 1000. */
+  pollIntervalMs?: number;
+  pollMaxMs?: number;
+  timeoutMs?: number;
+  onProgress?: (p: { phase: "waiting" | "done"; job: ActivityJob }) => void;
+  onJob?: (job: ActivityJob) => void;
+}
+
+export interface ActivityRowsOptions {
+  signal?: AbortSignal;
+  /** "records" (default), "csv" (flattened: nested objects as dotted columns) or "jsonl" (bytes as sent). */
+  format?: "records" | "csv" | "jsonl";
+  /** format "csv": an array of objects to write one row per element, e.g. "participants". */
+  explode?: string;
+  /** Fragments fetched at once, 1..6 (default 4). */
+  concurrency?: number;
+  /** Bytes each fragment may read ahead of the one being delivered (default 4 MiB). */
+  readAheadBytes?: number;
+  batchRecords?: number;
+  /** Fail on the first malformed line instead of reporting it in `errors`. */
+  strict?: boolean;
+  maxLineBytes?: number;
+  /**
+   * Fetch a fragment again when its answer or next chunk takes longer than this (off by default:
+   * an unfinished timer keeps Node alive until it fires, so set it where a stuck connection is a
+   * real risk; the vendor allows 60 s per 20 MB).
+   */
+  stallTimeoutMs?: number;
+  pollIntervalMs?: number;
+  pollMaxMs?: number;
+  timeoutMs?: number;
+  /** export(): our jobs queued or running at once (1..10, default 10). */
+  maxActiveJobs?: number;
+  onProgress?: (p: ActivityProgress) => void;
+  onJob?: (job: ActivityJob, window: number) => void;
+}
+
+interface ActivityBatchPlace { jobId: string; window: number; fragment: number | null }
+export type ActivityBatch =
+  | (ActivityBatchPlace & { kind: "records"; records: Record<string, unknown>[]; firstLine: number })
+  | (ActivityBatchPlace & { kind: "csv"; csv: string; rows: number })
+  | (ActivityBatchPlace & { kind: "jsonl"; bytes: Uint8Array });
+
+export interface ActivityDataError { window: number; jobId: string; fragment: number | null; line: number; column: number; message: string }
+
+export interface ActivitySummary {
+  jobs: ActivityJob[];
+  records: number;
+  /** CSV rows (more than records when exploded), else records. */
+  rows: number;
+  bytes: number;
+  errors: ActivityDataError[];
+  errorsTotal: number;
+  retries: number;
+  /** format "csv": the header written. */
+  header: string[];
+  /** format "csv": fields first seen after the header was written (not in the CSV). */
+  lateFields: { column: string; firstLine: number; count: number }[];
+}
+
+export interface ActivitiesApi {
+  /** Checks parameters (throws an ExportError naming the field); returns the jobs export() will run. */
+  plan(params: ActivityParams | string): ActivityWindow[];
+  columns(options?: { explode?: string }): string[];
+  start(params: ActivityParams | string, options?: { signal?: AbortSignal }): Promise<ActivityJob>;
+  get(job: ActivityJob | string, options?: { signal?: AbortSignal }): Promise<ActivityJob>;
+  list(options?: { signal?: AbortSignal }): Promise<ActivityJob[]>;
+  wait(job: ActivityJob | string, options?: ActivityWaitOptions): Promise<ActivityJob>;
+  /** Errors thrown by the iterator carry `delivered: { records, rows, bytes, jobId, window, fragment }`. */
+  rows(job: ActivityJob | string, options?: ActivityRowsOptions): BatchIterator<ActivityBatch, ActivitySummary>;
+  export(params: ActivityParams | string, options?: ActivityRowsOptions): BatchIterator<ActivityBatch, ActivitySummary>;
+}
+
+// ---------------------------------------------------------------- Userpilot (issue 5)
+
+export type UserpilotEventType = "identify_user" | "identify_company" | "page_view" | "track" | "track_feature" | "interaction";
+export type UserpilotLookup =
+  | "user_properties" | "company_properties" | "features_events" | "events_properties" | "segments" | "flows"
+  | "banners" | "spotlights" | "surveys" | "resource_center_modules" | "checklists" | "embeds";
+export const USERPILOT_EVENT_TYPES: readonly UserpilotEventType[];
+export const USERPILOT_LOOKUPS: readonly UserpilotLookup[];
+
+/** Export parameters; camelCase or the vendor's snake_case keys (not both for one field). */
+export interface UserpilotExportParams {
+  /** YYYY-MM-DD */
+  from: string;
+  /** YYYY-MM-DD, not before `from` */
+  to: string;
+  emails?: string[];
+  eventType?: UserpilotEventType[];
+  userId?: string[];
+  companyId?: string[];
+  segmentId?: string;
+  format?: "json" | "csv";
+  exclusions?: boolean;
+}
+
+export interface UserpilotCreated { jobId: string; environmentAppToken: string | null; environmentName: string | null; links: string | null; startTime: string | null }
+
+export interface UserpilotJob {
+  jobId: string;
+  status: "in_progress" | "completed" | "failed" | string;
+  /** "N out of M partitions" as numbers; null when the text has another shape. */
+  progress: { done: number; total: number } | null;
+  progressText: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  elapsedTimeSeconds: number | null;
+  appToken: string | null;
+  currentChunk: string | null;
+  completedChunks: string[];
+  allChunks: string[];
+  /** Presigned URLs: credentials in themselves, do not log them. */
+  presignedUrls: { filename: string; url: string }[];
+  type: string | null;
+}
+
+export interface UserpilotWaitOptions {
+  signal?: AbortSignal;
+  /** First wait between reads (default 500 ms), growing 1.5x to maxPollMs (default 10 s). */
+  pollMs?: number;
+  maxPollMs?: number;
+  timeoutMs?: number;
+  onProgress?: (job: UserpilotJob) => void;
+}
+
+export interface UserpilotStartOptions extends UserpilotWaitOptions {
+  /** On a 409, wait for the running job to end, then start this one. */
+  waitForRunning?: boolean;
+  onWaiting?: (runningJobId: string | null) => void;
+}
+
+export interface UserpilotRowsProgress { filesDone: number; filesTotal: number; records: number; duplicates: number; bytes: number; renewals: number; restarts: number }
+
+export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress"> {
+  /** Files in flight at once, 1..6 (default 4). */
+  concurrency?: number;
+  /** Drop events whose internal_event_id was already delivered (keeps a set of every id: 20 to 40 bytes each). */
+  dedupe?: boolean;
+  /** Fail on the first malformed line instead of listing it in `errors`. */
+  strict?: boolean;
+  batchRecords?: number;
+  /** JSON events as CSV text (metadata.* columns). */
+  flatten?: boolean;
+  /** Use the runtime's DecompressionStream when there is one (default true); else the Rust inflater. */
+  nativeGunzip?: boolean;
+  onProgress?: (p: UserpilotRowsProgress) => void;
+}
+
+export type UserpilotBatch =
+  | { format: "json"; file: number; filename: string; records: Record<string, unknown>[]; firstLine: number; lastLine: number }
+  | { format: "csv"; file: number; filename: string; header: string[]; rows: string[][]; firstRow: number }
+  | { format: "csv-text"; file: number; filename: string; csv: string; rows: number };
+
+export interface UserpilotRowsSummary {
+  job: UserpilotJob;
+  records: number;
+  duplicates: number;
+  bytes: number;
+  /** Job reads made to renew expired links. */
+  renewals: number;
+  /** Files fetched again (expired links, dropped connections, truncated gzip). */
+  restarts: number;
+  files: { filename: string; format: "json" | "csv" | null; records: number; duplicates: number; restarts: number }[];
+  errors: { file: number; filename: string; line: number; row: number | null; message: string }[];
+  lateFields: { column: string; firstLine: number }[];
+}
+
+export interface UserpilotExportsApi {
+  /** Checks parameters without a call; returns the wire body. Throws an ExportError naming the field. */
+  validate(params: UserpilotExportParams | string): Record<string, unknown>;
+  start(params: UserpilotExportParams | string, options?: UserpilotStartOptions): Promise<UserpilotCreated>;
+  get(job: string | { jobId: string }, options?: { signal?: AbortSignal }): Promise<UserpilotJob>;
+  list(options?: { signal?: AbortSignal }): Promise<UserpilotJob[]>;
+  wait(job: string | { jobId: string }, options?: UserpilotWaitOptions): Promise<UserpilotJob>;
+  rows(job: string | { jobId: string }, options?: UserpilotRowsOptions): BatchIterator<UserpilotBatch, UserpilotRowsSummary>;
+}
+
+export interface UserpilotPage {
+  data: unknown[];
+  after: string | null;
+  before: string | null;
+  limit: number | null;
+  totalCount: number | null;
+  totalCountCapExceeded: boolean | null;
+}
+
+export interface UserpilotLookupsApi {
+  get(name: UserpilotLookup, options?: { afterCursor?: string; limit?: number; signal?: AbortSignal }): Promise<UserpilotPage>;
+  pages(name: UserpilotLookup, options?: { limit?: number; signal?: AbortSignal }): AsyncIterableIterator<UserpilotPage> & { result(): Promise<{ pages: number; items: number }> };
+  all(name: UserpilotLookup, options?: { limit?: number; signal?: AbortSignal }): Promise<unknown[]>;
+}
+
+export interface UserpilotClientOptions {
+  /** Default https://appex.userpilot.io */
+  baseUrl?: string;
+  apiKey?: string;
+  /** A proxy that adds the key (the edge worker): then no apiKey here. */
+  proxyUrl?: string;
+}
+
+export class UserpilotClient {
+  constructor(options: UserpilotClientOptions);
+  readonly exports: UserpilotExportsApi;
+  readonly lookups: UserpilotLookupsApi;
+}
+
+/** The Rust gzip decoder (for runtimes without DecompressionStream). */
+export class GunzipStream {
+  constructor();
+  push(chunk: Uint8Array): Uint8Array;
+  /** Throws E_DECODE if the stream stopped anywhere but between members. */
+  finish(): void;
+  free(): void;
+}
+
+// ---- JSON Lines on their own ----
+
+export interface JsonlOptions { strict?: boolean; batchRecords?: number; maxLineBytes?: number }
+export interface JsonlLineError { line: number; column: number; message: string }
+export function parseJsonl(input: string | Uint8Array, options?: JsonlOptions): { data: Record<string, unknown>[]; errors: JsonlLineError[]; meta: { records: number; lines: number; bytes: number } };
+export interface JsonlCsvOptions extends JsonlOptions { columns?: string[]; explode?: string; discover?: boolean }
+export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: JsonlLineError[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
+export class JsonlStreamParser {
+  constructor(options?: JsonlOptions);
+  /** Batches completed so far: `text` is a JSON array of the records. */
+  push(chunk: Uint8Array): { text: string; count: number; firstLine: number }[];
+  finish(): { text: string; count: number; firstLine: number }[];
+  takeMeta(): { records: number; lines: number; bytes: number; errors: JsonlLineError[] };
+  free(): void;
+}
+export class JsonlCsvWriter {
+  constructor(options?: JsonlCsvOptions);
+  push(chunk: Uint8Array): string;
+  finish(): string;
+  takeMeta(): { records: number; lines: number; bytes: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; errors: JsonlLineError[] };
+  free(): void;
+}

@@ -3,4 +3,5 @@
 export { default, initSync, ExportError, toExportError, memoryStore, localStorageStore, batchRows } from "./runtime.js";
 export { BackstoryClient, variation, PERIODS, OBJECTS, knownSlugs } from "./backstory.js";
 export { parseCsv, CsvStreamParser } from "./csv.js";
-export { UserpilotClient } from "./userpilot.js";
+export { parseJsonl, jsonlToCsv, JsonlStreamParser, JsonlCsvWriter } from "./jsonl.js";
+export { UserpilotClient, GunzipStream, EVENT_TYPES as USERPILOT_EVENT_TYPES, LOOKUPS as USERPILOT_LOOKUPS } from "./userpilot.js";

@@ -140,11 +140,16 @@ export function iterate(produce, outerSignal) {
       w();
     }
   };
+  // Once the consumer has stopped, a producer still pushing must not wait for a taker that will
+  // never come: its pushes resolve at once (and the abort signal tells it to stop).
+  let stopped = false;
   const push = (item) =>
-    new Promise((taken) => {
-      items.push({ item, taken });
-      signalWake();
-    });
+    stopped
+      ? Promise.resolve()
+      : new Promise((taken) => {
+          items.push({ item, taken });
+          signalWake();
+        });
   const run = produce(push, ctrl.signal).then(
     (r) => {
       result = r;
@@ -175,6 +180,7 @@ export function iterate(produce, outerSignal) {
       }
     },
     async return() {
+      stopped = true;
       if (!finished) ctrl.abort(new ExportError("iteration stopped", { code: "E_ABORTED" }));
       for (const { taken } of items.splice(0)) taken();
       await run;

@@ -1,8 +1,162 @@
-// The Userpilot client (issue 5): `exports` and `lookups`. Not built yet.
-import { requireReady } from "./runtime.js";
+// The Userpilot client: `client.exports` (Bulk Data Export jobs and their files) and
+// `client.lookups` (the twelve lookups, with cursor pages as an async iterator).
+import { batchRows, ExportError, iterate, requireReady, toExportError, wasm } from "./runtime.js";
 
-export class UserpilotClient {
-  constructor() {
-    requireReady();
+const DEFAULT_BASE_URL = "https://appex.userpilot.io";
+
+export const EVENT_TYPES = Object.freeze(["identify_user", "identify_company", "page_view", "track", "track_feature", "interaction"]);
+export const LOOKUPS = Object.freeze([
+  "user_properties", "company_properties", "features_events", "events_properties", "segments", "flows",
+  "banners", "spotlights", "surveys", "resource_center_modules", "checklists", "embeds",
+]);
+export const PAGINATED_LOOKUPS = Object.freeze(["events_properties", "segments"]);
+
+const invalid = (field, reason) => new ExportError(`invalid \`${field}\`: ${reason}`, { code: "E_INVALID_ARGUMENT", field });
+
+function paramsJson(params) {
+  if (typeof params === "string") return params;
+  if (params === null || typeof params !== "object" || Array.isArray(params)) throw invalid("params", "must be an object");
+  return JSON.stringify(params);
+}
+
+function jobIdOf(job) {
+  const id = typeof job === "string" ? job : job && job.jobId;
+  if (typeof id !== "string") throw invalid("jobId", "must be a job id string or an object with jobId");
+  return id;
+}
+
+async function call(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toExportError(e);
   }
 }
+
+/** Client for Userpilot's Bulk Data Export API and Lookups. */
+export class UserpilotClient {
+  /**
+   * @param {object} options
+   * @param {string} [options.baseUrl] default https://appex.userpilot.io
+   * @param {string} options.apiKey sent as `Authorization: Token KEY`, only to the API host
+   * @param {string} [options.proxyUrl] a proxy that adds the key (then no apiKey here)
+   */
+  constructor(options = {}) {
+    requireReady();
+    if (options === null || typeof options !== "object") throw invalid("options", "must be an object");
+    const proxyUrl = options.proxyUrl;
+    let core;
+    if (proxyUrl !== undefined) {
+      if (typeof proxyUrl !== "string") throw invalid("proxyUrl", "must be a string");
+      core = call0(() => wasm.UserpilotCore.viaProxy(proxyUrl));
+    } else {
+      const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
+      if (typeof baseUrl !== "string") throw invalid("baseUrl", "must be a string");
+      if (typeof options.apiKey !== "string") throw invalid("apiKey", "must be a string");
+      core = call0(() => new wasm.UserpilotCore(baseUrl, options.apiKey));
+    }
+    this.exports = new ExportsApi(core);
+    this.lookups = new LookupsApi(core);
+  }
+}
+
+function call0(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    throw toExportError(e);
+  }
+}
+
+class ExportsApi {
+  #core;
+  constructor(core) {
+    this.#core = core;
+  }
+
+  /** Checks export parameters without a call; returns the body that would be sent. */
+  validate(params) {
+    return JSON.parse(call0(() => wasm.UserpilotCore.validateParams(paramsJson(params))));
+  }
+
+  /**
+   * Starts an export job: `{ jobId, environmentAppToken, environmentName, links, startTime }`.
+   * A 409 rejects with `E_CONFLICT` (and `jobId` of the running job when known), or with
+   * `{ waitForRunning: true }` waits for that job to end and then starts this one.
+   */
+  start(params, opts = {}) {
+    return call(() => this.#core.start(paramsJson(params), opts));
+  }
+
+  get(job, opts = {}) {
+    return call(() => this.#core.get(jobIdOf(job), opts));
+  }
+
+  list(opts = {}) {
+    return call(() => this.#core.list(opts));
+  }
+
+  /** Polls (with backoff) until the job completes; `onProgress(job)` sees every read. */
+  wait(job, opts = {}) {
+    return call(() => this.#core.wait(jobIdOf(job), opts));
+  }
+
+  /**
+   * The job's rows in file order, as an async iterator of batches:
+   * JSON files `{ format: "json", file, filename, records, firstLine, lastLine }`,
+   * CSV files `{ format: "csv", file, filename, header, rows, firstRow }`,
+   * with `flatten` `{ format: "csv-text", file, filename, csv, rows }`.
+   * `iterator.result()` resolves to the summary (`records`, `duplicates`, `errors`, `files`...).
+   */
+  rows(job, opts = {}) {
+    const id = jobIdOf(job);
+    const { signal, ...rest } = opts;
+    return iterate((push, sig) => {
+      // Once the loop is left nobody takes another batch: hand none over, let the core stop.
+      const give = (make) => (b) => (sig.aborted ? undefined : push(make(b)));
+      return this.#core.rows(id, {
+        ...rest,
+        signal: sig,
+        onRecords: give((b) => ({ format: "json", file: b.file, filename: b.filename, records: JSON.parse(b.text), firstLine: b.firstLine, lastLine: b.lastLine })),
+        onRows: give((b) => ({ format: "csv", file: b.file, filename: b.filename, header: b.header, rows: batchRows(b.batch), firstRow: b.batch.firstRow })),
+        onCsv: give((b) => ({ format: "csv-text", file: b.file, filename: b.filename, csv: b.csv, rows: b.rows })),
+      });
+    }, signal);
+  }
+}
+
+class LookupsApi {
+  #core;
+  constructor(core) {
+    this.#core = core;
+  }
+
+  /**
+   * One call: `{ data, after, before, limit, totalCount, totalCountCapExceeded }`. Paginated
+   * lookups take `{ afterCursor, limit }`; the others answer everything at once.
+   */
+  get(name, opts = {}) {
+    return call(() => this.#core.lookup(name, opts));
+  }
+
+  /** Walks the cursor pages to the end: an async iterator of pages. */
+  pages(name, opts = {}) {
+    const { signal, ...rest } = opts;
+    return iterate((push, sig) => this.#core.lookupPages(name, { ...rest, signal: sig, onPage: (p) => (sig.aborted ? undefined : push(p)) }), signal);
+  }
+
+  /** Every item of a lookup, all pages walked. */
+  async all(name, opts = {}) {
+    const items = [];
+    for await (const p of this.pages(name, opts)) {
+      for (const x of p.data) items.push(x);
+    }
+    return items;
+  }
+}
+
+/**
+ * The Rust gzip decoder, for runtimes without `DecompressionStream`: `push(bytes)` returns the
+ * bytes decompressed so far, `finish()` throws if the stream stopped short.
+ */
+export const GunzipStream = wasm.GunzipStream;

@@ -50,7 +50,13 @@ const site = await startOn(pagePort, (port) =>
     root,
     port,
     host: HOST,
-    config: { baseUrl: sandbox.url, clientId: creds.clientId, clientSecret: creds.clientSecret },
+    config: {
+      baseUrl: sandbox.url,
+      clientId: creds.clientId,
+      clientSecret: creds.clientSecret,
+      userpilotBaseUrl: sandbox.url,
+      userpilotApiKey: SANDBOX_CREDENTIALS.userpilot.apiKey,
+    },
   }),
 );
 

@@ -200,6 +200,8 @@ impl fmt::Display for Error {
             ErrorKind::Timeout => write!(f, "timed out"),
             ErrorKind::Aborted => write!(f, "aborted"),
             ErrorKind::Network { message } => write!(f, "network error: {message}"),
+            // Line 0: the data has no lines at that layer (a gzip stream), the reason says where.
+            ErrorKind::Decode { line: 0, column: 0, reason } => write!(f, "{reason}"),
             ErrorKind::Decode { line, column: 0, reason } => write!(f, "line {line}: {reason}"),
             ErrorKind::Decode { line, column, reason } => {
                 write!(f, "line {line}, column {column}: {reason}")

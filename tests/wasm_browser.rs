@@ -4,5 +4,11 @@
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "wasm/activities.rs"]
+mod activities;
 #[path = "wasm/common.rs"]
 mod common;
+#[path = "wasm/forecasting.rs"]
+mod forecasting;
+#[path = "wasm/userpilot.rs"]
+mod userpilot;

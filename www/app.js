@@ -7,9 +7,9 @@ import { createSettings } from "./settings.js";
 
 const PANELS = [
   { id: "query", title: "Query", load: () => import("./query-panel.js").then((m) => m.createQueryPanel) },
-  // { id: "activities", title: "Activities", load: ... },
-  // { id: "forecasts", title: "Forecasts", load: ... },
-  // { id: "userpilot", title: "Userpilot", load: ... },
+  { id: "activities", title: "Activities", load: () => import("./activities-panel.js").then((m) => m.createActivitiesPanel) },
+  { id: "forecasts", title: "Forecasts", load: () => import("./forecast-panel.js").then((m) => m.createForecastPanel) },
+  { id: "userpilot", title: "Userpilot", load: () => import("./userpilot-panel.js").then((m) => m.createUserpilotPanel) },
 ];
 
 const statusEl = document.getElementById("app-status");
@@ -91,8 +91,14 @@ async function main() {
     show(made[j].def.id, true);
   });
 
-  const fromHash = location.hash.slice(1);
+  // "#query" opens a panel; "#query=..." (a shared query) opens it too, and the panel reads the rest.
+  const panelInHash = () => location.hash.slice(1).split("=")[0];
+  const fromHash = panelInHash();
   show(made.some((m) => m.def.id === fromHash) ? fromHash : made[0].def.id);
+  window.addEventListener("hashchange", () => {
+    const id = panelInHash();
+    if (made.some((m) => m.def.id === id)) show(id);
+  });
   statusEl.hidden = true;
   document.body.dataset.ready = "true";
 }

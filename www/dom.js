@@ -89,3 +89,28 @@ export function formatDuration(ms) {
   const hrs = Math.floor(m / 60);
   return m % 60 ? `${hrs} h ${m % 60} min` : `${hrs} h`;
 }
+
+/** Offers `parts` (strings or Blobs) as a download named `name`; the object URL is freed after. */
+export function saveFile(parts, name, type) {
+  const url = URL.createObjectURL(new Blob(parts, { type }));
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The download has started by the next task; a minute leaves slow machines room.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
+ * Puts `text` on the clipboard. Resolves true when it did; false when the browser refused (no
+ * permission, not a secure context), so the caller can show the text to copy by hand.
+ */
+export async function copyText(text) {
+  try {
+    if (!navigator.clipboard?.writeText) return false;
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

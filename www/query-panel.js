@@ -1,7 +1,10 @@
 // The Query panel: build a Backstory Query API export, see the JSON it will send, run it, watch
-// its progress, preview the rows, download the CSV.
+// its progress, preview every row (sort, filter), download CSV or JSON Lines, copy the request as
+// curl, save queries in this browser and share them as links.
 
-import { formatBytes, formatDuration, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
+import { chartPanel } from "./charts.js";
+import { formatBytes, formatDuration, formatInt, h, nextId, replace, select } from "./dom.js";
+import { downloadBar } from "./downloads.js";
 import {
   OPERATORS,
   defaultState,
@@ -16,10 +19,11 @@ import {
   slugsOf,
   toWire,
 } from "./query-model.js";
-import { previewTable } from "./table.js";
+import { createQueryTools } from "./query-tools.js";
+import { queryFromHash } from "./saved-queries.js";
+import { virtualTable } from "./table.js";
 
 const DAILY_LIMIT = 10;
-const PREVIEW_ROWS = 100;
 const USED_KEY = "exportkit.usedSlugs.v1";
 const PHASES = {
   token: "Getting an access token",
@@ -88,7 +92,7 @@ export function createQueryPanel({ lib, settings }) {
   let wire = toWire(state, lib.variation);
   let invalidKeys = [];
   let controller = null;
-  let lastResult = null;
+  let shownTable = null; // the virtualised preview on screen
   let placeholderClient = null;
   let slugInfo = new Map();
 
@@ -194,6 +198,12 @@ export function createQueryPanel({ lib, settings }) {
         validationBox,
       ),
     ),
+    createQueryTools({
+      query: () => wire.query,
+      canonical: () => JSON.stringify(validator().validateQuery(wire.query)),
+      apply: (q, note) => applyQuery(q, note),
+      baseUrl: () => settings.values.baseUrl,
+    }).element,
     h("div", { class: "runbar" }, callsLeft, h("div", { class: "runbar-buttons" }, runBtn, cancelBtn)),
     progressBox,
     runMessage,
@@ -335,6 +345,13 @@ export function createQueryPanel({ lib, settings }) {
   }
 
   // ------------------------------------------------------------ rendering the form
+  /**
+   * An icon button's content: the symbol for the eye, the words for a screen reader. Words in the
+   * content rather than an aria-label, so that the accessible name contains what is visible.
+   */
+  function icon(symbol, words) {
+    return [h("span", { "aria-hidden": "true" }, symbol), h("span", { class: "visually-hidden" }, words)];
+  }
   function rowButtons(list, i, noun, keyOf) {
     const item = list[i];
     const n = i + 1;
@@ -346,35 +363,32 @@ export function createQueryPanel({ lib, settings }) {
         {
           type: "button",
           class: "btn btn-icon",
-          "aria-label": `Move ${noun} ${n} up`,
           title: "Move up",
           disabled: i === 0,
           "data-key": `${item.id}:up`,
           "data-testid": `${noun}-up-${i}`,
           on: { click: () => move(list, i, -1, (x) => keyOf(x, i - 1 === 0 ? "down" : "up")) },
         },
-        "↑",
+        icon("↑", `Move ${noun} ${n} up`),
       ),
       h(
         "button",
         {
           type: "button",
           class: "btn btn-icon",
-          "aria-label": `Move ${noun} ${n} down`,
           title: "Move down",
           disabled: i === list.length - 1,
           "data-key": `${item.id}:down`,
           "data-testid": `${noun}-down-${i}`,
           on: { click: () => move(list, i, +1, (x) => keyOf(x, i + 1 === list.length - 1 ? "up" : "down")) },
         },
-        "↓",
+        icon("↓", `Move ${noun} ${n} down`),
       ),
       h(
         "button",
         {
           type: "button",
           class: "btn btn-icon btn-danger",
-          "aria-label": `Remove ${noun} ${n}`,
           title: "Remove",
           "data-key": `${item.id}:remove`,
           "data-testid": `${noun}-remove-${i}`,
@@ -386,7 +400,7 @@ export function createQueryPanel({ lib, settings }) {
             },
           },
         },
-        "✕",
+        icon("✕", `Remove ${noun} ${n}`),
       ),
     );
   }
@@ -618,8 +632,8 @@ export function createQueryPanel({ lib, settings }) {
       h("div", { class: "field field-value" }, h("label", { for: valId, class: "visually-hidden" }, `Condition ${n} value`), valueInput),
       h(
         "button",
-        { type: "button", class: "btn btn-icon btn-danger", "aria-label": `Remove condition ${n}`, title: "Remove", "data-testid": `${path}-remove`, on: { click: () => removeNode(c.id) } },
-        "✕",
+        { type: "button", class: "btn btn-icon btn-danger", title: "Remove", "data-testid": `${path}-remove`, on: { click: () => removeNode(c.id) } },
+        icon("✕", `Remove condition ${n}`),
       ),
     );
   }
@@ -667,20 +681,41 @@ export function createQueryPanel({ lib, settings }) {
     } catch (e) {
       return jsonProblem(`Not valid JSON (${e.message}). The form keeps the last valid query.`);
     }
+    applyQuery(parsed, "Applied to the form.", true);
+  }
+  /**
+   * Shows a wire query in the form (from the editor, a saved query or a shared link). Returns
+   * false, with the reason under the editor, when the form cannot show it.
+   */
+  function applyQuery(parsed, note, fromEditor = false) {
     let next;
     try {
       next = fromWire(parsed, PERIODS);
     } catch (e) {
-      return jsonProblem(`The form cannot show this: ${e.message}. It keeps the last valid query.`);
+      const msg = `The form cannot show this: ${e.message}. It keeps the last valid query.`;
+      if (fromEditor) jsonProblem(msg);
+      else showJsonNote(msg, true);
+      return false;
     }
     const objectChanged = next.object !== state.object;
     state = next;
     if (objectChanged) refreshSuggestions();
     renderForm(null);
+    changed({ fromJson: fromEditor });
+    showJsonNote(note, false);
+    return true;
+  }
+  function showJsonNote(msg, isError) {
     jsonArea.removeAttribute("aria-invalid");
-    jsonStatus.textContent = "Applied to the form.";
-    jsonStatus.classList.remove("is-error");
-    changed({ fromJson: true });
+    jsonStatus.textContent = msg;
+    jsonStatus.classList.toggle("is-error", isError);
+  }
+  /** A link made with "Copy share link" opens with its query in the form (never run by itself). */
+  function openShared() {
+    const shared = queryFromHash(location.hash);
+    if (!shared) return;
+    if (shared.error) showJsonNote(`The shared link could not be opened: ${shared.error}.`, true);
+    else applyQuery(shared.query, "Opened the query from the shared link: check it, then run it.");
   }
   function jsonProblem(msg) {
     jsonArea.setAttribute("aria-invalid", "true");
@@ -836,6 +871,8 @@ export function createQueryPanel({ lib, settings }) {
     controller = new AbortController();
     const ctrl = controller;
     setRunning(true);
+    shownTable?.destroy();
+    shownTable = null;
     replace(resultBox);
     startedAt = performance.now();
     lastProgress = null;
@@ -845,13 +882,12 @@ export function createQueryPanel({ lib, settings }) {
     try {
       const res = await bs.query(query, { signal: ctrl.signal, force, refresh, onProgress: showProgress });
       const seconds = (performance.now() - startedAt) / 1000;
-      lastResult = { res, object: query.object };
       showProgress({ ...(lastProgress || {}), phase: "done", rows: res.rowCount });
       const missing = new Set((res.missingColumns || []).map((m) => m.slug));
       rememberUsed(query.object, slugsOf(state).filter((s) => !missing.has(s)));
       refreshSuggestions();
       renderHints();
-      showResult(res, seconds);
+      showResult(res, seconds, query.object);
     } catch (e) {
       progressBox.hidden = true;
       showRunError(e, refresh);
@@ -899,7 +935,7 @@ export function createQueryPanel({ lib, settings }) {
     replace(runMessage, box);
   }
 
-  function showResult(res, seconds) {
+  function showResult(res, seconds, object) {
     const header = Array.isArray(res.header) ? res.header : [];
     const rows = Array.isArray(res.rows) ? res.rows : [];
     const total = Number.isFinite(res.rowCount) ? res.rowCount : rows.length;
@@ -921,7 +957,6 @@ export function createQueryPanel({ lib, settings }) {
             "Fetch fresh data (spends a call)",
           )
         : null,
-      h("button", { type: "button", class: "btn btn-primary", "data-testid": "download-csv", on: { click: download } }, "Download CSV"),
     );
     parts.push(summary);
 
@@ -947,7 +982,7 @@ export function createQueryPanel({ lib, settings }) {
         h(
           "div",
           { class: "warn-box", "data-testid": "row-errors" },
-          h("p", {}, h("strong", {}, `${formatInt(errors.length)} row${errors.length === 1 ? "" : "s"} could not be read. `), "They are left out of the preview; the download keeps the file as received."),
+          h("p", {}, h("strong", {}, `${formatInt(errors.length)} row${errors.length === 1 ? "" : "s"} could not be read. `), "They are left out of the preview, the JSON Lines and the guarded CSV; “Keep raw values” downloads the file as received."),
           h(
             "ul",
             {},
@@ -957,22 +992,15 @@ export function createQueryPanel({ lib, settings }) {
       );
     }
 
-    parts.push(header.length ? previewTable({ header, rows, totalRows: total, limit: PREVIEW_ROWS }) : h("p", { class: "empty" }, "The CSV has no header."));
+    if (header.length) {
+      const table = virtualTable({ header, rows, label: "Result preview", onViewChange: () => chart.update() });
+      shownTable = table;
+      const chart = chartPanel({ header, rows, view: table.view });
+      parts.push(downloadBar({ header, rows, rawCsv: typeof res.csv === "string" ? res.csv : null, name: object, view: table.view }), table.element, chart.element);
+    } else {
+      parts.push(h("p", { class: "empty" }, "The CSV has no header."));
+    }
     replace(resultBox, parts);
-  }
-
-  let lastUrl = null;
-  function download() {
-    if (!lastResult) return;
-    const { res, object } = lastResult;
-    const blob = new Blob([res.csv], { type: "text/csv;charset=utf-8" });
-    if (lastUrl) URL.revokeObjectURL(lastUrl);
-    lastUrl = URL.createObjectURL(blob);
-    const safe = String(object).replace(/[^a-z0-9_-]+/gi, "_");
-    const a = h("a", { href: lastUrl, download: `exportkit-${safe}-${isoDate()}.csv`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
   }
 
   // ------------------------------------------------------------ wiring
@@ -991,6 +1019,8 @@ export function createQueryPanel({ lib, settings }) {
   validate();
   renderCallsLeft();
   loadCatalog();
+  openShared();
+  window.addEventListener("hashchange", openShared);
 
   return { id: "query", title: "Query", element, onShow: renderCallsLeft };
 }

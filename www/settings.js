@@ -7,6 +7,9 @@ import { h, nextId, replace } from "./dom.js";
 
 const STORAGE_KEY = "exportkit.settings.v1";
 const FIELDS = ["baseUrl", "clientId", "clientSecret"];
+// Userpilot's settings live beside Backstory's, under the same remember-or-memory rule.
+const UP_FIELDS = ["userpilotBaseUrl", "userpilotApiKey"];
+const UP_DEFAULT_BASE_URL = "https://appex.userpilot.io";
 
 async function fetchConfig() {
   try {
@@ -47,25 +50,38 @@ export async function createSettings({ lib }) {
   const config = await fetchConfig();
   const remembered = readRemembered();
   const params = new URLSearchParams(location.search);
-  const values = { baseUrl: "", clientId: "", clientSecret: "", remember: false };
-  for (const f of FIELDS) if (typeof config[f] === "string") values[f] = config[f];
+  const values = { baseUrl: "", clientId: "", clientSecret: "", userpilotBaseUrl: UP_DEFAULT_BASE_URL, userpilotApiKey: "", remember: false };
+  for (const f of [...FIELDS, ...UP_FIELDS]) if (typeof config[f] === "string") values[f] = config[f];
   if (remembered) {
-    for (const f of FIELDS) if (typeof remembered[f] === "string") values[f] = remembered[f];
+    for (const f of [...FIELDS, ...UP_FIELDS]) if (typeof remembered[f] === "string") values[f] = remembered[f];
     values.remember = true;
   }
   if (params.get("baseUrl")) values.baseUrl = params.get("baseUrl");
+  if (params.get("userpilotBaseUrl")) values.userpilotBaseUrl = params.get("userpilotBaseUrl");
   values.baseUrl = values.baseUrl.replace(/\/+$/, "");
+  values.userpilotBaseUrl = values.userpilotBaseUrl.replace(/\/+$/, "");
+  // Behind the edge worker (its /config.json names the proxy) the page holds no credentials at all.
+  const proxy = typeof config.proxyUrl === "string" ? config.proxyUrl : "";
+  const upProxy = typeof config.userpilotProxyUrl === "string" ? config.userpilotProxyUrl : "";
 
   const listeners = new Set();
   let client = null;
   let clientKey = "";
+  let upClient = null;
+  let upClientKey = "";
 
   const persist = () => {
     try {
       if (values.remember) {
         localStorage.setItem(
           STORAGE_KEY,
-          JSON.stringify({ baseUrl: values.baseUrl, clientId: values.clientId, clientSecret: values.clientSecret }),
+          JSON.stringify({
+            baseUrl: values.baseUrl,
+            clientId: values.clientId,
+            clientSecret: values.clientSecret,
+            userpilotBaseUrl: values.userpilotBaseUrl,
+            userpilotApiKey: values.userpilotApiKey,
+          }),
         );
       } else {
         localStorage.removeItem(STORAGE_KEY);
@@ -76,9 +92,17 @@ export async function createSettings({ lib }) {
   };
 
   // ------------------------------------------------------------ the form
-  const ids = { baseUrl: nextId("set"), clientId: nextId("set"), clientSecret: nextId("set"), remember: nextId("set") };
+  const ids = {
+    baseUrl: nextId("set"),
+    clientId: nextId("set"),
+    clientSecret: nextId("set"),
+    userpilotBaseUrl: nextId("set"),
+    userpilotApiKey: nextId("set"),
+    remember: nextId("set"),
+  };
   const summaryText = h("span", { class: "settings-summary", "data-testid": "settings-summary" });
   const baseUrlError = h("p", { class: "field-error", id: `${ids.baseUrl}-err`, role: "alert", hidden: true });
+  const upBaseUrlError = h("p", { class: "field-error", id: `${ids.userpilotBaseUrl}-err`, role: "alert", hidden: true });
 
   const input = (field, attrs) =>
     h("input", {
@@ -108,6 +132,31 @@ export async function createSettings({ lib }) {
           secretInput.type = show ? "text" : "password";
           showSecret.setAttribute("aria-pressed", String(show));
           showSecret.textContent = show ? "Hide" : "Show";
+        },
+      },
+    },
+    "Show",
+  );
+  const upBaseUrlInput = input("userpilotBaseUrl", {
+    type: "url",
+    inputmode: "url",
+    "aria-describedby": `${ids.userpilotBaseUrl}-help ${ids.userpilotBaseUrl}-err`,
+  });
+  const upKeyInput = input("userpilotApiKey", { type: "password", autocomplete: "new-password" });
+  const showUpKey = h(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-small",
+      "aria-pressed": "false",
+      "aria-controls": ids.userpilotApiKey,
+      "data-testid": "settings-show-userpilot-key",
+      on: {
+        click: () => {
+          const show = upKeyInput.type === "password";
+          upKeyInput.type = show ? "text" : "password";
+          showUpKey.setAttribute("aria-pressed", String(show));
+          showUpKey.textContent = show ? "Hide" : "Show";
         },
       },
     },
@@ -150,6 +199,25 @@ export async function createSettings({ lib }) {
         ),
       ),
       h(
+        "fieldset",
+        {},
+        h("legend", {}, "Userpilot"),
+        h(
+          "div",
+          { class: "field field-wide" },
+          h("label", { for: ids.userpilotBaseUrl }, "Base URL"),
+          upBaseUrlInput,
+          h("p", { class: "help", id: `${ids.userpilotBaseUrl}-help` }, "Userpilot's API (https://appex.userpilot.io), a local sandbox, or your own proxy."),
+          upBaseUrlError,
+        ),
+        h(
+          "div",
+          { class: "field" },
+          h("label", { for: ids.userpilotApiKey }, "API key"),
+          h("div", { class: "input-with-button" }, upKeyInput, showUpKey),
+        ),
+      ),
+      h(
         "div",
         { class: "remember" },
         rememberBox,
@@ -157,7 +225,7 @@ export async function createSettings({ lib }) {
         h(
           "p",
           { class: "help", id: `${ids.remember}-help` },
-          "Unticked (the default), the client id and secret live only in this tab's memory and are gone when you reload or close it. " +
+          "Unticked (the default), the client id, secret and Userpilot key live only in this tab's memory and are gone when you reload or close it. " +
             "Ticked, they are saved unencrypted in this browser's local storage for this site: anyone using this browser profile, " +
             "and any script running on this site, can read them. Untick to erase them from this device.",
         ),
@@ -174,11 +242,22 @@ export async function createSettings({ lib }) {
     if (!problem) host = new URL(values.baseUrl).host;
     const creds = values.clientId && values.clientSecret ? "credentials set" : "credentials missing";
     const where = values.remember ? "remembered on this device" : "in memory only";
-    replace(summaryText, `— Backstory: ${host} · ${creds} (${where})`);
+    const upProblem = baseUrlProblem(values.userpilotBaseUrl);
+    upBaseUrlError.hidden = !upProblem || !values.userpilotBaseUrl;
+    upBaseUrlError.textContent = upProblem;
+    upBaseUrlInput.setAttribute("aria-invalid", String(Boolean(upProblem && values.userpilotBaseUrl)));
+    const upHost = upProblem ? "no base URL" : new URL(values.userpilotBaseUrl).host;
+    const upKey = values.userpilotApiKey ? "key set" : "key missing";
+    replace(summaryText, `— Backstory: ${host} · ${creds} · Userpilot: ${upHost} · ${upKey} (${where})`);
+    if (proxy || upProxy) {
+      const bs = proxy ? "Backstory: via this site's edge worker" : `Backstory: ${host} · ${creds}`;
+      const up = upProxy ? "Userpilot: via this site's edge worker" : `Userpilot: ${upHost} · ${upKey}`;
+      replace(summaryText, `— ${bs} · ${up}`);
+    }
   }
 
   function update(field, value) {
-    values[field] = field === "baseUrl" ? String(value).trim().replace(/\/+$/, "") : value;
+    values[field] = field === "baseUrl" || field === "userpilotBaseUrl" ? String(value).trim().replace(/\/+$/, "") : value;
     persist();
     renderSummary();
     for (const fn of listeners) fn(field);
@@ -186,6 +265,28 @@ export async function createSettings({ lib }) {
 
   renderSummary();
   if (values.remember) persist();
+
+  /** Hides a vendor's inputs: the edge worker holds its credentials. */
+  function behindProxy(inputEl, name) {
+    const fieldset = inputEl.closest("fieldset");
+    // `.field` sets its own display, which would outrank the `hidden` attribute alone.
+    for (const el of fieldset.querySelectorAll(".field")) {
+      el.hidden = true;
+      el.style.display = "none";
+    }
+    fieldset.append(
+      h("p", { class: "help", "data-testid": `settings-proxy-${name.toLowerCase()}` }, `${name} calls go through this site's edge worker, which holds the credentials: nothing to enter here.`),
+    );
+  }
+  if (proxy) behindProxy(baseUrlInput, "Backstory");
+  if (upProxy) behindProxy(upBaseUrlInput, "Userpilot");
+  if (proxy && upProxy) {
+    // Nothing left to remember.
+    const remember = rememberBox.closest(".remember");
+    remember.hidden = true;
+    remember.style.display = "none";
+  }
+  if (proxy) details.open = false;
 
   return {
     element: details,
@@ -204,17 +305,57 @@ export async function createSettings({ lib }) {
     },
     /** What is missing before a call can be made ("" when nothing is). */
     problem() {
+      if (proxy) return "";
       const p = baseUrlProblem(values.baseUrl);
       if (p) return p;
       if (!values.clientId) return "Enter the client id in Settings.";
       if (!values.clientSecret) return "Enter the client secret in Settings.";
       return "";
     },
+    /** What is missing before a Userpilot call can be made ("" when nothing is). */
+    userpilotProblem() {
+      if (upProxy) return "";
+      const p = baseUrlProblem(values.userpilotBaseUrl);
+      if (p) return `Userpilot: ${p}`;
+      if (!values.userpilotApiKey) return "Enter the Userpilot API key in Settings.";
+      return "";
+    },
+    /** Open the settings at the first missing Userpilot field. */
+    revealUserpilot() {
+      details.open = true;
+      const missing = baseUrlProblem(values.userpilotBaseUrl) ? "userpilotBaseUrl" : "userpilotApiKey";
+      document.getElementById(ids[missing]).focus();
+    },
+    /** The Userpilot client for the current settings (one per distinct settings). */
+    userpilot() {
+      if (upProxy) {
+        if (!upClient || upClientKey !== upProxy) {
+          upClient = new lib.UserpilotClient({ proxyUrl: upProxy });
+          upClientKey = upProxy;
+        }
+        return upClient;
+      }
+      const p = this.userpilotProblem();
+      if (p) throw Object.assign(new Error(p), { code: "E_SETTINGS" });
+      const key = JSON.stringify([values.userpilotBaseUrl, values.userpilotApiKey]);
+      if (!upClient || key !== upClientKey) {
+        upClient = new lib.UserpilotClient({ baseUrl: values.userpilotBaseUrl, apiKey: values.userpilotApiKey });
+        upClientKey = key;
+      }
+      return upClient;
+    },
     /**
      * The Backstory client for the current settings. One instance per distinct settings, so that
      * its result cache survives between runs. Throws if the settings are incomplete.
      */
     backstory() {
+      if (proxy) {
+        if (!client || clientKey !== proxy) {
+          client = new lib.BackstoryClient({ proxyUrl: proxy, quotaStore: lib.localStorageStore(), cacheTtlMs: 10 * 60 * 1000 });
+          clientKey = proxy;
+        }
+        return client;
+      }
       const p = this.problem();
       if (p) throw Object.assign(new Error(p), { code: "E_SETTINGS" });
       const key = JSON.stringify([values.baseUrl, values.clientId, values.clientSecret]);

@@ -1,1 +1,1129 @@
-//! The Raw Activity Data run (issue 3): jobs, polling, fragments in parallel.
+//! The Raw Activity Data run: create jobs, poll them, and download completed jobs' fragments in
+//! parallel, parsing each as JSON Lines while it arrives.
+//!
+//! Order and exactly-once: fragments are fetched up to `concurrency` at a time, but only the
+//! next one in order (the head) is parsed and delivered; the others read ahead into a buffer of
+//! at most `read_ahead_bytes` each and then wait (their connection is simply not read), so memory
+//! stays bounded by concurrency times that cap whatever the export's size. Rows therefore arrive
+//! in order of window, fragment, then line. A fragment whose body fails part way is fetched again
+//! from its start with backoff: for records and CSV the lines already delivered are skipped (a
+//! fresh parser told to skip them), for raw JSON Lines the bytes already delivered are skipped, so
+//! no row is delivered twice and none is lost.
+//!
+//! Truncation: a body shorter than its `Content-Length`, or (without one) not ending in a newline,
+//! is fetched again; after the last fragment the bytes received are checked against the job's
+//! `results_size`, so a short body is an error, never a short success.
+
+use super::inflight::InFlight;
+use super::{send, send_small, Response, Session};
+use crate::core::http::HttpRequest;
+use crate::core::retry::Backoff;
+use crate::core::Step;
+use crate::error::{Error, ErrorKind, Result};
+use crate::parse::flatten::{FlattenOptions, Flattener, LateField};
+use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
+use crate::providers::backstory::activities::schema::activity_columns;
+use crate::providers::backstory::activities::{
+    data_request, fragment_plan, get_request, list_request, parse_job_list, plan_windows, Action,
+    ExportRequest, Job, JobParams, JobState, JobWatch, PollBackoff, Scheduler, DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY, MAX_QUEUED,
+};
+use crate::transport::{Body, ResponseHead, Transport};
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+
+/// Data errors kept in full; past this only their count grows.
+const MAX_KEPT_ERRORS: usize = 1000;
+/// Bytes of a plain-JSON data answer read to tell an error body from data.
+const ERROR_BODY_PEEK: usize = 64 * 1024;
+/// Refusals of a new job (the vendor's queue full) tolerated in a row while none of ours runs.
+const MAX_REFUSALS: u32 = 30;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputKind {
+    /// Batches of records (one JSON array text each).
+    Records,
+    /// CSV text: the activity columns first, nested objects dotted, `explode` one row per element.
+    Csv { explode: Option<String> },
+    /// The JSON Lines bytes as they came.
+    Raw,
+}
+
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    /// Fragments fetched at once (1..=6).
+    pub concurrency: usize,
+    /// Bytes a fragment may buffer ahead of the one being delivered.
+    pub read_ahead_bytes: usize,
+    pub batch_records: usize,
+    pub strict: bool,
+    pub max_line_bytes: usize,
+    pub output: OutputKind,
+    /// A fragment whose answer or next chunk takes longer than this is fetched again (the vendor
+    /// allows 60 s per 20 MB, so a minute without a byte means the connection is stuck).
+    pub stall_timeout_ms: Option<f64>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            read_ahead_bytes: 4 << 20,
+            batch_records: JsonlOptions::default().batch_records,
+            strict: false,
+            max_line_bytes: JsonlOptions::default().max_line_bytes,
+            output: OutputKind::Records,
+            stall_timeout_ms: None,
+        }
+    }
+}
+
+impl DownloadOptions {
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(Error::invalid(
+                "concurrency",
+                format!("must be an integer from 1 to {MAX_CONCURRENCY}"),
+            ));
+        }
+        if self
+            .stall_timeout_ms
+            .is_some_and(|ms| ms.is_nan() || ms < 1.0)
+        {
+            return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
+        }
+        if self.read_ahead_bytes < 1024 {
+            return Err(Error::invalid("readAheadBytes", "must be at least 1024"));
+        }
+        if let OutputKind::Csv { explode: Some(e) } = &self.output {
+            if e.is_empty() || e.len() > 200 {
+                return Err(Error::invalid(
+                    "explode",
+                    "must name an array field such as participants",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How jobs are polled.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitOptions {
+    pub poll_initial_ms: f64,
+    pub poll_max_ms: f64,
+    /// Give up waiting (`E_TIMEOUT`) this long after starting.
+    pub timeout_ms: Option<f64>,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            poll_initial_ms: PollBackoff::DEFAULT_INITIAL_MS,
+            poll_max_ms: PollBackoff::DEFAULT_MAX_MS,
+            timeout_ms: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub download: DownloadOptions,
+    pub wait: WaitOptions,
+    /// Our jobs queued or running at once (at most the vendor's 10).
+    pub max_active: usize,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions {
+            download: DownloadOptions::default(),
+            wait: WaitOptions::default(),
+            max_active: MAX_QUEUED,
+        }
+    }
+}
+
+/// Where delivered data came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Place<'a> {
+    pub window: usize,
+    pub job_id: &'a str,
+    /// `None` when the job's data came in one response.
+    pub fragment: Option<u32>,
+}
+
+#[derive(Debug)]
+pub enum Delivery {
+    Records(RecordBatch),
+    /// CSV text (the header comes first in the first delivery) and the rows it holds.
+    Csv {
+        text: String,
+        rows: u64,
+    },
+    Raw(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Creating,
+    Waiting,
+    Downloading,
+    Done,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Creating => "creating",
+            Phase::Waiting => "waiting",
+            Phase::Downloading => "downloading",
+            Phase::Done => "done",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FragmentState {
+    Requested,
+    Reading,
+    /// Read ahead up to its cap, waiting for its turn.
+    Buffered,
+    Retrying,
+    Done,
+}
+
+impl FragmentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FragmentState::Requested => "requested",
+            FragmentState::Reading => "reading",
+            FragmentState::Buffered => "buffered",
+            FragmentState::Retrying => "retrying",
+            FragmentState::Done => "done",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FragmentProgress {
+    pub index: Option<u32>,
+    pub state: FragmentState,
+    /// Bytes received in the current attempt.
+    pub bytes: u64,
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub phase: Phase,
+    pub windows: usize,
+    pub windows_done: usize,
+    pub jobs_active: usize,
+    pub jobs_running: usize,
+    /// The window and job being downloaded (or waited for).
+    pub window: usize,
+    pub job_id: Option<String>,
+    pub results_size: Option<u64>,
+    pub fragments_total: usize,
+    /// Fragments of the current job fully delivered (they are delivered in order: 0..done).
+    pub fragments_done: usize,
+    /// Fragments in flight, head first.
+    pub fragments: Vec<FragmentProgress>,
+    pub records: u64,
+    pub rows: u64,
+    /// Bytes delivered (all jobs).
+    pub bytes: u64,
+    /// A change worth showing at once (a state change); the rest may be throttled.
+    pub significant: bool,
+}
+
+/// A bad line in the data, with where it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataError {
+    pub window: usize,
+    pub job_id: String,
+    pub fragment: Option<u32>,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExportOutcome {
+    pub jobs: Vec<Job>,
+    pub records: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub errors: Vec<DataError>,
+    pub errors_total: u64,
+    /// Fragment downloads started again after a failure.
+    pub retries: u32,
+    /// CSV: the header written.
+    pub header: Vec<String>,
+    /// CSV: fields first seen after the header was written (counted, not written).
+    pub late_fields: Vec<LateField>,
+}
+
+/// Receives an export as it arrives.
+#[allow(async_fn_in_trait)]
+pub trait ActivitySink {
+    /// Data in order. A returned promise-like wait is backpressure: nothing more is delivered
+    /// until it resolves.
+    async fn deliver(&mut self, at: Place<'_>, data: Delivery) -> Result<()>;
+    /// A job was created or changed state.
+    fn job(&mut self, window: usize, job: &Job);
+    fn progress(&mut self, p: &Progress);
+}
+
+// ------------------------------------------------------------------------- jobs
+
+async fn read_job<T: Transport>(t: &T, session: &Session, req: HttpRequest) -> Result<Job> {
+    let resp = send_small(t, session, req).await?;
+    Job::from_json(&resp.body)
+}
+
+/// `POST /jobs`. Sent once (not retried: a retry could create a second job).
+pub async fn create_job<T: Transport>(t: &T, session: &Session, params: &JobParams) -> Result<Job> {
+    read_job(t, session, params.create_request(&session.base_url)).await
+}
+
+pub async fn get_job<T: Transport>(t: &T, session: &Session, job_id: &str) -> Result<Job> {
+    read_job(t, session, get_request(&session.base_url, job_id)?).await
+}
+
+/// The jobs created in the past 10 days.
+pub async fn list_jobs<T: Transport>(t: &T, session: &Session) -> Result<Vec<Job>> {
+    let resp = send_small(t, session, list_request(&session.base_url)).await?;
+    parse_job_list(&resp.body)
+}
+
+/// Polls `job` with backoff until it ends: the Completed job, or `E_JOB_FAILED` naming it.
+pub async fn wait_job<T: Transport>(
+    t: &T,
+    session: &Session,
+    job: Job,
+    opts: &WaitOptions,
+    on_change: &mut dyn FnMut(&Job),
+) -> Result<Job> {
+    let start = t.now_ms();
+    let mut watch = JobWatch::new(
+        &session.base_url,
+        job,
+        PollBackoff::new(opts.poll_initial_ms, opts.poll_max_ms, start),
+        opts.timeout_ms.map(|ms| start + ms),
+    );
+    loop {
+        t.check_aborted()?;
+        match watch.poll(t.now_ms())? {
+            Step::Done(job) => return Ok(job),
+            Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
+            Step::Send(req) => {
+                let resp = send_small(t, session, req).await?;
+                if watch.handle(&resp, t.now_ms())? {
+                    on_change(watch.job());
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- output
+
+/// The output side, shared by every job of an export so a CSV has one header and counts run on.
+struct Emitter {
+    kind: OutputKind,
+    flattener: Option<Flattener>,
+    records: u64,
+    rows: u64,
+    bytes: u64,
+    errors: Vec<DataError>,
+    errors_total: u64,
+    retries: u32,
+}
+
+impl Emitter {
+    fn new(kind: OutputKind) -> Self {
+        let flattener = match &kind {
+            OutputKind::Csv { explode } => Some(Flattener::new(FlattenOptions {
+                columns: activity_columns(explode.as_deref()),
+                explode: explode.clone(),
+                discover: true,
+            })),
+            _ => None,
+        };
+        Emitter {
+            kind,
+            flattener,
+            records: 0,
+            rows: 0,
+            bytes: 0,
+            errors: Vec::new(),
+            errors_total: 0,
+            retries: 0,
+        }
+    }
+
+    async fn batch<S: ActivitySink>(
+        &mut self,
+        at: Place<'_>,
+        batch: RecordBatch,
+        sink: &mut S,
+    ) -> Result<()> {
+        self.records += batch.count as u64;
+        match (&self.kind, &mut self.flattener) {
+            (OutputKind::Csv { .. }, Some(f)) => {
+                let mut text = String::with_capacity(batch.text.len() + 256);
+                let rows = f.write_batch(&batch, &mut text)?;
+                self.rows += rows;
+                sink.deliver(at, Delivery::Csv { text, rows }).await
+            }
+            (OutputKind::Raw, _) => {
+                self.rows += batch.count as u64;
+                Ok(())
+            }
+            _ => {
+                self.rows += batch.count as u64;
+                sink.deliver(at, Delivery::Records(batch)).await
+            }
+        }
+    }
+
+    fn line_errors(&mut self, at: Place<'_>, parser: &mut JsonlParser) {
+        for e in parser.take_errors() {
+            self.errors_total += 1;
+            if self.errors.len() < MAX_KEPT_ERRORS {
+                self.errors.push(DataError {
+                    window: at.window,
+                    job_id: at.job_id.to_string(),
+                    fragment: at.fragment,
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                });
+            }
+        }
+    }
+
+    /// After the last job: a CSV with no records still gets its header.
+    async fn finish<S: ActivitySink>(&mut self, at: Place<'_>, sink: &mut S) -> Result<()> {
+        if let Some(f) = &mut self.flattener {
+            let mut text = String::new();
+            f.finish(&mut text);
+            if !text.is_empty() {
+                sink.deliver(at, Delivery::Csv { text, rows: 0 }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn outcome(&self, jobs: Vec<Job>) -> ExportOutcome {
+        ExportOutcome {
+            jobs,
+            records: self.records,
+            rows: self.rows,
+            bytes: self.bytes,
+            errors: self.errors.clone(),
+            errors_total: self.errors_total,
+            retries: self.retries,
+            header: self
+                .flattener
+                .as_ref()
+                .map(|f| f.header().to_vec())
+                .unwrap_or_default(),
+            late_fields: self
+                .flattener
+                .as_ref()
+                .map(|f| f.late_fields().to_vec())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- fragments
+
+struct Frag<B> {
+    index: Option<u32>,
+    queue: VecDeque<Vec<u8>>,
+    queued: usize,
+    /// An open body with no read in flight.
+    body: Option<B>,
+    busy: bool,
+    ended: bool,
+    expected: Option<u64>,
+    received: u64,
+    last_byte: Option<u8>,
+    retries: u32,
+    /// The body was fetched again: whoever consumed part of it must skip what it delivered.
+    restarted: bool,
+    backoff: Backoff,
+    state: FragmentState,
+}
+
+enum Ev<B> {
+    Sent(Result<Response<B>>),
+    Read(B, Result<Option<Vec<u8>>>),
+    Slept(Result<()>),
+}
+
+/// Parses and delivers the head fragment.
+struct Head {
+    parser: JsonlParser,
+    /// Lines of this fragment delivered before its body was fetched again.
+    skip_lines: u64,
+    /// Raw output: bytes of this fragment taken from the current body, and bytes of it still to
+    /// skip because an earlier body delivered them.
+    consumed: u64,
+    skip: u64,
+}
+
+impl Head {
+    fn new(opts: &DownloadOptions) -> Self {
+        Head {
+            parser: JsonlParser::new(parser_options(opts)),
+            skip_lines: 0,
+            consumed: 0,
+            skip: 0,
+        }
+    }
+}
+
+fn parser_options(opts: &DownloadOptions) -> JsonlOptions {
+    JsonlOptions {
+        strict: opts.strict,
+        batch_records: opts.batch_records.max(1),
+        max_line_bytes: opts.max_line_bytes.max(1),
+    }
+}
+
+fn with_place(e: Error, at: Place<'_>) -> Error {
+    let frag = at
+        .fragment
+        .map(|k| format!(" fragment {k}"))
+        .unwrap_or_default();
+    match e.kind() {
+        ErrorKind::Decode {
+            line,
+            column,
+            reason,
+        } => Error::decode(*line, *column, format!("job {}{frag}: {reason}", at.job_id)),
+        ErrorKind::Network { message } => {
+            Error::network(format!("job {}{frag}: {message}", at.job_id))
+        }
+        _ => e,
+    }
+}
+
+struct JobRun<'j> {
+    window: usize,
+    job: &'j Job,
+}
+
+/// Downloads one Completed job's data: fragments in parallel, delivered in order.
+async fn download_job<T: Transport, S: ActivitySink>(
+    t: &T,
+    session: &Session,
+    run: JobRun<'_>,
+    opts: &DownloadOptions,
+    out: &mut Emitter,
+    progress: &mut Progress,
+    sink: &mut S,
+) -> Result<()> {
+    let job = run.job;
+    if job.state != JobState::Completed {
+        job.check_not_failed()?;
+        return Err(Error::invalid(
+            "job",
+            format!(
+                "job {} is {}; its data can be read once it is Completed",
+                job.job_id,
+                job.state.as_str()
+            ),
+        ));
+    }
+    let plan = fragment_plan(job);
+    let seed = (t.now_ms() as u64) ^ 0xA076_1D64_78BD_642F;
+    let mut frags: Vec<Frag<T::Body>> = plan
+        .iter()
+        .enumerate()
+        .map(|(i, &index)| Frag {
+            index,
+            queue: VecDeque::new(),
+            queued: 0,
+            body: None,
+            busy: false,
+            ended: false,
+            expected: None,
+            received: 0,
+            last_byte: None,
+            retries: 0,
+            restarted: false,
+            backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64 * 0x9E37)),
+            state: FragmentState::Requested,
+        })
+        .collect();
+    let n = frags.len();
+    let concurrency = opts.concurrency.clamp(1, MAX_CONCURRENCY);
+    let cap = opts.read_ahead_bytes.max(1024);
+    let stall = opts.stall_timeout_ms;
+    let mut inflight: InFlight<'_, usize, Ev<T::Body>> = InFlight::new();
+    let mut started = 0usize;
+    let mut head = 0usize;
+    let mut consumer = Head::new(opts);
+    progress.phase = Phase::Downloading;
+    progress.window = run.window;
+    progress.job_id = Some(job.job_id.clone());
+    progress.results_size = job.results_size;
+    progress.fragments_total = n;
+    progress.fragments_done = 0;
+    report(sink, progress, &frags, head, started, true);
+    let request = |index: Option<u32>| data_request(&session.base_url, &job.job_id, index);
+    loop {
+        t.check_aborted()?;
+        while started < n && started < head + concurrency {
+            let req = request(frags.get(started).and_then(|f| f.index))?;
+            inflight.push(started, async move {
+                Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
+            });
+            if let Some(f) = frags.get_mut(started) {
+                f.busy = true;
+            }
+            started += 1;
+        }
+        for (k, f) in frags.iter_mut().enumerate().take(started).skip(head) {
+            if f.busy || f.ended || f.queued >= cap {
+                continue;
+            }
+            if let Some(mut body) = f.body.take() {
+                f.busy = true;
+                f.state = FragmentState::Reading;
+                inflight.push(k, async move {
+                    let r = within(t, stall, body.chunk()).await;
+                    Ev::Read(body, r)
+                });
+            }
+        }
+        if head >= n {
+            break;
+        }
+        let at = Place {
+            window: run.window,
+            job_id: &job.job_id,
+            fragment: frags.get(head).and_then(|f| f.index),
+        };
+        let Some(f) = frags.get_mut(head) else { break };
+        if std::mem::take(&mut f.restarted) {
+            restart_head(&mut consumer, opts);
+        }
+        if let Some(chunk) = f.queue.pop_front() {
+            f.queued -= chunk.len();
+            if f.queued < cap && f.state == FragmentState::Buffered {
+                f.state = FragmentState::Reading;
+            }
+            // Requests just pushed go out now, while the consumer takes this chunk.
+            inflight.kick().await;
+            consume(&mut consumer, chunk, at, opts, out, sink).await?;
+            sync_counts(progress, out);
+            report(sink, progress, &frags, head, started, false);
+            continue;
+        }
+        if f.ended && !f.busy {
+            finish_fragment(&mut consumer, at, out, sink).await?;
+            f.state = FragmentState::Done;
+            head += 1;
+            consumer = Head::new(opts);
+            progress.fragments_done = head;
+            sync_counts(progress, out);
+            report(sink, progress, &frags, head, started, true);
+            continue;
+        }
+        let Some((k, ev)) = inflight.next().await else {
+            return Err(Error::network(format!(
+                "internal: fragment {head} of job {} is waiting on nothing",
+                job.job_id
+            )));
+        };
+        let Some(f) = frags.get_mut(k) else { continue };
+        let at = Place {
+            window: run.window,
+            job_id: &job.job_id,
+            fragment: f.index,
+        };
+        f.busy = false;
+        let failure = match ev {
+            Ev::Sent(Ok(Response::Streaming(h, mut body))) => {
+                f.expected = h
+                    .header("content-length")
+                    .and_then(|v| v.trim().parse().ok());
+                f.received = 0;
+                f.last_byte = None;
+                f.state = FragmentState::Reading;
+                match peek_error_body(&h, &mut body).await {
+                    Ok(Peek::Data(first)) => {
+                        if !first.is_empty() {
+                            f.received = first.len() as u64;
+                            f.last_byte = first.last().copied();
+                            f.queued += first.len();
+                            f.queue.push_back(first);
+                        }
+                        f.body = Some(body);
+                        None
+                    }
+                    Ok(Peek::Error(e)) | Err(e) => Some(e),
+                }
+            }
+            Ev::Sent(Ok(Response::Buffered(resp))) => {
+                // `send` has already retried what may be retried.
+                return Err(with_place(
+                    Error::from_status(
+                        resp.status,
+                        &resp.body,
+                        super::retry_after(&resp.headers, t.now_ms()),
+                    ),
+                    at,
+                ));
+            }
+            // Our stall timeout: fetched again like a body cut short. Other failures have
+            // already been retried by `send`.
+            Ev::Sent(Err(e)) if matches!(e.kind(), ErrorKind::Timeout) => Some(e),
+            Ev::Sent(Err(e)) => return Err(with_place(e, at)),
+            Ev::Read(body, Ok(Some(chunk))) => {
+                f.received += chunk.len() as u64;
+                f.last_byte = chunk.last().copied().or(f.last_byte);
+                f.queued += chunk.len();
+                if !chunk.is_empty() {
+                    f.queue.push_back(chunk);
+                }
+                f.state = if f.queued >= cap && k != head {
+                    FragmentState::Buffered
+                } else {
+                    FragmentState::Reading
+                };
+                f.body = Some(body);
+                None
+            }
+            Ev::Read(_, Ok(None)) => {
+                let short = match f.expected {
+                    Some(len) => (f.received != len)
+                        .then(|| format!("body cut short: {} of {len} bytes", f.received)),
+                    // Without a length, a body that stops inside a line was cut short; the
+                    // vendor's lines each end with a newline. The last try is accepted as is
+                    // (a short job is still caught by the results_size check).
+                    None => (f.last_byte.is_some_and(|b| b != b'\n')
+                        && f.retries < session.retry.max_retries)
+                        .then(|| "body ended inside a line".to_string()),
+                };
+                match short {
+                    Some(why) => Some(Error::network(why)),
+                    None => {
+                        f.ended = true;
+                        None
+                    }
+                }
+            }
+            Ev::Read(_, Err(e)) => Some(e),
+            Ev::Slept(r) => {
+                r?;
+                let req = request(f.index)?;
+                f.busy = true;
+                inflight.push(k, async move {
+                    Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
+                });
+                None
+            }
+        };
+        if let Some(e) = failure {
+            // Fetch the fragment again from its start; drop what was read ahead of the consumer.
+            let Some(delay) = f.backoff.next_delay(&e) else {
+                return Err(with_place(e, at));
+            };
+            f.retries += 1;
+            out.retries += 1;
+            f.queue.clear();
+            f.queued = 0;
+            f.body = None;
+            f.ended = false;
+            f.restarted = true;
+            f.state = FragmentState::Retrying;
+            f.busy = true;
+            inflight.push(k, async move { Ev::Slept(t.sleep(delay as f64).await) });
+            report(sink, progress, &frags, head, started, true);
+        }
+    }
+    let received: u64 = frags.iter().map(|f| f.received).sum();
+    if let Some(size) = job.results_size {
+        if received != size {
+            return Err(Error::network(format!(
+                "job {}: received {received} bytes of data but the job reported results_size {size}; {} records were delivered",
+                job.job_id, out.records
+            )));
+        }
+    }
+    Ok(())
+}
+
+enum Peek {
+    /// The body's first bytes (empty when not peeked): data, to be consumed as usual.
+    Data(Vec<u8>),
+    /// A 200 whose body is one JSON error object, not data.
+    Error(Error),
+}
+
+/// A data answer labelled plain JSON (the vendor's lines come as `x-ndjson`) may be an error
+/// reported with status 200: its first bytes are read, and if the whole body is one JSON object
+/// with an `error` key it is an error (fetched again), never a record.
+async fn peek_error_body<B: Body>(head: &ResponseHead, body: &mut B) -> Result<Peek> {
+    let ct = head
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !ct.contains("json") || ct.contains("nd") || ct.contains("lines") || ct.contains("jsonl") {
+        return Ok(Peek::Data(Vec::new()));
+    }
+    let mut first = Vec::new();
+    let mut ended = false;
+    while first.len() < ERROR_BODY_PEEK {
+        match body.chunk().await? {
+            Some(c) => first.extend_from_slice(&c),
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    if ended {
+        if let Ok(serde_json::Value::Object(m)) =
+            serde_json::from_slice::<serde_json::Value>(&first)
+        {
+            if m.contains_key("error") || m.contains_key("errors") {
+                return Ok(Peek::Error(Error::network(format!(
+                    "answered {} with an error body instead of data: {}",
+                    head.status,
+                    crate::error::excerpt(&first)
+                ))));
+            }
+        }
+    }
+    Ok(Peek::Data(first))
+}
+
+/// `fut`, or `E_TIMEOUT` if it has not finished `ms` after it started. The loser is dropped: a
+/// body read cut off this way is abandoned with its body (which cancels the connection).
+async fn within<T: Transport, X>(
+    t: &T,
+    ms: Option<f64>,
+    fut: impl Future<Output = Result<X>>,
+) -> Result<X> {
+    let Some(ms) = ms else {
+        return fut.await;
+    };
+    let mut fut = pin!(fut);
+    let mut timer = pin!(t.sleep(ms));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(v);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Err(Error::new(ErrorKind::Timeout))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// The head fragment was fetched again: a fresh parser that skips the lines already delivered
+/// (records, CSV), or for raw output the same parser after skipping the bytes already delivered.
+/// A body may be fetched again before the previous retry delivered anything, so what was
+/// delivered is carried over, never reset to what the last body reached.
+fn restart_head(h: &mut Head, opts: &DownloadOptions) {
+    if opts.output == OutputKind::Raw {
+        h.skip += h.consumed;
+        h.consumed = 0;
+        return;
+    }
+    h.skip_lines = h.skip_lines.max(h.parser.lines());
+    let mut p = JsonlParser::new(parser_options(opts));
+    p.skip_through_line(h.skip_lines);
+    h.parser = p;
+}
+
+/// Feeds one chunk of the head fragment and delivers what it completes.
+async fn consume<S: ActivitySink>(
+    h: &mut Head,
+    mut chunk: Vec<u8>,
+    at: Place<'_>,
+    opts: &DownloadOptions,
+    out: &mut Emitter,
+    sink: &mut S,
+) -> Result<()> {
+    if h.skip > 0 {
+        let drop = (h.skip as usize).min(chunk.len());
+        chunk.drain(..drop);
+        h.skip -= drop as u64;
+        h.consumed += drop as u64;
+    }
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let n = chunk.len() as u64;
+    let pushed = h.parser.push(&chunk);
+    out.line_errors(at, &mut h.parser);
+    if opts.output == OutputKind::Raw && pushed.is_ok() {
+        h.consumed += n;
+        sink.deliver(at, Delivery::Raw(chunk)).await?;
+    }
+    // In strict mode the records before the bad line are still delivered, so the error's line
+    // says exactly where delivery stopped.
+    while let Some(b) = h.parser.take_pending() {
+        out.batch(at, b, sink).await?;
+    }
+    pushed.map_err(|e| with_place(e, at))?;
+    out.bytes += n;
+    Ok(())
+}
+
+async fn finish_fragment<S: ActivitySink>(
+    h: &mut Head,
+    at: Place<'_>,
+    out: &mut Emitter,
+    sink: &mut S,
+) -> Result<()> {
+    h.parser.finish().map_err(|e| with_place(e, at))?;
+    out.line_errors(at, &mut h.parser);
+    while let Some(b) = h.parser.take_batch() {
+        out.batch(at, b, sink).await?;
+    }
+    Ok(())
+}
+
+fn sync_counts(p: &mut Progress, out: &Emitter) {
+    p.bytes = out.bytes;
+    p.records = out.records;
+    p.rows = out.rows;
+}
+
+fn report<S: ActivitySink, B>(
+    sink: &mut S,
+    p: &mut Progress,
+    frags: &[Frag<B>],
+    head: usize,
+    started: usize,
+    significant: bool,
+) {
+    p.fragments.clear();
+    for f in frags.iter().take(started).skip(head) {
+        p.fragments.push(FragmentProgress {
+            index: f.index,
+            state: f.state,
+            bytes: f.received,
+            retries: f.retries,
+        });
+    }
+    p.significant = significant;
+    sink.progress(p);
+}
+
+fn empty_progress(windows: usize) -> Progress {
+    Progress {
+        phase: Phase::Creating,
+        windows,
+        windows_done: 0,
+        jobs_active: 0,
+        jobs_running: 0,
+        window: 0,
+        job_id: None,
+        results_size: None,
+        fragments_total: 0,
+        fragments_done: 0,
+        fragments: Vec::new(),
+        records: 0,
+        rows: 0,
+        bytes: 0,
+        significant: true,
+    }
+}
+
+// ------------------------------------------------------------------------- runs
+
+/// Downloads one job: waits for it first if it has not ended, then delivers its data.
+pub async fn download<T: Transport, S: ActivitySink>(
+    t: &T,
+    session: &Session,
+    job: Job,
+    wait: &WaitOptions,
+    opts: &DownloadOptions,
+    sink: &mut S,
+) -> Result<ExportOutcome> {
+    opts.validate()?;
+    let mut progress = empty_progress(1);
+    let job = if job.state.is_terminal() {
+        job.check_not_failed()?;
+        job
+    } else {
+        progress.phase = Phase::Waiting;
+        progress.job_id = Some(job.job_id.clone());
+        sink.progress(&progress);
+        wait_job(t, session, job, wait, &mut |j| sink.job(0, j)).await?
+    };
+    let mut out = Emitter::new(opts.output.clone());
+    download_job(
+        t,
+        session,
+        JobRun {
+            window: 0,
+            job: &job,
+        },
+        opts,
+        &mut out,
+        &mut progress,
+        sink,
+    )
+    .await?;
+    let at = Place {
+        window: 0,
+        job_id: &job.job_id,
+        fragment: None,
+    };
+    out.finish(at, sink).await?;
+    progress.phase = Phase::Done;
+    progress.windows_done = 1;
+    progress.fragments.clear();
+    sync_counts(&mut progress, &out);
+    progress.significant = true;
+    sink.progress(&progress);
+    Ok(out.outcome(vec![job]))
+}
+
+/// The whole export: plans windows, creates their jobs within the vendor's limits, polls them,
+/// and downloads each in window order as it completes.
+pub async fn run_export<T: Transport, S: ActivitySink>(
+    t: &T,
+    session: &Session,
+    request: &ExportRequest,
+    opts: &ExportOptions,
+    sink: &mut S,
+) -> Result<ExportOutcome> {
+    opts.download.validate()?;
+    if !(1..=MAX_QUEUED).contains(&opts.max_active) {
+        return Err(Error::invalid(
+            "maxActiveJobs",
+            format!("must be an integer from 1 to {MAX_QUEUED}"),
+        ));
+    }
+    let windows = plan_windows(request);
+    let n = windows.len();
+    let mut sched = Scheduler::new(
+        windows,
+        opts.max_active,
+        opts.wait.poll_initial_ms,
+        opts.wait.poll_max_ms,
+    );
+    let mut out = Emitter::new(opts.download.output.clone());
+    let mut progress = empty_progress(n);
+    let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
+    let mut jobs: Vec<Job> = Vec::new();
+    sink.progress(&progress);
+    loop {
+        t.check_aborted()?;
+        let now = t.now_ms();
+        progress.jobs_active = sched.active();
+        progress.jobs_running = sched.running();
+        progress.windows_done = sched.done();
+        match sched.next(now) {
+            Action::Done => break,
+            Action::Create(w) => {
+                let Some(params) = sched.window(w).copied() else {
+                    break;
+                };
+                progress.phase = Phase::Creating;
+                match create_job(t, session, &params).await {
+                    Ok(job) => {
+                        sink.job(w, &job);
+                        sched.created(w, job, t.now_ms())?;
+                    }
+                    Err(e) if e.status() == Some(429) => {
+                        // The vendor's queue is full (other callers' jobs count too).
+                        if sched.refusals() >= MAX_REFUSALS && sched.active() == 0 {
+                            return Err(e);
+                        }
+                        sched.refused(t.now_ms(), e.retry_after_ms());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Action::Poll(w) => {
+                let Some(id) = sched.job(w).map(|j| j.job_id.clone()) else {
+                    continue;
+                };
+                progress.phase = Phase::Waiting;
+                let job = get_job(t, session, &id).await?;
+                let changed = sched.job(w).map(|j| j.state) != Some(job.state);
+                if changed {
+                    // Reported before a Failed state ends the run, so the caller sees it.
+                    sink.job(w, &job);
+                }
+                if sched.polled(w, job, t.now_ms())? {
+                    progress.jobs_active = sched.active();
+                    progress.jobs_running = sched.running();
+                    progress.significant = true;
+                    sink.progress(&progress);
+                }
+            }
+            Action::Download(w) => {
+                let Some(job) = sched.job(w).cloned() else {
+                    break;
+                };
+                download_job(
+                    t,
+                    session,
+                    JobRun {
+                        window: w,
+                        job: &job,
+                    },
+                    &opts.download,
+                    &mut out,
+                    &mut progress,
+                    sink,
+                )
+                .await?;
+                sched.downloaded(w);
+                jobs.push(job);
+            }
+            Action::Wait { until_ms } => {
+                if deadline.is_some_and(|d| now >= d) {
+                    return Err(Error::new(ErrorKind::Timeout));
+                }
+                progress.phase = Phase::Waiting;
+                progress.job_id = sched.job(sched.done()).map(|j| j.job_id.clone());
+                progress.significant = false;
+                sink.progress(&progress);
+                let until = deadline
+                    .map_or(until_ms, |d| until_ms.min(d))
+                    .min(now + opts.wait.poll_max_ms);
+                t.sleep((until - now).max(1.0)).await?;
+            }
+        }
+    }
+    let last = jobs.last().map(|j| j.job_id.clone()).unwrap_or_default();
+    out.finish(
+        Place {
+            window: n.saturating_sub(1),
+            job_id: &last,
+            fragment: None,
+        },
+        sink,
+    )
+    .await?;
+    progress.phase = Phase::Done;
+    progress.windows_done = n;
+    progress.jobs_active = 0;
+    progress.jobs_running = 0;
+    progress.fragments.clear();
+    sync_counts(&mut progress, &out);
+    progress.significant = true;
+    sink.progress(&progress);
+    Ok(out.outcome(jobs))
+}

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 
 pub mod activities;
 pub mod forecasting;
+pub mod inflight;
 pub mod query;
 pub mod userpilot;
 

@@ -1,1 +1,1118 @@
-//! The Userpilot runs (issue 5): export jobs, presigned files, lookups.
+//! The Userpilot runs: export jobs (start, with the 409 handled; get; list; wait) and lookups,
+//! plus the rows of a finished job: every presigned gzip file fetched with a bounded number in
+//! flight, inflated and parsed while it arrives, and delivered once, in file order.
+//!
+//! Downloads are one loop over [`InFlight`]: each in-flight future either opens a file or reads
+//! one chunk of it (owning the body and handing it back), so no file is read further ahead than
+//! its small queue allows and memory stays bounded by chunk size times concurrency. Only the
+//! first undelivered file (the head) is decoded; the others wait in their queues.
+//!
+//! A file that fails part way (a dropped connection, a truncated gzip stream) is fetched again
+//! from its start and the lines or rows already delivered are skipped, so nothing is lost or
+//! repeated. A 403 on a presigned URL means the link expired: the job is read again for fresh
+//! URLs, once per file; a second 403 after that is `LinkExpired`.
+
+use super::inflight::InFlight;
+use super::{retry_after, send, Response, Session};
+use crate::core::retry::Backoff;
+use crate::error::{Error, ErrorKind, Result};
+use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
+use crate::parse::flatten::{FlattenOptions, Flattener};
+use crate::parse::gzip::GzipDecoder;
+use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
+use crate::providers::userpilot::exports::{
+    self, check_job_id, error_from_response, file_request, running_job, Created, ExportParams,
+    Format, Job, JobStatus, PollSchedule,
+};
+use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
+use crate::transport::{Body, Transport};
+use std::collections::{HashSet, VecDeque};
+
+/// An edge worker may hold 6 connections at once.
+pub const MAX_CONCURRENCY: usize = 6;
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Compressed bytes a file waiting for its turn may hold before its reads pause.
+const QUEUE_LIMIT: usize = 1 << 20;
+/// Decompressed bytes handed to a parser at a time: bounds what one compressed chunk can become.
+const INFLATE_BUF: usize = 64 * 1024;
+/// The columns every event has, first in a flattened CSV (FACTS.md; the sandbox's CSV header).
+pub const EVENT_COLUMNS: [&str; 8] = [
+    "app_token",
+    "event_type",
+    "event_name",
+    "user_id",
+    "company_id",
+    "source",
+    "inserted_at",
+    "internal_event_id",
+];
+
+/// A body the runtime may be able to decompress natively (the browser's `DecompressionStream`).
+pub trait GunzipBody: Body {
+    /// Switches the body to yield decompressed bytes; `false` if the runtime cannot.
+    fn gunzip_natively(&mut self) -> bool {
+        false
+    }
+}
+
+/// Userpilot's answer to a small JSON request: the body on success, else the mapped error.
+async fn call<T: Transport>(
+    t: &T,
+    session: &Session,
+    req: crate::core::http::HttpRequest,
+) -> Result<crate::core::http::HttpResponse> {
+    let resp = match send(t, session, req, &mut || {}).await? {
+        Response::Buffered(r) => r,
+        Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
+            status: head.status,
+            headers: head.headers,
+            body: super::read_all(&mut body, super::SMALL_BODY_LIMIT).await?,
+        },
+    };
+    if resp.is_success() {
+        Ok(resp)
+    } else {
+        Err(error_from_response(
+            &resp,
+            retry_after(&resp.headers, t.now_ms()),
+        ))
+    }
+}
+
+pub async fn get_job<T: Transport>(t: &T, session: &Session, job_id: &str) -> Result<Job> {
+    let resp = call(t, session, exports::get_request(&session.base_url, job_id)?).await?;
+    Job::parse(&resp.body)
+}
+
+pub async fn list_jobs<T: Transport>(t: &T, session: &Session) -> Result<Vec<Job>> {
+    let resp = call(t, session, exports::list_request(&session.base_url)).await?;
+    Job::parse_list(&resp.body)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitOptions {
+    pub initial_ms: f64,
+    pub max_ms: f64,
+    /// Give up with `Timeout` after this long.
+    pub timeout_ms: Option<f64>,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            initial_ms: 500.0,
+            max_ms: 10_000.0,
+            timeout_ms: None,
+        }
+    }
+}
+
+/// Reads the job until it is `completed` (returned) or `failed` (`JobFailed`), sleeping longer
+/// between reads as it runs on. `on_progress` sees every read.
+pub async fn wait<T: Transport>(
+    t: &T,
+    session: &Session,
+    job_id: &str,
+    opts: &WaitOptions,
+    on_progress: &mut dyn FnMut(&Job),
+) -> Result<Job> {
+    check_job_id("jobId", job_id)?;
+    let deadline = opts.timeout_ms.map(|ms| t.now_ms() + ms);
+    let mut schedule = PollSchedule::new(opts.initial_ms, opts.max_ms, deadline);
+    loop {
+        t.check_aborted()?;
+        let job = get_job(t, session, job_id).await?;
+        on_progress(&job);
+        match job.status {
+            JobStatus::Completed => return Ok(job),
+            JobStatus::Failed => {
+                return Err(Error::new(ErrorKind::JobFailed {
+                    job_id: job.job_id,
+                    state: "failed".into(),
+                }))
+            }
+            _ => {}
+        }
+        let d = schedule.next_delay(t.now_ms())?;
+        t.sleep(d).await?;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StartOptions {
+    /// On a 409, wait for the running job to finish, then start this one.
+    pub wait_for_running: bool,
+    pub wait: WaitOptions,
+}
+
+/// What `start` went through before its job was created.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartEvent<'a> {
+    /// A 409: this job (if the list tells) is running; waiting for it.
+    WaitingFor(Option<&'a str>),
+    /// A read of the job being waited for.
+    Progress(&'a Job),
+}
+
+/// Attempts at creating the job when the caller waits out other jobs: someone else may start one
+/// in the moment between theirs ending and ours being sent.
+const START_ATTEMPTS: u32 = 4;
+
+/// Starts an export. A 409 fails with `Conflict` naming the running job when the jobs list can
+/// tell, or, with `wait_for_running`, waits for that job and tries again.
+pub async fn start<T: Transport>(
+    t: &T,
+    session: &Session,
+    params: &ExportParams,
+    opts: &StartOptions,
+    on_event: &mut dyn FnMut(StartEvent<'_>),
+) -> Result<Created> {
+    let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
+    let mut unknown = PollSchedule::new(opts.wait.initial_ms, opts.wait.max_ms, deadline);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        t.check_aborted()?;
+        let resp = match send(
+            t,
+            session,
+            params.create_request(&session.base_url),
+            &mut || {},
+        )
+        .await?
+        {
+            Response::Buffered(r) => r,
+            Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
+                status: head.status,
+                headers: head.headers,
+                body: super::read_all(&mut body, super::SMALL_BODY_LIMIT).await?,
+            },
+        };
+        if resp.is_success() {
+            return Created::parse(&resp.body);
+        }
+        if resp.status != 409 {
+            return Err(error_from_response(
+                &resp,
+                retry_after(&resp.headers, t.now_ms()),
+            ));
+        }
+        // Which job holds the lock: worth one more call, but its failure must not hide the 409.
+        let running = list_jobs(t, session)
+            .await
+            .ok()
+            .and_then(|jobs| running_job(&jobs).map(|j| j.job_id.clone()));
+        if !opts.wait_for_running || attempt >= START_ATTEMPTS {
+            return Err(Error::new(ErrorKind::Conflict {
+                running_job_id: running,
+            }));
+        }
+        on_event(StartEvent::WaitingFor(running.as_deref()));
+        let left = deadline.map(|d| (d - t.now_ms()).max(0.0));
+        let wait_opts = WaitOptions {
+            timeout_ms: left,
+            ..opts.wait
+        };
+        match running {
+            Some(id) => {
+                match wait(t, session, &id, &wait_opts, &mut |j| {
+                    on_event(StartEvent::Progress(j))
+                })
+                .await
+                {
+                    // The other job's failure ends it just as well: ours can start.
+                    Ok(_) => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::JobFailed { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // The list could not tell which job runs: try again later.
+            None => t.sleep(unknown.next_delay(t.now_ms())?).await?,
+        }
+    }
+}
+
+/// One page of a lookup (the only page for the unpaginated ones).
+pub async fn lookup<T: Transport>(
+    t: &T,
+    session: &Session,
+    name: &str,
+    page: &PageRequest,
+) -> Result<Page> {
+    let req = lookups::lookup_request(&session.base_url, name, page)?;
+    let resp = call(t, session, req).await?;
+    Page::parse(name, &resp.body)
+}
+
+/// Walks a lookup's cursor pages to the end, handing each to `on_page` in order (which may stop
+/// the walk by returning an error). Returns (pages, items).
+#[allow(async_fn_in_trait)]
+pub trait PageSink {
+    async fn page(&mut self, page: Page) -> Result<()>;
+}
+
+pub async fn lookup_pages<T: Transport, S: PageSink>(
+    t: &T,
+    session: &Session,
+    name: &str,
+    limit: Option<u32>,
+    sink: &mut S,
+) -> Result<(u64, u64)> {
+    let mut walk = CursorWalk::new(name, limit)?;
+    while let Some(req) = walk.next_request(&session.base_url) {
+        t.check_aborted()?;
+        let resp = call(t, session, req?).await?;
+        let page = walk.accept(&resp.body)?;
+        sink.page(page).await?;
+    }
+    Ok((walk.pages, walk.items))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowsOptions {
+    /// Files in flight at once (1..=[`MAX_CONCURRENCY`]).
+    pub concurrency: usize,
+    /// Drop events whose `internal_event_id` was already delivered (files overlap at their
+    /// edges). Costs a set of every id seen: 16 bytes per distinct event plus the hash
+    /// table's slack (about 20 to 40 bytes each), growing with the export: opt-in.
+    pub dedupe: bool,
+    /// Fail on the first malformed line or record instead of reporting it in `errors`.
+    pub strict: bool,
+    pub batch_records: usize,
+    /// Turn JSON Lines records into CSV text (nested `metadata` as dotted columns).
+    pub flatten: bool,
+    /// Let the runtime decompress (`DecompressionStream`) when it can; else the Rust inflater.
+    pub native_gunzip: bool,
+    /// Used when the job is still running.
+    pub wait: WaitOptions,
+}
+
+impl Default for RowsOptions {
+    fn default() -> Self {
+        RowsOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            dedupe: false,
+            strict: false,
+            batch_records: 2048,
+            flatten: false,
+            native_gunzip: true,
+            wait: WaitOptions::default(),
+        }
+    }
+}
+
+/// Records of one file, as one JSON array text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonBatch {
+    pub text: String,
+    pub count: usize,
+    pub first_line: u64,
+    pub last_line: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FileRef<'a> {
+    pub index: usize,
+    pub filename: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RowsProgress {
+    pub files_done: usize,
+    pub files_total: usize,
+    /// Records (or CSV rows) delivered.
+    pub records: u64,
+    pub duplicates: u64,
+    /// Compressed bytes received, restarts included.
+    pub bytes: u64,
+    pub renewals: u32,
+    pub restarts: u32,
+}
+
+/// Receives a job's rows in file order.
+#[allow(async_fn_in_trait)]
+pub trait RowsSink {
+    /// Records of a JSON Lines file.
+    async fn records(&mut self, file: FileRef<'_>, batch: JsonBatch) -> Result<()>;
+    /// Rows of a CSV file, with its header.
+    async fn rows(&mut self, file: FileRef<'_>, header: &[String], batch: RowBatch) -> Result<()>;
+    /// With `flatten`: CSV text of JSON records (the header in the first piece).
+    async fn flat(&mut self, file: FileRef<'_>, csv: String, rows: u64) -> Result<()>;
+    fn progress(&mut self, p: &RowsProgress);
+}
+
+/// A malformed line (JSON Lines) or record (CSV) that was skipped or reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowsError {
+    pub file: usize,
+    pub filename: String,
+    /// 1-based physical line.
+    pub line: u64,
+    /// CSV only: the 0-based data row.
+    pub row: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSummary {
+    pub filename: String,
+    pub format: Option<Format>,
+    pub records: u64,
+    pub duplicates: u64,
+    /// Fetches after the first (expired links, dropped connections, truncated streams).
+    pub restarts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowsOutcome {
+    pub job: Job,
+    pub files: Vec<FileSummary>,
+    pub records: u64,
+    pub duplicates: u64,
+    pub errors: Vec<RowsError>,
+    pub bytes: u64,
+    pub renewals: u32,
+    pub restarts: u32,
+    /// With `flatten`: fields first seen after the header was written (column, first line).
+    pub late_fields: Vec<(String, u64)>,
+}
+
+/// Ids already delivered. Userpilot's ids are 32 hex digits, kept as a u128; others as text.
+#[derive(Default)]
+struct Seen {
+    hex: HashSet<u128>,
+    other: HashSet<String>,
+}
+
+impl Seen {
+    /// `true` the first time an id is seen.
+    fn insert(&mut self, id: &str) -> bool {
+        if id.len() == 32 {
+            if let Ok(n) = u128::from_str_radix(id, 16) {
+                return self.hex.insert(n);
+            }
+        }
+        self.other.insert(id.to_string())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    internal_event_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+enum Parser {
+    /// Format not known yet (an unusual file name): decided by the first byte.
+    Unknown,
+    Json(Box<JsonlParser>),
+    Csv {
+        parser: Box<CsvParser>,
+        id_column: Option<Option<usize>>,
+    },
+}
+
+/// The head file's decoding state; rebuilt from scratch when the file is fetched again.
+struct Decode {
+    gz: Option<GzipDecoder>,
+    parser: Parser,
+    out: Vec<u8>,
+}
+
+/// What has been delivered from a file: a fetch from the start skips it.
+#[derive(Default)]
+struct Delivered {
+    /// JSON Lines: every line up to this one is delivered or reported.
+    line: u64,
+    /// CSV: data rows before this index are delivered.
+    rows: u64,
+    records: u64,
+    duplicates: u64,
+}
+
+enum FileState {
+    /// Not requested (or to be requested again).
+    Waiting,
+    Opening,
+    Reading,
+    Ended,
+    Failed(Error),
+}
+
+struct FileRun<B> {
+    filename: String,
+    format: Option<Format>,
+    /// The generation of job reads its URL came from, and whether this file already caused one.
+    gen: u32,
+    renewed: bool,
+    /// Incremented on every fetch: a late answer to an abandoned fetch is recognised and dropped.
+    ticket: u32,
+    state: FileState,
+    queue: VecDeque<Vec<u8>>,
+    queued: usize,
+    body: Option<B>,
+    reading: bool,
+    native: bool,
+    restarts: u32,
+    backoff: Backoff,
+}
+
+enum Event<B> {
+    Opened(Result<Response<B>>),
+    Read(B, Result<Option<Vec<u8>>>),
+}
+
+/// The presigned-link refusal the run can fix by reading the job again.
+fn is_link_refusal(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Auth { status: 403, .. } | ErrorKind::LinkExpired
+    )
+}
+
+/// A failure a fresh fetch of the same file may cure (a truncated stream is a network error).
+fn is_transient(e: &Error) -> bool {
+    e.is_retryable()
+}
+
+fn in_file(e: Error, filename: &str) -> Error {
+    match e.kind() {
+        ErrorKind::Decode {
+            line,
+            column,
+            reason,
+        } => Error::decode(*line, *column, format!("{filename}: {reason}")),
+        ErrorKind::Network { message } => Error::network(format!("{filename}: {message}")),
+        _ => e,
+    }
+}
+
+/// Rows `keep` selects, repacked (the CSV parser's batches are packed; a filtered one must be
+/// rebuilt). `first_row` becomes the index of the first kept row.
+fn retain_rows(b: &RowBatch, mut keep: impl FnMut(usize, &RowBatch) -> bool) -> RowBatch {
+    let mut out = RowBatch::default();
+    let mut first: Option<u64> = None;
+    for i in 0..b.len() {
+        if !keep(i, b) {
+            continue;
+        }
+        first.get_or_insert(b.first_row + i as u64);
+        for field in b.row(i) {
+            let before = out.utf16_ends.last().copied().unwrap_or(0);
+            out.text.push_str(field);
+            out.byte_ends.push(out.text.len() as u32);
+            let units = if field.is_ascii() {
+                field.len()
+            } else {
+                field.encode_utf16().count()
+            };
+            out.utf16_ends.push(before + units as u32);
+        }
+        out.row_ends.push(out.byte_ends.len() as u32);
+    }
+    out.first_row = first.unwrap_or(b.first_row + b.len() as u64);
+    out
+}
+
+struct Run<'s, S: RowsSink> {
+    opts: RowsOptions,
+    sink: &'s mut S,
+    seen: Option<Seen>,
+    flattener: Option<Flattener>,
+    progress: RowsProgress,
+    errors: Vec<RowsError>,
+}
+
+impl<S: RowsSink> Run<'_, S> {
+    fn new_decode(&self, format: Option<Format>, native: bool) -> Decode {
+        Decode {
+            gz: (!native).then(GzipDecoder::new),
+            parser: self.new_parser(format),
+            out: Vec::new(),
+        }
+    }
+
+    fn new_parser(&self, format: Option<Format>) -> Parser {
+        match format {
+            None => Parser::Unknown,
+            Some(Format::Json) => Parser::Json(Box::new(JsonlParser::new(JsonlOptions {
+                strict: self.opts.strict,
+                batch_records: self.opts.batch_records,
+                ..JsonlOptions::default()
+            }))),
+            Some(Format::Csv) => Parser::Csv {
+                parser: Box::new(CsvParser::new(CsvOptions {
+                    strict: self.opts.strict,
+                    batch_rows: self.opts.batch_records,
+                    ..CsvOptions::default()
+                })),
+                id_column: None,
+            },
+        }
+    }
+
+    /// Feeds decompressed bytes to the parser and delivers what became complete.
+    async fn feed(
+        &mut self,
+        file: FileRef<'_>,
+        d: &mut Decode,
+        done: &mut Delivered,
+        data: &[u8],
+    ) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if let Parser::Unknown = d.parser {
+            let first = data.iter().find(|b| !b.is_ascii_whitespace());
+            let format = match first {
+                None => return Ok(()),
+                Some(b'{') => Format::Json,
+                Some(_) => Format::Csv,
+            };
+            d.parser = self.new_parser(Some(format));
+            self.skip_delivered(d, done);
+        }
+        match &mut d.parser {
+            Parser::Json(p) => p.push(data),
+            Parser::Csv { parser, .. } => parser.push(data),
+            Parser::Unknown => Ok(()),
+        }
+        .map_err(|e| in_file(e, file.filename))?;
+        self.deliver(file, d, done, false).await
+    }
+
+    fn skip_delivered(&self, d: &mut Decode, done: &Delivered) {
+        if let Parser::Json(p) = &mut d.parser {
+            p.skip_through_line(done.line);
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        file: FileRef<'_>,
+        d: &mut Decode,
+        done: &mut Delivered,
+        last: bool,
+    ) -> Result<()> {
+        match &mut d.parser {
+            Parser::Unknown => {}
+            Parser::Json(p) => {
+                if last {
+                    p.finish().map_err(|e| in_file(e, file.filename))?;
+                }
+                for e in p.take_errors() {
+                    self.errors.push(RowsError {
+                        file: file.index,
+                        filename: file.filename.to_string(),
+                        line: e.line,
+                        row: None,
+                        message: e.message,
+                    });
+                }
+                while let Some(batch) = p.take_batch() {
+                    let last_line = batch.last_line();
+                    self.json_batch(file, batch, done).await?;
+                    done.line = done.line.max(last_line);
+                }
+            }
+            Parser::Csv { parser, id_column } => {
+                if last {
+                    parser.finish().map_err(|e| in_file(e, file.filename))?;
+                }
+                let errs: Vec<RowError> = parser.take_errors();
+                for e in errs {
+                    if e.row >= done.rows {
+                        self.errors.push(RowsError {
+                            file: file.index,
+                            filename: file.filename.to_string(),
+                            line: e.line,
+                            row: Some(e.row),
+                            message: e.message,
+                        });
+                    }
+                }
+                let header: Vec<String> = match parser.header() {
+                    Some(h) => h.to_vec(),
+                    None => return Ok(()),
+                };
+                let id_col = *id_column
+                    .get_or_insert_with(|| header.iter().position(|h| h == "internal_event_id"));
+                while let Some(batch) = parser.take_batch() {
+                    let end = batch.first_row + batch.len() as u64;
+                    let skip_before = done.rows;
+                    let mut dups = 0u64;
+                    let seen = &mut self.seen;
+                    let needs_filter = batch.first_row < skip_before || seen.is_some();
+                    let out = if needs_filter {
+                        retain_rows(&batch, |i, b| {
+                            if b.first_row + (i as u64) < skip_before {
+                                return false;
+                            }
+                            match (seen.as_mut(), id_col) {
+                                (Some(s), Some(c)) => match b.row(i).nth(c) {
+                                    Some(id) if !id.is_empty() && !s.insert(id) => {
+                                        dups += 1;
+                                        false
+                                    }
+                                    _ => true,
+                                },
+                                _ => true,
+                            }
+                        })
+                    } else {
+                        batch
+                    };
+                    done.rows = done.rows.max(end);
+                    done.duplicates += dups;
+                    self.progress.duplicates += dups;
+                    if !out.is_empty() {
+                        done.records += out.len() as u64;
+                        self.progress.records += out.len() as u64;
+                        self.sink.rows(file, &header, out).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn json_batch(
+        &mut self,
+        file: FileRef<'_>,
+        batch: RecordBatch,
+        done: &mut Delivered,
+    ) -> Result<()> {
+        let first_line = batch.first_line;
+        let last_line = batch.last_line();
+        let mut kept: Option<Vec<(u64, &str)>> = None;
+        if let Some(seen) = &mut self.seen {
+            let mut list = Vec::with_capacity(batch.len());
+            let mut dups = 0;
+            for (line, text) in batch.iter_text() {
+                let id = serde_json::from_str::<IdOnly>(text)
+                    .ok()
+                    .and_then(|r| r.internal_event_id);
+                match id {
+                    Some(id) if !seen.insert(&id) => dups += 1,
+                    _ => list.push((line, text)),
+                }
+            }
+            done.duplicates += dups;
+            self.progress.duplicates += dups;
+            if dups > 0 {
+                kept = Some(list);
+            }
+        }
+        let count = kept.as_ref().map_or(batch.len(), Vec::len);
+        if count == 0 {
+            return Ok(());
+        }
+        done.records += count as u64;
+        self.progress.records += count as u64;
+        if let Some(f) = &mut self.flattener {
+            let mut csv = String::new();
+            let rows = match &kept {
+                None => f.write_batch(&batch, &mut csv)?,
+                Some(list) => {
+                    let mut n = 0;
+                    for (line, text) in list {
+                        n += f.write_record(text, *line, &mut csv)?;
+                    }
+                    n
+                }
+            };
+            return self.sink.flat(file, csv, rows).await;
+        }
+        let jb = match kept {
+            None => JsonBatch {
+                count,
+                first_line,
+                last_line,
+                text: batch.text,
+            },
+            Some(list) => {
+                let mut text = String::with_capacity(batch.text.len());
+                text.push('[');
+                for (i, (_, t)) in list.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(t);
+                }
+                text.push(']');
+                JsonBatch {
+                    count,
+                    first_line: list.first().map_or(first_line, |x| x.0),
+                    last_line,
+                    text,
+                }
+            }
+        };
+        self.sink.records(file, jb).await
+    }
+
+    /// Inflates (unless the runtime already did) and feeds one received chunk, in slices of at
+    /// most [`INFLATE_BUF`] decompressed bytes.
+    async fn chunk(
+        &mut self,
+        file: FileRef<'_>,
+        d: &mut Decode,
+        done: &mut Delivered,
+        chunk: &[u8],
+    ) -> Result<()> {
+        let Some(mut gz) = d.gz.take() else {
+            return self.feed(file, d, done, chunk).await;
+        };
+        if d.out.len() < INFLATE_BUF {
+            d.out.resize(INFLATE_BUF, 0);
+        }
+        let mut out = std::mem::take(&mut d.out);
+        let mut rest = chunk;
+        let r = async {
+            loop {
+                let (c, w) = gz.decode(rest, &mut out)?;
+                rest = rest.get(c..).unwrap_or(&[]);
+                self.feed(file, d, done, out.get(..w).unwrap_or(&[]))
+                    .await?;
+                if rest.is_empty() && w < out.len() {
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        d.out = out;
+        d.gz = Some(gz);
+        r.map_err(|e| in_file(e, file.filename))
+    }
+
+    /// The file's body ended: a gzip stream must end between members; then the parser finishes.
+    /// A stream cut short is the connection's fault, so it is a (retryable) network error.
+    async fn end(&mut self, file: FileRef<'_>, d: &mut Decode, done: &mut Delivered) -> Result<()> {
+        if let Some(gz) = &mut d.gz {
+            if let Err(e) = gz.finish() {
+                return Err(if gz.is_truncated() {
+                    Error::network(format!("{}: body cut short: {e}", file.filename))
+                } else {
+                    in_file(e, file.filename)
+                });
+            }
+        }
+        self.deliver(file, d, done, true).await
+    }
+}
+
+/// Reads the job (waiting if it still runs), then delivers every file's rows in file order.
+pub async fn rows<T, S>(
+    t: &T,
+    session: &Session,
+    job_id: &str,
+    opts: &RowsOptions,
+    sink: &mut S,
+) -> Result<RowsOutcome>
+where
+    T: Transport,
+    T::Body: GunzipBody,
+    S: RowsSink,
+{
+    check_job_id("jobId", job_id)?;
+    if !(1..=MAX_CONCURRENCY).contains(&opts.concurrency) {
+        return Err(Error::invalid(
+            "concurrency",
+            format!("must be an integer from 1 to {MAX_CONCURRENCY}"),
+        ));
+    }
+    if opts.batch_records == 0 || opts.batch_records > 1_000_000 {
+        return Err(Error::invalid(
+            "batchRecords",
+            "must be an integer from 1 to 1000000",
+        ));
+    }
+    let mut job = get_job(t, session, job_id).await?;
+    match job.status {
+        JobStatus::Completed => {}
+        JobStatus::Failed => {
+            return Err(Error::new(ErrorKind::JobFailed {
+                job_id: job.job_id,
+                state: "failed".into(),
+            }))
+        }
+        _ => job = wait(t, session, job_id, &opts.wait, &mut |_| {}).await?,
+    }
+    let seed = (t.now_ms() as u64) ^ 0x5851_F42D_4C95_7F2D;
+    let mut files: Vec<FileRun<T::Body>> = job
+        .presigned_urls
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FileRun {
+            filename: f.filename.clone(),
+            format: Format::of_filename(&f.filename),
+            gen: 0,
+            renewed: false,
+            ticket: 0,
+            state: FileState::Waiting,
+            queue: VecDeque::new(),
+            queued: 0,
+            body: None,
+            reading: false,
+            native: false,
+            restarts: 0,
+            backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64)),
+        })
+        .collect();
+    let mut run = Run {
+        opts: opts.clone(),
+        sink,
+        seen: opts.dedupe.then(Seen::default),
+        flattener: opts.flatten.then(|| {
+            Flattener::new(FlattenOptions {
+                columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                ..FlattenOptions::default()
+            })
+        }),
+        progress: RowsProgress {
+            files_total: files.len(),
+            ..RowsProgress::default()
+        },
+        errors: Vec::new(),
+    };
+    let mut summaries: Vec<FileSummary> = Vec::with_capacity(files.len());
+    let mut gen = 0u32;
+    let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
+    let window = opts.concurrency;
+    let mut head = 0usize;
+    let mut decode: Option<Decode> = None;
+    let mut done = Delivered::default();
+    run.sink.progress(&run.progress);
+
+    while head < files.len() {
+        t.check_aborted()?;
+        // Open every file in the window that is not open, and read ahead where there is room.
+        let mut pushed = false;
+        let end = (head + window).min(files.len());
+        for (j, f) in files.iter_mut().enumerate().take(end).skip(head) {
+            if let FileState::Waiting = f.state {
+                let url = job
+                    .file(&f.filename)
+                    .ok_or_else(|| {
+                        Error::decode(
+                            0,
+                            0,
+                            format!("the job no longer lists file {:?}", f.filename),
+                        )
+                    })?
+                    .clone();
+                let req = file_request(&url)?;
+                f.ticket += 1;
+                f.gen = gen;
+                f.state = FileState::Opening;
+                inflight.push((j, f.ticket), async move {
+                    Event::Opened(send(t, session, req, &mut || {}).await)
+                });
+                pushed = true;
+            }
+            let room = if j == head {
+                f.queue.is_empty()
+            } else {
+                f.queued < QUEUE_LIMIT
+            };
+            if room && !f.reading {
+                if let Some(mut body) = f.body.take() {
+                    f.reading = true;
+                    inflight.push((j, f.ticket), async move {
+                        let r = body.chunk().await;
+                        Event::Read(body, r)
+                    });
+                    pushed = true;
+                }
+            }
+        }
+        if pushed {
+            inflight.kick().await;
+        }
+
+        let f = &mut files[head];
+        let file = FileRef {
+            index: head,
+            filename: &f.filename,
+        };
+        if let Some(chunk) = f.queue.pop_front() {
+            f.queued -= chunk.len();
+            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native));
+            run.progress.bytes += chunk.len() as u64;
+            let r = run.chunk(file, d, &mut done, &chunk).await;
+            run.sink.progress(&run.progress);
+            match r {
+                Ok(()) => continue,
+                Err(e) if is_transient(&e) => f.state = FileState::Failed(e),
+                Err(e) => return Err(e),
+            }
+        }
+        let f = &mut files[head];
+        let file = FileRef {
+            index: head,
+            filename: &f.filename,
+        };
+        match std::mem::replace(&mut f.state, FileState::Waiting) {
+            FileState::Ended if f.queue.is_empty() => {
+                let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native));
+                match run.end(file, d, &mut done).await {
+                    Ok(()) => {
+                        f.state = FileState::Ended;
+                        summaries.push(FileSummary {
+                            filename: f.filename.clone(),
+                            format: f.format.or(match d.parser {
+                                Parser::Json(_) => Some(Format::Json),
+                                Parser::Csv { .. } => Some(Format::Csv),
+                                Parser::Unknown => None,
+                            }),
+                            records: done.records,
+                            duplicates: done.duplicates,
+                            restarts: f.restarts,
+                        });
+                        decode = None;
+                        done = Delivered::default();
+                        head += 1;
+                        run.progress.files_done = head;
+                        run.sink.progress(&run.progress);
+                    }
+                    Err(e) if is_transient(&e) => f.state = FileState::Failed(e),
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            FileState::Failed(e) => {
+                if is_link_refusal(&e) {
+                    if f.gen == gen {
+                        if f.renewed {
+                            return Err(Error::new(ErrorKind::LinkExpired));
+                        }
+                        // One read of the job renews every link at once.
+                        job = get_job(t, session, job_id).await?;
+                        gen += 1;
+                        f.renewed = true;
+                        run.progress.renewals += 1;
+                    }
+                } else if is_transient(&e) {
+                    match f.backoff.next_delay(&e) {
+                        Some(ms) => t.sleep(ms as f64).await?,
+                        None => return Err(in_file(e, &f.filename)),
+                    }
+                } else {
+                    return Err(in_file(e, &f.filename));
+                }
+                f.restarts += 1;
+                run.progress.restarts += 1;
+                f.queue.clear();
+                f.queued = 0;
+                f.body = None;
+                f.reading = false;
+                f.gen = gen;
+                // Everything already delivered is skipped on the new fetch.
+                decode = None;
+                // Files waiting behind the head whose links were refused start again too.
+                for g in files.iter_mut().skip(head + 1).take(window) {
+                    if let FileState::Failed(e) = &g.state {
+                        if is_link_refusal(e) && g.gen < gen {
+                            g.state = FileState::Waiting;
+                            g.gen = gen;
+                            g.queue.clear();
+                            g.queued = 0;
+                        }
+                    }
+                }
+                continue;
+            }
+            other => f.state = other,
+        }
+
+        // Nothing to do for the head until something arrives.
+        let Some(((j, ticket), event)) = inflight.next().await else {
+            return Err(Error::network(
+                "internal: no download in flight and the head file is not finished",
+            ));
+        };
+        let Some(g) = files.get_mut(j) else { continue };
+        if g.ticket != ticket {
+            continue;
+        }
+        match event {
+            Event::Opened(Ok(Response::Streaming(_, mut body))) => {
+                g.native = opts.native_gunzip && body.gunzip_natively();
+                g.body = Some(body);
+                g.state = FileState::Reading;
+            }
+            Event::Opened(Ok(Response::Buffered(resp))) => {
+                g.state = FileState::Failed(file_error(&resp, t.now_ms()));
+            }
+            Event::Opened(Err(e)) => g.state = FileState::Failed(e),
+            Event::Read(body, Ok(Some(chunk))) => {
+                g.reading = false;
+                g.queued += chunk.len();
+                g.queue.push_back(chunk);
+                g.body = Some(body);
+            }
+            Event::Read(_, Ok(None)) => {
+                g.reading = false;
+                g.state = FileState::Ended;
+            }
+            Event::Read(_, Err(e)) => {
+                g.reading = false;
+                g.state = FileState::Failed(e);
+            }
+        }
+        // A new fetch of the head must decode from scratch, skipping what was delivered.
+        if j == head && decode.is_none() {
+            let d = run.new_decode(g.format, g.native);
+            decode = Some(d);
+            if let Some(d) = decode.as_mut() {
+                run.skip_delivered(d, &done);
+            }
+        }
+    }
+    let mut late_fields = Vec::new();
+    if let Some(f) = &mut run.flattener {
+        let mut tail = String::new();
+        f.finish(&mut tail);
+        late_fields = f
+            .late_fields()
+            .iter()
+            .map(|l| (l.column.clone(), l.first_line))
+            .collect();
+        if !tail.is_empty() {
+            let name = files.last().map(|f| f.filename.as_str()).unwrap_or("");
+            run.sink
+                .flat(
+                    FileRef {
+                        index: files.len().saturating_sub(1),
+                        filename: name,
+                    },
+                    tail,
+                    0,
+                )
+                .await?;
+        }
+    }
+    Ok(RowsOutcome {
+        records: run.progress.records,
+        duplicates: run.progress.duplicates,
+        bytes: run.progress.bytes,
+        renewals: run.progress.renewals,
+        restarts: run.progress.restarts,
+        errors: run.errors,
+        files: summaries,
+        late_fields,
+        job,
+    })
+}
+
+/// What a presigned file's error answer means. 403: the link expired (S3 says "Request has
+/// expired") or was refused; both are fixed by a fresh URL, at most once.
+fn file_error(resp: &crate::core::http::HttpResponse, now_ms: f64) -> Error {
+    if resp.status == 403 {
+        let text = String::from_utf8_lossy(&resp.body);
+        if text.contains("expired") {
+            return Error::new(ErrorKind::LinkExpired);
+        }
+    }
+    Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now_ms))
+}

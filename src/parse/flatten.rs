@@ -1,1 +1,862 @@
-//! Records (JSON objects) flattened to CSV rows: dotted columns, arrays joined or exploded (issue 3; shared with Userpilot).
+//! Records (JSON objects, one per JSON Lines record) flattened to CSV rows.
+//!
+//! - Nested objects become dotted columns: `{"crm_status":{"status":"x"}}` -> `crm_status.status`.
+//! - Strings are written unescaped, numbers exactly as the JSON text spells them, booleans as
+//!   `true`/`false`, null as an empty cell.
+//! - An array of scalars is joined with `;` into one cell (`[1,"a",null]` -> `1;a;`); an empty
+//!   array is an empty cell.
+//! - An array holding objects or arrays (participants, campaigns) is written as its JSON text
+//!   exactly as the record held it, so nothing is lost and a spreadsheet user can still read it;
+//!   or, for the one array named in `explode`, the record becomes one row per element, the
+//!   element's fields as `participants.name` etc. and the record's other cells repeated. A record
+//!   whose exploded array is empty, null or missing still gives one row (with those cells empty):
+//!   no record disappears.
+//!
+//! Column order is stable: the known columns the caller passes (e.g. the activity schema) first,
+//! then fields found in the first batch in the order they appear. The header is written then and
+//! never changes, so a field first seen after it cannot get a column: it is counted in
+//! [`Flattener::late_fields`] with the line it first appeared on, never dropped silently. A null
+//! or an empty object carries nothing, so it never creates or reports a column.
+//!
+//! The walk reads the record text directly (no `serde_json::Value` tree): cells are ranges into
+//! one reused scratch string, so a record costs no allocation once the first few have been seen.
+
+use crate::error::{Error, Result};
+use crate::parse::csv_write::write_row;
+use crate::parse::jsonl::RecordBatch;
+use crate::parse::scan::find_either;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Joins the elements of an array of scalars.
+pub const ARRAY_SEPARATOR: char = ';';
+
+/// Objects nested deeper than this are refused rather than risking the stack.
+const MAX_DEPTH: usize = 64;
+
+/// Distinct late fields remembered; past this only their total is kept, so memory stays bounded.
+const MAX_LATE_FIELDS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlattenOptions {
+    /// Columns written first, in this order, whether or not the data holds them.
+    pub columns: Vec<String>,
+    /// Dotted path of an array of objects to explode into one row per element.
+    pub explode: Option<String>,
+    /// Add the fields found in the first batch after `columns` (otherwise they are late fields).
+    pub discover: bool,
+}
+
+impl Default for FlattenOptions {
+    fn default() -> Self {
+        FlattenOptions {
+            columns: Vec::new(),
+            explode: None,
+            discover: true,
+        }
+    }
+}
+
+/// A field that first appeared after the header was written, so it has no column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateField {
+    pub column: String,
+    /// The line (as the caller numbered it) where it first appeared.
+    pub first_line: u64,
+    /// How many values were left out of the CSV.
+    pub count: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Cell {
+    start: u32,
+    end: u32,
+    gen: u32,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Discover,
+    Emit,
+}
+
+/// rustc's FxHash: column paths are short and trusted-size, so a fast non-keyed hash is right.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.add(b as u64);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.add(b as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<V> = HashMap<String, V, BuildHasherDefault<FxHasher>>;
+
+pub struct Flattener {
+    explode: Option<String>,
+    discover: bool,
+    columns: Vec<String>,
+    index: FxMap<usize>,
+    /// Every proper dotted prefix of a column (`participants.team` for `participants.team.name`).
+    prefixes: HashSet<String>,
+    header_fixed: bool,
+    header_written: bool,
+    cells: Vec<Cell>,
+    gen: u32,
+    base_gen: u32,
+    elem_gen: u32,
+    scratch: String,
+    path: String,
+    line: u64,
+    late: Vec<LateField>,
+    late_index: FxMap<usize>,
+    late_other: u64,
+    rows: u64,
+    /// Byte range of the array to explode in the record being walked.
+    exploded: Option<(usize, usize)>,
+}
+
+impl Flattener {
+    pub fn new(opts: FlattenOptions) -> Self {
+        let mut f = Flattener {
+            explode: opts.explode.filter(|e| !e.is_empty()),
+            discover: opts.discover,
+            columns: Vec::new(),
+            index: FxMap::default(),
+            prefixes: HashSet::new(),
+            header_fixed: false,
+            header_written: false,
+            cells: Vec::new(),
+            gen: 0,
+            base_gen: 0,
+            elem_gen: 0,
+            scratch: String::new(),
+            path: String::new(),
+            line: 0,
+            late: Vec::new(),
+            late_index: FxMap::default(),
+            late_other: 0,
+            rows: 0,
+            exploded: None,
+        };
+        for c in opts.columns {
+            if !f.index.contains_key(&c) {
+                f.add_column(c);
+            }
+        }
+        f
+    }
+
+    /// The columns so far (fixed once the first batch has been written).
+    pub fn header(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// CSV rows written (header excluded).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn late_fields(&self) -> &[LateField] {
+        &self.late
+    }
+
+    /// Values of late fields beyond the first [`MAX_LATE_FIELDS`] distinct names.
+    pub fn late_values_unlisted(&self) -> u64 {
+        self.late_other
+    }
+
+    /// Flattens a batch into `out`, writing the header first if it has not been written (and,
+    /// on the first batch, discovering its fields first). Returns the rows written.
+    pub fn write_batch(&mut self, batch: &RecordBatch, out: &mut String) -> Result<u64> {
+        if !self.header_fixed {
+            if self.discover {
+                for (line, text) in batch.iter_text() {
+                    self.walk_record(text, line, Mode::Discover)?;
+                }
+            }
+            self.header_fixed = true;
+        }
+        self.write_header(out);
+        let before = self.rows;
+        for (line, text) in batch.iter_text() {
+            self.record(text, line, out)?;
+        }
+        Ok(self.rows - before)
+    }
+
+    /// Flattens one record (the header must already be fixed by a batch, or is fixed now as it is).
+    pub fn write_record(&mut self, text: &str, line: u64, out: &mut String) -> Result<u64> {
+        self.header_fixed = true;
+        self.write_header(out);
+        let before = self.rows;
+        self.record(text, line, out)?;
+        Ok(self.rows - before)
+    }
+
+    /// Writes the header if nothing has been written yet: an export with no records is a header.
+    pub fn finish(&mut self, out: &mut String) {
+        self.header_fixed = true;
+        self.write_header(out);
+    }
+
+    fn write_header(&mut self, out: &mut String) {
+        if !self.header_written {
+            write_row(out, &self.columns);
+            self.header_written = true;
+        }
+    }
+
+    fn add_column(&mut self, name: String) {
+        let mut at = 0;
+        while let Some(i) = name.get(at..).and_then(|r| r.find('.')) {
+            if let Some(p) = name.get(..at + i) {
+                self.prefixes.insert(p.to_string());
+            }
+            at += i + 1;
+        }
+        self.index.insert(name.clone(), self.columns.len());
+        self.columns.push(name);
+        self.cells.push(Cell::default());
+    }
+
+    fn next_gen(&mut self) -> u32 {
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            // Wrapped: old cells could look current.
+            self.cells.iter_mut().for_each(|c| c.gen = 0);
+            self.gen = 1;
+        }
+        self.gen
+    }
+
+    fn record(&mut self, text: &str, line: u64, out: &mut String) -> Result<()> {
+        let exploded = self.walk_record(text, line, Mode::Emit)?;
+        match exploded {
+            Some((a, b)) => {
+                let base_len = self.scratch.len();
+                let arr = text.get(a..b).unwrap_or("[]");
+                self.set_explode_path();
+                let mut pos = 1;
+                let mut elements = 0;
+                loop {
+                    skip_ws(arr.as_bytes(), &mut pos);
+                    if at(arr.as_bytes(), pos) == b']' {
+                        break;
+                    }
+                    self.elem_gen = self.next_gen();
+                    self.value(arr, &mut pos, 1, Mode::Emit, true)?;
+                    self.emit_row(out);
+                    elements += 1;
+                    self.scratch.truncate(base_len);
+                    skip_ws(arr.as_bytes(), &mut pos);
+                    match at(arr.as_bytes(), pos) {
+                        b',' => pos += 1,
+                        b']' => break,
+                        _ => return Err(self.malformed(a + pos)),
+                    }
+                }
+                self.elem_gen = 0;
+                if elements == 0 {
+                    self.emit_row(out);
+                }
+            }
+            None => self.emit_row(out),
+        }
+        Ok(())
+    }
+
+    fn emit_row(&mut self, out: &mut String) {
+        let (base, elem) = (self.base_gen, self.elem_gen);
+        let scratch = &self.scratch;
+        write_row(
+            out,
+            self.cells.iter().map(|c| {
+                if c.gen == base || (elem != 0 && c.gen == elem) {
+                    scratch.get(c.start as usize..c.end as usize).unwrap_or("")
+                } else {
+                    ""
+                }
+            }),
+        );
+        self.rows += 1;
+    }
+
+    /// Walks one record, filling cells (or discovering columns). Returns the byte range of the
+    /// array to explode, if the record has one.
+    fn walk_record(&mut self, text: &str, line: u64, mode: Mode) -> Result<Option<(usize, usize)>> {
+        self.line = line;
+        self.scratch.clear();
+        self.path.clear();
+        self.base_gen = self.next_gen();
+        self.elem_gen = 0;
+        self.exploded = None;
+        let b = text.as_bytes();
+        let mut pos = 0;
+        skip_ws(b, &mut pos);
+        if at(b, pos) != b'{' {
+            return Err(Error::decode(
+                line,
+                pos as u64 + 1,
+                "record is not a JSON object",
+            ));
+        }
+        self.value(text, &mut pos, 0, mode, false)?;
+        let span = self.exploded.take();
+        if mode == Mode::Discover {
+            if let Some((a, b)) = span {
+                // Element fields are columns too.
+                let arr = text.get(a..b).unwrap_or("[]");
+                self.set_explode_path();
+                let mut pos = 1;
+                loop {
+                    skip_ws(arr.as_bytes(), &mut pos);
+                    if matches!(at(arr.as_bytes(), pos), b']' | 0) {
+                        break;
+                    }
+                    self.value(arr, &mut pos, 1, mode, true)?;
+                    skip_ws(arr.as_bytes(), &mut pos);
+                    if at(arr.as_bytes(), pos) == b',' {
+                        pos += 1;
+                    }
+                }
+            }
+        }
+        Ok(span)
+    }
+
+    fn set_explode_path(&mut self) {
+        self.path.clear();
+        if let Some(e) = &self.explode {
+            self.path.push_str(e);
+        }
+    }
+
+    fn malformed(&self, pos: usize) -> Error {
+        Error::decode(self.line, pos as u64 + 1, "malformed JSON record")
+    }
+
+    /// One value at `self.path`. `in_elem`: inside an exploded element (no nested explode; the
+    /// element's own path is the explode path).
+    fn value(
+        &mut self,
+        s: &str,
+        pos: &mut usize,
+        depth: usize,
+        mode: Mode,
+        in_elem: bool,
+    ) -> Result<()> {
+        let b = s.as_bytes();
+        match at(b, *pos) {
+            b'{' => {
+                if depth > MAX_DEPTH {
+                    return Err(Error::decode(
+                        self.line,
+                        *pos as u64 + 1,
+                        "objects nested too deeply",
+                    ));
+                }
+                *pos += 1;
+                skip_ws(b, pos);
+                if at(b, *pos) == b'}' {
+                    *pos += 1;
+                    return Ok(());
+                }
+                loop {
+                    skip_ws(b, pos);
+                    if at(b, *pos) != b'"' {
+                        return Err(self.malformed(*pos));
+                    }
+                    let saved = self.path.len();
+                    if saved > 0 {
+                        self.path.push('.');
+                    }
+                    read_string(s, pos, &mut self.path).map_err(|p| self.malformed(p))?;
+                    skip_ws(b, pos);
+                    if at(b, *pos) != b':' {
+                        return Err(self.malformed(*pos));
+                    }
+                    *pos += 1;
+                    skip_ws(b, pos);
+                    self.value(s, pos, depth + 1, mode, in_elem)?;
+                    self.path.truncate(saved);
+                    skip_ws(b, pos);
+                    match at(b, *pos) {
+                        b',' => *pos += 1,
+                        b'}' => {
+                            *pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.malformed(*pos)),
+                    }
+                }
+            }
+            b'[' => {
+                if !in_elem && self.explode.as_deref() == Some(self.path.as_str()) {
+                    let start = *pos;
+                    skip_value(b, pos).map_err(|p| self.malformed(p))?;
+                    self.exploded = Some((start, *pos));
+                    return Ok(());
+                }
+                self.array(s, pos, mode)
+            }
+            b'"' => {
+                let start = self.scratch.len();
+                read_string(s, pos, &mut self.scratch).map_err(|p| self.malformed(p))?;
+                self.set_cell(start, mode);
+                Ok(())
+            }
+            0 => Err(self.malformed(*pos)),
+            _ => {
+                let tok = literal(s, pos).ok_or_else(|| self.malformed(*pos))?;
+                if tok == "null" {
+                    self.null(mode);
+                } else {
+                    let start = self.scratch.len();
+                    self.scratch.push_str(tok);
+                    self.set_cell(start, mode);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn array(&mut self, s: &str, pos: &mut usize, mode: Mode) -> Result<()> {
+        let b = s.as_bytes();
+        let arr_start = *pos;
+        let start = self.scratch.len();
+        *pos += 1;
+        let mut first = true;
+        loop {
+            skip_ws(b, pos);
+            match at(b, *pos) {
+                b']' if first => {
+                    *pos += 1;
+                    break;
+                }
+                b'{' | b'[' => {
+                    // Not all scalars: keep the array's JSON text as it came.
+                    self.scratch.truncate(start);
+                    *pos = arr_start;
+                    skip_value(b, pos).map_err(|p| self.malformed(p))?;
+                    self.scratch.push_str(s.get(arr_start..*pos).unwrap_or(""));
+                    break;
+                }
+                b'"' => {
+                    if !first {
+                        self.scratch.push(ARRAY_SEPARATOR);
+                    }
+                    read_string(s, pos, &mut self.scratch).map_err(|p| self.malformed(p))?;
+                }
+                0 => return Err(self.malformed(*pos)),
+                _ => {
+                    if !first {
+                        self.scratch.push(ARRAY_SEPARATOR);
+                    }
+                    let tok = literal(s, pos).ok_or_else(|| self.malformed(*pos))?;
+                    if tok != "null" {
+                        self.scratch.push_str(tok);
+                    }
+                }
+            }
+            first = false;
+            skip_ws(b, pos);
+            match at(b, *pos) {
+                b',' => *pos += 1,
+                b']' => {
+                    *pos += 1;
+                    break;
+                }
+                _ => return Err(self.malformed(*pos)),
+            }
+        }
+        self.set_cell(start, mode);
+        Ok(())
+    }
+
+    /// The value at `self.path` is `scratch[start..]`.
+    fn set_cell(&mut self, start: usize, mode: Mode) {
+        let gen = if self.elem_gen != 0 {
+            self.elem_gen
+        } else {
+            self.base_gen
+        };
+        let end = self.scratch.len();
+        let col = match self.index.get(self.path.as_str()) {
+            Some(&c) => c,
+            None if mode == Mode::Discover => {
+                let c = self.columns.len();
+                self.add_column(self.path.clone());
+                c
+            }
+            None => {
+                self.scratch.truncate(start);
+                self.late_field();
+                return;
+            }
+        };
+        if let Some(cell) = self.cells.get_mut(col) {
+            *cell = Cell {
+                start: start as u32,
+                end: end as u32,
+                gen,
+            };
+        }
+    }
+
+    fn null(&mut self, mode: Mode) {
+        if mode == Mode::Discover
+            && !self.index.contains_key(self.path.as_str())
+            && !self.prefixes.contains(self.path.as_str())
+        {
+            // A field that is null in the first batch still names a column.
+            self.add_column(self.path.clone());
+        }
+    }
+
+    fn late_field(&mut self) {
+        if let Some(&i) = self.late_index.get(self.path.as_str()) {
+            if let Some(l) = self.late.get_mut(i) {
+                l.count += 1;
+            }
+        } else if self.late.len() < MAX_LATE_FIELDS {
+            self.late_index.insert(self.path.clone(), self.late.len());
+            self.late.push(LateField {
+                column: self.path.clone(),
+                first_line: self.line,
+                count: 1,
+            });
+        } else {
+            self.late_other += 1;
+        }
+    }
+}
+
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+fn skip_ws(b: &[u8], pos: &mut usize) {
+    while matches!(at(b, *pos), b' ' | b'\t' | b'\n' | b'\r') {
+        *pos += 1;
+    }
+}
+
+/// A number, `true`, `false` or `null`, as written.
+fn literal<'a>(s: &'a str, pos: &mut usize) -> Option<&'a str> {
+    let b = s.as_bytes();
+    let start = *pos;
+    while matches!(at(b, *pos), b'0'..=b'9' | b'a'..=b'z' | b'+' | b'-' | b'.' | b'E') {
+        *pos += 1;
+    }
+    if *pos == start {
+        return None;
+    }
+    s.get(start..*pos)
+}
+
+/// Reads the JSON string at `pos` (on its opening quote), appending its unescaped text to `out`.
+/// On error returns the byte position of the problem.
+fn read_string(s: &str, pos: &mut usize, out: &mut String) -> Result<(), usize> {
+    let b = s.as_bytes();
+    let mut i = *pos + 1;
+    let mut run = i;
+    loop {
+        i = match b.get(i..).and_then(|r| find_either(r, b'"', b'\\')) {
+            Some(k) => i + k,
+            None => return Err(*pos),
+        };
+        // Quotes and backslashes are ASCII, so these are character boundaries.
+        out.push_str(s.get(run..i).ok_or(i)?);
+        if at(b, i) == b'"' {
+            *pos = i + 1;
+            return Ok(());
+        }
+        let c = match at(b, i + 1) {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(b, i + 2).ok_or(i)?;
+                i += 6;
+                let c = if (0xD800..0xDC00).contains(&hi)
+                    && at(b, i) == b'\\'
+                    && at(b, i + 1) == b'u'
+                {
+                    match hex4(b, i + 2) {
+                        Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                            i += 6;
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                        }
+                        _ => None,
+                    }
+                } else {
+                    char::from_u32(hi)
+                };
+                out.push(c.unwrap_or('\u{fffd}'));
+                run = i;
+                continue;
+            }
+            _ => return Err(i),
+        };
+        out.push(c);
+        i += 2;
+        run = i;
+    }
+}
+
+fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let mut v = 0;
+    for k in 0..4 {
+        let d = (at(b, i + k) as char).to_digit(16)?;
+        v = v * 16 + d;
+    }
+    Some(v)
+}
+
+/// Moves `pos` past the value starting there (any JSON value), without recursion.
+fn skip_value(b: &[u8], pos: &mut usize) -> Result<(), usize> {
+    let mut depth = 0usize;
+    loop {
+        match at(b, *pos) {
+            0 => return Err(*pos),
+            b'"' => {
+                let mut i = *pos + 1;
+                loop {
+                    i = match b.get(i..).and_then(|r| find_either(r, b'"', b'\\')) {
+                        Some(k) => i + k,
+                        None => return Err(*pos),
+                    };
+                    if at(b, i) == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+                *pos = i + 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                *pos += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1).ok_or(*pos)?;
+                *pos += 1;
+            }
+            _ => *pos += 1,
+        }
+        if depth == 0 {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::jsonl::{JsonlOptions, JsonlParser};
+
+    fn batch(text: &str) -> RecordBatch {
+        let mut p = JsonlParser::new(JsonlOptions::default());
+        p.push(text.as_bytes()).unwrap();
+        p.finish().unwrap();
+        assert!(p.take_errors().is_empty());
+        p.take_batch().unwrap_or_default()
+    }
+
+    fn csv(opts: FlattenOptions, batches: &[&str]) -> (String, Flattener) {
+        let mut f = Flattener::new(opts);
+        let mut out = String::new();
+        for b in batches {
+            f.write_batch(&batch(b), &mut out).unwrap();
+        }
+        f.finish(&mut out);
+        (out, f)
+    }
+
+    const REC: &str = r#"{"uid":"u1","n":1.50,"ok":true,"none":null,"s":"a,\"b\"\n\u00e9\ud83c\udf89","crm_status":{"status":"matched","synced_at":null},"tags":["x","y;z",3,null],"participants":[{"name":"Ann","team":{"name":"East"}},{"name":"Bob","team":null}],"empty":[],"o":{}}"#;
+
+    #[test]
+    fn dotted_columns_joined_scalars_and_json_for_object_arrays() {
+        let (out, f) = csv(FlattenOptions::default(), &[REC]);
+        assert_eq!(
+            f.header(),
+            [
+                "uid",
+                "n",
+                "ok",
+                "none",
+                "s",
+                "crm_status.status",
+                "crm_status.synced_at",
+                "tags",
+                "participants",
+                "empty"
+            ]
+        );
+        let row = out.split_once("\r\n").unwrap().1;
+        assert_eq!(
+            row,
+            "u1,1.50,true,,\"a,\"\"b\"\"\n\u{e9}🎉\",matched,,x;y;z;3;,\"[{\"\"name\"\":\"\"Ann\"\",\"\"team\"\":{\"\"name\"\":\"\"East\"\"}},{\"\"name\"\":\"\"Bob\"\",\"\"team\"\":null}]\",\r\n"
+        );
+    }
+
+    #[test]
+    fn explode_gives_one_row_per_element_and_keeps_records_without_any() {
+        let opts = FlattenOptions {
+            columns: vec![
+                "uid".into(),
+                "participants.name".into(),
+                "participants.team.name".into(),
+            ],
+            explode: Some("participants".into()),
+            discover: false,
+        };
+        let text = format!("{REC}\n{{\"uid\":\"u2\",\"participants\":[]}}\n{{\"uid\":\"u3\"}}\n");
+        let (out, f) = csv(opts, &[&text]);
+        assert_eq!(
+            out,
+            "uid,participants.name,participants.team.name\r\nu1,Ann,East\r\nu1,Bob,\r\nu2,,\r\nu3,,\r\n"
+        );
+        assert_eq!(f.rows(), 4);
+        let late: Vec<&str> = f.late_fields().iter().map(|l| l.column.as_str()).collect();
+        assert_eq!(late, ["n", "ok", "s", "crm_status.status", "tags", "empty"]);
+    }
+
+    #[test]
+    fn known_columns_first_then_discovered_then_late_fields_reported() {
+        let opts = FlattenOptions {
+            columns: vec!["b".into(), "a".into()],
+            ..Default::default()
+        };
+        let (out, f) = csv(
+            opts,
+            &[
+                "{\"a\":1,\"c\":{\"d\":2}}\n{\"b\":3}\n",
+                "\n\n{\"a\":4,\"e\":5,\"f\":null}\n{\"e\":6}\n",
+            ],
+        );
+        assert_eq!(out, "b,a,c.d\r\n,1,2\r\n3,,\r\n,4,\r\n,,\r\n");
+        assert_eq!(
+            f.late_fields(),
+            [LateField {
+                column: "e".into(),
+                first_line: 3,
+                count: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn an_empty_export_is_a_header() {
+        let (out, _) = csv(
+            FlattenOptions {
+                columns: vec!["x".into(), "y.z".into()],
+                ..Default::default()
+            },
+            &[],
+        );
+        assert_eq!(out, "x,y.z\r\n");
+    }
+
+    #[test]
+    fn exploding_matches_a_serde_walk_on_activity_like_records() {
+        // Cross-check the hand-written walk against serde_json on varied records.
+        let mut text = String::new();
+        for i in 0..50 {
+            let parts: Vec<String> = (0..(i % 4))
+                .map(|k| {
+                    format!(
+                        "{{\"name\":\"p{k}\\u00fc\",\"team\":{}}}",
+                        if k % 2 == 0 {
+                            "null"
+                        } else {
+                            "{\"name\":\"T\"}"
+                        }
+                    )
+                })
+                .collect();
+            text.push_str(&format!(
+                "{{\"uid\":\"{i}\",\"x\":{},\"participants\":[{}]}}\n",
+                i as f64 / 4.0,
+                parts.join(",")
+            ));
+        }
+        let opts = FlattenOptions {
+            columns: vec![
+                "uid".into(),
+                "x".into(),
+                "participants.name".into(),
+                "participants.team.name".into(),
+            ],
+            explode: Some("participants".into()),
+            discover: true,
+        };
+        let (out, f) = csv(opts, &[&text]);
+        assert_eq!(f.header().len(), 4);
+        let mut expect = String::from("uid,x,participants.name,participants.team.name\r\n");
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let base = format!("{},{}", v["uid"].as_str().unwrap(), v["x"]);
+            let ps = v["participants"].as_array().unwrap();
+            if ps.is_empty() {
+                expect.push_str(&format!("{base},,\r\n"));
+            }
+            for p in ps {
+                let team = p["team"]["name"].as_str().unwrap_or("");
+                expect.push_str(&format!(
+                    "{base},{},{team}\r\n",
+                    p["name"].as_str().unwrap()
+                ));
+            }
+        }
+        assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn malformed_records_are_errors_not_panics() {
+        let mut f = Flattener::new(FlattenOptions::default());
+        let mut out = String::new();
+        for bad in [
+            "",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "{\"a\":[1,",
+            "{\"a\":\"x",
+            "[1]",
+            "{\"a\":1,}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":{\"b\":[{\"c\":]}}",
+        ] {
+            assert!(f.write_record(bad, 7, &mut out).is_err(), "{bad}");
+        }
+        let deep = format!("{}1{}", "{\"a\":".repeat(100), "}".repeat(100));
+        let e = f.write_record(&deep, 9, &mut out).unwrap_err();
+        assert!(e.to_string().starts_with("line 9"), "{e}");
+    }
+}

@@ -1,1 +1,574 @@
-//! Streaming gzip inflate (issue 5).
+//! A streaming gzip decoder (RFC 1952) over miniz_oxide's raw inflate, for runtimes without
+//! `DecompressionStream` and for native use.
+//!
+//! Pull-shaped: [`GzipDecoder::decode`] fills a caller's output buffer and says how much input it
+//! took, so a small compressed chunk that inflates a thousandfold never materialises at once
+//! (memory stays bounded by the output buffer). Every member's trailer is checked: a CRC-32 or
+//! length mismatch, or a stream that ends anywhere but between members, is an error and never a
+//! short success. Concatenated members (`cat a.gz b.gz`) decode as one stream, as gzip(1) does.
+
+use crate::error::{Error, Result};
+use miniz_oxide::inflate::stream::{inflate, InflateState};
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+
+const FTEXT_FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+const RESERVED: u8 = 0xE0;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Part {
+    /// The 10 fixed bytes: magic, method, flags, mtime, xfl, os.
+    Fixed,
+    ExtraLen,
+    Extra(u16),
+    Name,
+    Comment,
+    HeaderCrc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// Between members (or before the first): more input starts a new member.
+    Boundary,
+    Header(Part),
+    Body,
+    Trailer,
+    Failed,
+}
+
+pub struct GzipDecoder {
+    inflate: Box<InflateState>,
+    state: State,
+    buf: [u8; 10],
+    have: usize,
+    flags: u8,
+    header_crc: crc32fast::Hasher,
+    crc: crc32fast::Hasher,
+    size: u32,
+    members: u32,
+    total_in: u64,
+    total_out: u64,
+}
+
+impl Default for GzipDecoder {
+    fn default() -> Self {
+        GzipDecoder::new()
+    }
+}
+
+impl GzipDecoder {
+    pub fn new() -> Self {
+        GzipDecoder {
+            inflate: InflateState::new_boxed(DataFormat::Raw),
+            state: State::Boundary,
+            buf: [0; 10],
+            have: 0,
+            flags: 0,
+            header_crc: crc32fast::Hasher::new(),
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+            members: 0,
+            total_in: 0,
+            total_out: 0,
+        }
+    }
+
+    /// Compressed bytes taken so far.
+    pub fn total_in(&self) -> u64 {
+        self.total_in
+    }
+
+    /// Decompressed bytes produced so far.
+    pub fn total_out(&self) -> u64 {
+        self.total_out
+    }
+
+    /// Complete members decoded (trailer checked).
+    pub fn members(&self) -> u32 {
+        self.members
+    }
+
+    /// The input so far ends exactly after a complete member: ending here is a success.
+    pub fn at_boundary(&self) -> bool {
+        self.state == State::Boundary && self.members > 0
+    }
+
+    /// Decompresses from `input` into `output`. Returns `(consumed, written)`. Call again with
+    /// `input[consumed..]` while `written == output.len()` (more may be pending) or input is
+    /// left; `(n, 0)` with all input consumed means it needs more input.
+    pub fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Result<(usize, usize)> {
+        let mut i = 0;
+        let mut w = 0;
+        loop {
+            match self.state {
+                State::Failed => {
+                    return Err(self.error("the stream already failed"));
+                }
+                State::Boundary => {
+                    if i >= input.len() {
+                        break;
+                    }
+                    self.state = State::Header(Part::Fixed);
+                    self.have = 0;
+                    self.header_crc = crc32fast::Hasher::new();
+                }
+                State::Header(_) => {
+                    if i >= input.len() {
+                        break;
+                    }
+                    let n = self.header(&input[i..])?;
+                    i += n;
+                    self.total_in += n as u64;
+                }
+                State::Body => {
+                    if w >= output.len() {
+                        break;
+                    }
+                    let r = inflate(
+                        &mut self.inflate,
+                        &input[i..],
+                        &mut output[w..],
+                        MZFlush::None,
+                    );
+                    let out = &output[w..w + r.bytes_written];
+                    self.crc.update(out);
+                    self.size = self.size.wrapping_add(r.bytes_written as u32);
+                    self.total_out += r.bytes_written as u64;
+                    self.total_in += r.bytes_consumed as u64;
+                    i += r.bytes_consumed;
+                    w += r.bytes_written;
+                    match r.status {
+                        Ok(MZStatus::StreamEnd) => {
+                            self.state = State::Trailer;
+                            self.have = 0;
+                        }
+                        Ok(_) if r.bytes_consumed == 0 && r.bytes_written == 0 => break,
+                        Ok(_) => {}
+                        // No progress possible: it needs more input (or more room, checked above).
+                        Err(MZError::Buf) => break,
+                        Err(_) => {
+                            self.state = State::Failed;
+                            return Err(self.error("the compressed data is corrupt"));
+                        }
+                    }
+                }
+                State::Trailer => {
+                    if i >= input.len() {
+                        break;
+                    }
+                    let n = (8 - self.have).min(input.len() - i);
+                    self.buf[self.have..self.have + n].copy_from_slice(&input[i..i + n]);
+                    self.have += n;
+                    i += n;
+                    self.total_in += n as u64;
+                    if self.have == 8 {
+                        self.check_trailer()?;
+                    }
+                }
+            }
+        }
+        Ok((i, w))
+    }
+
+    /// Decodes all of `input`, appending the output to `out`. For callers whose input is known
+    /// to be small; streaming callers use [`GzipDecoder::decode`] with a fixed buffer.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut rest = input;
+        loop {
+            let (c, w) = self.decode(rest, &mut buf)?;
+            out.extend_from_slice(&buf[..w]);
+            rest = &rest[c..];
+            if rest.is_empty() && w < buf.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Declares the end of the input: anything but a clean member boundary is an error.
+    pub fn finish(&mut self) -> Result<()> {
+        match self.state {
+            State::Boundary if self.members > 0 => Ok(()),
+            State::Boundary => Err(self.error("the stream is empty: no gzip data")),
+            State::Failed => Err(self.error("the stream already failed")),
+            State::Header(_) => Err(self.truncated("header")),
+            State::Body => Err(self.truncated("compressed data")),
+            State::Trailer => Err(self.truncated("trailer")),
+        }
+    }
+
+    /// A truncation (as opposed to corruption) is what a dropped connection leaves: the caller
+    /// may fetch the file again.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self.state, State::Header(_) | State::Body | State::Trailer)
+    }
+
+    fn error(&self, what: &str) -> Error {
+        Error::decode(
+            0,
+            0,
+            format!(
+                "gzip: {what} (member {}, compressed byte {})",
+                self.members + 1,
+                self.total_in
+            ),
+        )
+    }
+
+    fn truncated(&self, part: &str) -> Error {
+        self.error(&format!("truncated: the input ended inside the {part}"))
+    }
+
+    fn fail(&mut self, what: &str) -> Error {
+        self.state = State::Failed;
+        self.error(what)
+    }
+
+    /// Consumes header bytes; returns how many.
+    fn header(&mut self, input: &[u8]) -> Result<usize> {
+        let mut i = 0;
+        while i < input.len() {
+            let State::Header(part) = self.state else {
+                break;
+            };
+            let b = input[i];
+            i += 1;
+            if part != Part::HeaderCrc {
+                self.header_crc.update(&[b]);
+            }
+            match part {
+                Part::Fixed => {
+                    self.buf[self.have] = b;
+                    self.have += 1;
+                    match self.have {
+                        1 if b != 0x1f => {
+                            return Err(if self.members > 0 {
+                                self.fail("unexpected bytes after the last member")
+                            } else {
+                                self.fail("not gzip data (bad magic bytes)")
+                            })
+                        }
+                        2 if b != 0x8b => return Err(self.fail("not gzip data (bad magic bytes)")),
+                        3 if b != 8 => {
+                            return Err(self.fail("unsupported compression method (not deflate)"))
+                        }
+                        4 if b & RESERVED != 0 => {
+                            return Err(self.fail("reserved header flags are set"))
+                        }
+                        4 => self.flags = b,
+                        10 => {
+                            self.have = 0;
+                            self.next_header_part(Part::Fixed);
+                        }
+                        _ => {}
+                    }
+                }
+                Part::ExtraLen => {
+                    self.buf[self.have] = b;
+                    self.have += 1;
+                    if self.have == 2 {
+                        let len = u16::from_le_bytes([self.buf[0], self.buf[1]]);
+                        self.have = 0;
+                        if len == 0 {
+                            self.next_header_part(Part::Extra(0));
+                        } else {
+                            self.state = State::Header(Part::Extra(len));
+                        }
+                    }
+                }
+                Part::Extra(left) => {
+                    if left <= 1 {
+                        self.next_header_part(Part::Extra(0));
+                    } else {
+                        self.state = State::Header(Part::Extra(left - 1));
+                    }
+                }
+                Part::Name | Part::Comment => {
+                    if b == 0 {
+                        self.next_header_part(part);
+                    }
+                }
+                Part::HeaderCrc => {
+                    self.buf[self.have] = b;
+                    self.have += 1;
+                    if self.have == 2 {
+                        let want = u16::from_le_bytes([self.buf[0], self.buf[1]]);
+                        let got = (self.header_crc.clone().finalize() & 0xffff) as u16;
+                        if want != got {
+                            return Err(self.fail("header CRC mismatch"));
+                        }
+                        self.start_body();
+                    }
+                }
+            }
+        }
+        Ok(i)
+    }
+
+    /// Moves past `done` to the next header part the flags call for, or to the body.
+    fn next_header_part(&mut self, done: Part) {
+        let order = [
+            (Part::ExtraLen, FEXTRA),
+            (Part::Name, FNAME),
+            (Part::Comment, FCOMMENT),
+            (Part::HeaderCrc, FTEXT_FHCRC),
+        ];
+        let rank = |p: Part| match p {
+            Part::Fixed => 0,
+            Part::ExtraLen | Part::Extra(_) => 1,
+            Part::Name => 2,
+            Part::Comment => 3,
+            Part::HeaderCrc => 4,
+        };
+        for (part, flag) in order {
+            if rank(part) > rank(done) && self.flags & flag != 0 {
+                self.have = 0;
+                self.state = State::Header(part);
+                return;
+            }
+        }
+        self.start_body();
+    }
+
+    fn start_body(&mut self) {
+        self.inflate.reset(DataFormat::Raw);
+        self.crc = crc32fast::Hasher::new();
+        self.size = 0;
+        self.have = 0;
+        self.state = State::Body;
+    }
+
+    fn check_trailer(&mut self) -> Result<()> {
+        let b = self.buf;
+        let want_crc = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let want_size = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let got_crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+        if want_crc != got_crc {
+            return Err(self.fail("CRC-32 mismatch: the data is corrupt"));
+        }
+        if want_size != self.size {
+            return Err(self.fail("length mismatch: the data is corrupt"));
+        }
+        self.members += 1;
+        self.state = State::Boundary;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Built by hand from stored deflate blocks (so the tests need no compressor), plus one real
+    /// compressed member: text, a two-member file, an empty member, and a header with FEXTRA,
+    /// FNAME, FCOMMENT and FHCRC set.
+    fn fixtures() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        let hello = b"hello gzip\n".repeat(3);
+        // Stored (uncompressed) deflate block: simplest way to build members by hand.
+        let member = |data: &[u8], header: &[u8]| {
+            let mut m = header.to_vec();
+            m.push(0x01); // BFINAL=1, BTYPE=00 (stored)
+            let len = data.len() as u16;
+            m.extend_from_slice(&len.to_le_bytes());
+            m.extend_from_slice(&(!len).to_le_bytes());
+            m.extend_from_slice(data);
+            let mut h = crc32fast::Hasher::new();
+            h.update(data);
+            m.extend_from_slice(&h.finalize().to_le_bytes());
+            m.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            m
+        };
+        let plain_header = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+        let mut fancy_header = vec![
+            0x1f,
+            0x8b,
+            8,
+            FEXTRA | FNAME | FCOMMENT | FTEXT_FHCRC,
+            1,
+            2,
+            3,
+            4,
+            0,
+            3,
+        ];
+        fancy_header.extend_from_slice(&[3, 0, b'a', b'b', b'c']);
+        fancy_header.extend_from_slice(b"file.json\0");
+        fancy_header.extend_from_slice(b"a comment\0");
+        let mut h = crc32fast::Hasher::new();
+        h.update(&fancy_header);
+        let hcrc = (h.finalize() & 0xffff) as u16;
+        fancy_header.extend_from_slice(&hcrc.to_le_bytes());
+        // A real compressed member (fixed Huffman): Node's `zlib.gzipSync("aaaaaaaaaa\n")`.
+        let compressed = vec![
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x4b, 0x4c, 0x84, 0x01,
+            0x2e, 0x00, 0x42, 0xe5, 0x26, 0x8f, 0x0b, 0x00, 0x00, 0x00,
+        ];
+        let two = [
+            member(b"first\n", &plain_header),
+            member(b"second\n", &plain_header),
+        ]
+        .concat();
+        vec![
+            ("stored", member(&hello, &plain_header), hello.clone()),
+            (
+                "fancy header",
+                member(b"{\"a\":1}\n", &fancy_header),
+                b"{\"a\":1}\n".to_vec(),
+            ),
+            ("compressed", compressed, b"aaaaaaaaaa\n".to_vec()),
+            ("two members", two, b"first\nsecond\n".to_vec()),
+            ("empty member", member(b"", &plain_header), Vec::new()),
+        ]
+    }
+
+    fn decode_split(gz: &[u8], cut: usize, out_buf: usize) -> Result<Vec<u8>> {
+        let mut d = GzipDecoder::new();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; out_buf];
+        for part in [&gz[..cut], &gz[cut..]] {
+            let mut rest = part;
+            loop {
+                let (c, w) = d.decode(rest, &mut buf)?;
+                out.extend_from_slice(&buf[..w]);
+                rest = &rest[c..];
+                if rest.is_empty() && w < buf.len() {
+                    break;
+                }
+            }
+        }
+        d.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn every_fixture_split_at_every_byte_decodes_exactly() {
+        for (name, gz, want) in fixtures() {
+            for cut in 0..=gz.len() {
+                for out_buf in [1, 3, 64 * 1024] {
+                    let got = decode_split(&gz, cut, out_buf)
+                        .unwrap_or_else(|e| panic!("{name} cut {cut} buf {out_buf}: {e}"));
+                    assert_eq!(got, want, "{name} cut {cut} buf {out_buf}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        for (name, gz, want) in fixtures() {
+            let mut d = GzipDecoder::new();
+            let mut out = Vec::new();
+            for b in &gz {
+                d.push(std::slice::from_ref(b), &mut out).unwrap();
+            }
+            d.finish().unwrap();
+            assert_eq!(out, want, "{name}");
+            assert_eq!(d.total_in(), gz.len() as u64);
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_never_a_short_success() {
+        for (name, gz, _) in fixtures() {
+            let boundaries: Vec<usize> = if name == "two members" {
+                vec![gz.len() / 2, gz.len()]
+            } else {
+                vec![gz.len()]
+            };
+            for cut in 0..gz.len() {
+                let mut d = GzipDecoder::new();
+                let mut out = Vec::new();
+                d.push(&gz[..cut], &mut out).unwrap();
+                let r = d.finish();
+                if boundaries.contains(&cut) {
+                    assert!(r.is_ok(), "{name} cut {cut}");
+                } else {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.code(), "E_DECODE", "{name} cut {cut}");
+                    assert!(cut == 0 || d.is_truncated(), "{name} cut {cut}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let (_, gz, _) = fixtures().remove(0);
+        let n = gz.len();
+        // Flip a data byte (CRC catches it), a CRC byte, a length byte, the magic, the method.
+        for (at, what) in [
+            (n - 12, "CRC-32"),
+            (n - 6, "CRC-32"),
+            (n - 2, "length"),
+            (0, "magic"),
+            (2, "method"),
+        ] {
+            let mut bad = gz.clone();
+            bad[at] ^= 0x01;
+            let e = decode_split(&bad, at / 2, 7).unwrap_err();
+            assert!(e.to_string().contains(what), "{at}: {e}");
+        }
+        let mut garbage = gz.clone();
+        garbage.extend_from_slice(b"xyz");
+        let e = decode_split(&garbage, 0, 64).unwrap_err();
+        assert!(e.to_string().contains("after the last member"), "{e}");
+        let e = decode_split(b"", 0, 64).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+        // A header CRC that does not match.
+        let (_, mut fancy, _) = fixtures().remove(1);
+        let at = fancy.iter().position(|&b| b == b'a').unwrap();
+        fancy[at] = b'z';
+        assert!(decode_split(&fancy, 3, 64)
+            .unwrap_err()
+            .to_string()
+            .contains("header CRC"));
+        // A corrupt deflate block (BTYPE=11 is reserved).
+        let mut bad_block = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x07, 0, 0, 0, 0];
+        bad_block.extend_from_slice(&[0; 8]);
+        assert!(decode_split(&bad_block, 5, 64)
+            .unwrap_err()
+            .to_string()
+            .contains("corrupt"));
+    }
+
+    #[test]
+    fn output_is_bounded_by_the_callers_buffer() {
+        // 78 compressed bytes that inflate to 64 KiB of zeros.
+        let zeros = vec![0u8; 65536];
+        let mut member = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+        member.extend_from_slice(&deflate_zeros_fixture());
+        let mut h = crc32fast::Hasher::new();
+        h.update(&zeros);
+        member.extend_from_slice(&h.finalize().to_le_bytes());
+        member.extend_from_slice(&(zeros.len() as u32).to_le_bytes());
+        let mut d = GzipDecoder::new();
+        let mut buf = [0u8; 100];
+        let (c, w) = d.decode(&member, &mut buf).unwrap();
+        assert_eq!(w, 100);
+        assert!(c < member.len() || d.total_out() == 100);
+        let mut total = w;
+        let mut rest = &member[c..];
+        loop {
+            let (c, w) = d.decode(rest, &mut buf).unwrap();
+            total += w;
+            rest = &rest[c..];
+            if rest.is_empty() && w < buf.len() {
+                break;
+            }
+        }
+        d.finish().unwrap();
+        assert_eq!(total, 65536);
+    }
+
+    /// Raw deflate of 65536 zero bytes as Node's zlib writes it (`deflateRawSync(Buffer.alloc(65536))`).
+    fn deflate_zeros_fixture() -> Vec<u8> {
+        let mut v = vec![
+            0xed, 0xc1, 0x01, 0x01, 0x00, 0x00, 0x00, 0x80, 0x90, 0xfe, 0xaf, 0xee, 0x08, 0x0a,
+        ];
+        v.extend_from_slice(&[0u8; 63]);
+        v.push(0x6a);
+        v
+    }
+}

@@ -1,1 +1,477 @@
-//! `client.activities` (issue 3).
+//! `client.activities` (issue 3): the Raw Activity Data API for js/activities.js.
+//!
+//! Data crosses into JavaScript once per chunk read (tens of KiB), never once per record: records
+//! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
+
+use super::backstory::{call_maybe_async, get, get_fn, set, BackstoryCore};
+use super::errors::to_js;
+use super::fetch::FetchTransport;
+use super::js::ek_now;
+use crate::driver::activities::{
+    self as drv, ActivitySink, DataError, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
+    OutputKind, Place, Progress, WaitOptions,
+};
+use crate::driver::Session;
+use crate::error::{Error, Result};
+use crate::providers::backstory::activities::schema::activity_columns;
+use crate::providers::backstory::activities::{
+    check_job_id, plan_windows, ExportRequest, Job, JobParams, MAX_CONCURRENCY, MAX_QUEUED,
+};
+use js_sys::{Array, Function, Object, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+/// Progress reports that are not state changes are sent at most this often.
+const PROGRESS_EVERY_MS: f64 = 100.0;
+
+fn opt_str(o: &Object, key: &str, v: Option<&str>) {
+    set(o, key, v.map(JsValue::from_str).unwrap_or(JsValue::NULL));
+}
+
+/// A job as JavaScript sees it (camelCase; `fragmentCount` is the vendor's `fragment`).
+pub(crate) fn job_to_js(j: &Job) -> JsValue {
+    let o = Object::new();
+    set(&o, "jobId", j.job_id.as_str());
+    set(&o, "state", j.state.as_str());
+    opt_str(&o, "exportType", j.export_type.map(|t| t.as_str()));
+    opt_str(&o, "outputFormat", j.output_format.as_deref());
+    opt_str(&o, "activityType", j.activity_type.map(|t| t.as_str()));
+    opt_str(&o, "startDate", j.start_date.as_deref());
+    opt_str(&o, "endDate", j.end_date.as_deref());
+    opt_str(&o, "createdTime", j.job_created_time.as_deref());
+    opt_str(&o, "startTime", j.job_start_time.as_deref());
+    opt_str(&o, "endTime", j.job_end_time.as_deref());
+    set(
+        &o,
+        "resultsSize",
+        j.results_size
+            .map(|n| JsValue::from(n as f64))
+            .unwrap_or(JsValue::NULL),
+    );
+    set(
+        &o,
+        "fragmentCount",
+        j.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
+    );
+    o.into()
+}
+
+fn int_opt(opts: &JsValue, key: &str, lo: f64, hi: f64) -> Result<Option<f64>> {
+    let v = get(opts, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => Ok(Some(n)),
+        _ => Err(Error::invalid(
+            key,
+            format!("must be a whole number from {lo} to {hi}"),
+        )),
+    }
+}
+
+fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
+    let mut w = WaitOptions::default();
+    if let Some(n) = int_opt(opts, "pollIntervalMs", 10.0, 600_000.0)? {
+        w.poll_initial_ms = n;
+        w.poll_max_ms = w.poll_max_ms.max(n);
+    }
+    if let Some(n) = int_opt(opts, "pollMaxMs", 10.0, 3_600_000.0)? {
+        w.poll_max_ms = n.max(w.poll_initial_ms);
+    }
+    w.timeout_ms = int_opt(opts, "timeoutMs", 1.0, 7.0 * 86_400_000.0)?;
+    Ok(w)
+}
+
+fn download_options(opts: &JsValue) -> Result<DownloadOptions> {
+    let mut d = DownloadOptions::default();
+    if let Some(n) = int_opt(opts, "concurrency", 1.0, MAX_CONCURRENCY as f64)? {
+        d.concurrency = n as usize;
+    }
+    if let Some(n) = int_opt(opts, "readAheadBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)? {
+        d.read_ahead_bytes = n as usize;
+    }
+    if let Some(n) = int_opt(opts, "batchRecords", 1.0, 1_000_000.0)? {
+        d.batch_records = n as usize;
+    }
+    if let Some(n) = int_opt(opts, "maxLineBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)? {
+        d.max_line_bytes = n as usize;
+    }
+    d.stall_timeout_ms = int_opt(opts, "stallTimeoutMs", 1.0, 3_600_000.0)?;
+    d.strict = get(opts, "strict").is_truthy();
+    let format = get(opts, "format");
+    let explode = get(opts, "explode");
+    let explode = if explode.is_undefined() || explode.is_null() {
+        None
+    } else {
+        Some(explode.as_string().ok_or_else(|| {
+            Error::invalid("explode", "must be a string such as \"participants\"")
+        })?)
+    };
+    d.output = match format.as_string().as_deref() {
+        None if format.is_undefined() || format.is_null() => OutputKind::Records,
+        Some("records") => OutputKind::Records,
+        Some("csv") => OutputKind::Csv {
+            explode: explode.clone(),
+        },
+        Some("jsonl") => OutputKind::Raw,
+        _ => {
+            return Err(Error::invalid(
+                "format",
+                "must be \"records\", \"csv\" or \"jsonl\"",
+            ))
+        }
+    };
+    if explode.is_some() && !matches!(d.output, OutputKind::Csv { .. }) {
+        return Err(Error::invalid("explode", "applies to format \"csv\" only"));
+    }
+    d.validate()?;
+    Ok(d)
+}
+
+struct JsActivitySink {
+    on_batch: Option<Function>,
+    on_progress: Option<Function>,
+    on_job: Option<Function>,
+    last_progress_ms: f64,
+}
+
+impl JsActivitySink {
+    fn new(opts: &JsValue) -> Result<Self> {
+        Ok(JsActivitySink {
+            on_batch: get_fn(opts, "onBatch")?,
+            on_progress: get_fn(opts, "onProgress")?,
+            on_job: get_fn(opts, "onJob")?,
+            last_progress_ms: f64::MIN,
+        })
+    }
+}
+
+fn place_into(o: &Object, at: &Place<'_>) {
+    set(o, "window", at.window as u32);
+    set(o, "jobId", at.job_id);
+    set(
+        o,
+        "fragment",
+        at.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
+    );
+}
+
+impl ActivitySink for JsActivitySink {
+    async fn deliver(&mut self, at: Place<'_>, data: Delivery) -> Result<()> {
+        let Some(f) = &self.on_batch else {
+            return Ok(());
+        };
+        let o = Object::new();
+        place_into(&o, &at);
+        match data {
+            Delivery::Records(b) => {
+                set(&o, "kind", "records");
+                set(&o, "count", b.count as u32);
+                set(&o, "firstLine", b.first_line as f64);
+                set(&o, "text", b.text);
+            }
+            Delivery::Csv { text, rows } => {
+                set(&o, "kind", "csv");
+                set(&o, "rows", rows as f64);
+                set(&o, "text", text);
+            }
+            Delivery::Raw(bytes) => {
+                set(&o, "kind", "jsonl");
+                set(&o, "bytes", Uint8Array::from(&bytes[..]));
+            }
+        }
+        call_maybe_async(f, &[o.into()]).await
+    }
+
+    fn job(&mut self, window: usize, job: &Job) {
+        if let Some(f) = &self.on_job {
+            // A throwing callback must not break the export.
+            let _ = f.call2(
+                &JsValue::NULL,
+                &job_to_js(job),
+                &JsValue::from(window as u32),
+            );
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        let Some(f) = &self.on_progress else {
+            return;
+        };
+        let now = ek_now();
+        if !p.significant && now - self.last_progress_ms < PROGRESS_EVERY_MS {
+            return;
+        }
+        self.last_progress_ms = now;
+        let _ = f.call1(&JsValue::NULL, &progress_to_js(p));
+    }
+}
+
+fn progress_to_js(p: &Progress) -> JsValue {
+    let o = Object::new();
+    set(&o, "phase", p.phase.as_str());
+    set(&o, "windows", p.windows as u32);
+    set(&o, "windowsDone", p.windows_done as u32);
+    set(&o, "jobsActive", p.jobs_active as u32);
+    set(&o, "jobsRunning", p.jobs_running as u32);
+    set(&o, "window", p.window as u32);
+    opt_str(&o, "jobId", p.job_id.as_deref());
+    set(
+        &o,
+        "resultsSize",
+        p.results_size
+            .map(|n| JsValue::from(n as f64))
+            .unwrap_or(JsValue::NULL),
+    );
+    set(&o, "fragmentsTotal", p.fragments_total as u32);
+    set(&o, "fragmentsDone", p.fragments_done as u32);
+    let frags: Array = p
+        .fragments
+        .iter()
+        .map(|f| {
+            let x = Object::new();
+            set(
+                &x,
+                "index",
+                f.index.map(JsValue::from).unwrap_or(JsValue::NULL),
+            );
+            set(&x, "state", f.state.as_str());
+            set(&x, "bytes", f.bytes as f64);
+            set(&x, "retries", f.retries);
+            JsValue::from(x)
+        })
+        .collect();
+    set(&o, "fragments", frags);
+    set(&o, "records", p.records as f64);
+    set(&o, "rows", p.rows as f64);
+    set(&o, "bytes", p.bytes as f64);
+    o.into()
+}
+
+fn data_errors_to_js(errors: &[DataError]) -> Array {
+    errors
+        .iter()
+        .map(|e| {
+            let o = Object::new();
+            set(&o, "window", e.window as u32);
+            set(&o, "jobId", e.job_id.as_str());
+            set(
+                &o,
+                "fragment",
+                e.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
+            );
+            set(&o, "line", e.line as f64);
+            set(&o, "column", e.column as f64);
+            set(&o, "message", e.message.as_str());
+            JsValue::from(o)
+        })
+        .collect()
+}
+
+fn outcome_to_js(out: &ExportOutcome) -> JsValue {
+    let o = Object::new();
+    set(
+        &o,
+        "jobs",
+        out.jobs.iter().map(job_to_js).collect::<Array>(),
+    );
+    set(&o, "records", out.records as f64);
+    set(&o, "rows", out.rows as f64);
+    set(&o, "bytes", out.bytes as f64);
+    set(&o, "errors", data_errors_to_js(&out.errors));
+    set(&o, "errorsTotal", out.errors_total as f64);
+    set(&o, "retries", out.retries);
+    set(
+        &o,
+        "header",
+        out.header
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect::<Array>(),
+    );
+    let late: Array = out
+        .late_fields
+        .iter()
+        .map(|l| {
+            let x = Object::new();
+            set(&x, "column", l.column.as_str());
+            set(&x, "firstLine", l.first_line as f64);
+            set(&x, "count", l.count as f64);
+            JsValue::from(x)
+        })
+        .collect();
+    set(&o, "lateFields", late);
+    o.into()
+}
+
+fn windows_to_js(windows: &[JobParams]) -> Array {
+    windows
+        .iter()
+        .map(|w| {
+            let o = Object::new();
+            set(&o, "startDate", w.start_date());
+            set(&o, "endDate", w.end_date());
+            set(&o, "activityType", w.activity_type.as_str());
+            set(&o, "exportType", w.export_type.as_str());
+            JsValue::from(o)
+        })
+        .collect()
+}
+
+async fn job_by_id(session: &Session, job_id: &str, opts: &JsValue) -> Result<Job> {
+    check_job_id(job_id)?;
+    let t = FetchTransport::new(get(opts, "signal"));
+    drv::get_job(&t, session, job_id).await
+}
+
+#[wasm_bindgen]
+impl BackstoryCore {
+    /// Validates export parameters (JSON text, camelCase or snake_case) and returns the planned
+    /// windows: `[{ startDate, endDate, activityType, exportType }]`, one job each.
+    #[wasm_bindgen(js_name = planActivityExport)]
+    pub fn plan_activity_export(params_json: &str) -> std::result::Result<Array, JsValue> {
+        let r = ExportRequest::from_json(params_json).map_err(to_js)?;
+        Ok(windows_to_js(&plan_windows(&r)))
+    }
+
+    /// Validates parameters for one job (a delta range of at most 14 days).
+    #[wasm_bindgen(js_name = validateActivityJob)]
+    pub fn validate_activity_job(params_json: &str) -> std::result::Result<String, JsValue> {
+        JobParams::from_json(params_json)
+            .map(|p| p.to_value().to_string())
+            .map_err(to_js)
+    }
+
+    /// The CSV columns an activity export starts with.
+    #[wasm_bindgen(js_name = activityColumns)]
+    pub fn activity_columns_js(explode: Option<String>) -> Array {
+        activity_columns(explode.as_deref())
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect()
+    }
+
+    /// `POST /jobs` for one job. `opts`: `{ signal }`.
+    #[wasm_bindgen(js_name = activitiesStart)]
+    pub async fn activities_start(
+        &self,
+        params_json: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let p = JobParams::from_json(&params_json)?;
+            let t = FetchTransport::new(get(&opts, "signal"));
+            drv::create_job(&t, &session, &p)
+                .await
+                .map(|j| job_to_js(&j))
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = activitiesGet)]
+    pub async fn activities_get(
+        &self,
+        job_id: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        job_by_id(&session, &job_id, &opts)
+            .await
+            .map(|j| job_to_js(&j))
+            .map_err(to_js)
+    }
+
+    /// The jobs created in the past 10 days, newest first as the API lists them.
+    #[wasm_bindgen(js_name = activitiesList)]
+    pub async fn activities_list(&self, opts: JsValue) -> std::result::Result<Array, JsValue> {
+        let session = self.session.clone();
+        let t = FetchTransport::new(get(&opts, "signal"));
+        drv::list_jobs(&t, &session)
+            .await
+            .map(|jobs| jobs.iter().map(job_to_js).collect())
+            .map_err(to_js)
+    }
+
+    /// Polls a job until it ends. `opts`: `{ signal, pollIntervalMs, pollMaxMs, timeoutMs,
+    /// onJob(job) }`. Rejects with `E_JOB_FAILED` (and `jobId`) for Failed or Canceled.
+    #[wasm_bindgen(js_name = activitiesWait)]
+    pub async fn activities_wait(
+        &self,
+        job_id: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let wait = wait_options(&opts)?;
+            let on_job = get_fn(&opts, "onJob")?;
+            let job = job_by_id(&session, &job_id, &opts).await?;
+            if let Some(f) = &on_job {
+                let _ = f.call1(&JsValue::NULL, &job_to_js(&job));
+            }
+            let t = FetchTransport::new(get(&opts, "signal"));
+            let done = drv::wait_job(&t, &session, job, &wait, &mut |j| {
+                if let Some(f) = &on_job {
+                    let _ = f.call1(&JsValue::NULL, &job_to_js(j));
+                }
+            })
+            .await?;
+            Ok(job_to_js(&done))
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    /// Downloads one job's data (waiting for it first if needed). `opts`: `{ signal, format:
+    /// "records"|"csv"|"jsonl", explode, concurrency, readAheadBytes, batchRecords, strict,
+    /// maxLineBytes, pollIntervalMs, pollMaxMs, timeoutMs, onBatch(b), onProgress(p), onJob(j, w) }`.
+    #[wasm_bindgen(js_name = activitiesRows)]
+    pub async fn activities_rows(
+        &self,
+        job_id: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let wait = wait_options(&opts)?;
+            let dl = download_options(&opts)?;
+            let mut sink = JsActivitySink::new(&opts)?;
+            let job = job_by_id(&session, &job_id, &opts).await?;
+            sink.job(0, &job);
+            let t = FetchTransport::new(get(&opts, "signal"));
+            let out = drv::download(&t, &session, job, &wait, &dl, &mut sink).await?;
+            Ok(outcome_to_js(&out))
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    /// The whole export: windows planned, jobs created within the vendor's limits, each downloaded
+    /// in order. Options as `activitiesRows`, plus `maxActiveJobs` (1..10).
+    #[wasm_bindgen(js_name = activitiesExport)]
+    pub async fn activities_export(
+        &self,
+        params_json: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let request = ExportRequest::from_json(&params_json)?;
+            let mut o = ExportOptions {
+                download: download_options(&opts)?,
+                wait: wait_options(&opts)?,
+                ..ExportOptions::default()
+            };
+            if let Some(n) = int_opt(&opts, "maxActiveJobs", 1.0, MAX_QUEUED as f64)? {
+                o.max_active = n as usize;
+            }
+            let mut sink = JsActivitySink::new(&opts)?;
+            let t = FetchTransport::new(get(&opts, "signal"));
+            let out = drv::run_export(&t, &session, &request, &o, &mut sink).await?;
+            Ok(outcome_to_js(&out))
+        }
+        .await
+        .map_err(to_js)
+    }
+}

@@ -55,6 +55,22 @@ pub struct FetchBody {
     signal: JsValue,
 }
 
+impl FetchBody {
+    /// Replaces the reader with the one `wrap` builds over it (a decompressing stream), unless
+    /// `wrap` answers null or undefined. Returns whether it was replaced.
+    pub(crate) fn wrap_reader(&mut self, wrap: impl FnOnce(&JsValue) -> JsValue) -> bool {
+        if self.reader.is_null() || self.reader.is_undefined() {
+            return false;
+        }
+        let wrapped = wrap(&self.reader);
+        if wrapped.is_null() || wrapped.is_undefined() {
+            return false;
+        }
+        self.reader = wrapped;
+        true
+    }
+}
+
 impl Drop for FetchBody {
     fn drop(&mut self) {
         // A body we stop reading (an error, an abort) must be cancelled or the connection stays busy.

@@ -4,14 +4,18 @@ mod activities;
 mod backstory;
 mod batch;
 mod csv;
+mod edge;
 mod errors;
 mod fetch;
 mod forecasting;
 mod js;
+mod jsonl;
 mod userpilot;
 
 pub use backstory::BackstoryCore;
 pub use csv::CsvStreamParser;
+pub use jsonl::{JsonlCsvWriter, JsonlStreamParser};
+pub use userpilot::{GunzipStream, UserpilotCore};
 
 use crate::providers::backstory::{catalog, query};
 use js_sys::{Array, Object};

@@ -1,1 +1,564 @@
-//! `UserpilotClient` (issue 5).
+//! `UserpilotCore`: the wasm half of the JavaScript `UserpilotClient` (js/userpilot.js adds the
+//! async iterators). Records cross as one JSON array text per batch (one `JSON.parse` on the JS
+//! side), CSV rows as packed batches, lookups as JSON text.
+
+use super::backstory::{call_maybe_async, get, get_fn, set};
+use super::batch::batch_to_js;
+use super::errors::to_js;
+use super::fetch::{FetchBody, FetchTransport};
+use crate::core::auth::Secret;
+use crate::core::http::validate_base_url;
+use crate::driver::userpilot::{
+    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsOptions, RowsProgress, RowsSink,
+    StartEvent, StartOptions, WaitOptions, MAX_CONCURRENCY,
+};
+use crate::driver::Session;
+use crate::error::{Error, Result};
+use crate::parse::csv::RowBatch;
+use crate::parse::gzip::GzipDecoder;
+use crate::providers::userpilot::exports::{ExportParams, Job, EVENT_TYPES};
+use crate::providers::userpilot::lookups::{Page, PageRequest, LOOKUPS, MAX_LIMIT, PAGINATED};
+use js_sys::{Array, Function, Object, Uint8Array};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+// The runtime's own gzip decoder in front of a fetch reader, when it has one.
+export function up_gunzip_reader(reader) {
+  if (typeof DecompressionStream !== "function") return null;
+  let ds;
+  try { ds = new DecompressionStream("gzip"); } catch (_) { return null; }
+  const src = new ReadableStream({
+    async pull(c) {
+      const { done, value } = await reader.read();
+      if (done) c.close(); else c.enqueue(value);
+    },
+    cancel(reason) { return reader.cancel(reason); },
+  });
+  return src.pipeThrough(ds).getReader();
+}
+"#)]
+extern "C" {
+    fn up_gunzip_reader(reader: &JsValue) -> JsValue;
+}
+
+impl GunzipBody for FetchBody {
+    fn gunzip_natively(&mut self) -> bool {
+        self.wrap_reader(up_gunzip_reader)
+    }
+}
+
+#[wasm_bindgen]
+pub struct UserpilotCore {
+    session: Rc<Session>,
+}
+
+fn strings(v: &[String]) -> Array {
+    v.iter().map(|s| JsValue::from_str(s)).collect()
+}
+
+fn opt_str(v: Option<&str>) -> JsValue {
+    v.map(JsValue::from_str).unwrap_or(JsValue::NULL)
+}
+
+pub(crate) fn job_to_js(j: &Job) -> JsValue {
+    let o = Object::new();
+    set(&o, "jobId", j.job_id.as_str());
+    set(&o, "status", j.status.as_str());
+    let progress = match j.progress {
+        Some(p) => {
+            let po = Object::new();
+            set(&po, "done", p.done);
+            set(&po, "total", p.total);
+            po.into()
+        }
+        None => JsValue::NULL,
+    };
+    set(&o, "progress", progress);
+    set(&o, "progressText", opt_str(j.progress_text.as_deref()));
+    set(&o, "startTime", opt_str(j.start_time.as_deref()));
+    set(&o, "endTime", opt_str(j.end_time.as_deref()));
+    set(
+        &o,
+        "elapsedTimeSeconds",
+        j.elapsed_time_seconds
+            .map(JsValue::from_f64)
+            .unwrap_or(JsValue::NULL),
+    );
+    set(&o, "appToken", opt_str(j.app_token.as_deref()));
+    set(&o, "currentChunk", opt_str(j.current_chunk.as_deref()));
+    set(&o, "completedChunks", strings(&j.completed_chunks));
+    set(&o, "allChunks", strings(&j.all_chunks));
+    let files: Array = j
+        .presigned_urls
+        .iter()
+        .map(|f| {
+            let fo = Object::new();
+            set(&fo, "filename", f.filename.as_str());
+            set(&fo, "url", f.url.as_str());
+            JsValue::from(fo)
+        })
+        .collect();
+    set(&o, "presignedUrls", files);
+    set(&o, "type", opt_str(j.kind.as_deref()));
+    o.into()
+}
+
+fn page_to_js(p: &Page) -> Result<JsValue> {
+    let o = Object::new();
+    let text = serde_json::to_string(&p.data)
+        .map_err(|e| Error::decode(1, 0, format!("lookup data: {e}")))?;
+    let data = js_sys::JSON::parse(&text)
+        .map_err(|_| Error::decode(1, 0, "lookup data could not be handed to JavaScript"))?;
+    set(&o, "data", data);
+    set(&o, "after", opt_str(p.after.as_deref()));
+    set(&o, "before", opt_str(p.before.as_deref()));
+    set(
+        &o,
+        "limit",
+        p.limit.map(JsValue::from).unwrap_or(JsValue::NULL),
+    );
+    set(
+        &o,
+        "totalCount",
+        p.total_count
+            .map(|n| JsValue::from_f64(n as f64))
+            .unwrap_or(JsValue::NULL),
+    );
+    set(
+        &o,
+        "totalCountCapExceeded",
+        p.total_count_cap_exceeded
+            .map(JsValue::from_bool)
+            .unwrap_or(JsValue::NULL),
+    );
+    Ok(o.into())
+}
+
+/// An optional positive integer option, checked.
+fn int_opt(opts: &JsValue, key: &str, min: f64, max: f64) -> Result<Option<f64>> {
+    let v = get(opts, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n >= min && n <= max && n.fract() == 0.0 => Ok(Some(n)),
+        _ => Err(Error::invalid(
+            key,
+            format!("must be an integer from {min} to {max}"),
+        )),
+    }
+}
+
+fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
+    let d = WaitOptions::default();
+    Ok(WaitOptions {
+        initial_ms: int_opt(opts, "pollMs", 1.0, 3_600_000.0)?.unwrap_or(d.initial_ms),
+        max_ms: int_opt(opts, "maxPollMs", 1.0, 3_600_000.0)?.unwrap_or(d.max_ms),
+        timeout_ms: int_opt(opts, "timeoutMs", 1.0, 1e12)?,
+    })
+}
+
+fn transport(opts: &JsValue) -> FetchTransport {
+    FetchTransport::new(get(opts, "signal"))
+}
+
+/// Calls a progress-like callback; a throwing one must not break the run.
+fn notify(f: &Option<Function>, v: &JsValue) {
+    if let Some(f) = f {
+        let _ = f.call1(&JsValue::NULL, v);
+    }
+}
+
+struct JsRowsSink {
+    on_records: Option<Function>,
+    on_rows: Option<Function>,
+    on_csv: Option<Function>,
+    on_progress: Option<Function>,
+}
+
+fn file_obj(file: FileRef<'_>) -> Object {
+    let o = Object::new();
+    set(&o, "file", file.index as u32);
+    set(&o, "filename", file.filename);
+    o
+}
+
+impl RowsSink for JsRowsSink {
+    async fn records(&mut self, file: FileRef<'_>, batch: JsonBatch) -> Result<()> {
+        if let Some(f) = &self.on_records {
+            let o = file_obj(file);
+            set(&o, "text", batch.text.as_str());
+            set(&o, "count", batch.count as u32);
+            set(&o, "firstLine", batch.first_line as f64);
+            set(&o, "lastLine", batch.last_line as f64);
+            call_maybe_async(f, &[o.into()]).await?;
+        }
+        Ok(())
+    }
+
+    async fn rows(&mut self, file: FileRef<'_>, header: &[String], batch: RowBatch) -> Result<()> {
+        if let Some(f) = &self.on_rows {
+            let o = file_obj(file);
+            set(&o, "header", strings(header));
+            set(&o, "batch", batch_to_js(&batch));
+            call_maybe_async(f, &[o.into()]).await?;
+        }
+        Ok(())
+    }
+
+    async fn flat(&mut self, file: FileRef<'_>, csv: String, rows: u64) -> Result<()> {
+        if let Some(f) = &self.on_csv {
+            let o = file_obj(file);
+            set(&o, "csv", csv.as_str());
+            set(&o, "rows", rows as f64);
+            call_maybe_async(f, &[o.into()]).await?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, p: &RowsProgress) {
+        if self.on_progress.is_some() {
+            let o = Object::new();
+            set(&o, "filesDone", p.files_done as u32);
+            set(&o, "filesTotal", p.files_total as u32);
+            set(&o, "records", p.records as f64);
+            set(&o, "duplicates", p.duplicates as f64);
+            set(&o, "bytes", p.bytes as f64);
+            set(&o, "renewals", p.renewals);
+            set(&o, "restarts", p.restarts);
+            notify(&self.on_progress, &o.into());
+        }
+    }
+}
+
+struct JsPageSink(Option<Function>);
+
+impl PageSink for JsPageSink {
+    async fn page(&mut self, page: Page) -> Result<()> {
+        if let Some(f) = &self.0 {
+            call_maybe_async(f, &[page_to_js(&page)?]).await?;
+        }
+        Ok(())
+    }
+}
+
+#[wasm_bindgen]
+impl UserpilotCore {
+    /// `baseUrl` and the API key. The key stays in wasm memory and only leaves in the
+    /// `Authorization: Token ...` header of API calls, never to a presigned URL's host.
+    #[wasm_bindgen(constructor)]
+    pub fn new(base_url: &str, api_key: &str) -> std::result::Result<UserpilotCore, JsValue> {
+        let base = validate_base_url("baseUrl", base_url).map_err(to_js)?;
+        let key = api_key.trim();
+        if key.is_empty() || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(to_js(Error::invalid(
+                "apiKey",
+                "must be a non-empty key without spaces",
+            )));
+        }
+        Ok(UserpilotCore {
+            session: Rc::new(Session::with_header(
+                base,
+                "Authorization",
+                Secret::new(format!("Token {key}")),
+            )),
+        })
+    }
+
+    /// Behind a proxy that adds the key (the edge worker): the page holds no secret.
+    #[wasm_bindgen(js_name = viaProxy)]
+    pub fn via_proxy(proxy_url: &str) -> std::result::Result<UserpilotCore, JsValue> {
+        let base = validate_base_url("proxyUrl", proxy_url).map_err(to_js)?;
+        Ok(UserpilotCore {
+            session: Rc::new(Session::proxied(base)),
+        })
+    }
+
+    /// Validates export parameters (JSON text; camelCase keys accepted) and returns the body
+    /// that would be sent, in the vendor's snake_case.
+    #[wasm_bindgen(js_name = validateParams)]
+    pub fn validate_params(params_json: &str) -> std::result::Result<String, JsValue> {
+        ExportParams::from_json(params_json)
+            .map(|p| p.to_json())
+            .map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = eventTypes)]
+    pub fn event_types() -> Array {
+        EVENT_TYPES.iter().map(|s| JsValue::from_str(s)).collect()
+    }
+
+    #[wasm_bindgen(js_name = lookupNames)]
+    pub fn lookup_names() -> Array {
+        LOOKUPS.iter().map(|s| JsValue::from_str(s)).collect()
+    }
+
+    #[wasm_bindgen(js_name = paginatedLookups)]
+    pub fn paginated_lookups() -> Array {
+        PAGINATED.iter().map(|s| JsValue::from_str(s)).collect()
+    }
+
+    /// Starts an export. `opts`: `{ waitForRunning, pollMs, maxPollMs, timeoutMs, signal,
+    /// onWaiting(jobId|null), onProgress(job) }`.
+    pub async fn start(
+        &self,
+        params_json: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let params = ExportParams::from_json(&params_json)?;
+            let options = StartOptions {
+                wait_for_running: get(&opts, "waitForRunning").is_truthy(),
+                wait: wait_options(&opts)?,
+            };
+            let on_waiting = get_fn(&opts, "onWaiting")?;
+            let on_progress = get_fn(&opts, "onProgress")?;
+            let t = transport(&opts);
+            let c = up::start(&t, &session, &params, &options, &mut |ev| match ev {
+                StartEvent::WaitingFor(id) => notify(&on_waiting, &opt_str(id)),
+                StartEvent::Progress(j) => notify(&on_progress, &job_to_js(j)),
+            })
+            .await?;
+            let o = Object::new();
+            set(&o, "jobId", c.job_id.as_str());
+            set(
+                &o,
+                "environmentAppToken",
+                opt_str(c.environment_app_token.as_deref()),
+            );
+            set(
+                &o,
+                "environmentName",
+                opt_str(c.environment_name.as_deref()),
+            );
+            set(&o, "links", opt_str(c.links.as_deref()));
+            set(&o, "startTime", opt_str(c.start_time.as_deref()));
+            Ok(JsValue::from(o))
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    pub async fn get(
+        &self,
+        job_id: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        let t = transport(&opts);
+        up::get_job(&t, &session, &job_id)
+            .await
+            .map(|j| job_to_js(&j))
+            .map_err(to_js)
+    }
+
+    pub async fn list(&self, opts: JsValue) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        let t = transport(&opts);
+        up::list_jobs(&t, &session)
+            .await
+            .map(|jobs| jobs.iter().map(job_to_js).collect::<Array>().into())
+            .map_err(to_js)
+    }
+
+    /// Waits for a job to complete. `opts`: `{ pollMs, maxPollMs, timeoutMs, signal,
+    /// onProgress(job) }`.
+    pub async fn wait(
+        &self,
+        job_id: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let w = wait_options(&opts)?;
+            let on_progress = get_fn(&opts, "onProgress")?;
+            let t = transport(&opts);
+            let j = up::wait(&t, &session, &job_id, &w, &mut |j| {
+                notify(&on_progress, &job_to_js(j))
+            })
+            .await?;
+            Ok(job_to_js(&j))
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    /// Delivers a job's rows in file order. `opts`: `{ concurrency, dedupe, strict,
+    /// batchRecords, flatten, nativeGunzip, pollMs, maxPollMs, timeoutMs, signal,
+    /// onRecords({file, filename, text, count, firstLine, lastLine}),
+    /// onRows({file, filename, header, batch}), onCsv({file, filename, csv, rows}),
+    /// onProgress(p) }`. Resolves to the summary.
+    pub async fn rows(
+        &self,
+        job_id: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let d = RowsOptions::default();
+            let native = get(&opts, "nativeGunzip");
+            let options = RowsOptions {
+                concurrency: int_opt(&opts, "concurrency", 1.0, MAX_CONCURRENCY as f64)?
+                    .map_or(d.concurrency, |n| n as usize),
+                dedupe: get(&opts, "dedupe").is_truthy(),
+                strict: get(&opts, "strict").is_truthy(),
+                batch_records: int_opt(&opts, "batchRecords", 1.0, 1_000_000.0)?
+                    .map_or(d.batch_records, |n| n as usize),
+                flatten: get(&opts, "flatten").is_truthy(),
+                native_gunzip: native.is_undefined() || native.is_truthy(),
+                wait: wait_options(&opts)?,
+            };
+            let mut sink = JsRowsSink {
+                on_records: get_fn(&opts, "onRecords")?,
+                on_rows: get_fn(&opts, "onRows")?,
+                on_csv: get_fn(&opts, "onCsv")?,
+                on_progress: get_fn(&opts, "onProgress")?,
+            };
+            let t = transport(&opts);
+            let out = up::rows(&t, &session, &job_id, &options, &mut sink).await?;
+            let o = Object::new();
+            set(&o, "job", job_to_js(&out.job));
+            set(&o, "records", out.records as f64);
+            set(&o, "duplicates", out.duplicates as f64);
+            set(&o, "bytes", out.bytes as f64);
+            set(&o, "renewals", out.renewals);
+            set(&o, "restarts", out.restarts);
+            let files: Array = out
+                .files
+                .iter()
+                .map(|f| {
+                    let fo = Object::new();
+                    set(&fo, "filename", f.filename.as_str());
+                    set(&fo, "format", opt_str(f.format.map(|x| x.as_str())));
+                    set(&fo, "records", f.records as f64);
+                    set(&fo, "duplicates", f.duplicates as f64);
+                    set(&fo, "restarts", f.restarts);
+                    JsValue::from(fo)
+                })
+                .collect();
+            set(&o, "files", files);
+            let errors: Array = out
+                .errors
+                .iter()
+                .map(|e| {
+                    let eo = Object::new();
+                    set(&eo, "file", e.file as u32);
+                    set(&eo, "filename", e.filename.as_str());
+                    set(&eo, "line", e.line as f64);
+                    set(
+                        &eo,
+                        "row",
+                        e.row
+                            .map(|r| JsValue::from_f64(r as f64))
+                            .unwrap_or(JsValue::NULL),
+                    );
+                    set(&eo, "message", e.message.as_str());
+                    JsValue::from(eo)
+                })
+                .collect();
+            set(&o, "errors", errors);
+            let late: Array = out
+                .late_fields
+                .iter()
+                .map(|(c, line)| {
+                    let lo = Object::new();
+                    set(&lo, "column", c.as_str());
+                    set(&lo, "firstLine", *line as f64);
+                    JsValue::from(lo)
+                })
+                .collect();
+            set(&o, "lateFields", late);
+            Ok(JsValue::from(o))
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    /// One page of a lookup. `opts`: `{ afterCursor, limit, signal }`.
+    pub async fn lookup(
+        &self,
+        name: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let after = get(&opts, "afterCursor");
+            let page = PageRequest {
+                after_cursor: if after.is_undefined() || after.is_null() {
+                    None
+                } else {
+                    Some(
+                        after
+                            .as_string()
+                            .ok_or_else(|| Error::invalid("afterCursor", "must be a string"))?,
+                    )
+                },
+                limit: int_opt(&opts, "limit", 1.0, MAX_LIMIT as f64)?.map(|n| n as u32),
+            };
+            let t = transport(&opts);
+            let p = up::lookup(&t, &session, &name, &page).await?;
+            page_to_js(&p)
+        }
+        .await
+        .map_err(to_js)
+    }
+
+    /// Walks a lookup's cursor pages to the end. `opts`: `{ limit, signal, onPage(page) }`;
+    /// resolves to `{ pages, items }`.
+    #[wasm_bindgen(js_name = lookupPages)]
+    pub async fn lookup_pages(
+        &self,
+        name: String,
+        opts: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let session = self.session.clone();
+        async move {
+            let limit = int_opt(&opts, "limit", 1.0, MAX_LIMIT as f64)?.map(|n| n as u32);
+            let mut sink = JsPageSink(get_fn(&opts, "onPage")?);
+            let t = transport(&opts);
+            let (pages, items) = up::lookup_pages(&t, &session, &name, limit, &mut sink).await?;
+            let o = Object::new();
+            set(&o, "pages", pages as f64);
+            set(&o, "items", items as f64);
+            Ok(JsValue::from(o))
+        }
+        .await
+        .map_err(to_js)
+    }
+}
+
+/// The Rust gzip decoder for JavaScript (runtimes without `DecompressionStream`, or to compare).
+#[wasm_bindgen]
+pub struct GunzipStream {
+    inner: GzipDecoder,
+}
+
+impl Default for GunzipStream {
+    fn default() -> Self {
+        GunzipStream::new()
+    }
+}
+
+#[wasm_bindgen]
+impl GunzipStream {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> GunzipStream {
+        GunzipStream {
+            inner: GzipDecoder::new(),
+        }
+    }
+
+    /// Decompresses a chunk; returns the bytes it produced (possibly none).
+    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<Uint8Array, JsValue> {
+        let mut out = Vec::new();
+        self.inner.push(chunk, &mut out).map_err(to_js)?;
+        Ok(Uint8Array::from(&out[..]))
+    }
+
+    /// Ends the input: a stream that stops anywhere but between members is an error.
+    pub fn finish(&mut self) -> std::result::Result<(), JsValue> {
+        self.inner.finish().map_err(to_js)
+    }
+}

@@ -13,7 +13,16 @@ use std::path::Path;
 
 /// Cuts `input` at the given points (taken modulo its length, sorted).
 fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut at: Vec<usize> = cuts.iter().map(|c| if input.is_empty() { 0 } else { c % (input.len() + 1) }).collect();
+    let mut at: Vec<usize> = cuts
+        .iter()
+        .map(|c| {
+            if input.is_empty() {
+                0
+            } else {
+                c % (input.len() + 1)
+            }
+        })
+        .collect();
     at.sort_unstable();
     let mut out = Vec::new();
     let mut prev = 0;
@@ -24,10 +33,21 @@ fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
-type CsvOutcome = Result<(Option<Vec<String>>, Vec<Vec<String>>, Vec<(String, u64, u64)>), String>;
+type CsvOutcome = Result<
+    (
+        Option<Vec<String>>,
+        Vec<Vec<String>>,
+        Vec<(String, u64, u64)>,
+    ),
+    String,
+>;
 
 fn csv(input: &[u8], cuts: &[usize], strict: bool) -> CsvOutcome {
-    let mut p = CsvParser::new(CsvOptions { strict, batch_rows: 3, ..Default::default() });
+    let mut p = CsvParser::new(CsvOptions {
+        strict,
+        batch_rows: 3,
+        ..Default::default()
+    });
     let mut rows = Vec::new();
     let run = |p: &mut CsvParser, rows: &mut Vec<Vec<String>>| -> exportkit::Result<()> {
         for piece in pieces(input, cuts) {
@@ -43,19 +63,33 @@ fn csv(input: &[u8], cuts: &[usize], strict: bool) -> CsvOutcome {
         Ok(())
     };
     run(&mut p, &mut rows).map_err(|e| e.to_string())?;
-    let errors = p.take_errors().into_iter().map(|e| (e.kind.as_str().to_string(), e.row, e.line)).collect();
+    let errors = p
+        .take_errors()
+        .into_iter()
+        .map(|e| (e.kind.as_str().to_string(), e.row, e.line))
+        .collect();
     Ok((p.header().map(<[String]>::to_vec), rows, errors))
 }
 
 type JsonlOutcome = Result<(Vec<(u64, String)>, Vec<(u64, String)>, String), String>;
 
 fn jsonl(input: &[u8], cuts: &[usize], strict: bool) -> JsonlOutcome {
-    let mut p = JsonlParser::new(JsonlOptions { strict, batch_records: 2, max_line_bytes: 1 << 16 });
+    let mut p = JsonlParser::new(JsonlOptions {
+        strict,
+        batch_records: 2,
+        max_line_bytes: 1 << 16,
+    });
     let mut records = Vec::new();
-    let mut flat = Flattener::new(FlattenOptions { explode: Some("participants".into()), ..Default::default() });
+    let mut flat = Flattener::new(FlattenOptions {
+        explode: Some("participants".into()),
+        ..Default::default()
+    });
     let mut csv_out = String::new();
     let mut run = || -> exportkit::Result<()> {
-        let mut drain = |p: &mut JsonlParser, records: &mut Vec<(u64, String)>, csv_out: &mut String| -> exportkit::Result<()> {
+        let mut drain = |p: &mut JsonlParser,
+                         records: &mut Vec<(u64, String)>,
+                         csv_out: &mut String|
+         -> exportkit::Result<()> {
             while let Some(b) = p.take_batch() {
                 for (line, text) in b.iter_text() {
                     records.push((line, text.to_string()));
@@ -74,7 +108,11 @@ fn jsonl(input: &[u8], cuts: &[usize], strict: bool) -> JsonlOutcome {
     };
     run().map_err(|e| e.to_string())?;
     flat.finish(&mut csv_out);
-    let errors = p.take_errors().into_iter().map(|e| (e.line, e.message)).collect();
+    let errors = p
+        .take_errors()
+        .into_iter()
+        .map(|e| (e.line, e.message))
+        .collect();
     Ok((records, errors, csv_out))
 }
 
@@ -101,7 +139,10 @@ fn gunzip(input: &[u8], cuts: &[usize], out_buf: usize) -> Result<Vec<u8>, Strin
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(192)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(192)
 }
 
 /// Bytes that look like CSV / JSON more often than uniform noise would.
@@ -186,17 +227,35 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
 }
 
 fn corpus(dir: &str) -> Vec<(String, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(dir);
-    let mut files: Vec<_> = std::fs::read_dir(&root).expect("corpus folder").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .expect("corpus folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     files.sort();
-    files.into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).expect("corpus file"))).collect()
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).expect("corpus file"),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -211,16 +270,27 @@ fn corpus_at_every_split_point() {
     }
     for (name, bytes) in corpus("jsonl") {
         let whole = jsonl(&bytes, &[], false);
-        assert!(whole.is_ok(), "{name}: lenient mode reports bad lines, it does not fail");
+        assert!(
+            whole.is_ok(),
+            "{name}: lenient mode reports bad lines, it does not fail"
+        );
         for cut in 0..=bytes.len() {
             assert_eq!(jsonl(&bytes, &[cut], false), whole, "{name} cut at {cut}");
-            assert_eq!(jsonl(&bytes, &[cut], true), jsonl(&bytes, &[], true), "{name} strict, cut at {cut}");
+            assert_eq!(
+                jsonl(&bytes, &[cut], true),
+                jsonl(&bytes, &[], true),
+                "{name} strict, cut at {cut}"
+            );
         }
     }
     let expect_ok = ["two-members.jsonl.gz", "empty-member.gz"];
     for (name, bytes) in corpus("gzip") {
         let whole = gunzip(&bytes, &[], 64);
-        assert_eq!(whole.is_ok(), expect_ok.iter().any(|n| name.ends_with(n)), "{name}: {whole:?}");
+        assert_eq!(
+            whole.is_ok(),
+            expect_ok.iter().any(|n| name.ends_with(n)),
+            "{name}: {whole:?}"
+        );
         for cut in 0..=bytes.len() {
             assert_eq!(gunzip(&bytes, &[cut], 5), whole, "{name} cut at {cut}");
         }

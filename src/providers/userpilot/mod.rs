@@ -1,4 +1,5 @@
-//! Userpilot (appex.userpilot.io).
+//! Userpilot (appex.userpilot.io): the Bulk Data Export API (jobs, presigned gzip files) and the
+//! twelve Lookups (two of them with cursor pages). Authorisation is `Authorization: Token KEY`.
 
 pub mod exports;
 pub mod lookups;

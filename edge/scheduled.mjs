@@ -1,0 +1,220 @@
+// Scheduled Query API exports: on each cron tick, every configured export that has not run today
+// runs with the worker's own credentials and streams its CSV into R2 as
+// `exports/query/<yyyy-mm-dd>/<name>.csv`.
+//
+// The Query API allows 10 calls a day and an answer cannot be asked for twice, so each export
+// keeps its run in KV (`export:<name>`):
+//   running  { day, runId, key, queryTag, uploadId, phase: "calling" | "completing", parts? }
+//            (one not updated for EXPORT_RUN_TIMEOUT_SECONDS, default 900, is no longer running)
+//   uploaded { day, runId, key, queryTag, bytes, rows }
+//   failed   { day, runId, key, queryTag, called, error }
+// A tick that finds today's run `running` knows the run was cut off. It resumes what can be
+// resumed without the vendor (the object already written, or all parts uploaded and only the
+// completion missing) and otherwise records the day as spent: the call went out and its answer is
+// lost, and a second call for the same query the same day is never made. A run that failed before
+// its call went out (credentials, the day's count) is tried again on the next tick.
+
+import { BackstoryClient } from "../js/index.js";
+import { tag } from "../js/runtime.js";
+import { ConfigError, readConfig } from "./config.mjs";
+import { loadQuota, saveQuota } from "./quota.mjs";
+import { R2StreamWriter } from "./r2-writer.mjs";
+
+export const EXPORTS_CONFIG_KEY = "config:exports";
+const STATE_PREFIX = "export:";
+const STATE_TTL_SECONDS = 14 * 24 * 3600;
+const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+// Rows per batch the core hands over: each batch is a point where the upload can push back.
+const BATCH_ROWS = 2000;
+
+export function utcDay(ms) {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export function objectKey(day, name) {
+  return `exports/query/${day}/${name}.csv`;
+}
+
+/** `[{ name, query }]` from JSON text or an already parsed value; throws ConfigError naming `source`. */
+export function parseExports(source, value) {
+  let list = value;
+  if (typeof value === "string") {
+    try {
+      list = JSON.parse(value);
+    } catch {
+      throw new ConfigError(source, "is not JSON");
+    }
+  }
+  if (!Array.isArray(list)) throw new ConfigError(source, "must be a JSON array of { name, query }");
+  const names = new Set();
+  return list.map((e, i) => {
+    if (!e || typeof e !== "object") throw new ConfigError(source, `[${i}] must be an object`);
+    if (typeof e.name !== "string" || !NAME.test(e.name)) throw new ConfigError(source, `[${i}].name must match ${NAME}`);
+    if (names.has(e.name)) throw new ConfigError(source, `[${i}].name repeats ${e.name}`);
+    if (!e.query || typeof e.query !== "object") throw new ConfigError(source, `[${i}].query must be a query object`);
+    names.add(e.name);
+    return { name: e.name, query: e.query };
+  });
+}
+
+/** The exports to run: KV `config:exports` when set (changeable without a deploy), else EXPORT_QUERIES. */
+export async function loadExports(env) {
+  const fromKv = await env.STATE.get(EXPORTS_CONFIG_KEY);
+  if (fromKv !== null) return parseExports(`KV ${EXPORTS_CONFIG_KEY}`, fromKv);
+  const v = env.EXPORT_QUERIES;
+  if (v === undefined || v === null || v === "") return [];
+  return parseExports("EXPORT_QUERIES", v);
+}
+
+const stateKey = (name) => `${STATE_PREFIX}${name}`;
+
+// A cron invocation runs at most 15 minutes: a `running` state older than that was cut off.
+const RUN_TIMEOUT_SECONDS = 15 * 60;
+
+function runTimeoutMs(env) {
+  const n = Number(env.EXPORT_RUN_TIMEOUT_SECONDS ?? RUN_TIMEOUT_SECONDS);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError("EXPORT_RUN_TIMEOUT_SECONDS", "must be a number of seconds");
+  return n * 1000;
+}
+
+async function readState(env, name) {
+  const raw = await env.STATE.get(stateKey(name));
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
+function writeState(env, name, state) {
+  return env.STATE.put(stateKey(name), JSON.stringify({ ...state, updatedAt: new Date().toISOString() }), {
+    expirationTtl: STATE_TTL_SECONDS,
+  });
+}
+
+function describe(e) {
+  return { code: (e && e.code) || (e && e.name) || "E_INTERNAL", message: String((e && e.message) || e).slice(0, 300) };
+}
+
+/** What can be finished of a run that was cut off, without the vendor. Returns the new state or null. */
+async function resume(env, st) {
+  const head = await env.EXPORTS.head(st.key);
+  if (head && head.customMetadata && head.customMetadata.runId === st.runId) {
+    return { ...st, state: "uploaded", phase: undefined, parts: undefined, uploadId: undefined, bytes: head.size, resumed: true };
+  }
+  if (st.phase === "completing" && st.uploadId && Array.isArray(st.parts)) {
+    const obj = await env.EXPORTS.resumeMultipartUpload(st.key, st.uploadId).complete(st.parts);
+    return { ...st, state: "uploaded", phase: undefined, parts: undefined, uploadId: undefined, bytes: obj.size, resumed: true };
+  }
+  return null;
+}
+
+async function abandon(env, st) {
+  if (st.uploadId) await env.EXPORTS.resumeMultipartUpload(st.key, st.uploadId).abort().catch(() => {});
+}
+
+/** Runs (or resumes, or skips) one export for `day`. Resolves to its final state; never throws. */
+export async function runExport(env, cfg, job, day) {
+  const { backstoryClientId: clientId, backstoryClientSecret: clientSecret } = cfg.secrets;
+  const key = objectKey(day, job.name);
+  let client;
+  let canonical;
+  try {
+    if (clientId === null || clientSecret === null) throw new ConfigError("BACKSTORY_CLIENT_ID / BACKSTORY_CLIENT_SECRET", "not set");
+    let quota = await loadQuota(env.STATE);
+    let called = false;
+    const pending = [];
+    // The core calls `set` just before its request goes out: the shared daily count moves then.
+    // (One KV key for every client: the store's own key, a tag of the credentials, is not needed.)
+    const quotaStore = {
+      get: () => quota ?? null,
+      set: (_key, v) => {
+        quota = v;
+        called = true;
+        pending.push(saveQuota(env.STATE, v));
+      },
+    };
+    client = new BackstoryClient({ baseUrl: cfg.backstoryBase, clientId, clientSecret, quotaStore });
+    canonical = client.validateQuery(job.query);
+    const queryTag = tag(JSON.stringify(canonical));
+
+    const prev = await readState(env, job.name);
+    if (prev && prev.day === day && prev.queryTag === queryTag) {
+      if (prev.state === "uploaded") return { ...prev, skipped: "already uploaded today" };
+      if (prev.state === "failed" && prev.called) return { ...prev, skipped: "today's call is spent" };
+      if (prev.state === "running") {
+        if (Date.now() - Date.parse(prev.updatedAt) < runTimeoutMs(env)) {
+          // Another invocation may still be at it (a slow run met by the next tick): leave it be.
+          return { ...prev, skipped: "a run is in progress" };
+        }
+        let done = null;
+        try {
+          done = await resume(env, prev);
+        } catch {
+          // The upload could not be finished (aborted, expired): the call is spent all the same.
+        }
+        if (done) {
+          await writeState(env, job.name, done);
+          return done;
+        }
+        // Cut off with the call presumed spent: its answer is gone and today gets no second call.
+        await abandon(env, prev);
+        const spent = { ...prev, state: "failed", called: true, phase: undefined, parts: undefined, uploadId: undefined, error: { code: "E_CUT_OFF", message: "the run was cut off after its call; the next run is tomorrow" } };
+        await writeState(env, job.name, spent);
+        return spent;
+      }
+    } else if (prev && prev.state === "running") {
+      await abandon(env, prev);
+    }
+
+    const runId = crypto.randomUUID();
+    const writer = await R2StreamWriter.create(env.EXPORTS, key, {
+      httpMetadata: { contentType: "text/csv; charset=utf-8" },
+      customMetadata: { runId, name: job.name, day, queryTag },
+    });
+    let st = { state: "running", phase: "calling", day, runId, key, queryTag, uploadId: writer.uploadId };
+    await writeState(env, job.name, st);
+    try {
+      const out = await client.query(canonical, {
+        collect: false,
+        batchRows: BATCH_ROWS,
+        onRawChunk: (bytes) => writer.write(bytes),
+        onBatch: () => writer.ready(),
+      });
+      await Promise.all(pending);
+      const parts = await writer.finish();
+      st = { ...st, phase: "completing", parts };
+      await writeState(env, job.name, st);
+      await writer.complete(parts);
+      st = { state: "uploaded", day, runId, key, queryTag, bytes: writer.bytes, rows: out.rowCount };
+      await writeState(env, job.name, st);
+      return st;
+    } catch (e) {
+      await Promise.allSettled(pending);
+      await writer.abort();
+      st = { state: "failed", day, runId, key, queryTag, called, error: describe(e) };
+      await writeState(env, job.name, st);
+      return st;
+    }
+  } catch (e) {
+    // Before any run started (configuration, credentials, KV or R2 unavailable): nothing was spent.
+    const st = { state: "failed", day, key, called: false, error: describe(e) };
+    await writeState(env, job.name, st).catch(() => {});
+    return st;
+  }
+}
+
+/** The cron handler: each configured export in turn (one upstream connection at a time). */
+export async function runScheduled(controller, env) {
+  const cfg = readConfig(env);
+  const day = utcDay(controller && Number.isFinite(controller.scheduledTime) ? controller.scheduledTime : Date.now());
+  const results = [];
+  for (const job of await loadExports(env)) {
+    const st = await runExport(env, cfg, job, day);
+    // One line per export, no secret: what ran, where it went, how it ended.
+    console.log(JSON.stringify({ export: job.name, day, state: st.state, key: st.key, bytes: st.bytes, rows: st.rows, skipped: st.skipped, error: st.error }));
+    results.push({ name: job.name, ...st });
+  }
+  return results;
+}

@@ -1,0 +1,64 @@
+// exportkit's edge worker (Cloudflare Workers, module syntax): the vendors' secrets live here, the
+// dashboard is served from here, its API calls go through the same-origin proxy here, and cron
+// triggers run Query API exports into R2 from here.
+//
+//   /api/backstory/...        proxy to BACKSTORY_BASE_URL (allow-listed endpoints)   proxy.mjs
+//   /api/userpilot/...        proxy to USERPILOT_BASE_URL                            proxy.mjs
+//   /api/userpilot-files/...  presigned export files on USERPILOT_FILES_BASE_URL     proxy.mjs
+//   /config.json, /www/ ...   the dashboard                                          static.mjs
+//   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
+
+import wasmModule from "../pkg/exportkit_bg.wasm";
+import { initSync } from "../js/index.js";
+import { ConfigError, PROXY_PATHS, readConfig } from "./config.mjs";
+import { apiHeaders, handleProxy } from "./proxy.mjs";
+import { runScheduled } from "./scheduled.mjs";
+import { serveStatic } from "./static.mjs";
+
+// workerd hands over the module already compiled: no fetch, no compile at request time.
+initSync(wasmModule);
+
+const PREFIXES = [
+  ["userpilotFiles", PROXY_PATHS.userpilotFiles],
+  ["userpilot", PROXY_PATHS.userpilot],
+  ["backstory", PROXY_PATHS.backstory],
+];
+
+function plainError(status, code, message) {
+  const headers = apiHeaders();
+  headers.set("Content-Type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify({ error: code, message }), { status, headers });
+}
+
+/** The path exactly as sent, before the URL parser resolved `..` or `%2e%2e` in it. */
+function rawPath(request) {
+  return request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/)[0];
+}
+
+export default {
+  async fetch(request, env) {
+    let cfg;
+    try {
+      cfg = readConfig(env);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(JSON.stringify({ misconfigured: e.variable, reason: e.message }));
+      return plainError(500, "misconfigured", `the worker is misconfigured: ${e.message}`);
+    }
+    const path = new URL(request.url).pathname;
+    const raw = rawPath(request);
+    if (path.startsWith("/api/") || raw.startsWith("/api/")) {
+      // A path the parser had to normalise was written to look like another one: refuse it.
+      if (raw !== path) return plainError(400, "bad_path", "the path must be written plainly (no dot segments, no encoded separators)");
+      for (const [vendor, prefix] of PREFIXES) {
+        if (path === prefix || path.startsWith(`${prefix}/`)) return handleProxy(request, env, cfg, vendor, path.slice(prefix.length));
+      }
+      return plainError(404, "not_found", "no such API");
+    }
+    return serveStatic(request, env);
+  },
+
+  async scheduled(controller, env) {
+    await runScheduled(controller, env);
+  },
+};

@@ -1,0 +1,88 @@
+//! Byte searches eight bytes at a time (std has no public memchr, and the JSON and CSV hot loops
+//! spend most of their time looking for one of a few ASCII bytes). Plain safe code: each 8-byte
+//! word is tested with the "has a zero byte" trick, and only a word that may hold a match is
+//! scanned byte by byte.
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+#[inline]
+fn word(c: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(c);
+    u64::from_le_bytes(w)
+}
+
+/// Non-zero when some byte of `w` equals `b` (exact: no false positive for "some byte").
+#[inline]
+fn has(w: u64, b: u8) -> u64 {
+    let x = w ^ (LO * b as u64);
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Index of the first byte of `s` for which `hit` says yes, testing words with `maybe` first.
+#[inline]
+fn find_by(s: &[u8], maybe: impl Fn(u64) -> bool, hit: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        if maybe(word(c)) {
+            if let Some(p) = c.iter().position(|&b| hit(b)) {
+                return Some(base + p);
+            }
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| hit(b))
+        .map(|p| base + p)
+}
+
+pub fn find_byte(s: &[u8], a: u8) -> Option<usize> {
+    find_by(s, |w| has(w, a) != 0, |b| b == a)
+}
+
+pub fn find_either(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    find_by(s, |w| (has(w, a) | has(w, b)) != 0, |x| x == a || x == b)
+}
+
+/// Whether `s` holds any byte that forces a CSV field into quotes: `,` `"` CR LF.
+pub fn needs_csv_quotes(s: &[u8]) -> bool {
+    find_by(
+        s,
+        |w| (has(w, b',') | has(w, b'"') | has(w, b'\r') | has(w, b'\n')) != 0,
+        |b| matches!(b, b',' | b'"' | b'\r' | b'\n'),
+    )
+    .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agree_with_a_plain_scan_at_every_position() {
+        let mut s = vec![b'x'; 37];
+        assert_eq!(find_byte(&s, b'\n'), None);
+        assert!(!needs_csv_quotes(&s));
+        for i in 0..s.len() {
+            for (needle, other) in [(b'"', b'\\'), (b'\\', b'"')] {
+                s[i] = needle;
+                assert_eq!(find_either(&s, b'"', b'\\'), Some(i));
+                assert_eq!(find_byte(&s, needle), Some(i));
+                assert_eq!(find_byte(&s, other), None);
+                assert_eq!(find_either(&s[..i], b'"', b'\\'), None);
+                s[i] = b'x';
+            }
+            for q in [b',', b'"', b'\r', b'\n'] {
+                s[i] = q;
+                assert!(needs_csv_quotes(&s));
+                s[i] = q | 0x80; // same low bits, high bit set: no match
+                assert!(!needs_csv_quotes(&s));
+                s[i] = b'x';
+            }
+        }
+    }
+}

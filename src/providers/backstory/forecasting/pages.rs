@@ -1,0 +1,443 @@
+//! Page-number pagination as the Forecasting API reports it (`X-Total-Count`, `X-Page-Last`,
+//! `X-Limit`, `X-Page`), and a sans-IO plan of which pages to fetch: the first page alone (it
+//! tells how many there are), then the rest with a bounded look-ahead so several are in flight,
+//! delivered in page order.
+//!
+//! Every response is checked against its own headers (each answer comes from one state of the
+//! server, so it must agree with itself). A total that differs between answers means the data
+//! moved under us: pages may then repeat or skip records, so the change is recorded and reported,
+//! and the plan follows the newest page count.
+
+use crate::core::http::find_header;
+use crate::error::{Error, ErrorKind, Result};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageHeaders {
+    pub total_count: u64,
+    pub page_last: u32,
+    pub limit: u32,
+    pub page: u32,
+}
+
+/// An answer we cannot use, although its status was a success.
+pub(crate) fn bad_answer(status: u16, reason: String) -> Error {
+    Error::new(ErrorKind::Http {
+        status,
+        body_excerpt: reason,
+    })
+}
+
+fn header_number(headers: &[(String, String)], name: &str, status: u16) -> Result<u64> {
+    let raw = find_header(headers, name)
+        .ok_or_else(|| bad_answer(status, format!("the {name} header is missing")))?;
+    let v = raw.trim();
+    // Digits only: "+3", "3.0", "1e3" or "0x10" are not page numbers.
+    if v.is_empty() || v.len() > 19 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        let shown: String = raw.chars().take(40).collect();
+        return Err(bad_answer(
+            status,
+            format!("the {name} header is not a whole number: {shown:?}"),
+        ));
+    }
+    v.parse()
+        .map_err(|_| bad_answer(status, format!("the {name} header is out of range")))
+}
+
+impl PageHeaders {
+    /// Reads the four headers strictly and checks they agree with one another.
+    pub fn parse(headers: &[(String, String)], status: u16) -> Result<PageHeaders> {
+        let small = |name: &str, v: u64| -> Result<u32> {
+            u32::try_from(v).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                bad_answer(
+                    status,
+                    format!("the {name} header must be from 1 to {}, not {v}", u32::MAX),
+                )
+            })
+        };
+        let total_count = header_number(headers, "X-Total-Count", status)?;
+        let page_last = small(
+            "X-Page-Last",
+            header_number(headers, "X-Page-Last", status)?,
+        )?;
+        let limit = small("X-Limit", header_number(headers, "X-Limit", status)?)?;
+        let page = small("X-Page", header_number(headers, "X-Page", status)?)?;
+        let expected_last = total_count.div_ceil(u64::from(limit)).max(1);
+        if u64::from(page_last) != expected_last {
+            return Err(bad_answer(
+                status,
+                format!("X-Page-Last is {page_last} but X-Total-Count {total_count} at X-Limit {limit} makes {expected_last} pages"),
+            ));
+        }
+        Ok(PageHeaders {
+            total_count,
+            page_last,
+            limit,
+            page,
+        })
+    }
+
+    /// How many records this page must hold by its own headers.
+    pub fn expected_records(&self) -> u64 {
+        let before = u64::from(self.page - 1).saturating_mul(u64::from(self.limit));
+        self.total_count
+            .saturating_sub(before)
+            .min(u64::from(self.limit))
+    }
+}
+
+/// The total changed between two answers. `page` is the page whose answer showed `current`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotalChange {
+    pub page: u32,
+    pub previous: u64,
+    pub current: u64,
+}
+
+/// What to do with an answer the plan accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub headers: PageHeaders,
+    pub change: Option<TotalChange>,
+}
+
+#[derive(Debug)]
+pub struct PagePlanner {
+    per_page: u32,
+    first: u32,
+    /// The last page the caller allows (`max_pages`), if any.
+    cap: Option<u32>,
+    window: u32,
+    /// The page count from the newest answer; unknown until the first one.
+    last: Option<u32>,
+    next_start: u32,
+    next_deliver: u32,
+    /// Answers waiting for their turn: page -> deliver it (false for an empty page past the end).
+    received: BTreeMap<u32, bool>,
+    total: Option<u64>,
+    changes: Vec<TotalChange>,
+}
+
+impl PagePlanner {
+    /// `window`: pages started but not yet delivered, at most (in flight plus waiting in order).
+    pub fn new(per_page: u32, first: u32, window: u32, max_pages: Option<u32>) -> Self {
+        let first = first.max(1);
+        PagePlanner {
+            per_page,
+            first,
+            cap: max_pages.map(|n| first.saturating_add(n.max(1) - 1)),
+            window: window.max(1),
+            last: None,
+            next_start: first,
+            next_deliver: first,
+            received: BTreeMap::new(),
+            total: None,
+            changes: Vec::new(),
+        }
+    }
+
+    fn end(&self) -> Option<u32> {
+        let last = self.last?;
+        Some(match self.cap {
+            Some(c) => c.min(last),
+            None => last,
+        })
+    }
+
+    /// A page to start now, if the plan allows one more in flight.
+    pub fn next_fetch(&mut self) -> Option<u32> {
+        let can = match self.end() {
+            // Until the first answer says how many pages there are, only the first goes out.
+            None => self.next_start == self.first,
+            Some(end) => self.next_start <= end,
+        };
+        if !can || self.next_start - self.next_deliver >= self.window {
+            return None;
+        }
+        let p = self.next_start;
+        self.next_start = self.next_start.checked_add(1)?;
+        Some(p)
+    }
+
+    /// Checks an answer to a request for `page` holding `records` records, and records it.
+    pub fn on_page(
+        &mut self,
+        page: u32,
+        headers: PageHeaders,
+        records: usize,
+        status: u16,
+    ) -> Result<Accepted> {
+        if page < self.next_deliver || page >= self.next_start || self.received.contains_key(&page)
+        {
+            return Err(bad_answer(
+                status,
+                format!("an answer for page {page}, which was not awaited"),
+            ));
+        }
+        if headers.page != page {
+            return Err(bad_answer(
+                status,
+                format!(
+                    "asked for page {page}, the answer says X-Page {}",
+                    headers.page
+                ),
+            ));
+        }
+        if headers.limit != self.per_page {
+            return Err(bad_answer(
+                status,
+                format!(
+                    "asked for {} records per page, the answer says X-Limit {}",
+                    self.per_page, headers.limit
+                ),
+            ));
+        }
+        let expected = headers.expected_records();
+        if records as u64 != expected {
+            return Err(bad_answer(
+                status,
+                format!(
+                    "page {page} holds {records} records, but its headers (X-Total-Count {}, X-Limit {}) say {expected}",
+                    headers.total_count, headers.limit
+                ),
+            ));
+        }
+        let change = match self.total {
+            Some(prev) if prev != headers.total_count => Some(TotalChange {
+                page,
+                previous: prev,
+                current: headers.total_count,
+            }),
+            _ => None,
+        };
+        if let Some(c) = change {
+            self.changes.push(c);
+        }
+        self.total = Some(headers.total_count);
+        self.last = Some(headers.page_last);
+        self.received
+            .insert(page, records > 0 || page <= headers.page_last);
+        Ok(Accepted { headers, change })
+    }
+
+    /// The next page to hand over in order, if its answer is in: `(page, deliver)`. A page past
+    /// the end (the total shrank while it was in flight) is empty and comes with `deliver: false`.
+    pub fn next_ready(&mut self) -> Option<(u32, bool)> {
+        let deliver = self.received.remove(&self.next_deliver)?;
+        let p = self.next_deliver;
+        self.next_deliver += 1;
+        Some((p, deliver))
+    }
+
+    /// Every page of the plan was fetched and handed over.
+    pub fn is_done(&self) -> bool {
+        match self.end() {
+            Some(end) => self.next_deliver > end && self.next_deliver == self.next_start,
+            None => false,
+        }
+    }
+
+    /// Pages started and not yet handed over (in flight or waiting for their turn).
+    pub fn outstanding(&self) -> u32 {
+        self.next_start - self.next_deliver
+    }
+
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    pub fn page_last(&self) -> Option<u32> {
+        self.last
+    }
+
+    pub fn changes(&self) -> &[TotalChange] {
+        &self.changes
+    }
+
+    /// Whether the plan stopped at `max_pages` before the last page.
+    pub fn capped(&self) -> bool {
+        matches!((self.cap, self.last), (Some(c), Some(l)) if c < l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdrs(total: &str, last: &str, limit: &str, page: &str) -> Vec<(String, String)> {
+        vec![
+            ("x-total-count".into(), total.into()),
+            ("X-Page-Last".into(), last.into()),
+            ("X-LIMIT".into(), limit.into()),
+            ("X-Page".into(), page.into()),
+        ]
+    }
+
+    fn h(total: u64, limit: u32, page: u32) -> PageHeaders {
+        PageHeaders {
+            total_count: total,
+            page_last: total.div_ceil(limit.into()).max(1) as u32,
+            limit,
+            page,
+        }
+    }
+
+    #[test]
+    fn headers_are_read_strictly() {
+        let p = PageHeaders::parse(&hdrs("25", "3", "10", "2"), 200).unwrap();
+        assert_eq!(p, h(25, 10, 2));
+        assert_eq!(p.expected_records(), 10);
+        assert_eq!(h(25, 10, 3).expected_records(), 5);
+        assert_eq!(h(25, 10, 4).expected_records(), 0);
+        assert_eq!(h(0, 10, 1).expected_records(), 0);
+        assert_eq!(
+            PageHeaders::parse(&hdrs("0", "1", "10", "1"), 200)
+                .unwrap()
+                .page_last,
+            1
+        );
+        let bad = [
+            (hdrs("25", "3", "10", "x"), "X-Page"),
+            (hdrs("2.5", "3", "10", "1"), "X-Total-Count"),
+            (hdrs("25", "+3", "10", "1"), "X-Page-Last"),
+            (hdrs("25", "3", "0", "1"), "X-Limit"),
+            (hdrs("25", "3", "10", "0"), "X-Page"),
+            (hdrs("25", "4", "10", "1"), "X-Page-Last is 4"),
+            (hdrs("0", "0", "10", "1"), "X-Page-Last"),
+            (hdrs("25", "3", "10", "99999999999"), "X-Page"),
+            (hdrs("", "3", "10", "1"), "X-Total-Count"),
+        ];
+        for (headers, needle) in bad {
+            let e = PageHeaders::parse(&headers, 200).unwrap_err();
+            assert_eq!(e.code(), "E_HTTP");
+            assert!(e.to_string().contains(needle), "{e} lacks {needle}");
+        }
+        let mut missing = hdrs("25", "3", "10", "1");
+        missing.remove(1);
+        let e = PageHeaders::parse(&missing, 200).unwrap_err();
+        assert!(
+            e.to_string().contains("X-Page-Last header is missing"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn first_page_alone_then_a_bounded_window_delivered_in_order() {
+        let mut p = PagePlanner::new(10, 1, 3, None);
+        assert_eq!(p.next_fetch(), Some(1));
+        assert_eq!(
+            p.next_fetch(),
+            None,
+            "nothing more until the count is known"
+        );
+        p.on_page(1, h(65, 10, 1), 10, 200).unwrap();
+        assert_eq!(p.next_ready(), Some((1, true)));
+        let started: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+        assert_eq!(started, vec![2, 3, 4], "three in flight");
+        // Answers arrive out of order; delivery waits for page 2.
+        p.on_page(4, h(65, 10, 4), 10, 200).unwrap();
+        p.on_page(3, h(65, 10, 3), 10, 200).unwrap();
+        assert_eq!(p.next_ready(), None);
+        assert_eq!(
+            p.next_fetch(),
+            None,
+            "the window counts pages waiting for their turn"
+        );
+        p.on_page(2, h(65, 10, 2), 10, 200).unwrap();
+        assert_eq!(p.next_ready(), Some((2, true)));
+        assert_eq!(p.next_ready(), Some((3, true)));
+        assert_eq!(p.next_ready(), Some((4, true)));
+        assert_eq!(p.next_ready(), None);
+        let started: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+        assert_eq!(started, vec![5, 6, 7]);
+        assert!(!p.is_done());
+        for q in [7, 5, 6] {
+            p.on_page(q, h(65, 10, q), if q == 7 { 5 } else { 10 }, 200)
+                .unwrap();
+        }
+        while p.next_ready().is_some() {}
+        assert!(p.is_done());
+        assert_eq!(p.next_fetch(), None);
+        assert!(p.changes().is_empty());
+    }
+
+    #[test]
+    fn a_single_empty_page_is_done() {
+        let mut p = PagePlanner::new(100, 1, 4, None);
+        assert_eq!(p.next_fetch(), Some(1));
+        p.on_page(1, h(0, 100, 1), 0, 200).unwrap();
+        assert_eq!(p.next_ready(), Some((1, true)));
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn a_starting_page_and_a_cap() {
+        let mut p = PagePlanner::new(10, 3, 8, Some(2));
+        assert_eq!(p.next_fetch(), Some(3));
+        p.on_page(3, h(100, 10, 3), 10, 200).unwrap();
+        assert_eq!(p.next_fetch(), Some(4));
+        assert_eq!(p.next_fetch(), None, "capped at two pages");
+        p.on_page(4, h(100, 10, 4), 10, 200).unwrap();
+        while p.next_ready().is_some() {}
+        assert!(p.is_done() && p.capped());
+        // Starting past the end: one empty answer, nothing to hand over, done.
+        let mut p = PagePlanner::new(10, 9, 4, None);
+        assert_eq!(p.next_fetch(), Some(9));
+        p.on_page(9, h(25, 10, 9), 0, 200).unwrap();
+        assert_eq!(p.next_ready(), Some((9, false)));
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn total_changes_are_recorded_and_the_plan_follows_them() {
+        let mut p = PagePlanner::new(10, 1, 4, None);
+        p.next_fetch();
+        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
+        p.next_ready();
+        assert_eq!(
+            std::iter::from_fn(|| p.next_fetch()).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        // The data grew: page 2's answer says 45 records, 5 pages.
+        let a = p.on_page(2, h(45, 10, 2), 10, 200).unwrap();
+        assert_eq!(
+            a.change,
+            Some(TotalChange {
+                page: 2,
+                previous: 30,
+                current: 45
+            })
+        );
+        assert_eq!(
+            std::iter::from_fn(|| p.next_fetch()).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        // Then shrank to 12: pages 3..5 are past the end and come back empty.
+        let a = p.on_page(3, h(12, 10, 3), 0, 200).unwrap();
+        assert_eq!(a.change.unwrap().current, 12);
+        p.on_page(5, h(12, 10, 5), 0, 200).unwrap();
+        p.on_page(4, h(12, 10, 4), 0, 200).unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| p.next_ready()).collect();
+        assert_eq!(order, vec![(2, true), (3, false), (4, false), (5, false)]);
+        assert!(p.is_done());
+        assert_eq!(p.changes().len(), 2);
+        assert_eq!(p.total(), Some(12));
+    }
+
+    #[test]
+    fn answers_that_contradict_themselves_or_the_request_are_errors() {
+        let mut p = PagePlanner::new(10, 1, 4, None);
+        p.next_fetch();
+        let e = p.on_page(1, h(30, 10, 2), 10, 200).unwrap_err();
+        assert!(e.to_string().contains("X-Page 2"), "{e}");
+        let e = p.on_page(1, h(30, 20, 1), 20, 200).unwrap_err();
+        assert!(e.to_string().contains("X-Limit 20"), "{e}");
+        let e = p.on_page(1, h(30, 10, 1), 9, 200).unwrap_err();
+        assert!(e.to_string().contains("holds 9 records"), "{e}");
+        let e = p.on_page(2, h(30, 10, 2), 10, 200).unwrap_err();
+        assert!(e.to_string().contains("not awaited"), "{e}");
+        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
+        let e = p.on_page(1, h(30, 10, 1), 10, 200).unwrap_err();
+        assert!(e.to_string().contains("not awaited"), "{e}");
+    }
+}

@@ -1,0 +1,205 @@
+//! JSON Lines for JavaScript without a vendor call: `JsonlStreamParser` (records out as one JSON
+//! array text per batch) and `JsonlCsvWriter` (CSV text out), each fed chunks split anywhere. One
+//! call per chunk crosses the boundary, never one per record.
+
+use super::backstory::{get, set};
+use super::errors::to_js;
+use crate::error::{Error, Result};
+use crate::parse::flatten::{FlattenOptions, Flattener};
+use crate::parse::jsonl::{JsonlOptions, JsonlParser, LineError};
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::*;
+
+fn parser_options(opts: &JsValue) -> Result<JsonlOptions> {
+    let mut o = JsonlOptions {
+        strict: get(opts, "strict").is_truthy(),
+        ..JsonlOptions::default()
+    };
+    for (key, slot, lo, hi) in [
+        ("batchRecords", &mut o.batch_records, 1.0, 1_000_000.0),
+        (
+            "maxLineBytes",
+            &mut o.max_line_bytes,
+            1024.0,
+            1024.0 * 1024.0 * 1024.0,
+        ),
+    ] {
+        let v = get(opts, key);
+        if v.is_undefined() || v.is_null() {
+            continue;
+        }
+        match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => *slot = n as usize,
+            _ => {
+                return Err(Error::invalid(
+                    key,
+                    format!("must be a whole number from {lo} to {hi}"),
+                ))
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn errors_to_js(errors: &[LineError]) -> Array {
+    errors
+        .iter()
+        .map(|e| {
+            let o = Object::new();
+            set(&o, "line", e.line as f64);
+            set(&o, "column", e.column as f64);
+            set(&o, "message", e.message.as_str());
+            JsValue::from(o)
+        })
+        .collect()
+}
+
+fn meta(p: &mut JsonlParser) -> Object {
+    let o = Object::new();
+    set(&o, "records", p.record_count() as f64);
+    set(&o, "lines", p.lines() as f64);
+    set(&o, "bytes", p.bytes() as f64);
+    set(&o, "errors", errors_to_js(&p.take_errors()));
+    o
+}
+
+#[wasm_bindgen]
+pub struct JsonlStreamParser {
+    inner: JsonlParser,
+}
+
+#[wasm_bindgen]
+impl JsonlStreamParser {
+    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(opts: JsValue) -> std::result::Result<JsonlStreamParser, JsValue> {
+        Ok(JsonlStreamParser {
+            inner: JsonlParser::new(parser_options(&opts).map_err(to_js)?),
+        })
+    }
+
+    /// Feeds bytes; returns the full batches (`batchRecords` each) completed so far as `{ text,
+    /// count, firstLine }`, where `text` is a JSON array of the records (one `JSON.parse` each).
+    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<Array, JsValue> {
+        self.inner.push(chunk).map_err(to_js)?;
+        Ok(self.drain())
+    }
+
+    pub fn finish(&mut self) -> std::result::Result<Array, JsValue> {
+        self.inner.finish().map_err(to_js)?;
+        Ok(self.drain())
+    }
+
+    /// `{ records, lines, bytes, errors }`; errors are handed over once.
+    #[wasm_bindgen(js_name = takeMeta)]
+    pub fn take_meta(&mut self) -> JsValue {
+        meta(&mut self.inner).into()
+    }
+
+    fn drain(&mut self) -> Array {
+        let out = Array::new();
+        while let Some(b) = self.inner.take_batch() {
+            let o = Object::new();
+            set(&o, "count", b.count as u32);
+            set(&o, "firstLine", b.first_line as f64);
+            set(&o, "text", b.text);
+            out.push(&o);
+        }
+        out
+    }
+}
+
+#[wasm_bindgen]
+pub struct JsonlCsvWriter {
+    parser: JsonlParser,
+    flattener: Flattener,
+}
+
+#[wasm_bindgen]
+impl JsonlCsvWriter {
+    /// `opts`: parser options plus `{ columns: string[] (written first), explode: "participants",
+    /// discover: true }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(opts: JsValue) -> std::result::Result<JsonlCsvWriter, JsValue> {
+        let parser = JsonlParser::new(parser_options(&opts).map_err(to_js)?);
+        let cols = get(&opts, "columns");
+        let columns = if cols.is_undefined() || cols.is_null() {
+            Vec::new()
+        } else {
+            let arr: Array = cols
+                .dyn_into()
+                .map_err(|_| to_js(Error::invalid("columns", "must be an array of strings")))?;
+            arr.iter()
+                .map(|c| {
+                    c.as_string().ok_or_else(|| {
+                        to_js(Error::invalid("columns", "must be an array of strings"))
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        };
+        let explode = get(&opts, "explode").as_string();
+        let discover = get(&opts, "discover");
+        Ok(JsonlCsvWriter {
+            parser,
+            flattener: Flattener::new(FlattenOptions {
+                columns,
+                explode,
+                discover: discover.is_undefined() || discover.is_truthy(),
+            }),
+        })
+    }
+
+    /// Feeds bytes; returns the CSV text of the full batches completed (the header, with the
+    /// fields found in the first batch, comes with the first rows).
+    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<String, JsValue> {
+        self.parser.push(chunk).map_err(to_js)?;
+        self.drain().map_err(to_js)
+    }
+
+    pub fn finish(&mut self) -> std::result::Result<String, JsValue> {
+        self.parser.finish().map_err(to_js)?;
+        let mut out = self.drain().map_err(to_js)?;
+        self.flattener.finish(&mut out);
+        Ok(out)
+    }
+
+    /// `{ records, lines, bytes, rows, header, lateFields, errors }`; errors are handed over once.
+    #[wasm_bindgen(js_name = takeMeta)]
+    pub fn take_meta(&mut self) -> JsValue {
+        let o = meta(&mut self.parser);
+        set(&o, "rows", self.flattener.rows() as f64);
+        set(
+            &o,
+            "header",
+            self.flattener
+                .header()
+                .iter()
+                .map(|s| JsValue::from_str(s))
+                .collect::<Array>(),
+        );
+        let late: Array = self
+            .flattener
+            .late_fields()
+            .iter()
+            .map(|l| {
+                let x = Object::new();
+                set(&x, "column", l.column.as_str());
+                set(&x, "firstLine", l.first_line as f64);
+                set(&x, "count", l.count as f64);
+                JsValue::from(x)
+            })
+            .collect();
+        set(&o, "lateFields", late);
+        o.into()
+    }
+
+    fn drain(&mut self) -> Result<String> {
+        let mut out = String::new();
+        while let Some(b) = self.parser.take_batch() {
+            // CSV is about as long as the JSON it comes from: one allocation, not a dozen.
+            out.reserve(b.text.len());
+            self.flattener.write_batch(&b, &mut out)?;
+        }
+        Ok(out)
+    }
+}

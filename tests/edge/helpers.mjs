@@ -1,0 +1,222 @@
+// Shared by the edge tests: the worker in workerd through miniflare, configured from
+// edge/wrangler.toml (its module rules, main, compatibility date, bindings and crons), with local
+// KV, R2 and assets, talking to a sandbox on loopback; and a recording relay in front of the
+// sandbox that shows exactly what the worker sent upstream.
+
+import http from "node:http";
+import { rmSync } from "node:fs";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import assert from "node:assert/strict";
+import { build } from "../../edge/build.mjs";
+import { SANDBOX_CREDENTIALS, startSandbox } from "../../sandbox/server.mjs";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export { SANDBOX_CREDENTIALS, startSandbox };
+export const ACCESS_KEY = "edge-test-access-key-0123456789";
+
+// ---------------------------------------------------------------- wrangler.toml, read as deployed
+
+/** The parts of edge/wrangler.toml the test setup follows (a small reader for this one file). */
+export async function wranglerConfig() {
+  const text = await readFile(path.join(ROOT, "edge", "wrangler.toml"), "utf8");
+  const str = (key) => new RegExp(`^${key}\\s*=\\s*"([^"]*)"`, "m").exec(text)?.[1];
+  const rules = [...text.matchAll(/\{\s*type\s*=\s*"(\w+)",\s*globs\s*=\s*\[([^\]]*)\]/g)].map((m) => ({
+    type: m[1],
+    globs: [...m[2].matchAll(/"([^"]+)"/g)].map((g) => g[1]),
+  }));
+  const section = (name) => new RegExp(`^\\[\\[?${name.replace(".", "\\.")}\\]\\]?\\s*$([\\s\\S]*?)(?=^\\[|(?![\\s\\S]))`, "m").exec(text)?.[1] ?? "";
+  const binding = (name) => /binding\s*=\s*"([^"]+)"/.exec(section(name))?.[1];
+  const crons = [.../crons\s*=\s*\[([^\]]*)\]/.exec(text)?.[1].matchAll(/"([^"]+)"/g) ?? []].map((m) => m[1]);
+  return {
+    main: str("main"),
+    compatibilityDate: str("compatibility_date"),
+    baseDir: str("base_dir"),
+    rules,
+    r2: binding("r2_buckets"),
+    kv: binding("kv_namespaces"),
+    assetsBinding: binding("assets"),
+    crons,
+  };
+}
+
+function globRegex(glob) {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*" && glob[i + 2] === "/") {
+      re += "(?:.*/)?";
+      i += 2;
+    } else if (c === "*") re += "[^/]*";
+    else re += c.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function walk(dir, base = dir) {
+  const out = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p, base)));
+    else out.push(path.relative(base, p).split(path.sep).join("/"));
+  }
+  return out;
+}
+
+let staged = null;
+/** Stages the worker and the dashboard once per test process, as `wrangler deploy`'s build does. */
+async function stage() {
+  if (!staged) {
+    const dir = await mkdtemp(path.join(tmpdir(), "exportkit-edge-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    staged = await build(dir);
+  }
+  return staged;
+}
+
+/**
+ * The modules wrangler would upload: every file of the staged base_dir that a rule's globs match,
+ * named relative to it, the entry module first.
+ */
+export async function workerModules(cfg) {
+  const edgeDir = path.join(ROOT, "edge");
+  const mainRel = path.relative(path.resolve(edgeDir, cfg.baseDir), path.resolve(edgeDir, cfg.main)).split(path.sep).join("/");
+  const root = (await stage()).worker;
+  const modules = [];
+  for (const f of (await walk(root)).sort()) {
+    const rule = cfg.rules.find((r) => r.globs.some((g) => globRegex(g).test(f)));
+    if (rule) modules.push({ type: rule.type, path: path.join(root, f), rel: f });
+  }
+  assert.ok(modules.some((m) => m.rel === mainRel), `wrangler.toml's main (${mainRel}) is among the modules`);
+  // workerd takes the first module as the worker's main.
+  modules.sort((a, b) => (a.rel === mainRel ? -1 : b.rel === mainRel ? 1 : 0));
+  return { root, modules: modules.map(({ type, path: p }) => ({ type, path: p })) };
+}
+
+// ---------------------------------------------------------------- the worker
+
+/**
+ * Starts the worker. `vars` and `secrets` become bindings (as [vars] and `wrangler secret put`
+ * would); `persist` is a directory that keeps KV and R2 across restarts (a "cut-off" test).
+ */
+export async function startEdge({ vars = {}, secrets = {}, persist } = {}) {
+  const cfg = await wranglerConfig();
+  const { root, modules } = await workerModules(cfg);
+  const logs = [];
+  const options = {
+    modulesRoot: root,
+    modules,
+    compatibilityDate: cfg.compatibilityDate,
+    bindings: { ...vars, ...secrets },
+    kvNamespaces: [cfg.kv],
+    r2Buckets: [cfg.r2],
+    assets: {
+      directory: (await stage()).assets,
+      binding: cfg.assetsBinding,
+      routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+    },
+    unsafeTriggerHandlers: true,
+    log: new Log(LogLevel.NONE),
+    handleRuntimeStdio(stdout, stderr) {
+      for (const s of [stdout, stderr]) s.on("data", (d) => logs.push(String(d)));
+    },
+  };
+  if (persist) {
+    options.kvPersist = path.join(persist, "kv");
+    options.r2Persist = path.join(persist, "r2");
+  }
+  const mf = new Miniflare(options);
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  return {
+    mf,
+    url,
+    logs,
+    cfg,
+    kv: () => mf.getKVNamespace(cfg.kv),
+    r2: () => mf.getR2Bucket(cfg.r2),
+    close: () => mf.dispose(),
+  };
+}
+
+export function sandboxSecrets() {
+  return {
+    BACKSTORY_CLIENT_ID: SANDBOX_CREDENTIALS.backstory.clientId,
+    BACKSTORY_CLIENT_SECRET: SANDBOX_CREDENTIALS.backstory.clientSecret,
+    USERPILOT_API_KEY: SANDBOX_CREDENTIALS.userpilot.apiKey,
+    EDGE_ACCESS_KEY: ACCESS_KEY,
+  };
+}
+
+export async function tempDir(prefix) {
+  const d = await mkdtemp(path.join(tmpdir(), prefix));
+  return { path: d, remove: () => rm(d, { recursive: true, force: true }) };
+}
+
+// ---------------------------------------------------------------- the sandbox
+
+export async function control(sb, p, body) {
+  const r = await fetch(`${sb.url}${p}`, {
+    method: body !== undefined || p.endsWith("/reset") ? "POST" : "GET",
+    headers: body !== undefined ? { "Content-Type": "application/json" } : {},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${p}: ${r.status} ${text}`);
+  return r.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+}
+
+export const truthCsv = (sb, query) => control(sb, "/__sandbox/truth/insights", query);
+export const callsToday = async (sb) => (await control(sb, "/__sandbox/state")).queryCallsToday;
+
+/**
+ * A relay in front of the sandbox that records every request the worker makes upstream (method,
+ * path with query, headers) and streams everything through unchanged.
+ */
+export async function startRecorder(target) {
+  const t = new URL(target);
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method, url: req.url, headers: { ...req.headers } });
+    const up = http.request(
+      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
+      (ur) => {
+        res.writeHead(ur.statusCode, ur.rawHeaders);
+        ur.pipe(res);
+      },
+    );
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    seen,
+    clear: () => void seen.splice(0),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(r);
+      }),
+  };
+}
+
+/** A raw HTTP/1.1 request (paths and headers exactly as written, no client normalisation). */
+export function rawRequest(url, text) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    import("node:net").then(({ connect }) => {
+      const sock = connect(Number(u.port), u.hostname, () => sock.end(text));
+      const chunks = [];
+      sock.on("data", (c) => chunks.push(c));
+      sock.on("error", reject);
+      sock.on("close", () => {
+        const all = Buffer.concat(chunks).toString("latin1");
+        const statuses = [...all.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+        resolve({ status: statuses[0] ?? 0, statuses, text: all });
+      });
+    }, reject);
+  });
+}

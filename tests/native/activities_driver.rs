@@ -1,0 +1,731 @@
+//! The Raw Activity Data run over a simulated vendor: jobs that queue and run two at a time and
+//! refuse an eleventh, fragments whose reads take different numbers of polls so they finish out
+//! of order, and switchable faults (a reset part way, a short body, a failed job, a bad line).
+//! Time is the vendor's fake clock: sleeping advances it.
+
+use super::script::block_on;
+use exportkit::core::auth::ClientCredentials;
+use exportkit::core::http::HttpRequest;
+use exportkit::driver::activities::{
+    download, run_export, ActivitySink, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
+    OutputKind, Place, Progress, WaitOptions,
+};
+use exportkit::driver::Session;
+use exportkit::providers::backstory::activities::{ExportRequest, Job, JobState};
+use exportkit::transport::{Body, ResponseHead, Transport};
+use exportkit::{Error, Result};
+use serde_json::json;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+const DAY0: i64 = 19_723; // 2024-01-01
+const WORK_MS: f64 = 3000.0;
+
+/// Pending for `n` polls, then ready.
+struct Delay(u32);
+impl Future for Delay {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// The connection drops after this many body bytes.
+    Reset(usize),
+    /// The body ends cleanly after this many bytes; `bool`: Content-Length still sent.
+    Short(usize, bool),
+    /// 503 before the body.
+    Unavailable,
+    /// The body stops sending after this many bytes and never ends.
+    Stall(usize),
+    /// 200 with a JSON error object instead of data.
+    ErrorBody,
+    /// The answer never comes.
+    NoAnswer,
+}
+
+#[derive(Clone, Copy)]
+enum Stop {
+    Reset,
+    Clean,
+    Hang,
+}
+
+struct VJob {
+    id: String,
+    start_day: i64,
+    end_day: i64,
+    created: f64,
+    started: Option<f64>,
+    fail: bool,
+}
+
+#[derive(Default)]
+struct Vendor {
+    now: Cell<f64>,
+    jobs: RefCell<Vec<VJob>>,
+    per_day: usize,
+    per_fragment: usize,
+    chunk: usize,
+    /// (fragment, nth request for it from 1) -> fault.
+    faults: RefCell<HashMap<(u32, u32), Fault>>,
+    data_requests: RefCell<HashMap<(String, u32), u32>>,
+    /// Line (1-based, in the job's whole data) made malformed.
+    bad_line: Cell<Option<usize>>,
+    fail_window: Cell<Option<usize>>,
+    peak_active: Cell<usize>,
+    peak_running: Cell<usize>,
+    refused: Cell<usize>,
+    handed: Rc<Cell<u64>>,
+    /// Every body read answers at once (no fragment finishes before another).
+    no_delay: bool,
+    log: RefCell<Vec<String>>,
+}
+
+fn record(day: i64, i: usize) -> String {
+    let parts: Vec<String> = (0..(i % 4))
+        .map(|k| {
+            let team = if k % 2 == 0 {
+                json!({"name": format!("T{k}")})
+            } else {
+                json!(null)
+            };
+            json!({"peopleai_id": format!("p{k}"), "name": format!("Ann \"{k}\", Ü"), "team": team})
+                .to_string()
+        })
+        .collect();
+    format!(
+        r#"{{"uid":"d{day}-{i}","type":"email","timestamp":{},"subject":"re: {i}\nnext","stats":{{"words":{i}}},"crm_status":{{"status":"matched","synced":true}},"campaigns":[],"participants":[{}]}}"#,
+        day * 86_400_000 + i as i64,
+        parts.join(",")
+    )
+}
+
+impl Vendor {
+    fn new(per_day: usize, per_fragment: usize, chunk: usize) -> Vendor {
+        let v = Vendor {
+            per_day,
+            per_fragment,
+            chunk,
+            ..Vendor::default()
+        };
+        v.now.set(1_700_000_000_000.0);
+        v
+    }
+
+    /// All records of a day range, one line each.
+    fn lines(&self, start: i64, end: i64) -> Vec<String> {
+        (start..=end)
+            .flat_map(|d| (0..self.per_day).map(move |i| record(d, i)))
+            .collect()
+    }
+
+    fn pump(&self) {
+        let now = self.now.get();
+        let mut jobs = self.jobs.borrow_mut();
+        let running = |j: &VJob| j.started.is_some_and(|s| now < s + WORK_MS) && !j.fail;
+        loop {
+            let n = jobs.iter().filter(|j| running(j)).count();
+            match jobs.iter_mut().find(|j| j.started.is_none()) {
+                Some(j) if n < 2 && now >= j.created + 500.0 => j.started = Some(now),
+                _ => break,
+            }
+        }
+        let active = jobs
+            .iter()
+            .filter(|j| j.started.is_none() || running(j))
+            .count();
+        self.peak_active.set(self.peak_active.get().max(active));
+        self.peak_running.set(
+            self.peak_running
+                .get()
+                .max(jobs.iter().filter(|j| running(j)).count()),
+        );
+    }
+
+    fn state(&self, j: &VJob) -> &'static str {
+        let now = self.now.get();
+        match j.started {
+            None => "Queued",
+            Some(_) if j.fail => "Failed",
+            Some(s) if now < s + WORK_MS => "Running",
+            Some(_) => "Completed",
+        }
+    }
+
+    fn fragments(&self, j: &VJob) -> Vec<String> {
+        let mut lines = self.lines(j.start_day, j.end_day);
+        if let Some(b) = self.bad_line.get() {
+            if let Some(l) = lines.get_mut(b - 1) {
+                l.pop(); // loses its closing brace
+                l.push(' ');
+            }
+        }
+        lines
+            .chunks(self.per_fragment.max(1))
+            .map(|c| c.iter().map(|l| format!("{l}\n")).collect())
+            .collect()
+    }
+
+    fn view(&self, j: &VJob) -> String {
+        let st = self.state(j);
+        let frags = self.fragments(j);
+        let done = st == "Completed";
+        let size: usize = frags.iter().map(String::len).sum();
+        json!({
+            "job_id": j.id, "state": st, "export_type": "delta", "output_format": "JSONLines",
+            "activity_type": "all",
+            "start_date": exportkit::core::time::format_date(j.start_day),
+            "end_date": exportkit::core::time::format_date(j.end_day),
+            "job_created_time": "2024-01-01T00:00:00Z", "job_start_time": null, "job_end_time": null,
+            "results_size": if done { json!(size) } else { json!(null) },
+            "fragment": if done { json!(frags.len()) } else { json!(null) },
+        })
+        .to_string()
+    }
+}
+
+struct VBody {
+    data: Vec<u8>,
+    at: usize,
+    chunk: usize,
+    delay: u32,
+    stop: Option<(usize, Stop)>,
+    handed: Option<Rc<Cell<u64>>>,
+}
+
+impl Body for VBody {
+    async fn chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        Delay(self.delay).await;
+        let end_at = self
+            .stop
+            .map_or(self.data.len(), |(n, _)| n.min(self.data.len()));
+        if self.at >= end_at {
+            return match self.stop {
+                Some((_, Stop::Reset)) => Err(Error::network("connection reset")),
+                Some((_, Stop::Hang)) => {
+                    std::future::pending::<()>().await;
+                    Ok(None)
+                }
+                _ => Ok(None),
+            };
+        }
+        let to = (self.at + self.chunk).min(end_at);
+        let c = self.data[self.at..to].to_vec();
+        self.at = to;
+        if let Some(h) = &self.handed {
+            h.set(h.get() + c.len() as u64);
+        }
+        Ok(Some(c))
+    }
+}
+
+fn reply(status: u16, body: String) -> (ResponseHead, VBody) {
+    (
+        ResponseHead {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+        },
+        VBody {
+            data: body.into_bytes(),
+            at: 0,
+            chunk: usize::MAX,
+            delay: 0,
+            stop: None,
+            handed: None,
+        },
+    )
+}
+
+impl Transport for Vendor {
+    type Body = VBody;
+
+    async fn send(&self, req: &HttpRequest) -> Result<(ResponseHead, VBody)> {
+        self.pump();
+        let path = req.url.trim_start_matches("https://api.test").to_string();
+        self.log
+            .borrow_mut()
+            .push(format!("{} {path}", req.method.as_str()));
+        if path == "/v3/auth/tokens" {
+            return Ok(reply(
+                200,
+                r#"{"access_token":"tok","token_type":"bearer","expires_in":3600}"#.into(),
+            ));
+        }
+        assert_eq!(req.header("Authorization"), Some("Bearer tok"), "{path}");
+        let jobs_path = "/pull/v1/export/activities/jobs";
+        let rest = path
+            .strip_prefix(jobs_path)
+            .unwrap_or_else(|| panic!("unknown path {path}"));
+        if rest.is_empty() && req.method.as_str() == "POST" {
+            let body: serde_json::Value =
+                serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+            let active = self
+                .jobs
+                .borrow()
+                .iter()
+                .filter(|j| matches!(self.state(j), "Queued" | "Running"))
+                .count();
+            if active >= 10 {
+                self.refused.set(self.refused.get() + 1);
+                return Ok(reply(429, r#"{"error":"too_many_jobs"}"#.into()));
+            }
+            let day =
+                |k: &str| exportkit::core::time::parse_date(body[k].as_str().unwrap()).unwrap();
+            let (start_day, end_day) = (day("start_date"), day("end_date"));
+            assert!(end_day - start_day < 14, "a delta job over 14 days");
+            let n = self.jobs.borrow().len();
+            let job = VJob {
+                id: format!("job-{n}"),
+                start_day,
+                end_day,
+                created: self.now.get(),
+                started: None,
+                fail: self.fail_window.get() == Some(n),
+            };
+            let view = self.view(&job);
+            self.jobs.borrow_mut().push(job);
+            self.pump();
+            return Ok(reply(200, view));
+        }
+        let rest = rest.trim_start_matches('/');
+        let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        // The job's fragments, or its status answer; no borrow is held past this block.
+        let found = {
+            let jobs = self.jobs.borrow();
+            match jobs.iter().find(|j| j.id == id) {
+                None => None,
+                Some(j) if tail.is_empty() => Some(Err(self.view(j))),
+                Some(j) => {
+                    assert_eq!(self.state(j), "Completed");
+                    Some(Ok(self.fragments(j)))
+                }
+            }
+        };
+        let frags = match found {
+            None => return Ok(reply(404, "{}".into())),
+            Some(Err(view)) => return Ok(reply(200, view)),
+            Some(Ok(frags)) => frags,
+        };
+        let k: u32 = tail
+            .strip_prefix("data?fragment=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let nth = {
+            let mut m = self.data_requests.borrow_mut();
+            let c = m.entry((id.to_string(), k)).or_insert(0);
+            *c += 1;
+            *c
+        };
+        let data = frags[k as usize].clone().into_bytes();
+        let n_frags = frags.len() as u32;
+        let fault = self.faults.borrow().get(&(k, nth)).copied();
+        if let Some(Fault::Unavailable) = fault {
+            return Ok(reply(503, "{}".into()));
+        }
+        if let Some(Fault::NoAnswer) = fault {
+            std::future::pending::<()>().await;
+        }
+        if let Some(Fault::ErrorBody) = fault {
+            return Ok(reply(
+                200,
+                r#"{"error":"internal","message":"try again"}"#.into(),
+            ));
+        }
+        let mut headers = vec![(
+            "content-type".to_string(),
+            "application/x-ndjson".to_string(),
+        )];
+        let stop = match fault {
+            Some(Fault::Reset(n)) => Some((n, Stop::Reset)),
+            Some(Fault::Short(n, _)) => Some((n, Stop::Clean)),
+            Some(Fault::Stall(n)) => Some((n, Stop::Hang)),
+            _ => None,
+        };
+        if !matches!(fault, Some(Fault::Short(_, false))) {
+            headers.push(("content-length".into(), data.len().to_string()));
+        }
+        Ok((
+            ResponseHead {
+                status: 200,
+                headers,
+            },
+            VBody {
+                data,
+                at: 0,
+                chunk: self.chunk,
+                // Later fragments answer faster, so completion order is not request order.
+                delay: if self.no_delay {
+                    0
+                } else {
+                    n_frags.saturating_sub(k) % 5
+                },
+                stop,
+                handed: Some(self.handed.clone()),
+            },
+        ))
+    }
+
+    async fn sleep(&self, ms: f64) -> Result<()> {
+        self.now.set(self.now.get() + ms.max(0.0));
+        Ok(())
+    }
+
+    fn now_ms(&self) -> f64 {
+        self.now.get()
+    }
+
+    fn check_aborted(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Collect {
+    records: Vec<String>,
+    places: Vec<(usize, Option<u32>)>,
+    csv: String,
+    raw: Vec<u8>,
+    jobs: Vec<(usize, String, JobState)>,
+    progress: Vec<Progress>,
+    /// Bytes handed out by the vendor but not yet consumed, at each progress report.
+    peak_outstanding: u64,
+    handed: Option<Rc<Cell<u64>>>,
+}
+
+impl ActivitySink for Collect {
+    async fn deliver(&mut self, at: Place<'_>, data: Delivery) -> Result<()> {
+        if self.places.last() != Some(&(at.window, at.fragment)) {
+            self.places.push((at.window, at.fragment));
+        }
+        match data {
+            Delivery::Records(b) => {
+                let parsed: serde_json::Value = serde_json::from_str(&b.text).unwrap();
+                assert_eq!(parsed.as_array().unwrap().len(), b.count);
+                self.records
+                    .extend(b.iter_text().map(|(_, t)| t.to_string()));
+            }
+            Delivery::Csv { text, .. } => self.csv.push_str(&text),
+            Delivery::Raw(bytes) => self.raw.extend_from_slice(&bytes),
+        }
+        Ok(())
+    }
+    fn job(&mut self, window: usize, job: &Job) {
+        self.jobs.push((window, job.job_id.clone(), job.state));
+    }
+    fn progress(&mut self, p: &Progress) {
+        if let Some(h) = &self.handed {
+            self.peak_outstanding = self.peak_outstanding.max(h.get().saturating_sub(p.bytes));
+        }
+        self.progress.push(p.clone());
+    }
+}
+
+fn session() -> Session {
+    Session::oauth(
+        "https://api.test".into(),
+        ClientCredentials::new("cid", "secret").unwrap(),
+    )
+}
+
+fn request(days: i64) -> ExportRequest {
+    ExportRequest::from_value(&json!({
+        "startDate": exportkit::core::time::format_date(DAY0),
+        "endDate": exportkit::core::time::format_date(DAY0 + days - 1),
+    }))
+    .unwrap()
+}
+
+fn opts(concurrency: usize, output: OutputKind) -> ExportOptions {
+    ExportOptions {
+        download: DownloadOptions {
+            concurrency,
+            read_ahead_bytes: 4096,
+            batch_records: 7,
+            output,
+            ..DownloadOptions::default()
+        },
+        wait: WaitOptions {
+            poll_initial_ms: 200.0,
+            poll_max_ms: 2000.0,
+            timeout_ms: None,
+        },
+        max_active: 10,
+    }
+}
+
+fn export(v: &Vendor, days: i64, o: ExportOptions) -> (Result<ExportOutcome>, Collect) {
+    let mut sink = Collect {
+        handed: Some(v.handed.clone()),
+        ..Collect::default()
+    };
+    let s = session();
+    let out = block_on(run_export(v, &s, &request(days), &o, &mut sink));
+    (out, sink)
+}
+
+#[test]
+fn a_job_is_created_polled_and_its_fragments_delivered_in_order_exactly_once() {
+    for concurrency in [1, 2, 4, 6] {
+        for chunk in [7, 100, 5000] {
+            let v = Vendor::new(9, 10, chunk);
+            let (out, sink) = export(&v, 5, opts(concurrency, OutputKind::Records));
+            let out = out.unwrap();
+            assert_eq!(
+                sink.records,
+                v.lines(DAY0, DAY0 + 4),
+                "c={concurrency} chunk={chunk}"
+            );
+            assert_eq!(out.records, 45);
+            assert_eq!(out.jobs.len(), 1);
+            assert_eq!(out.jobs[0].fragment, Some(5));
+            let frags: Vec<Option<u32>> = sink.places.iter().map(|p| p.1).collect();
+            assert_eq!(frags, (0..5).map(Some).collect::<Vec<_>>());
+            let states: Vec<JobState> = sink.jobs.iter().map(|j| j.2).collect();
+            assert_eq!(
+                states,
+                [JobState::Queued, JobState::Running, JobState::Completed]
+            );
+            assert!(out.errors.is_empty());
+            let last = sink.progress.last().unwrap();
+            assert_eq!(
+                (last.phase.as_str(), last.records, last.fragments_done),
+                ("done", 45, 5)
+            );
+            // Memory: what was read but not yet delivered stays within the read-ahead caps.
+            let bound = (concurrency as u64) * (4096 + chunk as u64);
+            assert!(
+                sink.peak_outstanding <= bound,
+                "{} > {bound}",
+                sink.peak_outstanding
+            );
+        }
+    }
+}
+
+#[test]
+fn a_quarter_becomes_windows_and_thirty_windows_stay_within_the_limits() {
+    let v = Vendor::new(1, 4, 64);
+    let (out, sink) = export(&v, 30 * 14, opts(4, OutputKind::Records));
+    let out = out.unwrap();
+    assert_eq!(out.jobs.len(), 30);
+    assert_eq!(
+        sink.records,
+        v.lines(DAY0, DAY0 + 30 * 14 - 1),
+        "every window, in date order"
+    );
+    assert_eq!(v.refused.get(), 0, "never asked for an 11th queued job");
+    assert_eq!(v.peak_active.get(), 10);
+    assert!(v.peak_running.get() <= 2);
+    let windows: Vec<usize> = sink.places.iter().map(|p| p.0).collect();
+    assert!(windows.windows(2).all(|w| w[0] <= w[1]));
+    let creates = v
+        .log
+        .borrow()
+        .iter()
+        .filter(|l| l.starts_with("POST /pull"))
+        .count();
+    assert_eq!(creates, 30);
+}
+
+#[test]
+fn a_failed_job_is_reported_with_its_id() {
+    let v = Vendor::new(1, 4, 64);
+    v.fail_window.set(Some(1));
+    let (out, sink) = export(&v, 40, opts(2, OutputKind::Records));
+    let e = out.unwrap_err();
+    assert_eq!(e.code(), "E_JOB_FAILED");
+    assert!(e.to_string().contains("job-1"), "{e}");
+    // The first window was delivered whole before the failure was seen, or not at all.
+    assert!(sink.records.is_empty() || sink.records == v.lines(DAY0, DAY0 + 13));
+}
+
+#[test]
+fn a_reset_part_way_is_retried_without_duplicating_or_losing_rows() {
+    for (frag, after) in [(0u32, 1usize), (0, 700), (2, 333), (4, 10_000)] {
+        for output in [
+            OutputKind::Records,
+            OutputKind::Raw,
+            OutputKind::Csv {
+                explode: Some("participants".into()),
+            },
+        ] {
+            let v = Vendor::new(9, 10, 50);
+            v.faults.borrow_mut().insert((frag, 1), Fault::Reset(after));
+            // A retry that fails before any byte must not forget what the first one delivered.
+            v.faults.borrow_mut().insert((frag, 2), Fault::Reset(0));
+            v.faults
+                .borrow_mut()
+                .insert((frag, 3), Fault::Reset(after + 900));
+            v.faults.borrow_mut().insert((1, 1), Fault::Unavailable);
+            let (out, sink) = export(&v, 5, opts(3, output.clone()));
+            let out = out.unwrap_or_else(|e| panic!("fragment {frag} after {after}: {e}"));
+            let lines = v.lines(DAY0, DAY0 + 4);
+            match output {
+                OutputKind::Records => assert_eq!(sink.records, lines),
+                OutputKind::Raw => {
+                    let expect: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                    assert_eq!(String::from_utf8(sink.raw.clone()).unwrap(), expect);
+                }
+                OutputKind::Csv { .. } => {
+                    let rows: usize = lines
+                        .iter()
+                        .map(|l| l.matches("peopleai_id").count().max(1))
+                        .sum();
+                    assert_eq!(sink.csv.matches("\r\n").count(), rows + 1);
+                    assert_eq!(out.rows as usize, rows);
+                    assert!(sink.csv.starts_with("uid,source_id,type,"));
+                }
+            }
+            assert_eq!(out.records, 45);
+            assert!(out.retries >= 1);
+        }
+    }
+}
+
+#[test]
+fn a_200_with_an_error_body_is_not_taken_for_data() {
+    let v = Vendor::new(9, 10, 50);
+    v.faults.borrow_mut().insert((1, 1), Fault::ErrorBody);
+    let (out, sink) = export(&v, 5, opts(2, OutputKind::Records));
+    let out = out.unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+    assert_eq!(out.retries, 1);
+    for nth in 1..=10 {
+        v.faults.borrow_mut().insert((0, nth), Fault::ErrorBody);
+    }
+    v.jobs.borrow_mut().clear();
+    v.data_requests.borrow_mut().clear();
+    let (out, sink) = export(&v, 5, opts(2, OutputKind::Records));
+    let e = out.unwrap_err();
+    assert!(e.to_string().contains("error body instead of data"), "{e}");
+    assert!(sink.records.is_empty());
+}
+
+#[test]
+fn a_short_body_is_fetched_again_and_never_a_short_success() {
+    // Content-Length present: cut short is detected and retried.
+    let v = Vendor::new(9, 10, 50);
+    v.faults
+        .borrow_mut()
+        .insert((1, 1), Fault::Short(400, true));
+    // No Content-Length and cut inside a line: retried.
+    v.faults
+        .borrow_mut()
+        .insert((3, 1), Fault::Short(123, false));
+    let (out, sink) = export(&v, 5, opts(2, OutputKind::Records));
+    out.unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+    // No Content-Length and cut exactly at a line end: only the job's size can tell.
+    let v = Vendor::new(9, 10, 50);
+    let first_line = record(DAY0, 0).len() + 1;
+    for nth in 1..=10 {
+        v.faults
+            .borrow_mut()
+            .insert((2, nth), Fault::Short(first_line, false));
+    }
+    let (out, _) = export(&v, 5, opts(2, OutputKind::Records));
+    let e = out.unwrap_err();
+    assert!(e.to_string().contains("results_size"), "{e}");
+}
+
+#[test]
+fn a_stalled_fragment_is_fetched_again_once_a_stall_timeout_is_set() {
+    let mut v = Vendor::new(9, 10, 50);
+    v.no_delay = true;
+    v.faults.borrow_mut().insert((2, 1), Fault::Stall(120));
+    v.faults.borrow_mut().insert((0, 1), Fault::Stall(0));
+    v.faults.borrow_mut().insert((3, 1), Fault::NoAnswer);
+    let mut o = opts(3, OutputKind::Records);
+    o.download.stall_timeout_ms = Some(60_000.0);
+    let start = v.now.get();
+    let (out, sink) = export(&v, 5, o);
+    let out = out.unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+    assert_eq!(out.retries, 3);
+    assert!(
+        v.now.get() - start >= 180_000.0,
+        "each stall waited out its timeout"
+    );
+}
+
+#[test]
+fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mode() {
+    let v = Vendor::new(9, 10, 64);
+    v.bad_line.set(Some(23)); // fragment 2, its third line
+    let (out, sink) = export(&v, 5, opts(4, OutputKind::Records));
+    let out = out.unwrap();
+    assert_eq!(out.records, 44);
+    assert_eq!(sink.records.len(), 44);
+    assert_eq!(out.errors.len(), 1);
+    let e = &out.errors[0];
+    assert_eq!(
+        (e.fragment, e.line, e.job_id.as_str()),
+        (Some(2), 3, "job-0")
+    );
+    let mut o = opts(4, OutputKind::Records);
+    o.download.strict = true;
+    let v = Vendor::new(9, 10, 64);
+    v.bad_line.set(Some(23));
+    let (out, sink) = export(&v, 5, o);
+    let e = out.unwrap_err();
+    assert_eq!(e.code(), "E_DECODE");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("line 3, column ")
+            && msg.contains(": job job-0 fragment 2: malformed JSON"),
+        "{msg}"
+    );
+    assert_eq!(
+        sink.records.len(),
+        22,
+        "every record before the bad line was delivered"
+    );
+}
+
+#[test]
+fn an_existing_job_is_waited_for_then_downloaded() {
+    let v = Vendor::new(3, 5, 64);
+    v.jobs.borrow_mut().push(VJob {
+        id: "old".into(),
+        start_day: DAY0,
+        end_day: DAY0 + 2,
+        created: v.now.get(),
+        started: None,
+        fail: false,
+    });
+    let job = Job::from_value(&json!({"job_id": "old", "state": "Queued"})).unwrap();
+    let mut sink = Collect::default();
+    let o = opts(2, OutputKind::Records);
+    let out = block_on(download(
+        &v,
+        &session(),
+        job,
+        &o.wait,
+        &o.download,
+        &mut sink,
+    ))
+    .unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 2));
+    assert_eq!(out.jobs[0].state, JobState::Completed);
+    let bad = DownloadOptions {
+        concurrency: 7,
+        ..DownloadOptions::default()
+    };
+    let job =
+        Job::from_value(&json!({"job_id": "old", "state": "Completed", "fragment": 1})).unwrap();
+    let e = block_on(download(&v, &session(), job, &o.wait, &bad, &mut sink)).unwrap_err();
+    assert_eq!(e.field(), Some("concurrency"));
+}

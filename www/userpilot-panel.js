@@ -1,0 +1,490 @@
+// The Userpilot panel: an export form (dates, event types, users, companies, a segment picked
+// from the segments lookup), a run with job progress and download progress, a preview and a
+// download; and a browser for the twelve lookups, with cursor pages.
+
+import { formatBytes, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
+import { previewTable } from "./table.js";
+
+const PREVIEW_ROWS = 100;
+/** Events kept in memory for the download; past this the download says it was cut. */
+const KEEP_MAX = 500_000;
+const EVENT_COLUMNS = ["app_token", "event_type", "event_name", "user_id", "company_id", "source", "inserted_at", "internal_event_id", "metadata"];
+const LABELS = {
+  identify_user: "Identify user",
+  identify_company: "Identify company",
+  page_view: "Page view",
+  track: "Track (custom event)",
+  track_feature: "Feature used",
+  interaction: "Interaction (flows, surveys…)",
+};
+
+/** Ids typed one per line or separated by commas. */
+export function parseIds(text) {
+  return [...new Set(String(text).split(/[\n,]/).map((s) => s.trim()).filter(Boolean))];
+}
+
+function daysAgo(n) {
+  const d = new Date();
+  d.setDate(d.getDate() - n);
+  return isoDate(d);
+}
+
+function cell(v) {
+  if (v === null || v === undefined) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+function csvCell(s) {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function errorBox(e, settings) {
+  const code = e && e.code;
+  const msg = String((e && e.message) || e);
+  const box = h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "up-error", "data-code": code || "" });
+  switch (code) {
+    case "E_ABORTED":
+      box.append(h("p", {}, "Cancelled."));
+      break;
+    case "E_INVALID_ARGUMENT":
+      box.append(h("p", {}, e.field ? `${e.field}: ${msg}` : msg));
+      break;
+    case "E_CONFLICT":
+      box.append(
+        h("p", {}, `Another export is already running${e.jobId ? ` (job ${e.jobId})` : ""}. Userpilot allows one at a time.`),
+        h("p", {}, "Tick “Wait for a running export” to start this one as soon as it ends."),
+      );
+      break;
+    case "E_AUTH":
+      box.append(
+        h("p", {}, `Userpilot refused the key (HTTP ${e.status ?? "?"}): ${msg}`),
+        h("button", { type: "button", class: "btn btn-small", on: { click: () => settings.revealUserpilot() } }, "Open settings"),
+      );
+      break;
+    case "E_SETTINGS":
+      box.append(h("p", {}, msg));
+      break;
+    default:
+      box.append(h("p", {}, code ? `${code}${e.status ? ` (HTTP ${e.status})` : ""}: ${msg}` : msg));
+  }
+  return box;
+}
+
+export function createUserpilotPanel({ lib, settings }) {
+  const EVENT_TYPES = [...lib.USERPILOT_EVENT_TYPES];
+  const LOOKUPS = [...lib.USERPILOT_LOOKUPS];
+  const ids = { from: nextId("up"), to: nextId("up"), users: nextId("up"), companies: nextId("up"), segment: nextId("up"), format: nextId("up"), lookup: nextId("up"), limit: nextId("up") };
+
+  // ------------------------------------------------------------ the export form
+  const fromInput = h("input", { id: ids.from, type: "date", value: daysAgo(14), required: true, "data-testid": "up-from" });
+  const toInput = h("input", { id: ids.to, type: "date", value: daysAgo(1), required: true, "data-testid": "up-to" });
+  const typeBoxes = EVENT_TYPES.map((t) =>
+    h("input", { type: "checkbox", value: t, checked: true, id: nextId("up-type"), "data-testid": `up-type-${t}` }),
+  );
+  const usersArea = h("textarea", { id: ids.users, rows: 3, spellcheck: "false", placeholder: "All users", "data-testid": "up-users" });
+  const companiesArea = h("textarea", { id: ids.companies, rows: 3, spellcheck: "false", placeholder: "All companies", "data-testid": "up-companies" });
+  const seenUsers = h("ul", { class: "chips", "data-testid": "up-seen-users", "aria-label": "Users seen in the last export" });
+  const seenCompanies = h("ul", { class: "chips", "data-testid": "up-seen-companies", "aria-label": "Companies seen in the last export" });
+  const segmentSelect = select({ id: ids.segment, "data-testid": "up-segment" }, [["", "No segment (everyone)"]], "");
+  const segmentNote = h("p", { class: "hint", "data-testid": "up-segment-note" }, "Segments load from the segments lookup.");
+  const formatSelect = select({ id: ids.format, "data-testid": "up-format" }, [["json", "JSON Lines"], ["csv", "CSV"]], "json");
+  const dedupeBox = h("input", { type: "checkbox", checked: true, id: nextId("up"), "data-testid": "up-dedupe" });
+  const exclusionsBox = h("input", { type: "checkbox", id: nextId("up"), "data-testid": "up-exclusions" });
+  const waitBox = h("input", { type: "checkbox", id: nextId("up"), "data-testid": "up-wait" });
+  const runButton = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "up-run" }, "Start export");
+  const cancelButton = h("button", { type: "button", class: "btn", hidden: true, "data-testid": "up-cancel", on: { click: () => controller?.abort() } }, "Cancel");
+  const message = h("div", { "data-testid": "up-message", "aria-live": "polite" });
+  const progressText = h("p", { class: "progress-text", "data-testid": "up-progress" });
+  const progressBar = h("progress", { class: "progress-bar", max: 1, value: 0 });
+  const progressBox = h("div", { class: "progress", hidden: true }, progressBar, progressText);
+  const resultBox = h("div", { class: "result", "data-testid": "up-result" });
+  const paramsPreview = h("pre", { class: "json-preview", "data-testid": "up-params" });
+
+  const checkRow = (box, label) => h("label", { class: "check", for: box.id }, box, " ", label);
+
+  function params() {
+    const p = { from: fromInput.value, to: toInput.value, format: formatSelect.value };
+    const types = typeBoxes.filter((b) => b.checked).map((b) => b.value);
+    if (types.length && types.length < EVENT_TYPES.length) p.eventType = types;
+    const users = parseIds(usersArea.value);
+    if (users.length) p.userId = users;
+    const companies = parseIds(companiesArea.value);
+    if (companies.length) p.companyId = companies;
+    if (segmentSelect.value) p.segmentId = segmentSelect.value;
+    if (exclusionsBox.checked) p.exclusions = true;
+    return p;
+  }
+
+  /** Validates with the client's own rules; shows the wire body or the error. */
+  function validate() {
+    const p = params();
+    if (!typeBoxes.some((b) => b.checked)) {
+      replace(paramsPreview, "Pick at least one event type.");
+      return null;
+    }
+    try {
+      const wire = settings.userpilotProblem() ? p : settings.userpilot().exports.validate(p);
+      replace(paramsPreview, JSON.stringify(wire, null, 2));
+      paramsPreview.classList.remove("invalid");
+      return p;
+    } catch (e) {
+      replace(paramsPreview, e.field ? `${e.field}: ${e.message}` : e.message);
+      paramsPreview.classList.add("invalid");
+      return null;
+    }
+  }
+
+  let controller = null;
+  let last = null;
+
+  function setRunning(on) {
+    runButton.disabled = on;
+    cancelButton.hidden = !on;
+  }
+
+  function showProgress(text, fraction) {
+    progressBox.hidden = false;
+    replace(progressText, text);
+    if (fraction === null) progressBar.removeAttribute("value");
+    else progressBar.value = Math.max(0, Math.min(1, fraction));
+  }
+
+  async function run(e) {
+    e?.preventDefault();
+    const problem = settings.userpilotProblem();
+    if (problem) {
+      replace(message, h("div", { class: "error-box", "data-testid": "up-error", "data-code": "E_SETTINGS" }, h("p", {}, problem)));
+      settings.revealUserpilot();
+      return;
+    }
+    const p = validate();
+    if (!p) {
+      replace(message, h("div", { class: "error-box", "data-testid": "up-error", "data-code": "E_INVALID_ARGUMENT" }, h("p", {}, paramsPreview.textContent)));
+      return;
+    }
+    const up = settings.userpilot();
+    controller = new AbortController();
+    const ctrl = controller;
+    setRunning(true);
+    replace(message);
+    replace(resultBox);
+    const started = performance.now();
+    const kept = [];
+    let header = null;
+    let count = 0;
+    try {
+      showProgress("Starting the export…", null);
+      const job = await up.exports.start(p, {
+        signal: ctrl.signal,
+        waitForRunning: waitBox.checked,
+        onWaiting: (id) => showProgress(`Another export is running${id ? ` (${id})` : ""}; waiting for it to end…`, null),
+      });
+      showProgress(`Job ${job.jobId} started…`, 0);
+      await up.exports.wait(job.jobId, {
+        signal: ctrl.signal,
+        onProgress: (j) => {
+          const pr = j.progress;
+          showProgress(pr ? `Job ${j.jobId}: ${pr.done} of ${pr.total} partitions` : `Job ${j.jobId}: ${j.status}`, pr && pr.total ? pr.done / pr.total : null);
+        },
+      });
+      const it = up.exports.rows(job.jobId, {
+        signal: ctrl.signal,
+        dedupe: dedupeBox.checked,
+        onProgress: (pr) =>
+          showProgress(
+            `Downloading: ${pr.filesDone} of ${pr.filesTotal} files · ${formatInt(pr.records)} events · ${formatBytes(pr.bytes)}`,
+            pr.filesTotal ? pr.filesDone / pr.filesTotal : null,
+          ),
+      });
+      for await (const b of it) {
+        if (b.format === "json") {
+          for (const r of b.records) {
+            count++;
+            if (kept.length < KEEP_MAX) kept.push(r);
+          }
+        } else {
+          header = header ?? b.header;
+          for (const r of b.rows) {
+            count++;
+            if (kept.length < KEEP_MAX) kept.push(r);
+          }
+        }
+      }
+      const summary = await it.result();
+      last = { job, format: p.format, header, kept, count, summary };
+      showProgress(`Done: ${formatInt(count)} events from ${summary.files.length} files`, 1);
+      showResult((performance.now() - started) / 1000);
+      rememberSeen(kept, header);
+    } catch (err) {
+      progressBox.hidden = true;
+      replace(message, errorBox(err, settings));
+    } finally {
+      if (controller === ctrl) controller = null;
+      setRunning(false);
+    }
+  }
+
+  /** Users and companies seen in the last export, offered as one-click picks. */
+  function rememberSeen(kept, header) {
+    const users = new Set();
+    const companies = new Set();
+    const ui = header ? header.indexOf("user_id") : -1;
+    const ci = header ? header.indexOf("company_id") : -1;
+    for (const r of kept.slice(0, 5000)) {
+      const u = header ? r[ui] : r.user_id;
+      const c = header ? r[ci] : r.company_id;
+      if (u) users.add(u);
+      if (c) companies.add(c);
+    }
+    const chips = (list, area) =>
+      [...list].slice(0, 12).map((id) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn btn-small",
+              on: {
+                click: () => {
+                  area.value = parseIds(`${area.value}\n${id}`).join("\n");
+                  validate();
+                },
+              },
+            },
+            id,
+          ),
+        ),
+      );
+    replace(seenUsers, chips(users, usersArea));
+    replace(seenCompanies, chips(companies, companiesArea));
+  }
+
+  function rowsForPreview() {
+    if (last.header) return { header: last.header, rows: last.kept.slice(0, PREVIEW_ROWS) };
+    return { header: EVENT_COLUMNS, rows: last.kept.slice(0, PREVIEW_ROWS).map((r) => EVENT_COLUMNS.map((c) => cell(r[c]))) };
+  }
+
+  function showResult(seconds) {
+    const { summary, count } = last;
+    const parts = [
+      h(
+        "div",
+        { class: "result-head" },
+        h(
+          "p",
+          { class: "result-summary", "data-testid": "up-summary" },
+          `${formatInt(count)} events · ${summary.files.length} files` +
+            (summary.duplicates ? ` · ${formatInt(summary.duplicates)} duplicates dropped` : "") +
+            (summary.renewals ? ` · ${summary.renewals} expired link${summary.renewals === 1 ? "" : "s"} renewed` : "") +
+            ` · ${seconds.toFixed(1)} s`,
+        ),
+        h("button", { type: "button", class: "btn btn-primary", "data-testid": "up-download", on: { click: download } }, last.format === "csv" ? "Download CSV" : "Download JSON Lines"),
+      ),
+    ];
+    if (last.kept.length < count) {
+      parts.push(h("div", { class: "warn-box" }, h("p", {}, `Only the first ${formatInt(last.kept.length)} events are kept in this page for the download; use the CLI for the whole export.`)));
+    }
+    if (summary.errors.length) {
+      parts.push(
+        h(
+          "div",
+          { class: "warn-box", "data-testid": "up-row-errors" },
+          h("p", {}, h("strong", {}, `${formatInt(summary.errors.length)} record(s) could not be read.`)),
+          h("ul", {}, summary.errors.slice(0, 5).map((er) => h("li", {}, `${er.filename} line ${er.line}: ${er.message}`))),
+        ),
+      );
+    }
+    const { header, rows } = rowsForPreview();
+    parts.push(previewTable({ header, rows, totalRows: count, limit: PREVIEW_ROWS, testid: "up-preview" }));
+    replace(resultBox, parts);
+  }
+
+  let lastUrl = null;
+  function download() {
+    if (!last) return;
+    let text;
+    if (last.format === "csv") {
+      text = [last.header, ...last.kept].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+    } else {
+      text = last.kept.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    }
+    const blob = new Blob([text], { type: last.format === "csv" ? "text/csv;charset=utf-8" : "application/x-ndjson" });
+    if (lastUrl) URL.revokeObjectURL(lastUrl);
+    lastUrl = URL.createObjectURL(blob);
+    const a = h("a", { href: lastUrl, download: `userpilot-${last.job.jobId}.${last.format === "csv" ? "csv" : "jsonl"}`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  // ------------------------------------------------------------ segments from the lookup
+  let segmentsFor = "";
+  async function loadSegments() {
+    if (settings.userpilotProblem()) return;
+    const key = JSON.stringify([settings.values.userpilotBaseUrl, settings.values.userpilotApiKey]);
+    if (key === segmentsFor) return;
+    segmentsFor = key;
+    try {
+      const list = await settings.userpilot().lookups.all("segments", { limit: 200 });
+      const current = segmentSelect.value;
+      const options = [["", "No segment (everyone)"]].concat(
+        list.filter((s) => !s.is_archived).map((s) => [String(s.id), `${s.title}${s.type ? ` (${s.type})` : ""}`]),
+      );
+      replace(segmentSelect, options.map(([v, l]) => h("option", { value: v, selected: v === current }, l)));
+      replace(segmentNote, `${formatInt(options.length - 1)} segments from the segments lookup.`);
+    } catch (e) {
+      segmentsFor = "";
+      replace(segmentNote, `Could not load segments: ${e.message}`);
+    }
+  }
+
+  // ------------------------------------------------------------ the lookups browser
+  const lookupSelect = select({ id: ids.lookup, "data-testid": "up-lookup-name" }, LOOKUPS, "segments");
+  const limitInput = h("input", { id: ids.limit, type: "number", min: 1, max: 1000, value: 50, "data-testid": "up-lookup-limit" });
+  const lookupMessage = h("div", { "aria-live": "polite", "data-testid": "up-lookup-message" });
+  const lookupResult = h("div", { class: "result", "data-testid": "up-lookup-result" });
+  const paginated = () => ["events_properties", "segments"].includes(lookupSelect.value);
+  let shownItems = [];
+  let nextCursor = null;
+
+  function renderLookup(name, meta) {
+    const keys = [];
+    for (const item of shownItems.slice(0, 500)) {
+      if (item && typeof item === "object") for (const k of Object.keys(item)) if (!keys.includes(k)) keys.push(k);
+    }
+    const header = keys.length ? keys : ["value"];
+    const rows = shownItems.map((item) => (keys.length ? keys.map((k) => cell(item[k])) : [cell(item)]));
+    const more = nextCursor
+      ? h("button", { type: "button", class: "btn", "data-testid": "up-lookup-next", on: { click: () => loadLookup(false) } }, "Next page")
+      : null;
+    replace(
+      lookupResult,
+      h("p", { class: "result-summary", "data-testid": "up-lookup-summary" }, `${name}: ${formatInt(shownItems.length)} items shown${meta}`),
+      more,
+      previewTable({ header, rows, totalRows: shownItems.length, limit: 500, testid: "up-lookup-table" }),
+    );
+  }
+
+  async function loadLookup(fresh, all = false) {
+    const problem = settings.userpilotProblem();
+    if (problem) {
+      replace(lookupMessage, h("div", { class: "error-box" }, h("p", {}, problem)));
+      settings.revealUserpilot();
+      return;
+    }
+    const name = lookupSelect.value;
+    const up = settings.userpilot();
+    replace(lookupMessage, "Loading…");
+    try {
+      if (fresh) {
+        shownItems = [];
+        nextCursor = null;
+      }
+      const limit = paginated() ? Number(limitInput.value) || undefined : undefined;
+      if (all) {
+        let pages = 0;
+        let total = null;
+        for await (const p of up.lookups.pages(name, limit ? { limit } : {})) {
+          pages++;
+          total = p.totalCount ?? total;
+          shownItems.push(...p.data);
+          replace(lookupMessage, `Page ${pages}: ${formatInt(shownItems.length)} items…`);
+        }
+        nextCursor = null;
+        replace(lookupMessage);
+        renderLookup(name, ` · all ${pages} page${pages === 1 ? "" : "s"} walked${total !== null ? ` · total ${formatInt(total)}` : ""}`);
+        return;
+      }
+      const page = await up.lookups.get(name, paginated() ? { limit, ...(nextCursor ? { afterCursor: nextCursor } : {}) } : {});
+      shownItems.push(...page.data);
+      nextCursor = page.after;
+      replace(lookupMessage);
+      renderLookup(name, page.totalCount !== null ? ` of ${formatInt(page.totalCount)}` : "");
+    } catch (e) {
+      replace(lookupMessage, errorBox(e, settings));
+    }
+  }
+
+  const typeFieldset = h(
+    "fieldset",
+    { class: "block" },
+    h("legend", {}, "Event types"),
+    h("div", { class: "checks" }, typeBoxes.map((b) => checkRow(b, LABELS[b.value] ?? b.value))),
+    h("p", { class: "hint" }, "All ticked sends none: Userpilot's default is every type."),
+  );
+
+  const form = h(
+    "form",
+    { class: "up-form", "data-testid": "up-form", novalidate: true, on: { submit: run, input: () => validate(), change: () => validate() } },
+    h(
+      "div",
+      { class: "up-grid" },
+      h("div", { class: "field" }, h("label", { for: ids.from }, "From"), fromInput),
+      h("div", { class: "field" }, h("label", { for: ids.to }, "To (inclusive)"), toInput),
+      h("div", { class: "field" }, h("label", { for: ids.format }, "Format"), formatSelect),
+      h("div", { class: "field" }, h("label", { for: ids.segment }, "Segment"), segmentSelect, segmentNote),
+    ),
+    typeFieldset,
+    h(
+      "div",
+      { class: "up-grid" },
+      h("div", { class: "field" }, h("label", { for: ids.users }, "User ids (one per line)"), usersArea, seenUsers),
+      h("div", { class: "field" }, h("label", { for: ids.companies }, "Company ids (one per line)"), companiesArea, seenCompanies),
+    ),
+    h(
+      "div",
+      { class: "checks" },
+      checkRow(dedupeBox, "Drop events repeated across files (by internal_event_id)"),
+      checkRow(exclusionsBox, "Leave out the users and companies excluded in Userpilot"),
+      checkRow(waitBox, "Wait for a running export instead of failing"),
+    ),
+    h("details", { class: "block" }, h("summary", {}, "Request body"), paramsPreview),
+    h("div", { class: "runbar" }, h("div", { class: "runbar-buttons" }, runButton, cancelButton)),
+  );
+
+  const element = h(
+    "section",
+    { class: "panel", "data-testid": "userpilot-panel" },
+    h("p", { class: "lede" }, "Export Userpilot analytics events (Bulk Data Export): a job runs on Userpilot's side, then its gzip files are downloaded, decompressed and read in this page."),
+    h("h2", {}, "Export"),
+    form,
+    message,
+    progressBox,
+    resultBox,
+    h("h2", {}, "Lookups"),
+    h(
+      "div",
+      { class: "up-grid" },
+      h("div", { class: "field" }, h("label", { for: ids.lookup }, "Lookup"), lookupSelect),
+      h("div", { class: "field" }, h("label", { for: ids.limit }, "Page size (paginated lookups)"), limitInput),
+    ),
+    h(
+      "div",
+      { class: "runbar-buttons" },
+      h("button", { type: "button", class: "btn", "data-testid": "up-lookup-load", on: { click: () => loadLookup(true) } }, "Load"),
+      h("button", { type: "button", class: "btn", "data-testid": "up-lookup-all", on: { click: () => loadLookup(true, true) } }, "Load all pages"),
+    ),
+    lookupMessage,
+    lookupResult,
+  );
+
+  settings.onChange((field) => {
+    if (String(field).startsWith("userpilot")) {
+      loadSegments();
+      validate();
+    }
+  });
+  validate();
+
+  return {
+    id: "userpilot",
+    title: "Userpilot",
+    element,
+    onShow: () => {
+      loadSegments();
+      validate();
+    },
+  };
+}
