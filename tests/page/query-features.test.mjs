@@ -374,6 +374,8 @@ test("Query panel: saved queries, share link and curl, without secrets", { timeo
 
   // ------------------------------------------------ curl: no secret, and it really works
   await page.getByTestId("copy-curl").click();
+  // The status line still says "Copied" from the share link: wait for the output itself.
+  await page.waitForFunction(() => document.querySelector('[data-testid="share-output"]')?.value.includes("curl"), null, { timeout: TIMEOUT });
   await page.getByTestId("share-status").filter({ hasText: /Copied|copy it/ }).waitFor({ timeout: TIMEOUT });
   const curl = await page.getByTestId("share-output").inputValue();
   await page.screenshot({ path: path.join(ARTIFACTS, "page-query-share.png"), fullPage: true });
