@@ -62,8 +62,8 @@ function at(rec, path) {
 
 test("a job goes Queued, Running, Completed and its records are exactly the truth, in order", async () => {
   const c = client();
-  // Slow enough that a 40 ms poll sees the Running state.
-  await control(sb, "/__sandbox/config", { jobSpeed: 2 });
+  // Slow enough that a 40 ms poll sees the Running state even on a loaded 2-core machine.
+  await control(sb, "/__sandbox/config", { jobSpeed: 1 });
   const job = await c.activities.start({ startDate: "2024-02-01", endDate: "2024-02-14", activityType: "email" });
   assert.equal(job.state, "Queued");
   assert.equal(job.activityType, "email");
