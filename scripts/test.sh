@@ -47,10 +47,7 @@ layer() {
 
 layer native cargo test --quiet
 layer wasm-node wasm-pack test --node -- --test wasm_node
-# The wasm-bindgen tests in Chromium (scripts/wasm-browser-test.mjs) are off for now: since the
-# Activities and Userpilot modules were added the run hangs in this script's context while the same
-# command passes by hand. The page and edge layers still run the wasm build in Chromium.
-# Run by hand: node scripts/wasm-browser-test.mjs <wasm_browser test wasm> common
+layer wasm-chromium bash scripts/wasm-browser.sh
 layer sandbox node --test tests/sandbox/
 layer js-node node --test tests/js/
 layer page node --test tests/page/

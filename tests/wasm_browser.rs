@@ -1,5 +1,6 @@
 //! The wasm build in headless Chromium against the sandbox
-//! (`wasm-pack test --headless --chrome -- --test wasm_browser`).
+//! (`scripts/wasm-browser.sh`, which `npm test` runs; see scripts/wasm-browser-test.mjs for why not
+//! `wasm-pack test --headless --chrome`).
 #![cfg(target_arch = "wasm32")]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
