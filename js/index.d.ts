@@ -106,8 +106,26 @@ export class BackstoryClient {
   activities: ActivitiesApi;
 }
 
-export interface CsvOptions { delimiter?: string; header?: boolean; strict?: boolean; batchRows?: number }
-export interface PackedBatch { text: string; fieldEnds: Uint32Array; rowEnds: Uint32Array; firstRow: number }
+export interface CsvOptions {
+  delimiter?: string;
+  header?: boolean;
+  strict?: boolean;
+  batchRows?: number;
+  /** Columns (header names or 0-based positions) also read as numbers into each batch's `numbers`. */
+  numericColumns?: (string | number)[];
+  /** Keep each row's text (default true); false leaves `text`/`fieldEnds`/`rowEnds` empty. */
+  text?: boolean;
+}
+export interface PackedBatch {
+  text: string;
+  fieldEnds: Uint32Array;
+  rowEnds: Uint32Array;
+  firstRow: number;
+  /** Rows in this batch (also when the text is not kept). */
+  rows: number;
+  /** One per `numericColumns` entry: NaN where a field is empty or not a number. */
+  numbers?: Float64Array[];
+}
 export class CsvStreamParser {
   constructor(options?: CsvOptions);
   push(chunk: Uint8Array): PackedBatch[];
@@ -117,6 +135,7 @@ export class CsvStreamParser {
   free(): void;
 }
 export function batchRows(batch: PackedBatch): string[][];
+export function parseCsvNumbers(input: string | Uint8Array, options: Omit<CsvOptions, "numericColumns" | "text"> & { columns: (string | number)[] }): { columns: Record<string, Float64Array>; rows: number; errors: RowError[] };
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
 export function knownSlugs(object: QueryObject): { slug: string; label: string; timeBased: boolean; periods: Period[] }[];

@@ -509,6 +509,7 @@ fn retain_rows(b: &RowBatch, mut keep: impl FnMut(usize, &RowBatch) -> bool) -> 
             out.utf16_ends.push(before + units as u32);
         }
         out.row_ends.push(out.byte_ends.len() as u32);
+        out.row_count += 1;
     }
     out.first_row = first.unwrap_or(b.first_row + b.len() as u64);
     out

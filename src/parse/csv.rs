@@ -23,6 +23,11 @@ pub struct CsvOptions {
     pub strict: bool,
     /// Rows per batch before `batch_ready` says so.
     pub batch_rows: usize,
+    /// Columns also read as numbers into `RowBatch::numbers`, in this order.
+    pub numeric_columns: Vec<ColumnRef>,
+    /// Keep each row's text. Off when a caller wants only the numeric columns: then a batch's
+    /// text and field ends stay empty and only `numbers` and `row_count` are filled.
+    pub text: bool,
 }
 
 impl Default for CsvOptions {
@@ -32,8 +37,17 @@ impl Default for CsvOptions {
             has_header: true,
             strict: false,
             batch_rows: 4096,
+            numeric_columns: Vec::new(),
+            text: true,
         }
     }
+}
+
+/// A column by 0-based position, or by header name (resolved when the header is read).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnRef {
+    Index(usize),
+    Name(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,15 +89,20 @@ pub struct RowBatch {
     pub row_ends: Vec<u32>,
     /// Data-row index of the first row in this batch.
     pub first_row: u64,
+    /// One column per `CsvOptions::numeric_columns` entry, one value per row: the field read as
+    /// a number, NaN when it is empty, missing or not a number.
+    pub numbers: Vec<Vec<f64>>,
+    /// Rows in the batch (also counted when the text is not kept).
+    pub row_count: usize,
 }
 
 impl RowBatch {
     pub fn len(&self) -> usize {
-        self.row_ends.len()
+        self.row_count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.row_ends.is_empty()
+        self.row_count == 0
     }
 
     /// Fields of row `i`.
@@ -144,7 +163,69 @@ impl RowBatch {
 
     fn end_row(&mut self) {
         self.row_ends.push(self.byte_ends.len() as u32);
+        self.row_count += 1;
     }
+
+    /// Reads the numeric columns of a record (`record`'s fields end at `ends`) and counts the row.
+    fn push_numbers(&mut self, record: &[u8], ends: &[usize], columns: &[usize]) {
+        if self.numbers.len() != columns.len() {
+            self.numbers = vec![Vec::new(); columns.len()];
+        }
+        for (k, &c) in columns.iter().enumerate() {
+            let value = match ends.get(c) {
+                Some(&end) => {
+                    let start = if c == 0 { 0 } else { ends[c - 1] };
+                    parse_number(&record[start..end])
+                }
+                None => f64::NAN,
+            };
+            self.numbers[k].push(value);
+        }
+    }
+}
+
+fn resolve_columns(refs: &[ColumnRef], header: &[String]) -> Result<Vec<usize>> {
+    refs.iter()
+        .map(|r| match r {
+            ColumnRef::Index(i) => Ok(*i),
+            ColumnRef::Name(n) => header.iter().position(|h| h == n).ok_or_else(|| {
+                Error::invalid(
+                    "numericColumns",
+                    format!("no column named {n:?} in the header"),
+                )
+            }),
+        })
+        .collect()
+}
+
+/// A field as a number: decimal or exponent notation with surrounding blanks allowed; anything
+/// else (empty, "n/a", "1,5", "0x10", "inf") is NaN rather than an error, as in a spreadsheet
+/// column of numbers with gaps. Integers of up to 15 digits, the common case, skip the float
+/// parser.
+fn parse_number(field: &[u8]) -> f64 {
+    let t = field.trim_ascii();
+    let (neg, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0u64, |v, d| v * 10 + u64::from(d - b'0')) as f64;
+        return if neg { -v } else { v };
+    }
+    // std's parser accepts "inf", "NaN" and "infinity": not numbers a CSV means.
+    if !digits
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+    {
+        return f64::NAN;
+    }
+    std::str::from_utf8(t)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// UTF-16 length of valid UTF-8: one unit per character (every byte that is not a continuation
@@ -179,12 +260,14 @@ pub struct CsvParser {
     fast: bool,
     /// Off only in the differential test that compares the fast path with csv-core alone.
     fast_allowed: bool,
+    /// `opts.numeric_columns` as positions, once the header (if any) has named them.
+    numeric: Vec<usize>,
 }
 
 impl CsvParser {
     pub fn new(opts: CsvOptions) -> Self {
         let core = ReaderBuilder::new().delimiter(opts.delimiter).build();
-        CsvParser {
+        let mut p = CsvParser {
             opts,
             core,
             out: vec![0; 1024],
@@ -205,7 +288,13 @@ impl CsvParser {
             finished: false,
             fast: false,
             fast_allowed: true,
+            numeric: Vec::new(),
+        };
+        if !p.opts.has_header {
+            // Without a header a name cannot match anything: resolve now, reporting it on push.
+            p.numeric = resolve_columns(&p.opts.numeric_columns, &[]).unwrap_or_default();
         }
+        p
     }
 
     pub fn header(&self) -> Option<&[String]> {
@@ -249,6 +338,9 @@ impl CsvParser {
     pub fn push(&mut self, input: &[u8]) -> Result<()> {
         if self.finished {
             return Err(Error::invalid("input", "push after finish"));
+        }
+        if !self.opts.has_header {
+            resolve_columns(&self.opts.numeric_columns, &[])?;
         }
         if input.is_empty() {
             // csv-core reads an empty slice as the end of input.
@@ -421,6 +513,7 @@ impl CsvParser {
                 names.push(String::from_utf8_lossy(&raw[start..end]).into_owned());
                 start = end;
             }
+            self.numeric = resolve_columns(&self.opts.numeric_columns, &names)?;
             self.expected_fields = Some(names.len());
             self.header = Some(names);
             return Ok(());
@@ -459,7 +552,12 @@ impl CsvParser {
         if self.batch.is_empty() {
             self.batch.first_row = row;
         }
+        if !self.numeric.is_empty() {
+            self.batch
+                .push_numbers(raw, &self.ends[..nfields], &self.numeric);
+        }
         match decoded {
+            _ if !self.opts.text => self.batch.row_count += 1,
             Ok(record) => self.batch.push_record(record, &self.ends[..nfields]),
             Err(_) => {
                 // Decoded per field so a replacement character cannot shift other fields.
@@ -505,6 +603,70 @@ mod tests {
             rows.extend(b.rows());
         }
         (p.header().map(|h| h.to_vec()), rows, p.take_errors())
+    }
+
+    #[test]
+    fn numeric_columns_by_name_or_position_at_every_split() {
+        let input = b"id,name,amount,score\r\n1,a,12.5,-3\r\n2,\"b,c\",,1e3\r\n3,d, 7 ,n/a\r\n4,e,-0.25,inf\r\n5,f,+8\r\n";
+        for cut in 0..input.len() {
+            for text in [true, false] {
+                let mut p = CsvParser::new(CsvOptions {
+                    numeric_columns: vec![ColumnRef::Name("amount".into()), ColumnRef::Index(3)],
+                    text,
+                    ..CsvOptions::default()
+                });
+                p.push(&input[..cut]).unwrap();
+                p.push(&input[cut..]).unwrap();
+                p.finish().unwrap();
+                let b = p.take_batch().unwrap();
+                assert_eq!(b.len(), 5);
+                let show = |v: &[f64]| v.iter().map(|x| format!("{x}")).collect::<Vec<_>>();
+                assert_eq!(
+                    show(&b.numbers[0]),
+                    ["12.5", "NaN", "7", "-0.25", "8"],
+                    "cut {cut}"
+                );
+                // "inf" is not a number a CSV means; a missing field (row 5 is short) is NaN.
+                assert_eq!(
+                    show(&b.numbers[1]),
+                    ["-3", "1000", "NaN", "NaN", "NaN"],
+                    "cut {cut}"
+                );
+                assert_eq!(b.text.is_empty(), !text);
+                assert_eq!(b.row_ends.len(), if text { 5 } else { 0 });
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_numeric_column_name_is_an_error_naming_the_option() {
+        let mut p = CsvParser::new(CsvOptions {
+            numeric_columns: vec![ColumnRef::Name("amount".into())],
+            ..CsvOptions::default()
+        });
+        let e = p.push(b"id,total\n1,2\n").unwrap_err();
+        assert!(e.to_string().contains("numericColumns"), "{e}");
+        assert!(e.to_string().contains("amount"), "{e}");
+    }
+
+    #[test]
+    fn numbers_parse_like_a_spreadsheet_column() {
+        for (s, want) in [
+            ("0", 0.0),
+            ("-12", -12.0),
+            ("123456789012345", 123456789012345.0),
+            ("1234567890123456789", 1234567890123456789.0),
+            (".5", 0.5),
+            ("6.02e23", 6.02e23),
+            ("\t42 ", 42.0),
+        ] {
+            assert_eq!(parse_number(s.as_bytes()), want, "{s}");
+        }
+        for s in [
+            "", " ", "-", "abc", "1,5", "0x10", "inf", "NaN", "infinity", "1.2.3",
+        ] {
+            assert!(parse_number(s.as_bytes()).is_nan(), "{s}");
+        }
     }
 
     /// The fast path against csv-core alone on random bytes made of CSV's special characters,

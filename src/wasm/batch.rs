@@ -3,7 +3,7 @@
 
 use super::backstory::set;
 use crate::parse::csv::{RowBatch, RowError};
-use js_sys::{Array, Object, Uint32Array};
+use js_sys::{Array, Float64Array, Object, Uint32Array};
 use wasm_bindgen::JsValue;
 
 pub fn batch_to_js(b: &RowBatch) -> JsValue {
@@ -12,6 +12,15 @@ pub fn batch_to_js(b: &RowBatch) -> JsValue {
     set(&o, "fieldEnds", Uint32Array::from(&b.utf16_ends[..]));
     set(&o, "rowEnds", Uint32Array::from(&b.row_ends[..]));
     set(&o, "firstRow", b.first_row as f64);
+    set(&o, "rows", b.len() as f64);
+    if !b.numbers.is_empty() {
+        let cols: Array = b
+            .numbers
+            .iter()
+            .map(|c| JsValue::from(Float64Array::from(&c[..])))
+            .collect();
+        set(&o, "numbers", cols);
+    }
     o.into()
 }
 

@@ -4,9 +4,44 @@ use super::backstory::{get, set};
 use super::batch::{batch_to_js, row_errors_to_js};
 use super::errors::to_js;
 use crate::error::Error;
-use crate::parse::csv::{CsvOptions, CsvParser};
+use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
+
+/// `numericColumns`: header names or 0-based positions.
+fn numeric_columns(v: &JsValue) -> Result<Vec<ColumnRef>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    let bad = |i: u32| {
+        to_js(Error::invalid(
+            format!("numericColumns[{i}]"),
+            "must be a column name or a 0-based position",
+        ))
+    };
+    if !Array::is_array(v) {
+        return Err(to_js(Error::invalid(
+            "numericColumns",
+            "must be an array of column names or positions",
+        )));
+    }
+    let arr = Array::from(v);
+    (0..arr.length())
+        .map(|i| {
+            let item = arr.get(i);
+            if let Some(name) = item.as_string() {
+                Ok(ColumnRef::Name(name))
+            } else {
+                match item.as_f64() {
+                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e6 => {
+                        Ok(ColumnRef::Index(n as usize))
+                    }
+                    _ => Err(bad(i)),
+                }
+            }
+        })
+        .collect()
+}
 
 #[wasm_bindgen]
 pub struct CsvStreamParser {
@@ -15,7 +50,8 @@ pub struct CsvStreamParser {
 
 #[wasm_bindgen]
 impl CsvStreamParser {
-    /// `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096 }`.
+    /// `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096,
+    /// numericColumns: [], text: true }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> Result<CsvStreamParser, JsValue> {
         let mut o = CsvOptions::default();
@@ -44,6 +80,13 @@ impl CsvStreamParser {
                 )));
             }
             o.batch_rows = n as usize;
+        }
+        o.numeric_columns = numeric_columns(&get(&opts, "numericColumns"))?;
+        let t = get(&opts, "text");
+        if !t.is_undefined() {
+            o.text = t
+                .as_bool()
+                .ok_or_else(|| to_js(Error::invalid("text", "must be true or false")))?;
         }
         Ok(CsvStreamParser {
             inner: CsvParser::new(o),
