@@ -1,7 +1,7 @@
 //! `BackstoryCore`: the wasm half of the JavaScript `BackstoryClient` (js/index.js adds the
 //! idioms Rust cannot express: async iterators, the result cache, default stores).
 
-use super::batch::batch_to_js;
+use super::batch::{batch_rows_option, batch_to_js};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use crate::core::auth::ClientCredentials;
@@ -198,19 +198,11 @@ impl BackstoryCore {
 
 async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsValue> {
     let query = Query::from_json(query_json)?;
-    let batch_rows = get(opts, "batchRows").as_f64();
-    if let Some(n) = batch_rows {
-        if !(n >= 1.0 && n <= 1_000_000.0 && n.fract() == 0.0) {
-            return Err(Error::invalid(
-                "batchRows",
-                "must be an integer from 1 to 1000000",
-            ));
-        }
-    }
+    let batch_rows = batch_rows_option(opts)?;
     let options = QueryOptions {
         force: get(opts, "force").is_truthy(),
         strict: get(opts, "strict").is_truthy(),
-        batch_rows: batch_rows.map(|n| n as usize),
+        batch_rows,
     };
     let mut store = JsQuotaStore {
         load: get_fn(opts, "quotaLoad")?,

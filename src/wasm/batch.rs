@@ -6,6 +6,18 @@ use crate::parse::csv::{RowBatch, RowError};
 use js_sys::{Array, Float64Array, Object, Uint32Array};
 use wasm_bindgen::JsValue;
 
+/// The `batchRows` option shared by every call that delivers packed batches.
+pub fn batch_rows_option(opts: &JsValue) -> crate::error::Result<Option<usize>> {
+    match super::backstory::get(opts, "batchRows").as_f64() {
+        None => Ok(None),
+        Some(n) if (1.0..=1_000_000.0).contains(&n) && n.fract() == 0.0 => Ok(Some(n as usize)),
+        Some(_) => Err(crate::error::Error::invalid(
+            "batchRows",
+            "must be an integer from 1 to 1000000",
+        )),
+    }
+}
+
 pub fn batch_to_js(b: &RowBatch) -> JsValue {
     let o = Object::new();
     set(&o, "text", b.text.as_str());

@@ -1,7 +1,7 @@
 //! A streaming CSV parser for JavaScript: `push(bytes)` any chunk, `finish()`, batches out.
 
 use super::backstory::{get, set};
-use super::batch::{batch_to_js, row_errors_to_js};
+use super::batch::{batch_rows_option, batch_to_js, row_errors_to_js};
 use super::errors::to_js;
 use crate::error::Error;
 use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser};
@@ -72,14 +72,8 @@ impl CsvStreamParser {
             o.has_header = h.is_truthy();
         }
         o.strict = get(&opts, "strict").is_truthy();
-        if let Some(n) = get(&opts, "batchRows").as_f64() {
-            if !(n >= 1.0 && n <= 1_000_000.0 && n.fract() == 0.0) {
-                return Err(to_js(Error::invalid(
-                    "batchRows",
-                    "must be an integer from 1 to 1000000",
-                )));
-            }
-            o.batch_rows = n as usize;
+        if let Some(n) = batch_rows_option(&opts).map_err(to_js)? {
+            o.batch_rows = n;
         }
         o.numeric_columns = numeric_columns(&get(&opts, "numericColumns"))?;
         let t = get(&opts, "text");
