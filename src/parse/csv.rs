@@ -262,6 +262,8 @@ pub struct CsvParser {
     fast_allowed: bool,
     /// `opts.numeric_columns` as positions, once the header (if any) has named them.
     numeric: Vec<usize>,
+    /// A batch has been handed out (see `push`).
+    released: bool,
 }
 
 impl CsvParser {
@@ -289,6 +291,7 @@ impl CsvParser {
             fast: false,
             fast_allowed: true,
             numeric: Vec::new(),
+            released: false,
         };
         if !p.opts.has_header {
             // Without a header a name cannot match anything: resolve now, reporting it on push.
@@ -327,6 +330,7 @@ impl CsvParser {
     /// The next full batch, or after `finish` whatever is left.
     pub fn take_batch(&mut self) -> Option<RowBatch> {
         if !self.ready.is_empty() {
+            self.released = true;
             return Some(self.ready.remove(0));
         }
         if self.finished && !self.batch.is_empty() {
@@ -354,9 +358,17 @@ impl CsvParser {
             if self.head.len() < 3 {
                 return Ok(());
             }
-            return self.feed_head();
+            self.feed_head()?;
+        } else {
+            self.feed(input)?;
         }
-        self.feed(input)
+        // The first rows go out at the end of the chunk they completed in, however few: a
+        // preview should not wait for a full batch from a slow connection. Later batches fill.
+        if !self.released && self.ready.is_empty() && !self.batch.is_empty() {
+            let b = std::mem::take(&mut self.batch);
+            self.ready.push(b);
+        }
+        Ok(())
     }
 
     /// csv-core drops a UTF-8 byte order mark itself, but only when its first read sees all
@@ -618,7 +630,16 @@ mod tests {
                 p.push(&input[..cut]).unwrap();
                 p.push(&input[cut..]).unwrap();
                 p.finish().unwrap();
-                let b = p.take_batch().unwrap();
+                let mut b = RowBatch::default();
+                while let Some(part) = p.take_batch() {
+                    b.numbers.resize(part.numbers.len(), Vec::new());
+                    for (all, col) in b.numbers.iter_mut().zip(&part.numbers) {
+                        all.extend_from_slice(col);
+                    }
+                    b.row_count += part.row_count;
+                    b.text.push_str(&part.text);
+                    b.row_ends.extend_from_slice(&part.row_ends);
+                }
                 assert_eq!(b.len(), 5);
                 let show = |v: &[f64]| v.iter().map(|x| format!("{x}")).collect::<Vec<_>>();
                 assert_eq!(
@@ -795,7 +816,37 @@ mod tests {
         let mut p = CsvParser::new(CsvOptions::default());
         p.push(FIXTURE.as_bytes()).unwrap();
         p.finish().unwrap();
+        // The first rows go out with the push that completed them (rows 1-3), the last at finish.
         let b = p.take_batch().unwrap();
+        assert_eq!((b.len(), b.first_row), (3, 0));
+        let rest = p.take_batch().unwrap();
+        assert_eq!((rest.len(), rest.first_row), (1, 3));
+        assert!(p.take_batch().is_none());
+        let b = RowBatch {
+            text: b.text + &rest.text,
+            utf16_ends: b
+                .utf16_ends
+                .iter()
+                .copied()
+                .chain(
+                    rest.utf16_ends
+                        .iter()
+                        .map(|e| e + b.utf16_ends.last().copied().unwrap_or(0)),
+                )
+                .collect(),
+            row_ends: b
+                .row_ends
+                .iter()
+                .copied()
+                .chain(
+                    rest.row_ends
+                        .iter()
+                        .map(|e| e + b.row_ends.last().copied().unwrap_or(0)),
+                )
+                .collect(),
+            first_row: b.first_row,
+            ..RowBatch::default()
+        };
         let units: Vec<u16> = b.text.encode_utf16().collect();
         let mut start = 0usize;
         let mut fields = Vec::new();
