@@ -1,68 +1,75 @@
-// exportkit benchmarks: `npm run bench` (add `-- --quick` for 1 MB inputs). Every figure is a
-// ratio against the fastest JavaScript peer measured in the same run on the same bytes, so it
-// holds on a noisy machine. Writes bench/RESULTS.md.
+// exportkit benchmarks: `npm run bench` writes bench/RESULTS.md. Every speed is a ratio against
+// the fastest JavaScript peer measured in the same run on the same bytes, so it holds on a noisy
+// machine; every section checks that all runners produced the same rows (counts and checksums).
+//
+//   npm run bench                      full sizes (32 MB inputs, 256 MB streaming runs): ~8 min
+//   npm run bench -- --quick           4 MB inputs, no 256 MB run: about a minute
+//   npm run bench -- --only jsonl,gzip some sections, printed only (RESULTS.md is left alone)
+//
+// One module per section: csv, numbers, jsonl, gzip, latency, memory, e2e, size.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { performance } from "node:perf_hooks";
 import init from "../js/index.js";
-import { CSV_RUNNERS } from "./csv.mjs";
-import { csv, CSV_SHAPES } from "./gen.mjs";
+import { csvSection } from "./csv.mjs";
+import { e2eSection } from "./e2e.mjs";
+import { gzipSection } from "./gzip.mjs";
+import { jsonlInputs, jsonlSection } from "./jsonl.mjs";
+import { latencySection } from "./latency.mjs";
+import { memorySection } from "./memory.mjs";
+import { numbersSection } from "./numbers.mjs";
+import { sizeSection } from "./size.mjs";
+import { MB, Report } from "./timing.mjs";
 
 await init();
-const quick = process.argv.includes("--quick");
-const MB = 1024 * 1024;
-const size = quick ? 1 * MB : 32 * MB;
-const repeats = quick ? 3 : 5;
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const onlyAt = argv.indexOf("--only");
+const only = onlyAt === -1 ? null : new Set((argv[onlyAt + 1] ?? "").split(","));
 
-function time(fn) {
-  fn(); // warm-up (JIT, wasm tier-up)
-  let best = Infinity;
-  let result;
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    result = fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return { ms: best, result };
-}
-
-const lines = [];
-const out = (s = "") => {
-  lines.push(s);
-  console.log(s);
+const opts = {
+  quick,
+  repeats: quick ? 3 : 5,
+  csvSize: (quick ? 4 : 32) * MB,
+  jsonlSize: (quick ? 4 : 32) * MB,
 };
 
-out("# exportkit benchmark results");
-out();
-out(`Command: \`npm run bench${quick ? " -- --quick" : ""}\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length} · Node ${process.version}`);
-out();
-out(`Best of ${repeats} runs after a warm-up. Ratios compare with the fastest JavaScript peer in the same run.`);
-out();
-out(`## CSV to rows (${size / MB} MB per shape)`);
-out();
-const names = Object.keys(CSV_RUNNERS);
-out(`| shape | ${names.map((n) => `${n} MB/s`).join(" | ")} | packed ÷ best peer | string[][] ÷ uDSV |`);
-out(`|---|${names.map(() => "---:").join("|")}|---:|---:|`);
-const failures = [];
-for (const shape of Object.keys(CSV_SHAPES)) {
-  const bytes = csv(shape, size, 42);
-  const res = {};
-  for (const n of names) res[n] = time(() => CSV_RUNNERS[n](bytes));
-  const ref = JSON.stringify(res["uDSV"].result);
-  for (const n of names) {
-    if (JSON.stringify(res[n].result) !== ref) failures.push(`${shape}: ${n} gave ${JSON.stringify(res[n].result)}, uDSV ${ref}`);
-  }
-  const mbps = (n) => bytes.length / MB / (res[n].ms / 1000);
-  const peers = names.filter((n) => !n.startsWith("exportkit"));
-  const best = Math.max(...peers.map(mbps));
-  out(`| ${shape} | ${names.map((n) => mbps(n).toFixed(0)).join(" | ")} | ${(mbps("exportkit packed") / best).toFixed(2)}× | ${(mbps("exportkit string[][]") / mbps("uDSV")).toFixed(2)}× |`);
+let inputs = null;
+const jsonl = async () => (inputs ??= await jsonlInputs(opts.jsonlSize));
+
+const SECTIONS = {
+  csv: (r) => csvSection(r, { size: opts.csvSize, repeats: opts.repeats }),
+  numbers: (r) => numbersSection(r, { size: opts.csvSize, repeats: opts.repeats }),
+  jsonl: async (r) => jsonlSection(r, { inputs: await jsonl(), repeats: opts.repeats }),
+  gzip: async (r) => gzipSection(r, { inputs: await jsonl(), repeats: opts.repeats }),
+  latency: (r) => latencySection(r, opts),
+  memory: (r) => memorySection(r, opts),
+  e2e: (r) => e2eSection(r, opts),
+  size: (r) => sizeSection(r, opts),
+};
+if (only) {
+  const unknown = [...only].filter((s) => !SECTIONS[s]);
+  if (unknown.length) throw new Error(`unknown section(s) ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}`);
 }
-out();
-if (failures.length) {
-  out("**Correctness check FAILED** (row, field and character counts must agree across parsers):");
-  for (const f of failures) out(`- ${f}`);
-} else {
-  out("Correctness: row, field and character counts agree across every parser on every shape.");
+
+const report = new Report();
+const t0 = Date.now();
+for (const [name, run] of Object.entries(SECTIONS)) {
+  if (only && !only.has(name)) continue;
+  await run(report);
 }
-writeFileSync(new URL("./RESULTS.md", import.meta.url), lines.join("\n") + "\n");
-if (failures.length) process.exitCode = 1;
+
+const command = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
+const head = [
+  "# exportkit benchmark results",
+  "",
+  `Command: \`${command}\` · ${new Date().toISOString().slice(0, 10)} · ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length} · Node ${process.version} · ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  "",
+  `Speeds are the best of ${opts.repeats} runs after a warm-up, the runners taking turns; ratios compare with the fastest JavaScript peer in the same run on the same bytes. ${quick ? "Quick run: small inputs (CSV and JSON Lines 4 MB, memory 8 and 32 MB, end to end 16 MB), so figures carry more noise and fixed costs than the full run's." : "Full run: CSV and JSON Lines 32 MB, memory 32 and 256 MB, end to end 256 MB."}`,
+  "",
+];
+if (only) console.log("\n(--only: RESULTS.md not written)");
+else writeFileSync(new URL("./RESULTS.md", import.meta.url), report.text(head));
+if (report.failures.length) {
+  console.error(`${report.failures.length} correctness check(s) failed`);
+  process.exitCode = 1;
+}

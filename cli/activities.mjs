@@ -19,6 +19,7 @@ export const OPTIONS = {
   "max-active-jobs": { type: "string" },
   "poll-interval-ms": { type: "string" },
   strict: { type: "boolean" },
+  "raw-cells": { type: "boolean" },
   quiet: { type: "boolean" },
 };
 
@@ -34,6 +35,9 @@ export const USAGE = `exportkit activities --start-date YYYY-MM-DD --end-date YY
   --format F          jsonl (default: the records exactly as the API sent them) or csv
                       (nested objects as dotted columns, participants as JSON in one cell)
   --explode FIELD     with --format csv: one row per element of FIELD (participants)
+  --raw-cells         with --format csv: keep cells as they are; by default a cell a spreadsheet
+                      would run as a formula (starting with = + - @ tab or CR, not a plain number)
+                      gets a leading '
   --concurrency N     fragments downloaded at once, 1 to 6 (default 4)
   --base-url URL      API base (default $BACKSTORY_BASE_URL or https://api.people.ai)
   --out FILE          write here (default: stdout); written to FILE.partial, renamed when complete
@@ -81,6 +85,7 @@ export async function run(values, { env, stdout, stderr }) {
   choice(values, "activity-type", ["all", "email", "meeting", "call"]);
   choice(values, "export-type", ["delta", "snapshot"]);
   if (values.explode !== undefined && format !== "csv") throw new UsageError("--explode needs --format csv");
+  if (values["raw-cells"] && format !== "csv") throw new UsageError("--raw-cells needs --format csv");
   const jobId = values["job-id"];
   if (!jobId && (!values["start-date"] || !values["end-date"])) {
     throw new UsageError("--start-date and --end-date are required (or --job-id to download an existing job)");
@@ -88,6 +93,7 @@ export async function run(values, { env, stdout, stderr }) {
   const opts = {
     format: format === "csv" ? "csv" : "jsonl",
     explode: values.explode,
+    csvGuard: !values["raw-cells"],
     concurrency: intFlag(values, "concurrency", 1, 6),
     maxActiveJobs: intFlag(values, "max-active-jobs", 1, 10),
     pollIntervalMs: intFlag(values, "poll-interval-ms", 10, 600000),

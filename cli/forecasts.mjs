@@ -19,11 +19,12 @@ export const OPTIONS = {
   "base-url": { type: "string" },
   path: { type: "string" },
   concurrency: { type: "string" },
+  "raw-cells": { type: "boolean" },
   quiet: { type: "boolean" },
 };
 
 export const USAGE = `exportkit forecasts --forecast-type-id N [--params FILE.json] [--format csv|json] [--out FILE]
-                   [--per-page N] [--base-url URL] [--path PATH] [--concurrency N] [--quiet]
+                   [--per-page N] [--base-url URL] [--path PATH] [--concurrency N] [--raw-cells] [--quiet]
 
   Fetches every page of a Backstory Forecasting Query and writes the records.
   --forecast-type-id N  the forecast type (or forecast_type_id in --params)
@@ -40,6 +41,8 @@ export const USAGE = `exportkit forecasts --forecast-type-id N [--params FILE.js
   --path PATH           request path (default /v3/beta/forecasting/query: the vendor does not
                         document it, so this is an assumption you can override)
   --concurrency N       pages in flight at once, 1 to 6 (default 4)
+  --raw-cells           CSV: keep cells as they are; by default a cell a spreadsheet would run as a
+                        formula (starting with = + - @ tab or CR, not a plain number) gets a leading '
   Credentials: BACKSTORY_CLIENT_ID and BACKSTORY_CLIENT_SECRET.
   If the data changes during the run (the total differs between pages) a warning says so: records
   may then be repeated or missing, and running again gives a consistent set.`;
@@ -102,6 +105,7 @@ async function openSpool() {
 export async function run(values, { env, stdout, stderr, stdin }) {
   const format = values.format ?? "csv";
   if (format !== "csv" && format !== "json") throw new UsageError(`--format must be csv or json, not ${JSON.stringify(format)}`);
+  if (values["raw-cells"] && format !== "csv") throw new UsageError("--raw-cells applies to --format csv");
   const params = await readParams(values.params, stdin);
   if (values["forecast-type-id"] !== undefined) {
     setParam(params, "forecast_type_id", "forecastTypeId", "--forecast-type-id", numberOrText(values["forecast-type-id"]));
@@ -128,7 +132,7 @@ export async function run(values, { env, stdout, stderr, stdin }) {
   };
   const out = openOutput(values.out, stdout);
   const spool = format === "csv" ? await openSpool() : null;
-  const csv = format === "csv" ? new ForecastCsvWriter() : null;
+  const csv = format === "csv" ? new ForecastCsvWriter({ csvGuard: !values["raw-cells"] }) : null;
   let summary;
   try {
     const pages = client.forecasts.query(params, opts);

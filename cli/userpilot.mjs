@@ -1,5 +1,5 @@
 // `exportkit userpilot export|lookup|jobs|job`: Userpilot Bulk Data Export and Lookups.
-import { UserpilotClient } from "../js/index.js";
+import { UserpilotClient, writeCsv } from "../js/index.js";
 import { LOOKUPS } from "../js/userpilot.js";
 import { formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
@@ -21,13 +21,14 @@ export const OPTIONS = {
   concurrency: { type: "string" },
   limit: { type: "string" },
   strict: { type: "boolean" },
+  "raw-cells": { type: "boolean" },
   quiet: { type: "boolean" },
 };
 
 export const USAGE = `exportkit userpilot export --from YYYY-MM-DD --to YYYY-MM-DD [--event-type T ...] [--user-id ID ...]
                          [--company-id ID ...] [--segment-id ID] [--email ADDR ...] [--exclusions]
                          [--format json|csv] [--out FILE] [--dedupe] [--flatten] [--wait-for-running]
-                         [--concurrency N] [--strict] [--quiet] [--base-url URL]
+                         [--concurrency N] [--strict] [--raw-cells] [--quiet] [--base-url URL]
 exportkit userpilot lookup NAME [--out FILE] [--limit N]
 exportkit userpilot jobs | job JOB_ID
 
@@ -38,6 +39,9 @@ exportkit userpilot jobs | job JOB_ID
            identify_company, page_view, track, track_feature, interaction.
            --dedupe drops events repeated across files (same internal_event_id).
            --wait-for-running waits for a job already running (409) instead of failing.
+           --raw-cells (CSV output) keeps cells as they are; by default a cell a spreadsheet
+           would run as a formula (starting with = + - @ tab or CR, not a plain number) gets a
+           leading '.
   lookup   writes every item of a lookup as a JSON array, all cursor pages walked. Names:
            ${LOOKUPS.join(", ")}.
   jobs     lists the export jobs of the past 3 days; job JOB_ID shows one.
@@ -58,10 +62,6 @@ function positiveInt(values, flag, max) {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1 || n > max) throw new UsageError(`--${flag} must be an integer from 1 to ${max}`);
   return n;
-}
-
-function csvCell(s) {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 async function writeAll(out, text) {
@@ -89,6 +89,9 @@ async function runExport(values, env, stdout, stderr, extra) {
   if (values.exclusions) params.exclusions = true;
   if (values.format !== undefined) params.format = values.format;
   if (values.flatten && params.format === "csv") throw new UsageError("--flatten applies to --format json (CSV files are already flat)");
+  const csvOut = params.format === "csv" || values.flatten;
+  if (values["raw-cells"] && !csvOut) throw new UsageError("--raw-cells applies to CSV output (--format csv or --flatten)");
+  const csvGuard = !values["raw-cells"];
   const concurrency = positiveInt(values, "concurrency", 6);
   const up = client(values, env);
   // Bad parameters fail here, before any call.
@@ -110,6 +113,7 @@ async function runExport(values, env, stdout, stderr, extra) {
       concurrency,
       dedupe: !!values.dedupe,
       flatten: !!values.flatten,
+      csvGuard,
       strict: !!values.strict,
       onProgress: (p) => progress.update(`exportkit userpilot: ${p.filesDone}/${p.filesTotal} files, ${p.records} events, ${formatBytes(p.bytes)}`),
     });
@@ -120,11 +124,11 @@ async function runExport(values, env, stdout, stderr, extra) {
       } else if (b.format === "csv") {
         if (header === null) {
           header = b.header;
-          text += header.map(csvCell).join(",") + "\r\n";
+          text += writeCsv([header], { csvGuard });
         } else if (b.header.join(",") !== header.join(",")) {
           throw new UsageError(`${b.filename} has a different CSV header than the first file; export it alone`);
         }
-        for (const r of b.rows) text += r.map(csvCell).join(",") + "\r\n";
+        text += writeCsv(b.rows, { csvGuard });
       } else {
         text = b.csv;
       }

@@ -49,7 +49,7 @@ async function callAsync(fn) {
 /** The options the core reads (anything else the caller passed stays out of wasm). */
 function coreOptions(opts) {
   const out = {};
-  for (const k of ["format", "explode", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "timeoutMs", "maxActiveJobs"]) {
+  for (const k of ["format", "explode", "csvGuard", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "timeoutMs", "maxActiveJobs"]) {
     if (opts[k] !== undefined) out[k] = opts[k];
   }
   return out;
@@ -163,7 +163,8 @@ export class ActivitiesApi {
    * A job's data as an async iterator of batches, in order of fragment then line, each record
    * exactly once. Waits for the job first if it has not ended. `format`: "records" (default:
    * `{ records }`), "csv" (`{ csv, rows }`, the header in the first batch; `explode:
-   * "participants"` for one row per participant) or "jsonl" (`{ bytes }` as they came).
+   * "participants"` for one row per participant; cells a spreadsheet would run as formulas get a
+   * leading apostrophe unless `csvGuard: false`) or "jsonl" (`{ bytes }` as they came).
    * `iterator.result()` resolves to the summary `{ jobs, records, rows, bytes, errors, header,
    * lateFields, retries }`.
    */

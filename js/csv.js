@@ -77,3 +77,33 @@ function bytesOf(input) {
 
 export const CsvStreamParser = wasm.CsvStreamParser;
 
+/**
+ * Rows (arrays of cells) as CSV text: RFC 4180, CRLF after every row, fields quoted only when they
+ * must be. The CSV-injection guard is on unless `{ csvGuard: false }`: a cell a spreadsheet would
+ * run as a formula (it starts with = + - @ tab or CR and is not a plain number like -5) gets a
+ * leading apostrophe. `width` pads short rows and cuts long ones. The same writer and rule as every
+ * CSV exportkit produces.
+ */
+export function writeCsv(rows, opts = {}) {
+  requireReady();
+  if (!Array.isArray(rows)) {
+    throw new ExportError("invalid `rows`: must be an array of rows", { code: "E_INVALID_ARGUMENT", field: "rows" });
+  }
+  try {
+    return wasm.writeCsvRows(rows, opts);
+  } catch (e) {
+    throw toExportError(e);
+  }
+}
+
+/** Whether a spreadsheet could run `cell` as a formula (the guard's rule). */
+export function csvCellIsFormula(cell) {
+  requireReady();
+  return wasm.csvCellIsFormula(String(cell ?? ""));
+}
+
+/** `cell` with a leading apostrophe if it is a formula, else unchanged. */
+export function guardCsvCell(cell) {
+  requireReady();
+  return wasm.guardCsvCell(String(cell ?? ""));
+}

@@ -42,9 +42,14 @@ function pushRecords(t, records, keep) {
   for (let i = 0; i < records.length || i === 0; i += CHUNK) t.push(JSON.stringify(records.slice(i, i + CHUNK)), keep);
 }
 
-function withTable(fn) {
+function withTable(fn, opts) {
   requireReady();
-  const t = new wasm.ForecastTable();
+  let t;
+  try {
+    t = new wasm.ForecastTable(opts);
+  } catch (e) {
+    throw toExportError(e);
+  }
   try {
     return fn(t);
   } catch (e) {
@@ -66,12 +71,15 @@ export function forecastTable(records) {
   });
 }
 
-/** The same table as CSV text (RFC 4180, CRLF line ends, empty cells for null). */
-export function forecastCsv(records) {
+/**
+ * The same table as CSV text (RFC 4180, CRLF line ends, empty cells for null). Cells a spreadsheet
+ * would run as formulas get a leading apostrophe unless `{ csvGuard: false }`.
+ */
+export function forecastCsv(records, opts) {
   return withTable((t) => {
     pushRecords(t, records, true);
     return t.toCsv();
-  });
+  }, opts);
 }
 
 /**
@@ -82,10 +90,16 @@ export function forecastCsv(records) {
  */
 export class ForecastCsvWriter {
   #t;
-  constructor() {
+  /** `opts`: `{ csvGuard: true }` (false: cells as they are). */
+  constructor(opts) {
     requireReady();
-    this.#t = new wasm.ForecastTable();
+    try {
+      this.#t = new wasm.ForecastTable(opts);
+    } catch (e) {
+      throw toExportError(e);
+    }
   }
+
   observe(records) {
     try {
       if (typeof records === "string") this.#t.push(records, false);
@@ -110,6 +124,17 @@ export class ForecastCsvWriter {
   free() {
     this.#t?.free();
     this.#t = null;
+  }
+}
+
+/** A run's failure as an ExportError that says which pages had been handed over. */
+async function failingWith(run, delivered) {
+  try {
+    return await run;
+  } catch (e) {
+    const err = toExportError(e);
+    err.delivered = { ...delivered };
+    throw err;
   }
 }
 
@@ -169,12 +194,20 @@ export class ForecastsApi {
     const o = optionsObject(opts);
     const start = this.#prepare(params, o);
     let firstTotal = null;
+    const delivered = { pages: 0, records: 0, page: null };
     return iterate(
       (push, signal) =>
-        start((p) => {
-          if (firstTotal === null) firstTotal = p.totalCount;
-          return push(toPage(p, firstTotal));
-        }, signal),
+        failingWith(
+          start((p) => {
+            if (firstTotal === null) firstTotal = p.totalCount;
+            const page = toPage(p, firstTotal);
+            delivered.pages += 1;
+            delivered.records += page.records.length;
+            delivered.page = page.page;
+            return push(page);
+          }, signal),
+          delivered,
+        ),
       o.signal,
     );
   }
@@ -187,16 +220,18 @@ export class ForecastsApi {
   async all(params, opts) {
     const o = optionsObject(opts);
     const records = [];
-    let summary;
-    try {
-      const start = this.#prepare(params, o);
-      summary = await start((p) => {
+    const delivered = { pages: 0, records: 0, page: null };
+    const start = this.#prepare(params, o);
+    const summary = await failingWith(
+      start((p) => {
         const page = JSON.parse(p.body);
         for (let i = 0; i < page.length; i++) records.push(page[i]);
-      }, o.signal);
-    } catch (e) {
-      throw toExportError(e);
-    }
+        delivered.pages += 1;
+        delivered.records += page.length;
+        delivered.page = p.page;
+      }, o.signal),
+      delivered,
+    );
     return {
       records,
       pages: summary.pages,
@@ -205,7 +240,7 @@ export class ForecastsApi {
       totalChanges: summary.totalChanges,
       complete: summary.complete,
       table: () => forecastTable(records),
-      toCsv: () => forecastCsv(records),
+      toCsv: (csvOpts) => forecastCsv(records, csvOpts),
     };
   }
 
@@ -214,8 +249,8 @@ export class ForecastsApi {
     return forecastTable(records);
   }
 
-  /** CSV of any records (see `forecastCsv`). */
-  toCsv(records) {
-    return forecastCsv(records);
+  /** CSV of any records (see `forecastCsv`); `{ csvGuard: false }` keeps cells raw. */
+  toCsv(records, opts) {
+    return forecastCsv(records, opts);
   }
 }

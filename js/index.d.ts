@@ -17,6 +17,27 @@ export class ExportError extends Error {
   limit?: number;
   jobId?: string;
   state?: string;
+  /**
+   * On a failed download (activities, forecasts, Userpilot rows): what had been handed over
+   * before the failure, so nothing is lost silently. The shape depends on the API (see each).
+   */
+  delivered?: ActivityDelivered | ForecastDelivered | UserpilotDelivered;
+}
+
+/** What an activities download had delivered when it failed. */
+export interface ActivityDelivered { records: number; rows: number; bytes: number; jobId: string | null; window: number | null; fragment: number | null }
+/** The forecast pages (and their records) handed over before a run failed; `page` is the last one. */
+export interface ForecastDelivered { pages: number; records: number; page: number | null }
+/** What a Userpilot rows run had handed over: the last file, and in it the last JSON line or the CSV data rows. */
+export interface UserpilotDelivered { records: number; file: number | null; filename: string | null; line: number | null; row: number | null }
+
+/** Options of every CSV writer: the CSV-injection guard is on unless `csvGuard: false`. */
+export interface CsvGuardOptions {
+  /**
+   * Default true: a cell a spreadsheet would run as a formula (it starts with = + - @ tab or CR
+   * and is not a plain number such as -5) gets a leading apostrophe (OWASP). false: cells as they are.
+   */
+  csvGuard?: boolean;
 }
 
 export default function init(input?: WebAssembly.Module | BufferSource | URL | string | Promise<unknown>): Promise<unknown>;
@@ -135,6 +156,12 @@ export class CsvStreamParser {
   free(): void;
 }
 export function batchRows(batch: PackedBatch): string[][];
+/** Rows as CSV text (RFC 4180, CRLF), the same writer and guard as every exportkit CSV. `width` pads or cuts rows. */
+export function writeCsv(rows: unknown[][], options?: CsvGuardOptions & { width?: number }): string;
+/** Whether a spreadsheet could run `cell` as a formula (the guard's rule). */
+export function csvCellIsFormula(cell: string): boolean;
+/** `cell` with a leading apostrophe if it is a formula, else unchanged. */
+export function guardCsvCell(cell: string): string;
 export function parseCsvNumbers(input: string | Uint8Array, options: Omit<CsvOptions, "numericColumns" | "text"> & { columns: (string | number)[] }): { columns: Record<string, Float64Array>; rows: number; errors: RowError[] };
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
@@ -222,17 +249,17 @@ export interface ForecastTableData { columns: string[]; rows: (string | number |
 export interface ForecastAllResult extends Omit<ForecastSummary, "records"> {
   records: ForecastRecord[];
   table(): ForecastTableData;
-  toCsv(): string;
+  toCsv(options?: CsvGuardOptions): string;
 }
 
 export interface ForecastsApi {
   /** Checks parameters (throws an ExportError naming the field); returns them in wire form. */
   validate(params: ForecastParams | string): ForecastParams;
-  /** Every page in order; throws at once on bad parameters. */
+  /** Every page in order; throws at once on bad parameters. A failure carries `delivered` ({@link ForecastDelivered}), as does all()'s. */
   query(params: ForecastParams | string, options?: ForecastQueryOptions): BatchIterator<ForecastPage, ForecastSummary>;
   all(params: ForecastParams | string, options?: ForecastQueryOptions): Promise<ForecastAllResult>;
   table(records: ForecastRecord[]): ForecastTableData;
-  toCsv(records: ForecastRecord[]): string;
+  toCsv(records: ForecastRecord[], options?: CsvGuardOptions): string;
 }
 
 // ---- Raw Activity Data API (client.activities) ----
@@ -303,7 +330,7 @@ export interface ActivityWaitOptions {
   onJob?: (job: ActivityJob) => void;
 }
 
-export interface ActivityRowsOptions {
+export interface ActivityRowsOptions extends CsvGuardOptions {
   signal?: AbortSignal;
   /** "records" (default), "csv" (flattened: nested objects as dotted columns) or "jsonl" (bytes as sent). */
   format?: "records" | "csv" | "jsonl";
@@ -318,9 +345,8 @@ export interface ActivityRowsOptions {
   strict?: boolean;
   maxLineBytes?: number;
   /**
-   * Fetch a fragment again when its answer or next chunk takes longer than this (off by default:
-   * an unfinished timer keeps Node alive until it fires, so set it where a stuck connection is a
-   * real risk; the vendor allows 60 s per 20 MB).
+   * Fetch a fragment again when its answer or next chunk takes longer than this (off by default;
+   * the vendor allows 60 s per 20 MB). Its timers are cleared as reads finish.
    */
   stallTimeoutMs?: number;
   pollIntervalMs?: number;
@@ -363,7 +389,7 @@ export interface ActivitiesApi {
   get(job: ActivityJob | string, options?: { signal?: AbortSignal }): Promise<ActivityJob>;
   list(options?: { signal?: AbortSignal }): Promise<ActivityJob[]>;
   wait(job: ActivityJob | string, options?: ActivityWaitOptions): Promise<ActivityJob>;
-  /** Errors thrown by the iterator carry `delivered: { records, rows, bytes, jobId, window, fragment }`. */
+  /** Errors thrown by the iterator carry `delivered` ({@link ActivityDelivered}). */
   rows(job: ActivityJob | string, options?: ActivityRowsOptions): BatchIterator<ActivityBatch, ActivitySummary>;
   export(params: ActivityParams | string, options?: ActivityRowsOptions): BatchIterator<ActivityBatch, ActivitySummary>;
 }
@@ -429,7 +455,8 @@ export interface UserpilotStartOptions extends UserpilotWaitOptions {
 
 export interface UserpilotRowsProgress { filesDone: number; filesTotal: number; records: number; duplicates: number; bytes: number; renewals: number; restarts: number }
 
-export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress"> {
+/** Errors thrown by the rows iterator carry `delivered` ({@link UserpilotDelivered}). */
+export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, CsvGuardOptions {
   /** Files in flight at once, 1..6 (default 4). */
   concurrency?: number;
   /** Drop events whose internal_event_id was already delivered (keeps a set of every id: 20 to 40 bytes each). */
@@ -441,6 +468,8 @@ export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProg
   flatten?: boolean;
   /** Use the runtime's DecompressionStream when there is one (default true); else the Rust inflater. */
   nativeGunzip?: boolean;
+  /** Fetch a file again when its answer or next chunk takes longer than this (off by default). */
+  stallTimeoutMs?: number;
   onProgress?: (p: UserpilotRowsProgress) => void;
 }
 
@@ -516,7 +545,7 @@ export class GunzipStream {
 export interface JsonlOptions { strict?: boolean; batchRecords?: number; maxLineBytes?: number }
 export interface JsonlLineError { line: number; column: number; message: string }
 export function parseJsonl(input: string | Uint8Array, options?: JsonlOptions): { data: Record<string, unknown>[]; errors: JsonlLineError[]; meta: { records: number; lines: number; bytes: number } };
-export interface JsonlCsvOptions extends JsonlOptions { columns?: string[]; explode?: string; discover?: boolean }
+export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions { columns?: string[]; explode?: string; discover?: boolean }
 export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: JsonlLineError[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
 export class JsonlStreamParser {
   constructor(options?: JsonlOptions);

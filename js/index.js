@@ -2,6 +2,6 @@
 // async iterators, result caches, default stores, and errors that are real `ExportError`s.
 export { default, initSync, ExportError, toExportError, memoryStore, localStorageStore, batchRows } from "./runtime.js";
 export { BackstoryClient, variation, PERIODS, OBJECTS, knownSlugs } from "./backstory.js";
-export { parseCsv, parseCsvNumbers, CsvStreamParser } from "./csv.js";
+export { parseCsv, parseCsvNumbers, CsvStreamParser, writeCsv, csvCellIsFormula, guardCsvCell } from "./csv.js";
 export { parseJsonl, jsonlToCsv, JsonlStreamParser, JsonlCsvWriter } from "./jsonl.js";
 export { UserpilotClient, GunzipStream, EVENT_TYPES as USERPILOT_EVENT_TYPES, LOOKUPS as USERPILOT_LOOKUPS } from "./userpilot.js";

@@ -38,7 +38,8 @@ export function parseJsonl(input, opts = {}) {
 /**
  * Flattens JSON Lines to CSV in one go: nested objects as dotted columns, arrays of scalars joined
  * with ";", arrays of objects as JSON in one cell or, with `explode: "path"`, one row per element.
- * `columns` are written first; fields found in the first batch follow. Returns `{ csv, errors,
+ * `columns` are written first; fields found in the first batch follow. Cells a spreadsheet would
+ * run as formulas get a leading apostrophe unless `csvGuard: false`. Returns `{ csv, errors,
  * meta: { records, rows, header, lateFields } }`.
  */
 export function jsonlToCsv(input, opts = {}) {

@@ -107,20 +107,38 @@ class ExportsApi {
    * CSV files `{ format: "csv", file, filename, header, rows, firstRow }`,
    * with `flatten` `{ format: "csv-text", file, filename, csv, rows }`.
    * `iterator.result()` resolves to the summary (`records`, `duplicates`, `errors`, `files`...).
+   * A failure's ExportError carries `delivered`: `{ records, file, filename, line (JSON: the last
+   * line handed over), row (CSV: data rows of that file handed over) }`.
    */
   rows(job, opts = {}) {
     const id = jobIdOf(job);
     const { signal, ...rest } = opts;
-    return iterate((push, sig) => {
+    // What has been handed over, for the error if the run fails: nothing silently lost.
+    const delivered = { records: 0, file: null, filename: null, line: null, row: null };
+    const note = (b) => {
+      delivered.records += b.format === "json" ? b.records.length : b.format === "csv" ? b.rows.length : b.rows;
+      delivered.file = b.file;
+      delivered.filename = b.filename;
+      delivered.line = b.format === "json" ? b.lastLine : null;
+      delivered.row = b.format === "csv" ? b.firstRow + b.rows.length : null;
+      return b;
+    };
+    return iterate(async (push, sig) => {
       // Once the loop is left nobody takes another batch: hand none over, let the core stop.
-      const give = (make) => (b) => (sig.aborted ? undefined : push(make(b)));
-      return this.#core.rows(id, {
-        ...rest,
-        signal: sig,
-        onRecords: give((b) => ({ format: "json", file: b.file, filename: b.filename, records: JSON.parse(b.text), firstLine: b.firstLine, lastLine: b.lastLine })),
-        onRows: give((b) => ({ format: "csv", file: b.file, filename: b.filename, header: b.header, rows: batchRows(b.batch), firstRow: b.batch.firstRow })),
-        onCsv: give((b) => ({ format: "csv-text", file: b.file, filename: b.filename, csv: b.csv, rows: b.rows })),
-      });
+      const give = (make) => (b) => (sig.aborted ? undefined : push(note(make(b))));
+      try {
+        return await this.#core.rows(id, {
+          ...rest,
+          signal: sig,
+          onRecords: give((b) => ({ format: "json", file: b.file, filename: b.filename, records: JSON.parse(b.text), firstLine: b.firstLine, lastLine: b.lastLine })),
+          onRows: give((b) => ({ format: "csv", file: b.file, filename: b.filename, header: b.header, rows: batchRows(b.batch), firstRow: b.batch.firstRow })),
+          onCsv: give((b) => ({ format: "csv-text", file: b.file, filename: b.filename, csv: b.csv, rows: b.rows })),
+        });
+      } catch (e) {
+        const err = toExportError(e);
+        err.delivered = { ...delivered };
+        throw err;
+      }
     }, signal);
   }
 }

@@ -88,7 +88,9 @@ export class Faults {
       fired: 0,
     };
     if (rule.nth === undefined && rule.every === undefined && rule.rate === undefined) rule.nth = 1;
-    rule.rng = new Rng(hash32(this.sb.config.seed, "fault", rule.id));
+    // A rule's own `seed` fixes which requests a `rate` picks, whatever rules came before it.
+    if (Number.isInteger(r.seed)) rule.seed = r.seed;
+    rule.rng = new Rng(Number.isInteger(r.seed) ? hash32(r.seed, "fault", scope, r.fault) : hash32(this.sb.config.seed, "fault", rule.id));
     return rule;
   }
 

@@ -1,9 +1,24 @@
-// The Activities panel: start a Raw Activity Data export, watch each job's state and a progress
-// bar per fragment, preview the first records as text, download CSV or JSON Lines.
+// The Activities panel: start a Raw Activity Data export, watch each job (state, records, bytes)
+// and each fragment (bytes, a bar), then see every row in the shared preview (sort, filter,
+// activities per day by type) and download CSV, JSON Lines (as the API sent them) or the curl.
+//
+// The export runs as JSON Lines, kept byte for byte for the download; the page flattens the
+// same bytes to CSV with the client's own writer (the columns `format: "csv"` would give) and
+// reads that CSV into the table.
 
-import { formatBytes, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
+import { curlRequest } from "./curl.js";
+import { dayChart } from "./day-chart.js";
+import { formatBytes, formatInt, h, nextId, replace, select } from "./dom.js";
+import { resultPreview } from "./preview.js";
 
-const PREVIEW_RECORDS = 20;
+/** Rows kept for the table, its chart and the guarded CSV; the raw downloads keep everything. */
+const TABLE_MAX = 500_000;
+const JOBS_PATH = "/pull/v1/export/activities/jobs";
+const TYPES = [
+  ["email", "Emails"],
+  ["meeting", "Meetings"],
+  ["call", "Calls"],
+];
 const PHASES = {
   creating: "Starting jobs",
   waiting: "Waiting for the API to prepare the data",
@@ -23,17 +38,16 @@ function field(label, control, help) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, help ? h("p", { class: "help" }, help) : null);
 }
 
-export function createActivitiesPanel({ settings }) {
+export function createActivitiesPanel({ lib, settings }) {
   if (!document.querySelector("link[data-ek='activities-panel']")) {
     document.head.append(h("link", { rel: "stylesheet", href: new URL("./activities-panel.css", import.meta.url).href, "data-ek": "activities-panel" }));
   }
   let controller = null;
-  let parts = [];
-  let result = null;
+  let shown = null; // the preview on screen
 
   const startInput = h("input", { type: "date", value: daysAgo(14), "data-testid": "act-start", on: { input: replan } });
   const endInput = h("input", { type: "date", value: daysAgo(1), "data-testid": "act-end", on: { input: replan } });
-  const typeSelect = select({ "data-testid": "act-type", on: { change: replan } }, [["all", "All"], ["email", "Emails"], ["meeting", "Meetings"], ["call", "Calls"]], "all");
+  const typeSelect = select({ "data-testid": "act-type", on: { change: replan } }, [["all", "All"], ...TYPES], "all");
   const exportSelect = select(
     { "data-testid": "act-export-type", on: { change: replan } },
     [
@@ -42,28 +56,26 @@ export function createActivitiesPanel({ settings }) {
     ],
     "delta",
   );
-  const formatSelect = select(
-    { "data-testid": "act-format", on: { change: () => (explodeBox.hidden = formatSelect.value !== "csv") } },
-    [
-      ["csv", "CSV (nested fields as columns)"],
-      ["jsonl", "JSON Lines (as the API sends them)"],
-    ],
-    "csv",
+  const explodeCheck = h("input", { type: "checkbox", id: nextId("act"), "data-testid": "act-explode" });
+  const explodeBox = h(
+    "div",
+    { class: "act-explode check" },
+    explodeCheck,
+    h("label", { for: explodeCheck.id }, "Table and CSV: one row per participant (otherwise a participants column holds them as JSON)"),
   );
-  const explodeCheck = h("input", { type: "checkbox", "data-testid": "act-explode" });
-  const explodeBox = h("div", { class: "act-explode" }, h("label", { class: "check" }, explodeCheck, "CSV: one row per participant (otherwise participants are one JSON cell)"));
   const concurrencyInput = h("input", { type: "number", min: "1", max: "6", value: "4", "data-testid": "act-concurrency" });
 
   const planBox = h("div", { class: "validation", "aria-live": "polite", "data-testid": "act-plan" });
   const runBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "act-run", on: { click: run } }, "Start export");
   const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "act-cancel", on: { click: () => controller?.abort() } }, "Cancel");
+  const progressBar = h("progress", { class: "progress-bar", "aria-label": "Jobs done" });
   const progressText = h("p", { class: "progress-text", "data-testid": "act-progress-text" });
   const jobsList = h("ol", { class: "act-jobs", "data-testid": "act-jobs" });
   const fragList = h("ol", { class: "act-frags", "data-testid": "act-fragments" });
   const progressBox = h(
     "div",
-    { class: "act-progress", hidden: true, role: "status", "data-testid": "act-progress" },
-    progressText,
+    { class: "act-progress", hidden: true, "data-testid": "act-progress" },
+    h("div", { class: "progress", role: "status" }, progressBar, progressText),
     h("div", {}, h("h3", {}, "Jobs"), jobsList),
     h("div", {}, h("h3", {}, "Fragments of the job being downloaded"), fragList),
   );
@@ -89,7 +101,6 @@ export function createActivitiesPanel({ settings }) {
         field("End date", endInput),
         field("Activity type", typeSelect),
         field("Export type", exportSelect),
-        field("Format", formatSelect),
         field("Fragments at once", concurrencyInput, "1 to 6"),
       ),
       explodeBox,
@@ -139,23 +150,27 @@ export function createActivitiesPanel({ settings }) {
     }
   }
 
-  function renderJobs(windows, jobs) {
+  /** One line per job: its window, state, id, and the records and bytes downloaded from it. */
+  function renderJobs(windows, jobs, stats) {
     replace(
       jobsList,
       windows.map((w, i) => {
         const j = jobs[i];
+        const st = stats[i];
         return h(
           "li",
           { "data-testid": `act-job-${i}` },
           h("span", { class: "row-num" }, String(i + 1)),
           h("span", {}, `${w.startDate} to ${w.endDate}`),
           h("span", { class: "badge", "data-state": j ? j.state : "not started", "data-testid": `act-job-state-${i}` }, j ? j.state : "not started"),
+          h("span", { class: "act-job-size", "data-testid": `act-job-size-${i}` }, st.bytes ? `${formatInt(st.records)} records · ${formatBytes(st.bytes)}` : ""),
           j ? h("code", { "data-testid": `act-job-id-${i}` }, j.jobId) : null,
         );
       }),
     );
   }
 
+  /** One bar per fragment of the job being downloaded, with the bytes read from it. */
   function renderFragments(p) {
     const total = p.fragmentsTotal || 0;
     const size = p.resultsSize && total ? p.resultsSize / total : 0;
@@ -167,7 +182,8 @@ export function createActivitiesPanel({ settings }) {
       const bar = h("progress", { class: "progress-bar", max: "1", "aria-label": `Fragment ${k}` });
       bar.value = done ? 1 : f && size ? Math.min(1, f.bytes / size) : 0;
       const state = done ? "done" : f ? f.state : "waiting";
-      items.push(h("li", { "data-testid": `act-fragment-${k}`, "data-state": state }, h("span", { class: "row-num" }, String(k)), bar, h("span", {}, state)));
+      const bytes = f ? ` · ${formatBytes(f.bytes)}` : "";
+      items.push(h("li", { "data-testid": `act-fragment-${k}`, "data-state": state }, h("span", { class: "row-num" }, String(k)), bar, h("span", {}, `${state}${bytes}`)));
     }
     replace(fragList, items);
   }
@@ -184,65 +200,92 @@ export function createActivitiesPanel({ settings }) {
     }
     const windows = replan();
     if (!windows) return;
-    const format = formatSelect.value;
+    const asked = params();
+    const explode = explodeCheck.checked ? "participants" : undefined;
     const concurrency = Number(concurrencyInput.value);
     controller = new AbortController();
     const ctrl = controller;
     runBtn.disabled = true;
     cancelBtn.disabled = false;
     progressBox.hidden = false;
+    shown?.destroy();
+    shown = null;
     replace(resultBox);
-    parts = [];
-    result = null;
     const jobs = [];
-    const preview = [];
-    let head = "";
-    const decoder = new TextDecoder();
-    renderJobs(windows, jobs);
+    const stats = windows.map(() => ({ records: 0, bytes: 0 }));
+    const raw = []; // the JSON Lines as received
+    const csvText = []; // the same records flattened, unguarded
+    const rows = [];
+    let last = { records: 0, bytes: 0 };
+    let frame = 0;
+    let pending = null;
+    const draw = () => {
+      frame = 0;
+      const p = pending;
+      progressText.textContent = `${PHASES[p.phase] || p.phase} · jobs ${p.windowsDone}/${p.windows} · ${formatInt(p.records)} records · ${formatBytes(p.bytes)}`;
+      progressText.dataset.phase = p.phase;
+      progressBar.max = p.windows || 1;
+      progressBar.value = p.phase === "done" ? progressBar.max : p.windowsDone;
+      renderJobs(windows, jobs, stats);
+      if (p.phase === "downloading" || p.phase === "done") renderFragments(p);
+    };
+    renderJobs(windows, jobs, stats);
     replace(fragList);
+    progressText.textContent = PHASES.creating;
+    progressText.dataset.phase = "creating";
+    progressBar.removeAttribute("value");
+    // Cells as they came: the table shows them so, and the download bar guards the CSV itself.
+    const writer = new lib.JsonlCsvWriter({ columns: bs.activities.columns({ explode }), explode, csvGuard: false });
+    const parser = new lib.CsvStreamParser({ header: true });
+    const encoder = new TextEncoder();
+    const keep = (batches) => {
+      for (const b of batches) {
+        if (rows.length >= TABLE_MAX) return;
+        for (const r of lib.batchRows(b)) if (rows.length < TABLE_MAX) rows.push(r);
+      }
+    };
+    const flatten = (text) => {
+      if (!text) return;
+      csvText.push(text);
+      if (rows.length < TABLE_MAX) keep(parser.push(encoder.encode(text)));
+    };
     const started = performance.now();
     try {
-      const it = bs.activities.export(params(), {
+      const it = bs.activities.export(asked, {
         signal: ctrl.signal,
-        format,
-        explode: format === "csv" && explodeCheck.checked ? "participants" : undefined,
+        format: "jsonl",
         concurrency,
         onJob: (job, w) => {
           jobs[w] = job;
-          renderJobs(windows, jobs);
+          if (!frame) renderJobs(windows, jobs, stats);
         },
         onProgress: (p) => {
-          progressText.textContent = `${PHASES[p.phase] || p.phase} · jobs ${p.windowsDone}/${p.windows} · ${formatInt(p.rows)} rows · ${formatBytes(p.bytes)}`;
-          progressText.dataset.phase = p.phase;
-          if (p.phase === "downloading" || p.phase === "done") renderFragments(p);
+          // The totals run over the whole export: what they grew by belongs to the job downloading.
+          if (p.window >= 0 && p.window < stats.length) {
+            stats[p.window].records += p.records - last.records;
+            stats[p.window].bytes += p.bytes - last.bytes;
+          }
+          last = { records: p.records, bytes: p.bytes };
+          pending = p;
+          if (!frame) frame = requestAnimationFrame(draw);
         },
       });
       for await (const b of it) {
-        if (b.kind === "csv") {
-          parts.push(b.csv);
-          if (head.length < 20000) head += b.csv.slice(0, 20000 - head.length);
-        } else {
-          // The download keeps the bytes exactly as the API sent them.
-          parts.push(b.bytes);
-          if (head.length < 200000) head += decoder.decode(b.bytes, { stream: true });
-        }
+        raw.push(b.bytes);
+        flatten(writer.push(b.bytes));
       }
+      flatten(writer.finish());
+      if (rows.length < TABLE_MAX) keep(parser.finish());
       const summary = await it.result();
-      const seconds = (performance.now() - started) / 1000;
-      result = { format, summary };
-      if (format !== "csv") {
-        for (const line of head.split("\n").slice(0, PREVIEW_RECORDS)) {
-          try {
-            preview.push(JSON.parse(line));
-          } catch {
-            // A line cut at the preview's end, or one the API sent malformed (listed below).
-          }
-        }
-      }
-      showResult(summary, seconds, format === "csv" ? head : preview);
+      const flat = writer.takeMeta();
+      if (pending) draw();
+      showResult({ summary, seconds: (performance.now() - started) / 1000, asked, windows, explode, header: parser.header() || flat.header, rows, raw, csvText, lateFields: flat.lateFields, flatRows: flat.rows });
     } catch (e) {
       showError(e);
     } finally {
+      if (frame) cancelAnimationFrame(frame);
+      writer.free();
+      parser.free();
       if (controller === ctrl) controller = null;
       runBtn.disabled = false;
       cancelBtn.disabled = true;
@@ -251,18 +294,27 @@ export function createActivitiesPanel({ settings }) {
 
   function showError(e) {
     const box = h("div", { class: e.code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "act-error", "data-code": e.code || "" });
-    if (e.code === "E_ABORTED") box.append(h("p", {}, "Cancelled."));
+    if (e.code === "E_ABORTED") box.append(h("p", {}, "Cancelled: no further request was made."));
     else if (e.code === "E_JOB_FAILED") box.append(h("p", {}, `The API reports job ${e.jobId} as ${e.state}: its data cannot be downloaded. Start the export again.`));
     else if (e.code === "E_AUTH") box.append(h("p", {}, "The API refused the credentials. Check the client id and secret in Settings."));
     else box.append(h("p", {}, `${e.code || "Error"}${e.field ? ` (${e.field})` : ""}: ${e.message}`));
-    if (e.delivered && (e.delivered.records || e.delivered.rows)) {
-      box.append(h("p", {}, `${formatInt(e.delivered.records || e.delivered.rows)} rows had arrived before it stopped; the download below is not offered for an incomplete export.`));
+    if (e.delivered && e.delivered.bytes) {
+      box.append(h("p", {}, `${formatBytes(e.delivered.bytes)} had arrived before it stopped; nothing is offered for download from an incomplete export.`));
     }
     replace(message, box);
   }
 
-  function showResult(summary, seconds, preview) {
-    const isCsv = result.format === "csv";
+  /** The request that starts the export's first job, for the shell. */
+  function curlFor(asked, windows) {
+    const w = windows[0];
+    const body = { start_date: w.startDate, end_date: w.endDate, activity_type: w.activityType, output_format: "JSONLines", export_type: w.exportType };
+    const notes = ["Backstory Raw Activity Data: start an export job (the first request of this run)."];
+    if (windows.length > 1) notes.push(`This run had ${windows.length} jobs (${asked.startDate} to ${asked.endDate} in windows of at most 14 days); repeat with each window's dates.`);
+    notes.push(`Then GET ${JOBS_PATH}/{job_id} until "state" is "Completed", and GET ${JOBS_PATH}/{job_id}/data?fragment=N for N from 0 to "fragment" - 1.`);
+    return curlRequest({ api: "backstory", baseUrl: settings.values.baseUrl, proxyUrl: settings.proxy.backstory, path: JOBS_PATH, body, notes });
+  }
+
+  function showResult({ summary, seconds, asked, windows, explode, header, rows, raw, csvText, lateFields, flatRows }) {
     const out = [
       h(
         "div",
@@ -270,9 +322,8 @@ export function createActivitiesPanel({ settings }) {
         h(
           "p",
           { class: "result-summary", "data-testid": "act-summary" },
-          `${formatInt(summary.records)} records${isCsv && summary.rows !== summary.records ? ` · ${formatInt(summary.rows)} CSV rows` : ""} · ${summary.jobs.length} job${summary.jobs.length === 1 ? "" : "s"} · ${formatBytes(summary.bytes)} · ${seconds.toFixed(1)} s`,
+          `${formatInt(summary.records)} records${flatRows !== summary.records ? ` · ${formatInt(flatRows)} table rows` : ""} · ${summary.jobs.length} job${summary.jobs.length === 1 ? "" : "s"} · ${formatBytes(summary.bytes)} · ${seconds.toFixed(1)} s`,
         ),
-        h("button", { type: "button", class: "btn btn-primary", "data-testid": "act-download", on: { click: download } }, isCsv ? "Download CSV" : "Download JSON Lines"),
       ),
     ];
     if (summary.errorsTotal) {
@@ -280,34 +331,59 @@ export function createActivitiesPanel({ settings }) {
         h(
           "div",
           { class: "warn-box", "data-testid": "act-data-errors" },
-          h("p", {}, h("strong", {}, `${formatInt(summary.errorsTotal)} record(s) could not be read and are left out.`)),
+          h("p", {}, h("strong", {}, `${formatInt(summary.errorsTotal)} record(s) could not be read and are left out of the table and the CSV.`)),
           h("ul", {}, summary.errors.slice(0, 5).map((er) => h("li", {}, `Job ${er.jobId}, fragment ${er.fragment}, line ${er.line}: ${er.message}`))),
         ),
       );
     }
-    if (summary.lateFields.length) {
-      out.push(h("div", { class: "warn-box", "data-testid": "act-late-fields" }, h("p", {}, `Fields that first appeared after the CSV header was written (not in the CSV): ${summary.lateFields.map((l) => l.column).join(", ")}`)));
+    if (lateFields.length) {
+      out.push(h("div", { class: "warn-box", "data-testid": "act-late-fields" }, h("p", {}, `Fields that first appeared after the CSV header was written (not in the table or the CSV; they are in the JSON Lines): ${lateFields.map((l) => l.column).join(", ")}`)));
     }
-    const text = isCsv ? preview : preview.map((r) => JSON.stringify(r, null, 2)).join("\n\n");
-    out.push(
-      h("h3", {}, isCsv ? "Start of the CSV" : `First ${Math.min(PREVIEW_RECORDS, summary.records)} records`),
-      h("pre", { class: "json-preview", tabindex: "0", "data-testid": "act-preview" }, text || "(no records)"),
-    );
+    if (flatRows > rows.length) {
+      out.push(
+        h(
+          "div",
+          { class: "warn-box", "data-testid": "act-table-cut" },
+          h("p", {}, `The table, its chart and the guarded CSV hold the first ${formatInt(rows.length)} of ${formatInt(flatRows)} rows. “Keep raw values” and JSON Lines download everything.`),
+        ),
+      );
+    }
+    const col = (name) => header.indexOf(name);
+    const preview = resultPreview({
+      header,
+      rows,
+      label: "Activities",
+      testid: "act-table",
+      download: {
+        name: `activities-${asked.startDate}-${asked.endDate}`,
+        testid: "act-download",
+        rawCsv: csvText,
+        records: () => raw,
+        curl: () => curlFor(asked, windows),
+      },
+      charts:
+        col("timestamp") >= 0 && col("type") >= 0
+          ? [
+              (view) =>
+                dayChart({
+                  rows,
+                  view,
+                  dayCol: col("timestamp"),
+                  typeCol: col("type"),
+                  recordCol: explode ? col("uid") : -1,
+                  from: asked.startDate,
+                  to: asked.endDate,
+                  types: TYPES,
+                  title: "Activities per day by type",
+                  noun: "activities",
+                  testid: "act-chart",
+                }),
+            ]
+          : [],
+    });
+    shown = preview;
+    out.push(preview.element);
     replace(resultBox, out);
-  }
-
-  let lastUrl = null;
-  function download() {
-    if (!result) return;
-    const isCsv = result.format === "csv";
-    const blob = new Blob(parts, { type: isCsv ? "text/csv;charset=utf-8" : "application/x-ndjson" });
-    if (lastUrl) URL.revokeObjectURL(lastUrl);
-    lastUrl = URL.createObjectURL(blob);
-    const p = params();
-    const a = h("a", { href: lastUrl, download: `activities-${p.startDate}-${p.endDate}-${isoDate()}.${isCsv ? "csv" : "jsonl"}`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
   }
 
   settings.onChange(() => replan());

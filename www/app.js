@@ -14,6 +14,20 @@ const PANELS = [
 
 const statusEl = document.getElementById("app-status");
 
+/** The footer's promise, true to how this site is set up (straight to the vendors, or via the edge worker). */
+function whereCallsGo(proxy) {
+  const direct = "straight from your browser to the base URL in Settings";
+  const viaEdge = "to this site's edge worker, which adds the credentials and forwards them";
+  if (proxy.backstory && proxy.userpilot) {
+    return `exportkit runs in this page: calls go ${viaEdge} to Backstory and Userpilot. The page itself holds no credential.`;
+  }
+  if (proxy.backstory || proxy.userpilot) {
+    const [edge, own] = proxy.backstory ? ["Backstory", "Userpilot"] : ["Userpilot", "Backstory"];
+    return `exportkit runs in this page: ${edge} calls go ${viaEdge}; ${own} calls go ${direct}. Nothing goes anywhere else.`;
+  }
+  return `exportkit runs in this page: calls go ${direct} (one for Backstory, one for Userpilot), and nowhere else.`;
+}
+
 function fail(title, detail) {
   statusEl.hidden = false;
   statusEl.className = "app-status error-box";
@@ -35,6 +49,7 @@ async function main() {
 
   const settings = await createSettings({ lib });
   document.getElementById("settings-slot").replaceWith(settings.element);
+  document.getElementById("footer-note").textContent = whereCallsGo(settings.proxy);
 
   const tabs = document.getElementById("tabs");
   const panelsEl = document.getElementById("panels");

@@ -1,58 +1,40 @@
 // Writing a result back out: RFC 4180 CSV (with the CSV-injection guard) and JSON Lines.
 // Shared by the panels; no DOM here, so it can be tested on its own.
 //
-// The guard follows OWASP's advice on CSV injection: a cell that a spreadsheet would read as a
-// formula (it starts with = + - @ tab or CR) gets a leading apostrophe, which spreadsheets show
-// as text. A plain number such as -12.5 or +3 is left alone: it cannot be a formula, and an
-// apostrophe would turn every negative amount into text.
+// The CSV writer and the guard's rule are the wasm build's (src/parse/csv_write.rs), the same as
+// every CSV exportkit writes, so the page and the exports can never disagree: OWASP's advice on
+// CSV injection, a cell a spreadsheet would run as a formula (it starts with = + - @ tab or CR)
+// gets a leading apostrophe, which spreadsheets show as text; a plain number such as -12.5 or +3
+// is left alone, since an apostrophe would turn every negative amount into text.
 
-const FORMULA_START = /^[=+\-@\t\r]/;
-const PLAIN_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
-const NEEDS_QUOTES = /[",\r\n]/;
+import init, { csvCellIsFormula, guardCsvCell, writeCsv } from "../js/index.js";
+
+// The page loads the wasm before any panel; this makes the module usable on its own too.
+await init();
+
 // Rows joined per Blob part: large enough to keep the part count low, small enough that no one
 // string grows with the export.
 const ROWS_PER_PART = 5000;
 
 /** Would a spreadsheet evaluate this cell? */
-export function isDangerous(cell) {
-  return FORMULA_START.test(cell) && !PLAIN_NUMBER.test(cell);
-}
+export const isDangerous = (cell) => csvCellIsFormula(cell);
 
 /** The cell a spreadsheet shows as text: unchanged unless it is dangerous. */
-export function guardCell(cell) {
-  return isDangerous(cell) ? `'${cell}` : cell;
-}
-
-/** One field, quoted only when it must be (as the Query API itself writes them). */
-export function csvField(cell) {
-  const s = cell === null || cell === undefined ? "" : String(cell);
-  return NEEDS_QUOTES.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** One record with its CRLF. `guard` applies the injection guard to every cell. */
-export function csvLine(cells, width, guard) {
-  let out = "";
-  for (let c = 0; c < width; c += 1) {
-    const v = cells[c] ?? "";
-    if (c) out += ",";
-    out += csvField(guard ? guardCell(String(v)) : v);
-  }
-  return `${out}\r\n`;
-}
+export const guardCell = (cell) => guardCsvCell(cell);
 
 /**
  * The CSV of `header` and `rows` (string[][]; `order`, when given, lists the row indexes to write)
- * as Blob parts: RFC 4180, CRLF after every record, the guard on unless `guard: false`.
+ * as Blob parts: RFC 4180, CRLF after every record, the guard on unless `guard: false`. Rows are
+ * cut or padded to the header's width.
  */
 export function csvParts({ header, rows, order = null, guard = true }) {
-  const width = header.length;
+  const opts = { width: header.length, csvGuard: guard };
   const n = order ? order.length : rows.length;
-  const parts = [csvLine(header, width, guard)];
+  const parts = [writeCsv([header], opts)];
   for (let start = 0; start < n; start += ROWS_PER_PART) {
     const end = Math.min(n, start + ROWS_PER_PART);
-    let chunk = "";
-    for (let i = start; i < end; i += 1) chunk += csvLine(rows[order ? order[i] : i], width, guard);
-    parts.push(chunk);
+    const chunk = order ? Array.from(order.subarray ? order.subarray(start, end) : order.slice(start, end), (i) => rows[i]) : rows.slice(start, end);
+    parts.push(writeCsv(chunk, opts));
   }
   return parts;
 }
@@ -82,6 +64,18 @@ export function jsonlParts({ header, rows, order = null }) {
       for (let c = 0; c < keys.length; c += 1) obj[keys[c]] = row[c] ?? "";
       chunk += `${JSON.stringify(obj)}\n`;
     }
+    parts.push(chunk);
+  }
+  return parts;
+}
+
+/** JSON Lines of `records` as they are (the API's own objects), as Blob parts. */
+export function recordParts(records) {
+  const parts = [];
+  for (let start = 0; start < records.length; start += ROWS_PER_PART) {
+    let chunk = "";
+    const end = Math.min(records.length, start + ROWS_PER_PART);
+    for (let i = start; i < end; i += 1) chunk += `${JSON.stringify(records[i])}\n`;
     parts.push(chunk);
   }
   return parts;

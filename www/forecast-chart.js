@@ -1,10 +1,9 @@
-// Forecast charts as inline SVG, built node by node with createElementNS (never from markup), so
-// nothing from the data can become an element: names and numbers only ever go in as text.
+// Forecast charts as inline SVG (drawn with svg-chart.js: data only ever goes in as text).
 //
 // One chart per hierarchy node: bars of quota, commit, best case and closed won for one snapshot,
 // or lines of them over the snapshots when several were asked for (`timeframe.snapshots: "all"`).
 
-const NS = "http://www.w3.org/2000/svg";
+import { axes as chartAxes, full, niceMax, s } from "./svg-chart.js";
 
 export const SERIES = [
   { slug: "quota", label: "Quota", color: "#6e7781", dash: "5 4" },
@@ -16,26 +15,6 @@ export const SERIES = [
 const W = 320;
 const H = 176;
 const M = { top: 10, right: 12, bottom: 26, left: 52 };
-
-function s(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null && v !== false) el.setAttribute(k, String(v));
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-const full = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
-const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
-
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
 
 function value(record, slug) {
   const v = record.fields?.[slug]?.value;
@@ -82,21 +61,8 @@ function shortDate(ms) {
   return new Date(ms).toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 }
 
-function axes(max, xLabels) {
-  const plotH = H - M.top - M.bottom;
-  const g = s("g", { class: "fc-axes" });
-  for (const f of [0, 0.5, 1]) {
-    const y = M.top + plotH * (1 - f);
-    g.append(
-      s("line", { x1: M.left, x2: W - M.right, y1: y, y2: y, stroke: "currentColor", "stroke-opacity": f === 0 ? 0.5 : 0.15 }),
-      s("text", { x: M.left - 6, y: y + 4, "text-anchor": "end", class: "fc-tick" }, compact.format(max * f)),
-    );
-  }
-  for (const { x, text, anchor } of xLabels) {
-    g.append(s("text", { x, y: H - 8, "text-anchor": anchor, class: "fc-tick" }, text));
-  }
-  return g;
-}
+const BOX = { width: W, height: H, margin: M };
+const axes = (max, xLabels) => chartAxes(BOX, max, xLabels);
 
 /**
  * The SVG chart of one node. `snapshots`: the result's ordered snapshots (`snapshotOrder`), so
@@ -114,7 +80,7 @@ export function nodeChart(node, snapshots) {
     viewBox: `0 0 ${W} ${H}`,
     role: "img",
     "aria-label": label,
-    class: "fc-svg",
+    class: "chart-svg",
     "data-testid": "fc-chart-svg",
     "data-mode": lines ? "lines" : "bars",
   });
@@ -162,19 +128,10 @@ export function nodeChart(node, snapshots) {
           "g",
           { class: "fc-series", "data-series": sr.slug, "data-points": 1 },
           s("rect", { x: bx.toFixed(1), y: y(v).toFixed(1), width: (slot * 0.6).toFixed(1), height: (M.top + plotH - y(v)).toFixed(1), fill: sr.color, rx: 2 }, s("title", {}, `${sr.label}: ${full.format(v)}`)),
-          s("text", { x: (bx + slot * 0.3).toFixed(1), y: H - 8, "text-anchor": "middle", class: "fc-tick" }, sr.label),
+          s("text", { x: (bx + slot * 0.3).toFixed(1), y: H - 8, "text-anchor": "middle", class: "chart-tick" }, sr.label),
         ),
       );
     });
   }
   return svg;
-}
-
-/** A legend swatch: a tiny SVG, since inline styles are not allowed by the page's policy. */
-export function swatch(sr) {
-  return s(
-    "svg",
-    { viewBox: "0 0 18 10", width: 18, height: 10, "aria-hidden": "true", class: "fc-swatch" },
-    s("line", { x1: 0, x2: 18, y1: 5, y2: 5, stroke: sr.color, "stroke-width": 3, "stroke-dasharray": sr.dash }),
-  );
 }

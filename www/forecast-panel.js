@@ -1,11 +1,14 @@
 // The Forecasts panel: Backstory Forecasting Query parameters as a form, the JSON it sends, every
-// page fetched, the flat table (one row per node and snapshot), a chart per node, and downloads.
+// page fetched, the flat table (one row per node and snapshot) in the shared preview with its
+// downloads and curl, and a chart per node.
 
-import { formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
-import { byNode, nodeChart, SERIES, snapshotOrder, swatch } from "./forecast-chart.js";
-import { previewTable } from "./table.js";
+import { recordParts } from "./csv-guard.js";
+import { curlRequest } from "./curl.js";
+import { formatInt, h, nextId, replace, select } from "./dom.js";
+import { byNode, nodeChart, SERIES, snapshotOrder } from "./forecast-chart.js";
+import { resultPreview } from "./preview.js";
+import { swatch } from "./svg-chart.js";
 
-const PREVIEW_ROWS = 100;
 const MAX_CHARTS = 120;
 const DEFAULT_PATH = "/v3/beta/forecasting/query";
 
@@ -35,7 +38,7 @@ function cellText(v) {
 export function createForecastPanel({ lib, settings }) {
   ensureStylesheet();
   let controller = null;
-  let last = null;
+  let shown = null; // the preview on screen
   let placeholder = null;
 
   // ------------------------------------------------------------ the form
@@ -73,7 +76,7 @@ export function createForecastPanel({ lib, settings }) {
   const pathInput = input("path", { type: "text", placeholder: DEFAULT_PATH });
   const concurrencySelect = select({ id: nextId("fc"), "data-testid": "fc-concurrency", on: { change: changed } }, ["1", "2", "3", "4", "5", "6"], "4");
 
-  const jsonView = h("pre", { class: "json fc-json", "data-testid": "fc-json", tabindex: "0", "aria-label": "JSON that will be sent" });
+  const jsonView = h("pre", { class: "json fc-json", "data-testid": "fc-json", tabindex: "0", role: "region", "aria-label": "JSON that will be sent" });
   const validationBox = h("div", { class: "validation", "aria-live": "polite", "data-testid": "fc-validation" });
   const runBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "fc-run", on: { click: run } }, "Fetch forecasts");
   const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "fc-cancel", on: { click: () => controller?.abort() } }, "Cancel");
@@ -280,6 +283,8 @@ export function createForecastPanel({ lib, settings }) {
     controller = new AbortController();
     const ctrl = controller;
     setRunning(true);
+    shown?.destroy();
+    shown = null;
     replace(resultBox);
     progressBox.hidden = false;
     progressText.dataset.state = "running";
@@ -288,9 +293,8 @@ export function createForecastPanel({ lib, settings }) {
     showProgress({ pages: 0, records: 0, pageLast: null }, started);
     try {
       const res = await client.forecasts.all(wire, { ...options(), signal: ctrl.signal, onProgress: (p) => showProgress(p, started) });
-      last = { res, wire };
       progressText.dataset.state = "done";
-      showResult(res, (performance.now() - started) / 1000);
+      showResult(res, wire, options(), (performance.now() - started) / 1000);
     } catch (e) {
       progressBox.hidden = true;
       const code = e?.code;
@@ -302,7 +306,18 @@ export function createForecastPanel({ lib, settings }) {
     }
   }
 
-  function showResult(res, seconds) {
+  function curlFor(wire, opts) {
+    return curlRequest({
+      api: "backstory",
+      baseUrl: settings.values.baseUrl,
+      proxyUrl: settings.proxy.backstory,
+      path: opts.path || DEFAULT_PATH,
+      body: wire,
+      notes: ["Backstory Forecasting Query: the first page of this run (set \"page\" for the next ones)."],
+    });
+  }
+
+  function showResult(res, wire, opts, seconds) {
     const table = res.table();
     const parts = [
       h(
@@ -313,8 +328,6 @@ export function createForecastPanel({ lib, settings }) {
           { class: "result-summary", "data-testid": "fc-summary" },
           `${formatInt(res.records.length)} record${res.records.length === 1 ? "" : "s"} · ${formatInt(res.pages)} page${res.pages === 1 ? "" : "s"} · ${table.columns.length} columns · ${seconds.toFixed(1)} s`,
         ),
-        h("button", { type: "button", class: "btn btn-primary", "data-testid": "fc-download-csv", on: { click: () => download("csv") } }, "Download CSV"),
-        h("button", { type: "button", class: "btn", "data-testid": "fc-download-json", on: { click: () => download("json") } }, "Download JSON"),
       ),
     ];
     if (res.totalChanges.length) {
@@ -333,11 +346,24 @@ export function createForecastPanel({ lib, settings }) {
     }
     if (!res.complete) parts.push(h("p", { class: "note-box" }, "Stopped before the last page."));
     parts.push(h("h3", {}, "Table"));
-    parts.push(
-      table.rows.length
-        ? previewTable({ header: table.columns, rows: table.rows.map((r) => r.map(cellText)), totalRows: table.rows.length, limit: PREVIEW_ROWS, testid: "fc-table" })
-        : h("p", { class: "empty", "data-testid": "fc-empty" }, "No forecast records match these parameters."),
-    );
+    if (table.rows.length) {
+      const rows = table.rows.map((r) => r.map(cellText));
+      shown = resultPreview({
+        header: table.columns,
+        rows,
+        label: "Forecast records",
+        testid: "fc-table",
+        download: {
+          name: `forecasts-${wire.forecast_type_id}`,
+          testid: "fc-download",
+          records: () => recordParts(res.records),
+          curl: () => curlFor(wire, opts),
+        },
+      });
+      parts.push(shown.element);
+    } else {
+      parts.push(h("p", { class: "empty", "data-testid": "fc-empty" }, "No forecast records match these parameters."));
+    }
     parts.push(charts(res.records));
     replace(resultBox, parts);
   }
@@ -349,7 +375,7 @@ export function createForecastPanel({ lib, settings }) {
     const shown = nodes.slice(0, MAX_CHARTS);
     const legend = h(
       "ul",
-      { class: "fc-legend", "aria-label": "Series" },
+      { class: "chart-legend", "aria-label": "Series" },
       SERIES.map((sr) => h("li", {}, swatch(sr), sr.label)),
     );
     const note = overTime
@@ -374,19 +400,6 @@ export function createForecastPanel({ lib, settings }) {
         ),
       ),
     );
-  }
-
-  let lastUrl = null;
-  function download(kind) {
-    if (!last) return;
-    const text = kind === "csv" ? last.res.toCsv() : `${JSON.stringify(last.res.records, null, 2)}\n`;
-    const blob = new Blob([text], { type: kind === "csv" ? "text/csv;charset=utf-8" : "application/json" });
-    if (lastUrl) URL.revokeObjectURL(lastUrl);
-    lastUrl = URL.createObjectURL(blob);
-    const a = h("a", { href: lastUrl, download: `exportkit-forecasts-${last.wire.forecast_type_id}-${isoDate()}.${kind}`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
   }
 
   validate();

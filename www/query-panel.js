@@ -4,7 +4,6 @@
 
 import { chartPanel } from "./charts.js";
 import { formatBytes, formatDuration, formatInt, h, nextId, replace, select } from "./dom.js";
-import { downloadBar } from "./downloads.js";
 import {
   OPERATORS,
   defaultState,
@@ -19,9 +18,10 @@ import {
   slugsOf,
   toWire,
 } from "./query-model.js";
+import { resultPreview } from "./preview.js";
 import { createQueryTools } from "./query-tools.js";
+import { dragHandle } from "./reorder.js";
 import { queryFromHash } from "./saved-queries.js";
-import { virtualTable } from "./table.js";
 
 const DAILY_LIMIT = 10;
 const USED_KEY = "exportkit.usedSlugs.v1";
@@ -187,7 +187,14 @@ export function createQueryPanel({ lib, settings }) {
           h("p", { class: "help" }, "Numbers are sent as numbers; put a value in \"quotes\" to send it as text. For “in list”, separate values with commas."),
           filterBox,
         ),
-        h("fieldset", { class: "block" }, h("legend", {}, "Sort"), sortList, addSortBtn),
+        h(
+          "fieldset",
+          { class: "block" },
+          h("legend", {}, "Sort"),
+          h("p", { class: "help" }, "The first sort decides first. Drag ⠿ to reorder, or focus it and press ↑ ↓ (the arrow buttons do the same)."),
+          sortList,
+          addSortBtn,
+        ),
       ),
       h(
         "div",
@@ -203,6 +210,7 @@ export function createQueryPanel({ lib, settings }) {
       canonical: () => JSON.stringify(validator().validateQuery(wire.query)),
       apply: (q, note) => applyQuery(q, note),
       baseUrl: () => settings.values.baseUrl,
+      proxyUrl: () => settings.proxy.backstory,
     }).element,
     h("div", { class: "runbar" }, callsLeft, h("div", { class: "runbar-buttons" }, runBtn, cancelBtn)),
     progressBox,
@@ -343,6 +351,12 @@ export function createQueryPanel({ lib, settings }) {
     [list[i], list[j]] = [list[j], list[i]];
     changed({ structure: true, focusKey: keyOf(list[j]) });
   }
+  /** A drag (or an arrow key on the handle) put item `from` at `to`; the handle keeps the focus. */
+  function moveTo(list, from, to) {
+    const [item] = list.splice(from, 1);
+    list.splice(to, 0, item);
+    changed({ structure: true, focusKey: `${item.id}:drag` });
+  }
 
   // ------------------------------------------------------------ rendering the form
   /**
@@ -358,6 +372,9 @@ export function createQueryPanel({ lib, settings }) {
     return h(
       "div",
       { class: "row-actions" },
+      list.length > 1
+        ? dragHandle({ index: i, count: list.length, name: `${noun} ${n}`, key: `${item.id}:drag`, testid: `${noun}-drag-${i}`, onMove: (from, to) => moveTo(list, from, to) })
+        : null,
       h(
         "button",
         {
@@ -993,10 +1010,15 @@ export function createQueryPanel({ lib, settings }) {
     }
 
     if (header.length) {
-      const table = virtualTable({ header, rows, label: "Result preview", onViewChange: () => chart.update() });
-      shownTable = table;
-      const chart = chartPanel({ header, rows, view: table.view });
-      parts.push(downloadBar({ header, rows, rawCsv: typeof res.csv === "string" ? res.csv : null, name: object, view: table.view }), table.element, chart.element);
+      const preview = resultPreview({
+        header,
+        rows,
+        label: "Result preview",
+        download: { rawCsv: typeof res.csv === "string" ? res.csv : null, name: object },
+        charts: [(view) => chartPanel({ header, rows, view })],
+      });
+      shownTable = preview;
+      parts.push(preview.element);
     } else {
       parts.push(h("p", { class: "empty" }, "The CSV has no header."));
     }

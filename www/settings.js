@@ -288,10 +288,18 @@ export async function createSettings({ lib }) {
   }
   if (proxy) details.open = false;
 
+  // Absolute, for text shown to people (a curl command); the clients take the path as it is.
+  const absolute = (u) => (u ? new URL(u, location.href).href.replace(/\/+$/, "") : "");
+  const proxyUrls = Object.freeze({ backstory: absolute(proxy), userpilot: absolute(upProxy) });
+
   return {
     element: details,
     get values() {
       return { ...values };
+    },
+    /** The edge worker's URLs from /config.json ("" for a vendor the page calls directly). */
+    get proxy() {
+      return proxyUrls;
     },
     onChange(fn) {
       listeners.add(fn);

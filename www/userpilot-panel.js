@@ -1,13 +1,17 @@
 // The Userpilot panel: an export form (dates, event types, users, companies, a segment picked
-// from the segments lookup), a run with job progress and download progress, a preview and a
-// download; and a browser for the twelve lookups, with cursor pages.
+// from the segments lookup), a run with job progress and per-file download progress, every event
+// in the shared preview (sort, filter, events per day by type) with the downloads and the curl;
+// and a browser for the twelve lookups, with cursor pages.
 
+import { recordParts } from "./csv-guard.js";
+import { curlRequest } from "./curl.js";
+import { dayChart } from "./day-chart.js";
 import { formatBytes, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
-import { previewTable } from "./table.js";
+import { resultPreview } from "./preview.js";
 
-const PREVIEW_ROWS = 100;
-/** Events kept in memory for the download; past this the download says it was cut. */
+/** Events kept in memory for the table and the downloads; past this the page says it was cut. */
 const KEEP_MAX = 500_000;
+const EXPORTS_PATH = "/api/v1/analytics/exports/";
 const EVENT_COLUMNS = ["app_token", "event_type", "event_name", "user_id", "company_id", "source", "inserted_at", "internal_event_id", "metadata"];
 const LABELS = {
   identify_user: "Identify user",
@@ -32,10 +36,6 @@ function daysAgo(n) {
 function cell(v) {
   if (v === null || v === undefined) return "";
   return typeof v === "object" ? JSON.stringify(v) : String(v);
-}
-
-function csvCell(s) {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function errorBox(e, settings) {
@@ -95,8 +95,9 @@ export function createUserpilotPanel({ lib, settings }) {
   const cancelButton = h("button", { type: "button", class: "btn", hidden: true, "data-testid": "up-cancel", on: { click: () => controller?.abort() } }, "Cancel");
   const message = h("div", { "data-testid": "up-message", "aria-live": "polite" });
   const progressText = h("p", { class: "progress-text", "data-testid": "up-progress" });
-  const progressBar = h("progress", { class: "progress-bar", max: 1, value: 0 });
-  const progressBox = h("div", { class: "progress", hidden: true }, progressBar, progressText);
+  const progressBar = h("progress", { class: "progress-bar", max: 1, value: 0, "aria-label": "Export progress" });
+  const filesList = h("ol", { class: "up-files", "data-testid": "up-files", "aria-label": "Files" });
+  const progressBox = h("div", { class: "up-progress", hidden: true }, h("div", { class: "progress", role: "status" }, progressBar, progressText), filesList);
   const resultBox = h("div", { class: "result", "data-testid": "up-result" });
   const paramsPreview = h("pre", { class: "json-preview", "data-testid": "up-params" });
 
@@ -136,6 +137,7 @@ export function createUserpilotPanel({ lib, settings }) {
 
   let controller = null;
   let last = null;
+  let shown = null; // the preview on screen
 
   function setRunning(on) {
     runButton.disabled = on;
@@ -147,6 +149,23 @@ export function createUserpilotPanel({ lib, settings }) {
     replace(progressText, text);
     if (fraction === null) progressBar.removeAttribute("value");
     else progressBar.value = Math.max(0, Math.min(1, fraction));
+  }
+
+  /** One line per file of the job: events read from it and whether it is done. */
+  function renderFiles(names, counts, done, current) {
+    replace(
+      filesList,
+      names.map((name, k) => {
+        const state = k < done ? "done" : k === current ? "reading" : "waiting";
+        return h(
+          "li",
+          { "data-testid": `up-file-${k}`, "data-state": state },
+          h("span", { class: "up-file-name" }, name),
+          h("span", { class: "badge", "data-state": state }, state),
+          h("span", { "data-testid": `up-file-events-${k}` }, `${formatInt(counts[k] || 0)} events`),
+        );
+      }),
+    );
   }
 
   async function run(e) {
@@ -163,11 +182,15 @@ export function createUserpilotPanel({ lib, settings }) {
       return;
     }
     const up = settings.userpilot();
+    const wire = up.exports.validate(p);
     controller = new AbortController();
     const ctrl = controller;
     setRunning(true);
     replace(message);
+    shown?.destroy();
+    shown = null;
     replace(resultBox);
+    replace(filesList);
     const started = performance.now();
     const kept = [];
     let header = null;
@@ -180,30 +203,41 @@ export function createUserpilotPanel({ lib, settings }) {
         onWaiting: (id) => showProgress(`Another export is running${id ? ` (${id})` : ""}; waiting for it to end…`, null),
       });
       showProgress(`Job ${job.jobId} started…`, 0);
-      await up.exports.wait(job.jobId, {
+      const ready = await up.exports.wait(job.jobId, {
         signal: ctrl.signal,
         onProgress: (j) => {
           const pr = j.progress;
           showProgress(pr ? `Job ${j.jobId}: ${pr.done} of ${pr.total} partitions` : `Job ${j.jobId}: ${j.status}`, pr && pr.total ? pr.done / pr.total : null);
         },
       });
+      const names = ready.presignedUrls.map((f) => f.filename);
+      const counts = [];
+      let current = 0;
+      let done = 0;
+      renderFiles(names, counts, done, current);
       const it = up.exports.rows(job.jobId, {
         signal: ctrl.signal,
         dedupe: dedupeBox.checked,
-        onProgress: (pr) =>
+        onProgress: (pr) => {
+          done = pr.filesDone;
           showProgress(
             `Downloading: ${pr.filesDone} of ${pr.filesTotal} files · ${formatInt(pr.records)} events · ${formatBytes(pr.bytes)}`,
             pr.filesTotal ? pr.filesDone / pr.filesTotal : null,
-          ),
+          );
+          renderFiles(names, counts, done, current);
+        },
       });
       for await (const b of it) {
+        current = b.file;
         if (b.format === "json") {
+          counts[b.file] = (counts[b.file] || 0) + b.records.length;
           for (const r of b.records) {
             count++;
             if (kept.length < KEEP_MAX) kept.push(r);
           }
         } else {
           header = header ?? b.header;
+          counts[b.file] = (counts[b.file] || 0) + b.rows.length;
           for (const r of b.rows) {
             count++;
             if (kept.length < KEEP_MAX) kept.push(r);
@@ -211,12 +245,14 @@ export function createUserpilotPanel({ lib, settings }) {
         }
       }
       const summary = await it.result();
-      last = { job, format: p.format, header, kept, count, summary };
-      showProgress(`Done: ${formatInt(count)} events from ${summary.files.length} files`, 1);
+      renderFiles(names, counts, names.length, -1);
+      last = { job, wire, params: p, format: p.format, header, kept, count, summary };
+      showProgress(`Done: ${formatInt(count)} events from ${summary.files.length} files · ${formatBytes(summary.bytes)}`, 1);
       showResult((performance.now() - started) / 1000);
       rememberSeen(kept, header);
     } catch (err) {
-      progressBox.hidden = true;
+      progressBox.hidden = err?.code !== "E_ABORTED";
+      if (err?.code === "E_ABORTED") showProgress("Cancelled: no further request was made.", 0);
       replace(message, errorBox(err, settings));
     } finally {
       if (controller === ctrl) controller = null;
@@ -261,13 +297,28 @@ export function createUserpilotPanel({ lib, settings }) {
     replace(seenCompanies, chips(companies, companiesArea));
   }
 
-  function rowsForPreview() {
-    if (last.header) return { header: last.header, rows: last.kept.slice(0, PREVIEW_ROWS) };
-    return { header: EVENT_COLUMNS, rows: last.kept.slice(0, PREVIEW_ROWS).map((r) => EVENT_COLUMNS.map((c) => cell(r[c]))) };
+  /** The table's rows: a CSV export's rows as they are, JSON events one column per field. */
+  function tableRows() {
+    if (last.header) return { header: last.header, rows: last.kept };
+    return { header: EVENT_COLUMNS, rows: last.kept.map((r) => EVENT_COLUMNS.map((c) => cell(r[c]))) };
+  }
+
+  function curlFor(wire) {
+    return curlRequest({
+      api: "userpilot",
+      baseUrl: settings.values.userpilotBaseUrl,
+      proxyUrl: settings.proxy.userpilot,
+      path: EXPORTS_PATH,
+      body: wire,
+      notes: [
+        "Userpilot Bulk Data Export: start the export job (the first request of this run).",
+        `Then GET ${EXPORTS_PATH}jobs/{job_id} until "status" is "completed", and download each of its "presigned_urls" (gzip).`,
+      ],
+    });
   }
 
   function showResult(seconds) {
-    const { summary, count } = last;
+    const { summary, count, wire, params, kept } = last;
     const parts = [
       h(
         "div",
@@ -280,11 +331,10 @@ export function createUserpilotPanel({ lib, settings }) {
             (summary.renewals ? ` · ${summary.renewals} expired link${summary.renewals === 1 ? "" : "s"} renewed` : "") +
             ` · ${seconds.toFixed(1)} s`,
         ),
-        h("button", { type: "button", class: "btn btn-primary", "data-testid": "up-download", on: { click: download } }, last.format === "csv" ? "Download CSV" : "Download JSON Lines"),
       ),
     ];
     if (last.kept.length < count) {
-      parts.push(h("div", { class: "warn-box" }, h("p", {}, `Only the first ${formatInt(last.kept.length)} events are kept in this page for the download; use the CLI for the whole export.`)));
+      parts.push(h("div", { class: "warn-box" }, h("p", {}, `Only the first ${formatInt(last.kept.length)} events are kept in this page for the table and the downloads; use the CLI for the whole export.`)));
     }
     if (summary.errors.length) {
       parts.push(
@@ -296,27 +346,42 @@ export function createUserpilotPanel({ lib, settings }) {
         ),
       );
     }
-    const { header, rows } = rowsForPreview();
-    parts.push(previewTable({ header, rows, totalRows: count, limit: PREVIEW_ROWS, testid: "up-preview" }));
+    const { header, rows } = tableRows();
+    const col = (name) => header.indexOf(name);
+    const preview = resultPreview({
+      header,
+      rows,
+      label: "Events",
+      testid: "up-preview",
+      download: {
+        name: `userpilot-${last.job.jobId}`,
+        testid: "up-download",
+        records: last.header ? null : () => recordParts(kept),
+        curl: () => curlFor(wire),
+      },
+      charts:
+        col("inserted_at") >= 0 && col("event_type") >= 0
+          ? [
+              (view) =>
+                dayChart({
+                  rows,
+                  view,
+                  dayCol: col("inserted_at"),
+                  typeCol: col("event_type"),
+                  unit: "us",
+                  from: params.from,
+                  to: params.to,
+                  types: EVENT_TYPES.map((t) => [t, LABELS[t] ?? t]),
+                  title: "Events per day by type",
+                  noun: "events",
+                  testid: "up-chart",
+                }),
+            ]
+          : [],
+    });
+    shown = preview;
+    parts.push(preview.element);
     replace(resultBox, parts);
-  }
-
-  let lastUrl = null;
-  function download() {
-    if (!last) return;
-    let text;
-    if (last.format === "csv") {
-      text = [last.header, ...last.kept].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
-    } else {
-      text = last.kept.map((r) => JSON.stringify(r)).join("\n") + "\n";
-    }
-    const blob = new Blob([text], { type: last.format === "csv" ? "text/csv;charset=utf-8" : "application/x-ndjson" });
-    if (lastUrl) URL.revokeObjectURL(lastUrl);
-    lastUrl = URL.createObjectURL(blob);
-    const a = h("a", { href: lastUrl, download: `userpilot-${last.job.jobId}.${last.format === "csv" ? "csv" : "jsonl"}`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
   }
 
   // ------------------------------------------------------------ segments from the lookup
@@ -349,9 +414,10 @@ export function createUserpilotPanel({ lib, settings }) {
   let shownItems = [];
   let nextCursor = null;
 
+  let lookupPreview = null;
   function renderLookup(name, meta) {
     const keys = [];
-    for (const item of shownItems.slice(0, 500)) {
+    for (const item of shownItems) {
       if (item && typeof item === "object") for (const k of Object.keys(item)) if (!keys.includes(k)) keys.push(k);
     }
     const header = keys.length ? keys : ["value"];
@@ -359,11 +425,20 @@ export function createUserpilotPanel({ lib, settings }) {
     const more = nextCursor
       ? h("button", { type: "button", class: "btn", "data-testid": "up-lookup-next", on: { click: () => loadLookup(false) } }, "Next page")
       : null;
+    const items = shownItems;
+    lookupPreview?.destroy();
+    lookupPreview = resultPreview({
+      header,
+      rows,
+      label: `Lookup ${name}`,
+      testid: "up-lookup-table",
+      download: { name: `userpilot-${name}`, testid: "up-lookup-download", records: () => recordParts(items) },
+    });
     replace(
       lookupResult,
       h("p", { class: "result-summary", "data-testid": "up-lookup-summary" }, `${name}: ${formatInt(shownItems.length)} items shown${meta}`),
       more,
-      previewTable({ header, rows, totalRows: shownItems.length, limit: 500, testid: "up-lookup-table" }),
+      lookupPreview.element,
     );
   }
 

@@ -197,6 +197,25 @@ pub fn validate_base_url(field: &str, url: &str) -> crate::Result<String> {
     Ok(u.trim_end_matches('/').to_string())
 }
 
+/// A success answer whose body is one JSON error object (`{"error": ..}` or `{"errors": ..}`, as
+/// Backstory and Userpilot write them, and no `job_id`: a job may carry a failure note) instead
+/// of what was asked for: an error the vendor reported with the wrong status. A network error,
+/// so a read that may be repeated is repeated; never taken for data.
+pub fn error_instead_of_data(status: u16, body: &[u8]) -> Option<crate::Error> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m))
+            if (m.contains_key("error") || m.contains_key("errors"))
+                && !m.contains_key("job_id") =>
+        {
+            Some(crate::Error::network(format!(
+                "answered {status} with an error body instead of data: {}",
+                crate::error::excerpt(body)
+            )))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +264,14 @@ mod tests {
             .with_header("x-a", "2");
         assert_eq!(r.headers.len(), 1);
         assert_eq!(r.header("X-A"), Some("2"));
+    }
+
+    #[test]
+    fn an_error_object_is_never_taken_for_a_job_or_data() {
+        let e = error_instead_of_data(200, br#"{"error":"server_error","message":"x"}"#).unwrap();
+        assert!(e.is_retryable(), "{e}");
+        assert!(error_instead_of_data(200, br#"{"errors":[{"message":"x"}]}"#).is_some());
+        assert!(error_instead_of_data(200, br#"{"job_id":"j1","state":"Queued"}"#).is_none());
+        assert!(error_instead_of_data(200, b"{\"uid\":1}\n{\"uid\":2}\n").is_none());
     }
 }

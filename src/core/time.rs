@@ -53,6 +53,26 @@ pub fn parse_date(s: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days)
 }
 
+/// Parses a strict `yyyy-MM-ddTHH:mm:ssZ` instant (the Raw Activity API's job times) into epoch
+/// milliseconds.
+pub fn parse_utc_seconds(s: &str) -> Option<f64> {
+    let (date, time) = s.strip_suffix('Z')?.split_once('T')?;
+    let day = parse_date(date)?;
+    let t = time.as_bytes();
+    if t.len() != 8 || t[2] != b':' || t[5] != b':' {
+        return None;
+    }
+    let two = |i: usize| -> Option<i64> {
+        let (a, b) = (t[i], t[i + 1]);
+        (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from((a - b'0') * 10 + (b - b'0')))
+    };
+    let (h, m, sec) = (two(0)?, two(3)?, two(6)?);
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(day as f64 * DAY_MS + ((h * 60 + m) * 60 + sec) as f64 * 1000.0)
+}
+
 pub fn format_date(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
@@ -79,6 +99,19 @@ mod tests {
             "２０２４-01-01",
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_utc_seconds("1970-01-02T01:02:03Z"),
+            Some(DAY_MS + 3_723_000.0)
+        );
+        for bad in [
+            "1970-01-02T01:02:03",
+            "1970-01-02 01:02:03Z",
+            "1970-01-02T24:00:00Z",
+            "1970-01-02T1:02:03Z",
+            "1970-02-30T01:02:03Z",
+        ] {
+            assert_eq!(parse_utc_seconds(bad), None, "{bad}");
         }
         assert_eq!(utc_day(DAY_MS - 1.0), 0);
         assert_eq!(utc_day(DAY_MS), 1);

@@ -15,8 +15,8 @@
 //! `results_size`, so a short body is an error, never a short success.
 
 use super::inflight::InFlight;
-use super::{send, send_small, Response, Session};
-use crate::core::http::HttpRequest;
+use super::{read_answer, send, send_small, within, Response, Session};
+use crate::core::http::{error_instead_of_data, HttpRequest};
 use crate::core::retry::Backoff;
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
@@ -30,9 +30,6 @@ use crate::providers::backstory::activities::{
 };
 use crate::transport::{Body, ResponseHead, Transport};
 use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
 
 /// Data errors kept in full; past this only their count grows.
 const MAX_KEPT_ERRORS: usize = 1000;
@@ -64,6 +61,8 @@ pub struct DownloadOptions {
     /// A fragment whose answer or next chunk takes longer than this is fetched again (the vendor
     /// allows 60 s per 20 MB, so a minute without a byte means the connection is stuck).
     pub stall_timeout_ms: Option<f64>,
+    /// CSV output: cells as they are, without the CSV-injection guard.
+    pub raw_cells: bool,
 }
 
 impl Default for DownloadOptions {
@@ -76,6 +75,7 @@ impl Default for DownloadOptions {
             max_line_bytes: JsonlOptions::default().max_line_bytes,
             output: OutputKind::Records,
             stall_timeout_ms: None,
+            raw_cells: false,
         }
     }
 }
@@ -280,14 +280,57 @@ pub trait ActivitySink {
 
 // ------------------------------------------------------------------------- jobs
 
+/// Reads a job answer (an error body or a cut-short answer is read again if the read may be).
 async fn read_job<T: Transport>(t: &T, session: &Session, req: HttpRequest) -> Result<Job> {
-    let resp = send_small(t, session, req).await?;
-    Job::from_json(&resp.body)
+    read_answer(
+        t,
+        session,
+        req.idempotent,
+        || send_small(t, session, req.clone()),
+        Job::from_json,
+    )
+    .await
 }
 
-/// `POST /jobs`. Sent once (not retried: a retry could create a second job).
+/// How far behind ours the vendor's clock may run when a job whose create answer was lost is
+/// looked for in the job list. An identical job someone made this shortly before is adopted too:
+/// its data is the same range, at most this much older.
+const CREATE_CLOCK_SLACK_MS: f64 = 120_000.0;
+
+/// `POST /jobs`, never sent blindly a second time (that could make a second job). When an
+/// attempt's outcome is unknown (a 5xx, a dropped connection, an answer that is not a job), the
+/// job list is read: a job with these parameters created since the attempt is the one it made
+/// and is returned; only when there is none is the request sent again, within the retry budget.
+/// A refusal (429: the vendor's queue is full; any other 4xx) comes back as it came.
 pub async fn create_job<T: Transport>(t: &T, session: &Session, params: &JobParams) -> Result<Job> {
-    read_job(t, session, params.create_request(&session.base_url)).await
+    let mut backoff = Backoff::new(session.retry, (t.now_ms() as u64) ^ 0x6A09_E667_F3BC_C909);
+    loop {
+        let sent_at = t.now_ms();
+        let err = match read_job(t, session, params.create_request(&session.base_url)).await {
+            Ok(job) => return Ok(job),
+            Err(e) if create_outcome_unknown(&e) => e,
+            Err(e) => return Err(e),
+        };
+        // A list that fails too leaves the outcome unknown: an error beats a second job.
+        let jobs = list_jobs(t, session).await.map_err(|_| err.clone())?;
+        let since = sent_at - CREATE_CLOCK_SLACK_MS;
+        if let Some(job) = jobs.into_iter().find(|j| j.matches_request(params, since)) {
+            return Ok(job);
+        }
+        match backoff.next_delay(&err) {
+            Some(ms) => t.sleep(ms as f64).await?,
+            None => return Err(err),
+        }
+    }
+}
+
+/// A create failure after which the job may exist all the same.
+fn create_outcome_unknown(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Network { .. } | ErrorKind::Timeout | ErrorKind::Decode { .. } => true,
+        ErrorKind::Http { status, .. } => *status >= 500,
+        _ => false,
+    }
 }
 
 pub async fn get_job<T: Transport>(t: &T, session: &Session, job_id: &str) -> Result<Job> {
@@ -309,11 +352,12 @@ pub async fn wait_job<T: Transport>(
     on_change: &mut dyn FnMut(&Job),
 ) -> Result<Job> {
     let start = t.now_ms();
+    let deadline = opts.timeout_ms.map(|ms| start + ms);
     let mut watch = JobWatch::new(
         &session.base_url,
         job,
         PollBackoff::new(opts.poll_initial_ms, opts.poll_max_ms, start),
-        opts.timeout_ms.map(|ms| start + ms),
+        deadline,
     );
     loop {
         t.check_aborted()?;
@@ -321,13 +365,18 @@ pub async fn wait_job<T: Transport>(
             Step::Done(job) => return Ok(job),
             Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
             Step::Send(req) => {
-                let resp = send_small(t, session, req).await?;
-                if watch.handle(&resp, t.now_ms())? {
+                let job = within(t, left(t, deadline), read_job(t, session, req)).await?;
+                if watch.accept(job, t.now_ms())? {
                     on_change(watch.job());
                 }
             }
         }
     }
+}
+
+/// The time left before `deadline`, for [`within`].
+fn left<T: Transport>(t: &T, deadline: Option<f64>) -> Option<f64> {
+    deadline.map(|d| (d - t.now_ms()).max(0.0))
 }
 
 // ------------------------------------------------------------------------- output
@@ -345,17 +394,18 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn new(kind: OutputKind) -> Self {
-        let flattener = match &kind {
+    fn new(opts: &DownloadOptions) -> Self {
+        let flattener = match &opts.output {
             OutputKind::Csv { explode } => Some(Flattener::new(FlattenOptions {
                 columns: activity_columns(explode.as_deref()),
                 explode: explode.clone(),
                 discover: true,
+                raw_cells: opts.raw_cells,
             })),
             _ => None,
         };
         Emitter {
-            kind,
+            kind: opts.output.clone(),
             flattener,
             records: 0,
             rows: 0,
@@ -458,6 +508,8 @@ struct Frag<B> {
     retries: u32,
     /// The body was fetched again: whoever consumed part of it must skip what it delivered.
     restarted: bool,
+    /// Lines delivered or reported, once the fragment is done.
+    lines: u64,
     backoff: Backoff,
     state: FragmentState,
 }
@@ -560,6 +612,7 @@ async fn download_job<T: Transport, S: ActivitySink>(
             last_byte: None,
             retries: 0,
             restarted: false,
+            lines: 0,
             backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64 * 0x9E37)),
             state: FragmentState::Requested,
         })
@@ -631,6 +684,7 @@ async fn download_job<T: Transport, S: ActivitySink>(
         }
         if f.ended && !f.busy {
             finish_fragment(&mut consumer, at, out, sink).await?;
+            f.lines = consumer.parser.lines();
             f.state = FragmentState::Done;
             head += 1;
             consumer = Head::new(opts);
@@ -756,12 +810,35 @@ async fn download_job<T: Transport, S: ActivitySink>(
     if let Some(size) = job.results_size {
         if received != size {
             return Err(Error::network(format!(
-                "job {}: received {received} bytes of data but the job reported results_size {size}; {} records were delivered",
-                job.job_id, out.records
+                "job {}: received {received} bytes of data but the job reported results_size {size}; {} records were delivered{}",
+                job.job_id,
+                out.records,
+                unsized_fragments(&frags)
             )));
         }
     }
     Ok(())
+}
+
+/// The fragments that came without a `Content-Length`: when the total falls short, one of them
+/// was cut at a line end (any other cut is caught and fetched again), so the error names them
+/// and where each stopped.
+fn unsized_fragments<B>(frags: &[Frag<B>]) -> String {
+    let list: Vec<String> = frags
+        .iter()
+        .filter(|f| f.expected.is_none())
+        .map(|f| match f.index {
+            Some(k) => format!("fragment {k} (ended after line {})", f.lines),
+            None => format!("the data (ended after line {})", f.lines),
+        })
+        .collect();
+    if list.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; came without a Content-Length, so may have been cut short: {}",
+        list.join(", ")
+    )
 }
 
 enum Peek {
@@ -794,44 +871,11 @@ async fn peek_error_body<B: Body>(head: &ResponseHead, body: &mut B) -> Result<P
         }
     }
     if ended {
-        if let Ok(serde_json::Value::Object(m)) =
-            serde_json::from_slice::<serde_json::Value>(&first)
-        {
-            if m.contains_key("error") || m.contains_key("errors") {
-                return Ok(Peek::Error(Error::network(format!(
-                    "answered {} with an error body instead of data: {}",
-                    head.status,
-                    crate::error::excerpt(&first)
-                ))));
-            }
+        if let Some(e) = error_instead_of_data(head.status, &first) {
+            return Ok(Peek::Error(e));
         }
     }
     Ok(Peek::Data(first))
-}
-
-/// `fut`, or `E_TIMEOUT` if it has not finished `ms` after it started. The loser is dropped: a
-/// body read cut off this way is abandoned with its body (which cancels the connection).
-async fn within<T: Transport, X>(
-    t: &T,
-    ms: Option<f64>,
-    fut: impl Future<Output = Result<X>>,
-) -> Result<X> {
-    let Some(ms) = ms else {
-        return fut.await;
-    };
-    let mut fut = pin!(fut);
-    let mut timer = pin!(t.sleep(ms));
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(v);
-        }
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Err(Error::new(ErrorKind::Timeout))),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
 }
 
 /// The head fragment was fetched again: a fresh parser that skips the lines already delivered
@@ -968,7 +1012,7 @@ pub async fn download<T: Transport, S: ActivitySink>(
         sink.progress(&progress);
         wait_job(t, session, job, wait, &mut |j| sink.job(0, j)).await?
     };
-    let mut out = Emitter::new(opts.output.clone());
+    let mut out = Emitter::new(opts);
     download_job(
         t,
         session,
@@ -1021,7 +1065,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
         opts.wait.poll_initial_ms,
         opts.wait.poll_max_ms,
     );
-    let mut out = Emitter::new(opts.download.output.clone());
+    let mut out = Emitter::new(&opts.download);
     let mut progress = empty_progress(n);
     let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
     let mut jobs: Vec<Job> = Vec::new();
@@ -1039,7 +1083,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     break;
                 };
                 progress.phase = Phase::Creating;
-                match create_job(t, session, &params).await {
+                match within(t, left(t, deadline), create_job(t, session, &params)).await {
                     Ok(job) => {
                         sink.job(w, &job);
                         sched.created(w, job, t.now_ms())?;
@@ -1059,7 +1103,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     continue;
                 };
                 progress.phase = Phase::Waiting;
-                let job = get_job(t, session, &id).await?;
+                let job = within(t, left(t, deadline), get_job(t, session, &id)).await?;
                 let changed = sched.job(w).map(|j| j.state) != Some(job.state);
                 if changed {
                     // Reported before a Failed state ends the run, so the caller sees it.

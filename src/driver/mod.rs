@@ -2,12 +2,15 @@
 //! `providers`; this module only moves bytes and time between them and the transport.
 
 use crate::core::auth::{AuthedCall, ClientCredentials, Secret, TokenCache};
-use crate::core::http::{join_url, HttpRequest, HttpResponse};
+use crate::core::http::{error_instead_of_data, join_url, HttpRequest, HttpResponse};
 use crate::core::retry::{parse_retry_after, Backoff, RetryPolicy};
 use crate::core::Step;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Body, ResponseHead, Transport};
 use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 
 pub mod activities;
 pub mod forecasting;
@@ -237,4 +240,71 @@ pub async fn send_small<T: Transport>(
             })
         }
     }
+}
+
+/// One small JSON answer, fetched by `fetch` (which maps failed statuses to errors) and read by
+/// `parse`. A success whose body is an error object, or that stops part way through its JSON (an
+/// answer that ended cleanly too soon: without a Content-Length nothing else reveals it), is
+/// fetched again with backoff when the request may be repeated, like a dropped connection;
+/// `send` has already retried failed statuses and transport errors.
+pub(crate) async fn read_answer<T, R, F, Fut>(
+    t: &T,
+    session: &Session,
+    idempotent: bool,
+    fetch: F,
+    mut parse: impl FnMut(&[u8]) -> Result<R>,
+) -> Result<R>
+where
+    T: Transport,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<HttpResponse>>,
+{
+    let mut backoff = Backoff::new(session.retry, (t.now_ms() as u64) ^ 0x2545_F491_4F6C_DD1D);
+    loop {
+        let resp = fetch().await?;
+        let err = match error_instead_of_data(resp.status, &resp.body) {
+            Some(e) => e,
+            None => match parse(&resp.body) {
+                Ok(v) => return Ok(v),
+                Err(e) if json_cut_short(&resp.body) => {
+                    Error::network(format!("answer cut short: {e}"))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        match (idempotent, backoff.next_delay(&err)) {
+            (true, Some(ms)) => t.sleep(ms as f64).await?,
+            _ => return Err(err),
+        }
+    }
+}
+
+/// Whether `body` is the start of a JSON document that stops before its end.
+fn json_cut_short(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err_and(|e| e.is_eof())
+}
+
+/// `fut`, or `E_TIMEOUT` if it has not finished `ms` after it started. The loser is dropped: a
+/// body read cut off this way is abandoned with its body (which cancels the connection).
+pub(crate) async fn within<T: Transport, X>(
+    t: &T,
+    ms: Option<f64>,
+    fut: impl Future<Output = Result<X>>,
+) -> Result<X> {
+    let Some(ms) = ms else {
+        return fut.await;
+    };
+    let mut fut = pin!(fut);
+    let mut timer = pin!(t.sleep(ms));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(v);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Err(Error::new(ErrorKind::Timeout))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }

@@ -13,7 +13,7 @@
 //! URLs, once per file; a second 403 after that is `LinkExpired`.
 
 use super::inflight::InFlight;
-use super::{retry_after, send, Response, Session};
+use super::{read_answer, retry_after, send, within, Response, Session};
 use crate::core::retry::Backoff;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
@@ -79,14 +79,41 @@ async fn call<T: Transport>(
     }
 }
 
+/// A JSON answer of a read: an error body or an answer cut short is read again.
+async fn read<T: Transport, R>(
+    t: &T,
+    session: &Session,
+    req: crate::core::http::HttpRequest,
+    parse: impl FnMut(&[u8]) -> Result<R>,
+) -> Result<R> {
+    read_answer(
+        t,
+        session,
+        req.idempotent,
+        || call(t, session, req.clone()),
+        parse,
+    )
+    .await
+}
+
 pub async fn get_job<T: Transport>(t: &T, session: &Session, job_id: &str) -> Result<Job> {
-    let resp = call(t, session, exports::get_request(&session.base_url, job_id)?).await?;
-    Job::parse(&resp.body)
+    read(
+        t,
+        session,
+        exports::get_request(&session.base_url, job_id)?,
+        Job::parse,
+    )
+    .await
 }
 
 pub async fn list_jobs<T: Transport>(t: &T, session: &Session) -> Result<Vec<Job>> {
-    let resp = call(t, session, exports::list_request(&session.base_url)).await?;
-    Job::parse_list(&resp.body)
+    read(
+        t,
+        session,
+        exports::list_request(&session.base_url),
+        Job::parse_list,
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,7 +148,8 @@ pub async fn wait<T: Transport>(
     let mut schedule = PollSchedule::new(opts.initial_ms, opts.max_ms, deadline);
     loop {
         t.check_aborted()?;
-        let job = get_job(t, session, job_id).await?;
+        let left = deadline.map(|d| (d - t.now_ms()).max(0.0));
+        let job = within(t, left, get_job(t, session, job_id)).await?;
         on_progress(&job);
         match job.status {
             JobStatus::Completed => return Ok(job),
@@ -240,8 +268,7 @@ pub async fn lookup<T: Transport>(
     page: &PageRequest,
 ) -> Result<Page> {
     let req = lookups::lookup_request(&session.base_url, name, page)?;
-    let resp = call(t, session, req).await?;
-    Page::parse(name, &resp.body)
+    read(t, session, req, |body| Page::parse(name, body)).await
 }
 
 /// Walks a lookup's cursor pages to the end, handing each to `on_page` in order (which may stop
@@ -261,8 +288,7 @@ pub async fn lookup_pages<T: Transport, S: PageSink>(
     let mut walk = CursorWalk::new(name, limit)?;
     while let Some(req) = walk.next_request(&session.base_url) {
         t.check_aborted()?;
-        let resp = call(t, session, req?).await?;
-        let page = walk.accept(&resp.body)?;
+        let page = read(t, session, req?, |body| walk.accept(body)).await?;
         sink.page(page).await?;
     }
     Ok((walk.pages, walk.items))
@@ -283,6 +309,10 @@ pub struct RowsOptions {
     pub flatten: bool,
     /// Let the runtime decompress (`DecompressionStream`) when it can; else the Rust inflater.
     pub native_gunzip: bool,
+    /// A file whose answer or next chunk takes longer than this is fetched again.
+    pub stall_timeout_ms: Option<f64>,
+    /// With `flatten`: cells as they are, without the CSV-injection guard.
+    pub raw_cells: bool,
     /// Used when the job is still running.
     pub wait: WaitOptions,
 }
@@ -296,6 +326,8 @@ impl Default for RowsOptions {
             batch_records: 2048,
             flatten: false,
             native_gunzip: true,
+            stall_timeout_ms: None,
+            raw_cells: false,
             wait: WaitOptions::default(),
         }
     }
@@ -573,13 +605,18 @@ impl<S: RowsSink> Run<'_, S> {
             d.parser = self.new_parser(Some(format));
             self.skip_delivered(d, done);
         }
-        match &mut d.parser {
+        let pushed = match &mut d.parser {
             Parser::Json(p) => p.push(data),
             Parser::Csv { parser, .. } => parser.push(data),
             Parser::Unknown => Ok(()),
+        };
+        if let Err(e) = pushed {
+            // Strict mode: what came before the bad line still goes out, so the error's
+            // position is exactly where delivery stopped.
+            self.deliver(file, d, done, Take::Pending).await?;
+            return Err(in_file(e, file.filename));
         }
-        .map_err(|e| in_file(e, file.filename))?;
-        self.deliver(file, d, done, false).await
+        self.deliver(file, d, done, Take::Full).await
     }
 
     fn skip_delivered(&self, d: &mut Decode, done: &Delivered) {
@@ -593,8 +630,9 @@ impl<S: RowsSink> Run<'_, S> {
         file: FileRef<'_>,
         d: &mut Decode,
         done: &mut Delivered,
-        last: bool,
+        take: Take,
     ) -> Result<()> {
+        let last = take == Take::Last;
         match &mut d.parser {
             Parser::Unknown => {}
             Parser::Json(p) => {
@@ -610,7 +648,7 @@ impl<S: RowsSink> Run<'_, S> {
                         message: e.message,
                     });
                 }
-                while let Some(batch) = p.take_batch() {
+                while let Some(batch) = take.take_json(p) {
                     let last_line = batch.last_line();
                     self.json_batch(file, batch, done).await?;
                     done.line = done.line.max(last_line);
@@ -638,7 +676,7 @@ impl<S: RowsSink> Run<'_, S> {
                 };
                 let id_col = *id_column
                     .get_or_insert_with(|| header.iter().position(|h| h == "internal_event_id"));
-                while let Some(batch) = parser.take_batch() {
+                while let Some(batch) = take.take_csv(parser) {
                     let end = batch.first_row + batch.len() as u64;
                     let skip_before = done.rows;
                     let mut dups = 0u64;
@@ -798,7 +836,34 @@ impl<S: RowsSink> Run<'_, S> {
                 });
             }
         }
-        self.deliver(file, d, done, true).await
+        self.deliver(file, d, done, Take::Last).await
+    }
+}
+
+/// Which batches a delivery takes from the parser.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    /// Full batches only (more input is coming).
+    Full,
+    /// Everything parsed so far (the input failed).
+    Pending,
+    /// The parser is finished first, then everything.
+    Last,
+}
+
+impl Take {
+    fn take_json(self, p: &mut JsonlParser) -> Option<RecordBatch> {
+        match self {
+            Take::Pending => p.take_pending(),
+            Take::Full | Take::Last => p.take_batch(),
+        }
+    }
+
+    fn take_csv(self, p: &mut CsvParser) -> Option<RowBatch> {
+        match self {
+            Take::Pending => p.take_pending(),
+            Take::Full | Take::Last => p.take_batch(),
+        }
     }
 }
 
@@ -828,7 +893,14 @@ where
             "must be an integer from 1 to 1000000",
         ));
     }
-    let mut job = get_job(t, session, job_id).await?;
+    if opts
+        .stall_timeout_ms
+        .is_some_and(|ms| ms.is_nan() || ms < 1.0)
+    {
+        return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
+    }
+    // The job read is part of waiting for the job: the wait's deadline bounds it.
+    let mut job = within(t, opts.wait.timeout_ms, get_job(t, session, job_id)).await?;
     match job.status {
         JobStatus::Completed => {}
         JobStatus::Failed => {
@@ -867,6 +939,7 @@ where
         flattener: opts.flatten.then(|| {
             Flattener::new(FlattenOptions {
                 columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                raw_cells: opts.raw_cells,
                 ..FlattenOptions::default()
             })
         }),
@@ -880,6 +953,7 @@ where
     let mut gen = 0u32;
     let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
     let window = opts.concurrency;
+    let stall = opts.stall_timeout_ms;
     let mut head = 0usize;
     let mut decode: Option<Decode> = None;
     let mut done = Delivered::default();
@@ -907,7 +981,7 @@ where
                 f.gen = gen;
                 f.state = FileState::Opening;
                 inflight.push((j, f.ticket), async move {
-                    Event::Opened(send(t, session, req, &mut || {}).await)
+                    Event::Opened(within(t, stall, send(t, session, req, &mut || {})).await)
                 });
                 pushed = true;
             }
@@ -920,7 +994,7 @@ where
                 if let Some(mut body) = f.body.take() {
                     f.reading = true;
                     inflight.push((j, f.ticket), async move {
-                        let r = body.chunk().await;
+                        let r = within(t, stall, body.chunk()).await;
                         Event::Read(body, r)
                     });
                     pushed = true;

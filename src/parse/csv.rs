@@ -339,6 +339,19 @@ impl CsvParser {
         None
     }
 
+    /// The next full batch, or else the rows gathered so far: for a caller that must hand over
+    /// everything read before a strict-mode error, so the error marks where delivery stopped.
+    pub fn take_pending(&mut self) -> Option<RowBatch> {
+        if let Some(b) = self.take_batch() {
+            return Some(b);
+        }
+        if self.batch.is_empty() {
+            return None;
+        }
+        self.released = true;
+        Some(std::mem::take(&mut self.batch))
+    }
+
     pub fn push(&mut self, input: &[u8]) -> Result<()> {
         if self.finished {
             return Err(Error::invalid("input", "push after finish"));

@@ -45,6 +45,8 @@ pub struct FlattenOptions {
     pub explode: Option<String>,
     /// Add the fields found in the first batch after `columns` (otherwise they are late fields).
     pub discover: bool,
+    /// Write cells as they are: no CSV-injection guard (see [`crate::parse::csv_write`]).
+    pub raw_cells: bool,
 }
 
 impl Default for FlattenOptions {
@@ -53,6 +55,7 @@ impl Default for FlattenOptions {
             columns: Vec::new(),
             explode: None,
             discover: true,
+            raw_cells: false,
         }
     }
 }
@@ -134,6 +137,8 @@ pub struct Flattener {
     rows: u64,
     /// Byte range of the array to explode in the record being walked.
     exploded: Option<(usize, usize)>,
+    /// Neutralise formula cells, header included (field names come from the data too).
+    guard: bool,
 }
 
 impl Flattener {
@@ -141,6 +146,7 @@ impl Flattener {
         let mut f = Flattener {
             explode: opts.explode.filter(|e| !e.is_empty()),
             discover: opts.discover,
+            guard: !opts.raw_cells,
             columns: Vec::new(),
             index: FxMap::default(),
             prefixes: HashSet::new(),
@@ -222,7 +228,7 @@ impl Flattener {
 
     fn write_header(&mut self, out: &mut String) {
         if !self.header_written {
-            write_row(out, &self.columns);
+            write_row(out, &self.columns, self.guard);
             self.header_written = true;
         }
     }
@@ -298,6 +304,7 @@ impl Flattener {
                     ""
                 }
             }),
+            self.guard,
         );
         self.rows += 1;
     }
@@ -688,6 +695,24 @@ mod tests {
         p.take_batch().unwrap_or_default()
     }
 
+    #[test]
+    fn formula_cells_and_field_names_are_guarded_unless_raw() {
+        let text = "{\"subject\":\"=cmd|' /C calc'!A0\",\"amount\":-5,\"@x\":\"+1 Telecom\"}\n";
+        let (guarded, _) = csv(FlattenOptions::default(), &[text]);
+        assert_eq!(
+            guarded,
+            "subject,amount,'@x\r\n'=cmd|' /C calc'!A0,-5,'+1 Telecom\r\n"
+        );
+        let raw = FlattenOptions {
+            raw_cells: true,
+            ..FlattenOptions::default()
+        };
+        assert_eq!(
+            csv(raw, &[text]).0,
+            "subject,amount,@x\r\n=cmd|' /C calc'!A0,-5,+1 Telecom\r\n"
+        );
+    }
+
     fn csv(opts: FlattenOptions, batches: &[&str]) -> (String, Flattener) {
         let mut f = Flattener::new(opts);
         let mut out = String::new();
@@ -735,6 +760,7 @@ mod tests {
             ],
             explode: Some("participants".into()),
             discover: false,
+            raw_cells: false,
         };
         let text = format!("{REC}\n{{\"uid\":\"u2\",\"participants\":[]}}\n{{\"uid\":\"u3\"}}\n");
         let (out, f) = csv(opts, &[&text]);
@@ -815,6 +841,7 @@ mod tests {
             ],
             explode: Some("participants".into()),
             discover: true,
+            raw_cells: false,
         };
         let (out, f) = csv(opts, &[&text]);
         assert_eq!(f.header().len(), 4);

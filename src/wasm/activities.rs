@@ -3,7 +3,7 @@
 //! Data crosses into JavaScript once per chunk read (tens of KiB), never once per record: records
 //! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
 
-use super::backstory::{call_maybe_async, get, get_fn, set, BackstoryCore};
+use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
@@ -98,6 +98,7 @@ fn download_options(opts: &JsValue) -> Result<DownloadOptions> {
     }
     d.stall_timeout_ms = int_opt(opts, "stallTimeoutMs", 1.0, 3_600_000.0)?;
     d.strict = get(opts, "strict").is_truthy();
+    d.raw_cells = raw_cells(opts)?;
     let format = get(opts, "format");
     let explode = get(opts, "explode");
     let explode = if explode.is_undefined() || explode.is_null() {
@@ -424,7 +425,7 @@ impl BackstoryCore {
     }
 
     /// Downloads one job's data (waiting for it first if needed). `opts`: `{ signal, format:
-    /// "records"|"csv"|"jsonl", explode, concurrency, readAheadBytes, batchRecords, strict,
+    /// "records"|"csv"|"jsonl", explode, csvGuard, concurrency, readAheadBytes, batchRecords, strict,
     /// maxLineBytes, pollIntervalMs, pollMaxMs, timeoutMs, onBatch(b), onProgress(p), onJob(j, w) }`.
     #[wasm_bindgen(js_name = activitiesRows)]
     pub async fn activities_rows(

@@ -33,6 +33,18 @@ pub(crate) fn get_fn(obj: &JsValue, key: &str) -> Result<Option<Function>> {
         .map_err(|_| Error::invalid(key, "must be a function"))
 }
 
+/// `csvGuard` (default true: formula cells neutralised, see `parse::csv_write`) as "keep raw
+/// cells", the way the writers take it.
+pub(crate) fn raw_cells(opts: &JsValue) -> Result<bool> {
+    let v = get(opts, "csvGuard");
+    if v.is_undefined() || v.is_null() {
+        return Ok(false);
+    }
+    v.as_bool()
+        .map(|guard| !guard)
+        .ok_or_else(|| Error::invalid("csvGuard", "must be true or false"))
+}
+
 pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }

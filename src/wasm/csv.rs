@@ -1,10 +1,13 @@
-//! A streaming CSV parser for JavaScript: `push(bytes)` any chunk, `finish()`, batches out.
+//! A streaming CSV parser for JavaScript: `push(bytes)` any chunk, `finish()`, batches out; and
+//! the CSV writer with its injection guard, so a page writing its own CSV uses the same rule as
+//! every export.
 
-use super::backstory::{get, set};
+use super::backstory::{get, raw_cells, set};
 use super::batch::{batch_rows_option, batch_to_js, row_errors_to_js};
 use super::errors::to_js;
 use crate::error::Error;
 use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser};
+use crate::parse::csv_write::{guard_cell, is_formula, write_row};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
@@ -127,4 +130,64 @@ impl CsvStreamParser {
         }
         out
     }
+}
+
+/// Whether a spreadsheet could run `cell` as a formula: it starts with `=`, `+`, `-`, `@`, tab
+/// or CR and is not a plain number (OWASP's CSV-injection rule, as every exportkit CSV applies it).
+#[wasm_bindgen(js_name = csvCellIsFormula)]
+pub fn csv_cell_is_formula(cell: &str) -> bool {
+    is_formula(cell)
+}
+
+/// The cell with a leading apostrophe if it is a formula, else unchanged.
+#[wasm_bindgen(js_name = guardCsvCell)]
+pub fn guard_csv_cell(cell: &str) -> String {
+    guard_cell(cell).into_owned()
+}
+
+/// A cell as `String(v)` would give it, `null` and `undefined` as empty.
+fn cell_text(v: &JsValue) -> String {
+    if let Some(s) = v.as_string() {
+        s
+    } else if v.is_undefined() || v.is_null() {
+        String::new()
+    } else {
+        String::from(Object::from(v.clone()).to_string())
+    }
+}
+
+/// Rows (arrays of cells) as RFC 4180 CSV, CRLF after each, fields quoted only when they must be.
+/// `opts`: `{ csvGuard: true, width }`; `width` pads short rows with empty cells and cuts long ones.
+#[wasm_bindgen(js_name = writeCsvRows)]
+pub fn write_csv_rows(rows: &Array, opts: JsValue) -> Result<String, JsValue> {
+    let guard = !raw_cells(&opts).map_err(to_js)?;
+    let width = get(&opts, "width");
+    let width = if width.is_undefined() || width.is_null() {
+        None
+    } else {
+        match width.as_f64() {
+            Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e6 => Some(n as u32),
+            _ => {
+                return Err(to_js(Error::invalid(
+                    "width",
+                    "must be a whole number of columns",
+                )))
+            }
+        }
+    };
+    let mut out = String::new();
+    let mut cells: Vec<String> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if !Array::is_array(&row) {
+            return Err(to_js(Error::invalid(
+                format!("rows[{i}]"),
+                "must be an array of cells",
+            )));
+        }
+        let row = Array::from(&row);
+        cells.clear();
+        cells.extend((0..width.unwrap_or(row.length())).map(|c| cell_text(&row.get(c))));
+        write_row(&mut out, &cells, guard);
+    }
+    Ok(out)
 }

@@ -23,6 +23,14 @@ fn stopped(signal: &JsValue, e: &JsValue) -> Option<Error> {
     }
 }
 
+struct CancelSleep(js_sys::Promise);
+
+impl Drop for CancelSleep {
+    fn drop(&mut self) {
+        js::ek_sleep_cancel(&self.0);
+    }
+}
+
 impl FetchTransport {
     pub fn new(signal: JsValue) -> Self {
         let signal = if signal.is_null() {
@@ -161,7 +169,10 @@ impl Transport for FetchTransport {
     }
 
     async fn sleep(&self, ms: f64) -> Result<()> {
-        JsFuture::from(js::ek_sleep(ms, &self.signal))
+        let p = js::ek_sleep(ms, &self.signal);
+        // Dropped unfinished (it lost a race), the sleep clears its timer; finished, it is a no-op.
+        let _cancel = CancelSleep(p.clone());
+        JsFuture::from(p)
             .await
             .map(|_| ())
             .map_err(|e| stopped(&self.signal, &e).unwrap_or(Error::new(ErrorKind::Aborted)))

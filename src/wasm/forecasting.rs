@@ -2,7 +2,7 @@
 //! Pages cross as their JSON text (one `JSON.parse` in JavaScript beats building objects key by
 //! key from here); tables cross as one JSON text for the same reason.
 
-use super::backstory::{call_maybe_async, get, get_fn, set, BackstoryCore};
+use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use crate::driver::forecasting::{
@@ -182,9 +182,12 @@ pub struct ForecastTableJs {
 
 #[wasm_bindgen(js_class = ForecastTable)]
 impl ForecastTableJs {
+    /// `opts`: `{ csvGuard: true }` (false: CSV cells as they are).
     #[wasm_bindgen(constructor)]
-    pub fn new() -> ForecastTableJs {
-        ForecastTableJs::default()
+    pub fn new(opts: JsValue) -> std::result::Result<ForecastTableJs, JsValue> {
+        let mut t = ForecastTableJs::default();
+        t.inner.set_raw_cells(raw_cells(&opts).map_err(to_js)?);
+        Ok(t)
     }
 
     /// Adds the records of a JSON array; returns how many there were.

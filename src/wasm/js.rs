@@ -23,8 +23,11 @@ export async function ek_read(reader) {
   return done ? null : value;
 }
 export function ek_cancel(reader) { try { reader.cancel().catch(() => {}); } catch (_) {} }
+// The promise carries `cancel()`: a sleep abandoned early (a deadline raced against a read that
+// won) clears its timer, so no timer outlives its use and keeps a Node process alive.
 export function ek_sleep(ms, signal) {
-  return new Promise((resolve, reject) => {
+  let cancel = () => {};
+  const p = new Promise((resolve, reject) => {
     if (signal && signal.aborted) { reject(new Error("aborted")); return; }
     const onAbort = () => { clearTimeout(timer); reject(new Error("aborted")); };
     const timer = setTimeout(() => {
@@ -32,8 +35,15 @@ export function ek_sleep(ms, signal) {
       resolve();
     }, ms);
     if (signal) signal.addEventListener("abort", onAbort, { once: true });
+    cancel = () => {
+      clearTimeout(timer);
+      if (signal) signal.removeEventListener("abort", onAbort);
+    };
   });
+  p.cancel = () => cancel();
+  return p;
 }
+export function ek_sleep_cancel(p) { p.cancel(); }
 export function ek_aborted(signal) { return !!(signal && signal.aborted); }
 // The caller's signal combined with a deadline; a deadline's abort reason is a TimeoutError.
 export function ek_deadline(signal, ms) {
@@ -69,6 +79,7 @@ extern "C" {
     pub fn ek_read(reader: &JsValue) -> js_sys::Promise;
     pub fn ek_cancel(reader: &JsValue);
     pub fn ek_sleep(ms: f64, signal: &JsValue) -> js_sys::Promise;
+    pub fn ek_sleep_cancel(sleep: &js_sys::Promise);
     pub fn ek_aborted(signal: &JsValue) -> bool;
     pub fn ek_deadline(signal: &JsValue, ms: f64) -> JsValue;
     pub fn ek_timed_out(signal: &JsValue) -> bool;

@@ -2,7 +2,7 @@
 //! array text per batch) and `JsonlCsvWriter` (CSV text out), each fed chunks split anywhere. One
 //! call per chunk crosses the boundary, never one per record.
 
-use super::backstory::{get, set};
+use super::backstory::{get, raw_cells, set};
 use super::errors::to_js;
 use crate::error::{Error, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener};
@@ -118,7 +118,7 @@ pub struct JsonlCsvWriter {
 #[wasm_bindgen]
 impl JsonlCsvWriter {
     /// `opts`: parser options plus `{ columns: string[] (written first), explode: "participants",
-    /// discover: true }`.
+    /// discover: true, csvGuard: true }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> std::result::Result<JsonlCsvWriter, JsValue> {
         let parser = JsonlParser::new(parser_options(&opts).map_err(to_js)?);
@@ -145,6 +145,7 @@ impl JsonlCsvWriter {
                 columns,
                 explode,
                 discover: discover.is_undefined() || discover.is_truthy(),
+                raw_cells: raw_cells(&opts).map_err(to_js)?,
             }),
         })
     }

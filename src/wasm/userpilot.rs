@@ -2,7 +2,7 @@
 //! async iterators). Records cross as one JSON array text per batch (one `JSON.parse` on the JS
 //! side), CSV rows as packed batches, lookups as JSON text.
 
-use super::backstory::{call_maybe_async, get, get_fn, set};
+use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set};
 use super::batch::batch_to_js;
 use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
@@ -386,7 +386,7 @@ impl UserpilotCore {
     }
 
     /// Delivers a job's rows in file order. `opts`: `{ concurrency, dedupe, strict,
-    /// batchRecords, flatten, nativeGunzip, pollMs, maxPollMs, timeoutMs, signal,
+    /// batchRecords, flatten, csvGuard, nativeGunzip, stallTimeoutMs, pollMs, maxPollMs, timeoutMs, signal,
     /// onRecords({file, filename, text, count, firstLine, lastLine}),
     /// onRows({file, filename, header, batch}), onCsv({file, filename, csv, rows}),
     /// onProgress(p) }`. Resolves to the summary.
@@ -408,6 +408,8 @@ impl UserpilotCore {
                     .map_or(d.batch_records, |n| n as usize),
                 flatten: get(&opts, "flatten").is_truthy(),
                 native_gunzip: native.is_undefined() || native.is_truthy(),
+                stall_timeout_ms: int_opt(&opts, "stallTimeoutMs", 1.0, 3_600_000.0)?,
+                raw_cells: raw_cells(&opts)?,
                 wait: wait_options(&opts)?,
             };
             let mut sink = JsRowsSink {

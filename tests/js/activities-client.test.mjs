@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import init, { BackstoryClient } from "../../js/index.js";
-import { control, readCsv, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { control, flatCell, gather, readCsv, SANDBOX_CREDENTIALS, spreadsheetCell, startSandbox, valueAt } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -44,21 +44,10 @@ async function spyFetch(fn) {
   }
 }
 
-async function gather(it) {
-  const batches = [];
-  for await (const b of it) batches.push(b);
-  return { batches, summary: await it.result() };
-}
-
-/** An independent flattener (plain JavaScript, as a user would write it) for the expected CSV. */
-function cell(v) {
-  if (v === null || v === undefined) return "";
-  if (Array.isArray(v)) return v.some((x) => x !== null && typeof x === "object") ? JSON.stringify(v) : v.map((x) => (x === null ? "" : String(x))).join(";");
-  return String(v);
-}
-function at(rec, path) {
-  return path.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), rec);
-}
+// An independent flattener (plain JavaScript, as a user would write it) for the expected CSV,
+// which is spreadsheet-safe by default (the data holds formula payloads such as =cmd|...).
+const cell = (v) => spreadsheetCell(flatCell(v));
+const at = valueAt;
 
 test("a job goes Queued, Running, Completed and its records are exactly the truth, in order", async () => {
   const c = client();

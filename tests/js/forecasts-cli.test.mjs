@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { backstoryEnv, control, readCsv, runCli, startSandbox } from "./helpers.mjs";
+import { backstoryEnv, control, readCsv, runCli, spreadsheetCell, startSandbox } from "./helpers.mjs";
 
 const BASE = ["hierarchy_node_id", "hierarchy_node_ownership_external_id", "hierarchy_node_name", "cadence_period_id", "submitted_by", "submitted_at", "notes"];
 let sb;
@@ -30,7 +30,8 @@ const truth = (wire) => control(sb, "/__sandbox/truth/forecasting", wire);
 function expectedRows(records, typeId) {
   const order = ref.forecast_types.find((t) => t.id === typeId).fields;
   const present = order.filter((f) => records.some((r) => r.fields[f] !== undefined));
-  const text = (v) => (v === null || v === undefined ? "" : String(v));
+  // Spreadsheet-safe by default: the notes hold formula payloads such as =SUM(A1:A9).
+  const text = (v) => (v === null || v === undefined ? "" : spreadsheetCell(String(v)));
   return [
     [...BASE, ...present.map((f) => `fields.${f}.value`)],
     ...records.map((r) => [...BASE.map((k) => text(r[k])), ...present.map((f) => text(r.fields[f]?.value))]),

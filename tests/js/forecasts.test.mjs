@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import init, * as ek from "../../js/index.js";
-import { control, readCsv, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { control, readCsv, SANDBOX_CREDENTIALS, spreadsheetCell, startSandbox } from "./helpers.mjs";
 
 const { BackstoryClient } = ek;
 const WEEK = 7 * 86_400_000;
@@ -117,7 +117,9 @@ test("all() gathers a many-page query exactly, and flattens it to a table and CS
   assert.ok(csv.endsWith("\r\n"));
   const parsed = readCsv(csv);
   assert.deepEqual(parsed[0], want.columns);
-  assert.deepEqual(parsed.slice(1), want.rows.map((r) => r.map((v) => (v === null ? "" : String(v)))));
+  // Spreadsheet-safe by default (the notes hold =SUM(A1:A9)); raw cells on request.
+  assert.deepEqual(parsed.slice(1), want.rows.map((r) => r.map((v) => (v === null ? "" : spreadsheetCell(String(v))))));
+  assert.deepEqual(readCsv(res.toCsv({ csvGuard: false })).slice(1), want.rows.map((r) => r.map((v) => (v === null ? "" : String(v)))));
   // The same helpers work on any records; the columns are those records' own union.
   const reps = t.records.filter((r) => r.fields.forecast_call === undefined).slice(0, 3);
   assert.deepEqual(c.forecasts.table(reps), expectedTable(reps, 10089));

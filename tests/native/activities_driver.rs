@@ -55,6 +55,16 @@ enum Fault {
     NoAnswer,
 }
 
+#[derive(Clone, Copy, Debug)]
+enum CreateFault {
+    /// The job is made, but the answer is a 502.
+    MadeThen502,
+    /// The job is made, but the connection drops before the answer.
+    MadeThenReset,
+    /// Refused with a 503 before anything is made.
+    Unavailable,
+}
+
 #[derive(Clone, Copy)]
 enum Stop {
     Reset,
@@ -90,6 +100,13 @@ struct Vendor {
     handed: Rc<Cell<u64>>,
     /// Every body read answers at once (no fragment finishes before another).
     no_delay: bool,
+    /// (nth create request from 1) -> what goes wrong with it.
+    create_faults: RefCell<HashMap<u32, CreateFault>>,
+    creates: Cell<u32>,
+    /// Job status reads still to answer 200 with an error object.
+    status_error_bodies: Cell<u32>,
+    /// Job status reads never answer.
+    status_hangs: Cell<bool>,
     log: RefCell<Vec<String>>,
 }
 
@@ -188,12 +205,25 @@ impl Vendor {
             "activity_type": "all",
             "start_date": exportkit::core::time::format_date(j.start_day),
             "end_date": exportkit::core::time::format_date(j.end_day),
-            "job_created_time": "2024-01-01T00:00:00Z", "job_start_time": null, "job_end_time": null,
+            "job_created_time": utc_seconds(j.created), "job_start_time": null, "job_end_time": null,
             "results_size": if done { json!(size) } else { json!(null) },
             "fragment": if done { json!(frags.len()) } else { json!(null) },
         })
         .to_string()
     }
+}
+
+/// `yyyy-MM-ddTHH:mm:ssZ`, as the vendor writes job times.
+fn utc_seconds(ms: f64) -> String {
+    let day = (ms / 86_400_000.0).floor() as i64;
+    let secs = ((ms - day as f64 * 86_400_000.0) / 1000.0) as i64;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        exportkit::core::time::format_date(day),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 struct VBody {
@@ -268,9 +298,27 @@ impl Transport for Vendor {
         let rest = path
             .strip_prefix(jobs_path)
             .unwrap_or_else(|| panic!("unknown path {path}"));
+        if rest.is_empty() && req.method.as_str() == "GET" {
+            let jobs = self.jobs.borrow();
+            let list: Vec<serde_json::Value> = jobs
+                .iter()
+                .rev()
+                .map(|j| serde_json::from_str(&self.view(j)).unwrap())
+                .collect();
+            return Ok(reply(200, serde_json::Value::Array(list).to_string()));
+        }
         if rest.is_empty() && req.method.as_str() == "POST" {
             let body: serde_json::Value =
                 serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+            self.creates.set(self.creates.get() + 1);
+            let create_fault = self
+                .create_faults
+                .borrow()
+                .get(&self.creates.get())
+                .copied();
+            if let Some(CreateFault::Unavailable) = create_fault {
+                return Ok(reply(503, r#"{"error":"unavailable"}"#.into()));
+            }
             let active = self
                 .jobs
                 .borrow()
@@ -297,7 +345,11 @@ impl Transport for Vendor {
             let view = self.view(&job);
             self.jobs.borrow_mut().push(job);
             self.pump();
-            return Ok(reply(200, view));
+            return match create_fault {
+                Some(CreateFault::MadeThen502) => Ok(reply(502, "bad gateway".into())),
+                Some(CreateFault::MadeThenReset) => Err(Error::network("connection reset")),
+                _ => Ok(reply(200, view)),
+            };
         }
         let rest = rest.trim_start_matches('/');
         let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
@@ -315,6 +367,18 @@ impl Transport for Vendor {
         };
         let frags = match found {
             None => return Ok(reply(404, "{}".into())),
+            Some(Err(_)) if self.status_hangs.get() => {
+                std::future::pending::<()>().await;
+                unreachable!()
+            }
+            Some(Err(_)) if self.status_error_bodies.get() > 0 => {
+                self.status_error_bodies
+                    .set(self.status_error_bodies.get() - 1);
+                return Ok(reply(
+                    200,
+                    r#"{"error":"server_error","message":"later"}"#.into(),
+                ));
+            }
             Some(Err(view)) => return Ok(reply(200, view)),
             Some(Ok(frags)) => frags,
         };
@@ -639,6 +703,104 @@ fn a_short_body_is_fetched_again_and_never_a_short_success() {
     let (out, _) = export(&v, 5, opts(2, OutputKind::Records));
     let e = out.unwrap_err();
     assert!(e.to_string().contains("results_size"), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("may have been cut short: fragment 2 (ended after line 1)"),
+        "names the fragment that may be short: {e}"
+    );
+}
+
+fn creates_sent(v: &Vendor) -> usize {
+    v.log
+        .borrow()
+        .iter()
+        .filter(|l| l.starts_with("POST /pull"))
+        .count()
+}
+
+#[test]
+fn a_create_whose_answer_is_lost_adopts_the_job_it_made_and_never_makes_two() {
+    for fault in [CreateFault::MadeThen502, CreateFault::MadeThenReset] {
+        let v = Vendor::new(3, 5, 64);
+        v.create_faults.borrow_mut().insert(2, fault);
+        let (out, sink) = export(&v, 20, opts(2, OutputKind::Records));
+        let out = out.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(sink.records, v.lines(DAY0, DAY0 + 19), "{fault:?}");
+        assert_eq!(out.jobs.len(), 2);
+        assert_eq!(
+            creates_sent(&v),
+            2,
+            "{fault:?}: the lost answer's job was found in the list"
+        );
+        assert_eq!(v.jobs.borrow().len(), 2);
+        assert!(v
+            .log
+            .borrow()
+            .iter()
+            .any(|l| l == "GET /pull/v1/export/activities/jobs"));
+    }
+    // Nothing was made: sent again after the list shows no such job.
+    let v = Vendor::new(3, 5, 64);
+    v.create_faults
+        .borrow_mut()
+        .insert(1, CreateFault::Unavailable);
+    v.create_faults
+        .borrow_mut()
+        .insert(2, CreateFault::Unavailable);
+    let (out, sink) = export(&v, 5, opts(2, OutputKind::Records));
+    out.unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+    assert_eq!(creates_sent(&v), 3);
+    assert_eq!(v.jobs.borrow().len(), 1);
+    // Never made, every time: the budget ends it with the vendor's status.
+    let v = Vendor::new(3, 5, 64);
+    for n in 1..=10 {
+        v.create_faults
+            .borrow_mut()
+            .insert(n, CreateFault::Unavailable);
+    }
+    let (out, _) = export(&v, 5, opts(2, OutputKind::Records));
+    assert_eq!(out.unwrap_err().status(), Some(503));
+    assert_eq!(creates_sent(&v), 5, "the first try and four retries");
+}
+
+#[test]
+fn a_status_read_answering_an_error_body_is_read_again() {
+    let v = Vendor::new(3, 5, 64);
+    v.status_error_bodies.set(2);
+    let (out, sink) = export(&v, 5, opts(2, OutputKind::Records));
+    out.unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+    assert_eq!(v.status_error_bodies.get(), 0);
+}
+
+#[test]
+fn a_status_read_that_never_answers_meets_the_deadline() {
+    let v = Vendor::new(3, 5, 64);
+    v.status_hangs.set(true);
+    let mut o = opts(2, OutputKind::Records);
+    o.wait.timeout_ms = Some(30_000.0);
+    let start = v.now.get();
+    let (out, _) = export(&v, 5, o);
+    assert_eq!(out.unwrap_err().code(), "E_TIMEOUT");
+    assert!(v.now.get() - start <= 30_000.0 + 1.0);
+    // Waiting on one job: the same deadline.
+    let job = Job::from_value(&json!({"job_id": "job-0", "state": "Queued"})).unwrap();
+    let o = opts(2, OutputKind::Records);
+    let wait = WaitOptions {
+        timeout_ms: Some(5_000.0),
+        ..o.wait
+    };
+    let e = block_on(download(
+        &v,
+        &session(),
+        job,
+        &wait,
+        &o.download,
+        &mut Collect::default(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "E_TIMEOUT");
 }
 
 #[test]

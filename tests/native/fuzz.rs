@@ -178,11 +178,25 @@ proptest! {
         let records: Vec<Vec<String>> = records.into_iter().filter(|r| r.len() == width).collect();
         let mut text = String::new();
         for r in &records {
-            exportkit::parse::csv_write::write_row(&mut text, r);
+            exportkit::parse::csv_write::write_row(&mut text, r, false);
         }
         let (header, rows, errors) = csv(text.as_bytes(), &[3, 9], false).map_err(TestCaseError::fail)?;
         prop_assert_eq!(header, records.first().cloned());
         prop_assert_eq!(rows, records[1..].to_vec());
+        prop_assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn guarded_csv_reads_back_as_the_guard_rule(records in proptest::collection::vec(proptest::collection::vec("[-+=@\t\r0-9.eE a,\"]{0,5}", 3), 1..8)) {
+        use exportkit::parse::csv_write::{guard_cell, write_row};
+        let mut text = String::new();
+        for r in &records {
+            write_row(&mut text, r, true);
+        }
+        let (header, rows, errors) = csv(text.as_bytes(), &[2, 7], false).map_err(TestCaseError::fail)?;
+        let guarded: Vec<Vec<String>> = records.iter().map(|r| r.iter().map(|c| guard_cell(c).into_owned()).collect()).collect();
+        prop_assert_eq!(header, guarded.first().cloned());
+        prop_assert_eq!(rows, guarded[1..].to_vec());
         prop_assert!(errors.is_empty());
     }
 

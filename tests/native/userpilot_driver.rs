@@ -22,12 +22,21 @@ use std::collections::{HashMap, VecDeque};
 const BASE: &str = "https://appex.test";
 const KEY: &str = "up-key-SECRET";
 
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    Clean,
+    /// A connection reset.
+    Cut,
+    /// Nothing more, ever.
+    Hang,
+}
+
 #[derive(Clone)]
 enum Reply {
     Ok {
         status: u16,
         chunks: Vec<Vec<u8>>,
-        cut: bool,
+        end: End,
     },
 }
 
@@ -35,7 +44,7 @@ fn reply(status: u16, body: impl Into<Vec<u8>>) -> Reply {
     Reply::Ok {
         status,
         chunks: vec![body.into()],
-        cut: false,
+        end: End::Clean,
     }
 }
 
@@ -43,7 +52,7 @@ fn chunked(body: &[u8], n: usize) -> Reply {
     Reply::Ok {
         status: 200,
         chunks: body.chunks(n.max(1)).map(<[u8]>::to_vec).collect(),
-        cut: false,
+        end: End::Clean,
     }
 }
 
@@ -52,7 +61,16 @@ fn cut_after(body: &[u8], n: usize, keep: usize) -> Reply {
     Reply::Ok {
         status: 200,
         chunks: body.chunks(n).take(keep).map(<[u8]>::to_vec).collect(),
-        cut: true,
+        end: End::Cut,
+    }
+}
+
+/// The first `keep` chunks, then the connection stays open and silent.
+fn hang_after(body: &[u8], n: usize, keep: usize) -> Reply {
+    Reply::Ok {
+        status: 200,
+        chunks: body.chunks(n).take(keep).map(<[u8]>::to_vec).collect(),
+        end: End::Hang,
     }
 }
 
@@ -88,15 +106,16 @@ impl Routes {
 
 struct RBody {
     chunks: VecDeque<Vec<u8>>,
-    cut: bool,
+    end: End,
 }
 
 impl Body for RBody {
     async fn chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        match self.chunks.pop_front() {
-            Some(c) => Ok(Some(c)),
-            None if self.cut => Err(Error::network("connection reset")),
-            None => Ok(None),
+        match (self.chunks.pop_front(), self.end) {
+            (Some(c), _) => Ok(Some(c)),
+            (None, End::Cut) => Err(Error::network("connection reset")),
+            (None, End::Hang) => std::future::pending().await,
+            (None, End::Clean) => Ok(None),
         }
     }
 }
@@ -116,7 +135,7 @@ impl Transport for Routes {
         let Reply::Ok {
             status,
             chunks,
-            cut,
+            end,
         } = r;
         Ok((
             ResponseHead {
@@ -125,7 +144,7 @@ impl Transport for Routes {
             },
             RBody {
                 chunks: chunks.into(),
-                cut,
+                end,
             },
         ))
     }
@@ -606,6 +625,11 @@ fn malformed_lines_are_reported_with_file_and_line_or_fail_in_strict_mode() {
             assert_eq!(e.code(), "E_DECODE");
             assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
             assert!(matches!(e.kind(), ErrorKind::Decode { line: 2, .. }), "{e}");
+            assert_eq!(
+                sink.records.len(),
+                1,
+                "the record before the bad line went out before the error"
+            );
         } else {
             let out = out.unwrap();
             assert_eq!(sink.records.len(), 2);
@@ -902,4 +926,131 @@ fn lookups_walk_cursor_pages_with_encoded_cursors() {
     assert_eq!(p.data, vec![json!({"id":"e1"})]);
     let e = block_on(up::lookup(&r, &s, "embed", &PageRequest::default())).unwrap_err();
     assert_eq!(e.field(), Some("name"));
+}
+
+#[test]
+fn strict_csv_delivers_the_rows_before_a_bad_record() {
+    let r = Routes::new();
+    let files = ["2024-01-01.csv.gz"];
+    r.on(
+        &job_url("job-1"),
+        reply(200, job_body("job-1", "completed", &files, 1)),
+    );
+    let mut body = b"a,b\n1,x\n2,y\n3,".to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(b"\n4,z\n");
+    r.on(&file_url(files[0], 1), chunked(&gzip(&body), 4096));
+    let (out, sink) = run_rows(
+        &r,
+        RowsOptions {
+            strict: true,
+            ..RowsOptions::default()
+        },
+    );
+    let e = out.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Decode { line: 4, .. }), "{e}");
+    let rows: Vec<Vec<String>> = sink.rows.into_iter().map(|(_, r)| r).collect();
+    assert_eq!(rows, [["1", "x"], ["2", "y"]]);
+}
+
+#[test]
+fn a_stalled_file_is_fetched_again_once_a_stall_timeout_is_set() {
+    let r = Routes::new();
+    r.on(
+        &job_url("job-1"),
+        reply(200, job_body("job-1", "completed", &FILES, 1)),
+    );
+    for (k, f) in FILES.iter().enumerate() {
+        let gz = gzip(&jsonl(k, 100, 10));
+        if k == 1 {
+            // Stops after two chunks, then never sends the rest; the retry is whole.
+            r.on(&file_url(f, 1), hang_after(&gz, 300, 2));
+        }
+        r.on(&file_url(f, 1), chunked(&gz, 300));
+    }
+    let start = r.now.get();
+    let (out, sink) = run_rows(
+        &r,
+        RowsOptions {
+            concurrency: 2,
+            stall_timeout_ms: Some(30_000.0),
+            ..RowsOptions::default()
+        },
+    );
+    let out = out.unwrap();
+    let got: Vec<Value> = sink.records.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(got, expected(&[(0, 100, 10), (1, 100, 10), (2, 100, 10)]));
+    assert_eq!(out.restarts, 1);
+    assert!(
+        r.now.get() - start >= 30_000.0,
+        "waited out the stall timeout"
+    );
+    let (out, _) = run_rows(
+        &Routes::new(),
+        RowsOptions {
+            stall_timeout_ms: Some(0.0),
+            ..RowsOptions::default()
+        },
+    );
+    assert_eq!(out.unwrap_err().field(), Some("stallTimeoutMs"));
+}
+
+#[test]
+fn an_error_body_or_a_cut_short_answer_to_a_read_is_read_again() {
+    let r = Routes::new();
+    let files = &FILES[..1];
+    r.on(
+        &job_url("job-1"),
+        reply(
+            200,
+            r#"{"errors":[{"error":"internal","message":"later"}]}"#,
+        ),
+    );
+    r.on(
+        &job_url("job-1"),
+        reply(200, job_body("job-1", "completed", files, 1)),
+    );
+    r.on(&file_url(files[0], 1), chunked(&gzip(&jsonl(0, 4, 0)), 64));
+    let (out, _) = run_rows(&r, RowsOptions::default());
+    assert_eq!(out.unwrap().records, 4);
+    assert_eq!(r.count(&job_url("job-1")), 2);
+    let embeds = format!("{BASE}/api/v1/analytics/exports/lookups/embeds");
+    r.on(&embeds, reply(200, r#"[{"id":"e1"},{"id""#));
+    r.on(&embeds, reply(200, r#"[{"id":"e1"},{"id":"e2"}]"#));
+    let p = block_on(up::lookup(
+        &r,
+        &session(),
+        "embeds",
+        &PageRequest::default(),
+    ))
+    .unwrap();
+    assert_eq!(p.data, vec![json!({"id":"e1"}), json!({"id":"e2"})]);
+    // A wrong answer (not cut short) is an error at once.
+    r.on(&embeds, reply(200, r#"{"id":"e1"}"#));
+    let e = block_on(up::lookup(
+        &r,
+        &session(),
+        "embeds",
+        &PageRequest::default(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "E_DECODE");
+    assert_eq!(r.count(&embeds), 3);
+}
+
+#[test]
+fn a_job_read_that_never_answers_meets_the_wait_deadline() {
+    let r = Routes::new();
+    r.on(&job_url("job-1"), hang_after(b"{}", 1, 0));
+    let (out, _) = run_rows(
+        &r,
+        RowsOptions {
+            wait: WaitOptions {
+                timeout_ms: Some(5_000.0),
+                ..WaitOptions::default()
+            },
+            ..RowsOptions::default()
+        },
+    );
+    assert_eq!(out.unwrap_err().code(), "E_TIMEOUT");
 }

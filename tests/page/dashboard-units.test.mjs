@@ -1,15 +1,17 @@
 // Unit tests (Node, no browser) of the dashboard's DOM-free pieces: the CSV writer and its
 // injection guard, JSON Lines keys, the preview's sort and filter, the column chart's counts, the
-// curl command's quoting (run through a real shell) and the share link's encoding.
+// per-day-by-type counts, the curl commands (quoting run through a real shell, and the Userpilot
+// and Raw Activity requests run against the sandbox) and the share link's encoding.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { startSandbox } from "../../sandbox/server.mjs";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { SANDBOX_CREDENTIALS, startSandbox } from "../../sandbox/server.mjs";
 import { readCsv, truthCsv } from "../js/helpers.mjs";
 import { columnBars } from "../../www/charts.js";
-import { csvParts, guardCell, isDangerous, jsonKeys, jsonlParts } from "../../www/csv-guard.js";
-import { curlCommand, shellQuote } from "../../www/curl.js";
+import { csvParts, guardCell, isDangerous, jsonKeys, jsonlParts, recordParts } from "../../www/csv-guard.js";
+import { curlCommand, curlRequest, shellQuote } from "../../www/curl.js";
+import { cellDay, countDayType, dayNumber, dayTypeIndex } from "../../www/day-chart.js";
 import { queryFromHash, shareLink } from "../../www/saved-queries.js";
 import { cellMatcher, filterOrder, sortOrder } from "../../www/table.js";
 
@@ -54,6 +56,10 @@ test("JSON Lines: one object per row keyed by the header, repeated names made un
   assert.deepEqual(jsonKeys(["a", "b", "a", "a_2", "a"]), ["a", "b", "a_2", "a_2_2", "a_3"]);
   const text = jsonlParts({ header: ["id", "name"], rows: [["1", 'Café "x"\n'], ["2"]] }).join("");
   assert.equal(text, '{"id":"1","name":"Café \\"x\\"\\n"}\n{"id":"2","name":""}\n');
+  const records = Array.from({ length: 12_001 }, (_, i) => ({ i, nested: { a: [i, "x"] } }));
+  const parts = recordParts(records);
+  assert.equal(parts.length, 3, "in parts of 5,000 lines");
+  assert.deepEqual(parts.join("").split("\n").slice(0, -1).map((l) => JSON.parse(l)), records, "the records as they are, one per line");
 });
 
 test("preview sort: numbers as numbers, text case-insensitively, empty last, ties in file order", () => {
@@ -103,4 +109,60 @@ test("share links: the query in base64url JSON, read back; damaged links are ref
   assert.ok(queryFromHash("#query=%%%").error);
   assert.ok(queryFromHash("#query=bm90IGpzb24").error);
   assert.ok(queryFromHash("#query=WzFd").error, "a list is not a query");
+});
+
+test("per day by type: days in UTC from ms, µs or ISO text; a record over several rows counts once", () => {
+  assert.equal(dayNumber("2024-01-02"), 19724);
+  assert.ok(Number.isNaN(dayNumber("2024-1-2")));
+  assert.equal(cellDay(String(Date.UTC(2024, 0, 2, 23, 59)), "ms"), 19724);
+  assert.equal(cellDay(String(Date.UTC(2024, 0, 2, 0, 0) * 1000 + 5), "us"), 19724);
+  assert.equal(cellDay("2024-01-02T23:59:59.999504"), 19724, "a time without a zone is UTC");
+  assert.equal(cellDay("2024-01-03T00:30:00+02:00"), 19724);
+  assert.ok(Number.isNaN(cellDay("")) && Number.isNaN(cellDay("soon")));
+  const ms = (d, h = 12) => String(Date.UTC(2024, 0, d, h));
+  // uid, day, type: record "b" is exploded over three rows.
+  const rows = [["a", ms(1), "email"], ["b", ms(2), "meeting"], ["b", ms(2), "meeting"], ["b", ms(2), "meeting"], ["c", ms(2), "call"], ["d", "", "email"], ["e", ms(9), "fax"]];
+  const index = dayTypeIndex(rows, { dayCol: 1, typeCol: 2, recordCol: 0, knownTypes: ["email", "meeting", "call"] });
+  assert.deepEqual(index.types, ["email", "meeting", "call", "fax"], "known types first, others as they come");
+  const from = dayNumber("2024-01-01");
+  const all = countDayType(index, null, from, from + 2);
+  // day-major: [day0: email meeting call fax, day1: ..., day2: ...]
+  assert.deepEqual([...all.counts], [1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+  assert.equal(all.outside, 2, "no day, and a day past the range");
+  // A view (sorted, filtered) that reaches record b through its last row only.
+  assert.deepEqual([...countDayType(index, Uint32Array.from([3, 0]), from, from + 2).counts], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+  const flat = dayTypeIndex(rows, { dayCol: 1, typeCol: 2 });
+  assert.equal(countDayType(flat, null, from, from + 2).counts[4 + 1], 3, "without a record column every row counts");
+});
+
+test("curl for Userpilot and Raw Activity exports: no secret in the text, and the sandbox accepts them", async (t) => {
+  const up = curlRequest({ api: "userpilot", baseUrl: "https://appex.example.com/", path: "/api/v1/analytics/exports/", body: { from: "2024-01-01", to: "2024-01-02" } });
+  assert.match(up, /-H "Authorization: Token \$USERPILOT_API_KEY"/);
+  const viaEdge = curlRequest({ api: "userpilot", proxyUrl: "https://dash.example/api/userpilot", path: "/api/v1/analytics/exports/", body: {} });
+  assert.ok(viaEdge.includes("'https://dash.example/api/userpilot/api/v1/analytics/exports/'") && viaEdge.includes('"x-exportkit-key: $EXPORTKIT_KEY"'));
+  assert.ok(!viaEdge.includes("USERPILOT_API_KEY"));
+  if (["curl", "jq"].some((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0)) {
+    t.diagnostic("curl or jq missing: the commands were not run");
+    return;
+  }
+  const sb = await startSandbox({ port: 0 });
+  // Asynchronously: the sandbox answering curl runs in this process.
+  const sh = (script, env) =>
+    new Promise((resolve) => {
+      execFile("bash", ["--noprofile", "--norc", "-e", "-c", script], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    });
+  try {
+    const upCmd = curlRequest({ api: "userpilot", baseUrl: sb.url, path: "/api/v1/analytics/exports/", body: { from: "2024-01-01", to: "2024-01-02", format: "json" } });
+    const r1 = await sh(upCmd, { USERPILOT_API_KEY: SANDBOX_CREDENTIALS.userpilot.apiKey });
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.match(JSON.parse(r1.stdout).job_id, /^[0-9a-f-]{36}$/);
+    const body = { start_date: "2024-01-01", end_date: "2024-01-02", activity_type: "all", output_format: "JSONLines", export_type: "delta" };
+    const actCmd = curlRequest({ api: "backstory", baseUrl: sb.url, path: "/pull/v1/export/activities/jobs", body });
+    const r2 = await sh(actCmd, { BACKSTORY_CLIENT_ID: SANDBOX_CREDENTIALS.backstory.clientId, BACKSTORY_CLIENT_SECRET: SANDBOX_CREDENTIALS.backstory.clientSecret });
+    assert.equal(r2.code, 0, r2.stderr);
+    const job = JSON.parse(r2.stdout);
+    assert.deepEqual([job.start_date, job.end_date, job.activity_type, job.export_type], ["2024-01-01", "2024-01-02", "all", "delta"]);
+  } finally {
+    await sb.close();
+  }
 });

@@ -3,21 +3,19 @@
 // is drawn for exactly the nodes the query selects (lines over snapshots, or bars for the latest),
 // plus a validation error that makes no call, and no console error or CSP violation.
 //
-//   node --test tests/page/forecasts.test.mjs   (screenshots: test-artifacts/page-forecasts*.png)
+// The table is the shared virtualised preview; its downloads (CSV guarded by default, JSON Lines
+// of the records as sent) and its curl are checked too, with axe-core at laptop and phone width.
+//
+//   node --test tests/page/forecasts.test.mjs   (screenshots: test-artifacts/screenshots/forecasts*.png)
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { readFile } from "node:fs/promises";
 import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
 import { readCsv } from "../js/helpers.mjs";
+import { ROOT, TIMEOUT, assertAccessible, assertPhoneReady, launchBrowser, screenshot } from "./page-helpers.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const ARTIFACTS = path.join(ROOT, "test-artifacts");
-const TIMEOUT = 30_000;
 const BASE = ["hierarchy_node_id", "hierarchy_node_ownership_external_id", "hierarchy_node_name", "cadence_period_id", "submitted_by", "submitted_at", "notes"];
 const CHART_SERIES = ["quota", "commit", "best_case", "closed_won"];
 
@@ -29,12 +27,7 @@ let ref;
 before(async () => {
   sandbox = await startSandbox({ port: 0, seed: 4 });
   site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    headless: true,
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
+  browser = await launchBrowser();
   ref = await (await fetch(`${sandbox.url}/__sandbox/truth/forecasting`)).json();
 });
 
@@ -162,7 +155,8 @@ test("Forecasts panel: form, JSON, run, table, download, a chart per node, valid
     trs.slice(0, 15).map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)),
   );
   assert.deepEqual(firstRows, want.slice(1, 16));
-  assert.equal(await page.locator("[data-testid='fc-table'] td *").count(), 0, "cells are text only");
+  assert.equal(await page.locator("[data-testid='fc-table'] tbody td *").count(), 0, "cells are text only");
+  assert.equal(await page.getByTestId("fc-table").getAttribute("data-row-count"), String(t.total), "every record is in the table");
 
   // The charts: one per node of the subtree, each following that node over every snapshot.
   const charts = await chartsOnPage(page);
@@ -184,13 +178,31 @@ test("Forecasts panel: form, JSON, run, table, download, a chart per node, valid
     titles.map((x) => Number(/Quota: ([\d,.]+)/.exec(x)[1].replaceAll(",", ""))).sort((a, b) => a - b),
     [...quotas].sort((a, b) => a - b),
   );
-  await page.screenshot({ path: path.join(ARTIFACTS, "page-forecasts.png"), fullPage: false });
-  await page.locator(".fc-charts-section").screenshot({ path: path.join(ARTIFACTS, "page-forecasts-charts.png") });
+  await screenshot(page, "forecasts");
+  await screenshot(page.locator(".fc-charts-section"), "forecasts-charts");
 
-  // The download is the whole table as CSV.
-  const [download] = await Promise.all([page.waitForEvent("download", { timeout: TIMEOUT }), page.getByTestId("fc-download-csv").click()]);
-  assert.match(download.suggestedFilename(), /^exportkit-forecasts-10090-\d{4}-\d\d-\d\d\.csv$/);
-  assert.deepEqual(readCsv(await readFile(await download.path(), "utf8")), want);
+  // Downloads: the table as CSV (guarded by default: the cells a spreadsheet would run get a '),
+  // exactly the truth with "keep raw values"; JSON Lines are the records as the API sent them.
+  const download = async (testid) => {
+    const [d] = await Promise.all([page.waitForEvent("download", { timeout: TIMEOUT }), page.getByTestId(testid).click()]);
+    return { name: d.suggestedFilename(), text: await readFile(await d.path(), "utf8") };
+  };
+  const guard = (v) => (/^[=+\-@\t\r]/.test(v) && !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v) ? `'${v}` : v);
+  const guarded = await download("fc-download-csv");
+  assert.match(guarded.name, /^exportkit-forecasts-10090-\d{4}-\d\d-\d\d\.csv$/);
+  assert.deepEqual(readCsv(guarded.text), [want[0], ...want.slice(1).map((r) => r.map(guard))]);
+  await page.getByTestId("fc-download-keep-raw").check();
+  assert.deepEqual(readCsv((await download("fc-download-csv")).text), want);
+  const lines = (await download("fc-download-jsonl")).text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  assert.deepEqual(lines, t.records);
+  await page.getByTestId("fc-download-curl").click();
+  await page.getByTestId("fc-download-curl-status").filter({ hasText: /Copied|copy it/ }).waitFor({ timeout: TIMEOUT });
+  const curl = await page.getByTestId("fc-download-curl-output").inputValue();
+  assert.ok(curl.includes(`'${sandbox.url}/v3/beta/forecasting/query'`), curl);
+  assert.deepEqual(JSON.parse(/--data-raw '([^']*)'/.exec(curl)[1]), wire, "curl sends the JSON shown");
+  assert.ok(!curl.includes(SANDBOX_CREDENTIALS.backstory.clientSecret) && curl.includes("Authorization: Bearer $TOKEN"));
+  await assertAccessible(page, "Forecasts panel with a result", "#panel-forecasts");
+  await assertPhoneReady(page, "forecasts", "#panel-forecasts");
 
   // ---------------------------------------------------------- one node, latest: bars
   const rep = ref.hierarchy.find((n) => n.level === 4);
@@ -213,6 +225,29 @@ test("Forecasts panel: form, JSON, run, table, download, a chart per node, valid
   assert.equal(one[0].node, rep.id);
   assert.equal(one[0].mode, "bars");
   assert.deepEqual(one[0].series.map((s) => [s.slug, s.bars]), CHART_SERIES.map((s) => [s, 1]));
+
+  // ---------------------------------------------------------- Cancel stops the requests
+  // The first page is held at the network until Cancel; after it, no page is asked for.
+  let release;
+  const held = new Promise((r) => (release = r));
+  let reached = false;
+  await page.route("**/forecasting/query", async (route) => {
+    reached = true;
+    await held;
+    await route.abort().catch(() => {});
+  });
+  const asked = () => requests.filter((u) => u.includes("/forecasting/")).length;
+  await page.getByTestId("fc-run").click();
+  await page.waitForFunction(() => !document.querySelector("[data-testid='fc-cancel']").disabled, null, { timeout: TIMEOUT });
+  for (const end = Date.now() + TIMEOUT; !reached && Date.now() < end; ) await page.waitForTimeout(20);
+  assert.ok(reached, "the first page was asked for");
+  const sent = asked();
+  await page.getByTestId("fc-cancel").click();
+  await page.waitForFunction(() => document.querySelector("[data-testid='fc-run-error']")?.dataset.code === "E_ABORTED", null, { timeout: TIMEOUT });
+  release();
+  await page.waitForTimeout(500);
+  assert.equal(asked(), sent, "no request after Cancel");
+  await page.unroute("**/forecasting/query");
 
   // ---------------------------------------------------------- validation: no call
   const before = requests.filter((u) => u.includes("/forecasting/")).length;

@@ -4,7 +4,7 @@
 //
 //   node --test tests/page/query-features.test.mjs
 //
-// Screenshots: test-artifacts/page-query-large.png, page-query-share.png.
+// Screenshots: test-artifacts/screenshots/query-large.png, query-chart.png, query-share.png.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ import Papa from "papaparse";
 import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
 import { readCsv, truthCsv } from "../js/helpers.mjs";
-import { ARTIFACTS, ROOT, TIMEOUT, assertClean, fillSettings, launchBrowser, openPage, queryJson, runQuery, setQuery } from "./page-helpers.mjs";
+import { ROOT, TIMEOUT, assertClean, fillSettings, launchBrowser, openPage, queryJson, runQuery, screenshot, setQuery } from "./page-helpers.mjs";
 
 const ACCOUNTS = 200_000;
 const SECRETS = [SANDBOX_CREDENTIALS.backstory.clientId, SANDBOX_CREDENTIALS.backstory.clientSecret];
@@ -123,7 +123,7 @@ test("Query panel: 200,000 rows previewed, sorted, filtered and downloaded", { t
   await page.waitForFunction((n) => document.querySelector("[data-testid='preview-table'] tbody tr:last-child th")?.textContent === String(n), ACCOUNTS, { timeout: TIMEOUT });
   const end = await screenRows(page);
   assert.deepEqual(end.at(-1), [String(ACCOUNTS), ...data.at(-1)], "the last row, cell by cell");
-  await page.screenshot({ path: path.join(ARTIFACTS, "page-query-large.png") });
+  await screenshot(page, "query-large");
   await page.keyboard.press("Home");
   await page.waitForFunction(() => document.querySelector("[data-testid='preview-table'] tbody tr th")?.textContent === "1", null, { timeout: TIMEOUT });
   await page.keyboard.press("PageDown");
@@ -248,7 +248,7 @@ test("Query panel: 200,000 rows previewed, sorted, filtered and downloaded", { t
   for (const r of data) if (r[1] !== "") freq.set(r[1], (freq.get(r[1]) || 0) + 1);
   assert.equal(top[1], Math.max(...freq.values()), `the most frequent name (${top[0]})`);
   assert.equal(freq.get(top[0]), top[1]);
-  await page.getByTestId("chart").screenshot({ path: path.join(ARTIFACTS, "page-query-chart.png") });
+  await screenshot(page.getByTestId("chart"), "query-chart");
 
   await assertClean(page, problems);
   await context.close();
@@ -378,7 +378,7 @@ test("Query panel: saved queries, share link and curl, without secrets", { timeo
   await page.waitForFunction(() => document.querySelector('[data-testid="share-output"]')?.value.includes("curl"), null, { timeout: TIMEOUT });
   await page.getByTestId("share-status").filter({ hasText: /Copied|copy it/ }).waitFor({ timeout: TIMEOUT });
   const curl = await page.getByTestId("share-output").inputValue();
-  await page.screenshot({ path: path.join(ARTIFACTS, "page-query-share.png"), fullPage: true });
+  await screenshot(page, "query-share", { fullPage: true });
   for (const s of SECRETS) assert.ok(!curl.includes(s), "the curl command holds no credential");
   assert.match(curl, /\$BACKSTORY_CLIENT_ID/);
   assert.match(curl, /\$BACKSTORY_CLIENT_SECRET/);

@@ -1,24 +1,26 @@
 // Page test: the dashboard's Query panel in headless Chromium (playwright-core) against the sandbox.
 // Builds a query through the form, checks the JSON it shows, runs it, checks the missing-column
 // warning, the preview and the downloaded file against the sandbox's ground truth, the quota
-// counter, the cache, a validation error without any network call, and that the page raised no
-// console error and no Content-Security-Policy violation.
+// counter, the cache, a validation error without any network call, sorts reordered by drag and
+// by the keyboard, Cancel, nothing secret in storage, and that the page raised no console error
+// and no Content-Security-Policy violation. Then the phone width, and the footer (and the curl)
+// when the site says it sits behind the edge worker.
 //
 //   node --test tests/page/
 //
-// Screenshots go to test-artifacts/ (page-query.png, page-query-phone.png).
+// Screenshots go to test-artifacts/screenshots/ (query.png, query-phone.png).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
+import { screenshot } from "./page-helpers.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const ARTIFACTS = path.join(ROOT, "test-artifacts");
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -43,7 +45,6 @@ before(async () => {
     args: CHROMIUM_ARGS,
     headless: true,
   });
-  await mkdir(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
@@ -261,6 +262,13 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   await page.getByTestId("add-sort").click();
   await page.getByTestId("sort-slug-1").fill("ootb_account_engagement_level");
   await page.getByTestId("sort-up-1").click();
+  // The same by drag (the pointer) and by the keyboard on the drag handle, which keeps the focus.
+  await page.getByTestId("sort-drag-1").dragTo(page.getByTestId("sort-0"), { targetPosition: { x: 20, y: 2 } });
+  assert.equal(await page.getByTestId("sort-slug-0").inputValue(), "ootb_account_name", "dragged to the top");
+  await page.getByTestId("sort-drag-0").focus();
+  await page.keyboard.press("ArrowDown");
+  assert.equal(await page.getByTestId("sort-slug-0").inputValue(), "ootb_account_engagement_level", "moved down with the arrow key");
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), "sort-drag-1", "the handle keeps the focus");
 
   const expected = {
     object: "account",
@@ -331,10 +339,14 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   const previewCount = await page.locator("[data-testid='preview-table'] tbody tr").count();
   assert.ok(previewCount >= Math.min(10, truthRows.length - 1) && previewCount <= truthRows.length - 1, `rows in the DOM: ${previewCount}`);
 
+  // Nothing secret in this browser's storage (remember is off).
+  const storage = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+  assert.ok(!storage.includes(SANDBOX_CREDENTIALS.backstory.clientSecret) && !storage.includes(SANDBOX_CREDENTIALS.backstory.clientId), "no credential stored");
+
   // Calls left went down by one.
   assert.equal(await callsLeft(page), leftBefore - 1);
 
-  await page.screenshot({ path: path.join(ARTIFACTS, "page-query.png"), fullPage: true });
+  await screenshot(page, "query", { fullPage: true });
 
   // ---------------------------------------------------------- download (raw: the file as received)
   await page.getByTestId("download-keep-raw").check();
@@ -423,7 +435,38 @@ test("Query panel: usable at phone width, every control labelled", { timeout: 12
       .map((el) => el.outerHTML.slice(0, 120)),
   );
   assert.deepEqual(unlabeled, [], "every control has a label");
-  await page.screenshot({ path: path.join(ARTIFACTS, "page-query-phone.png"), fullPage: true });
+  await screenshot(page, "query-phone", { fullPage: true });
   await assertClean(page, problems);
   await context.close();
+});
+
+test("the footer says where calls go, directly or through the edge worker; curl follows", { timeout: 60_000 }, async () => {
+  const direct = await openPage();
+  assert.match(await direct.page.getByTestId("footer-note").textContent(), /straight from your browser to the base URL in Settings/);
+  await assertClean(direct.page, direct.problems);
+  await direct.context.close();
+
+  // A site whose /config.json names the edge worker (as the worker's own does).
+  const edgeSite = await startStatic({ root: ROOT, port: 0, config: { proxyUrl: "/api/backstory", userpilotProxyUrl: "/api/userpilot" } });
+  try {
+    const context = await browser.newContext({ permissions: [] });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${edgeSite.url}/www/`);
+    await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: TIMEOUT });
+    const footer = await page.getByTestId("footer-note").textContent();
+    assert.match(footer, /to this site's edge worker, which adds the credentials/);
+    assert.doesNotMatch(footer, /straight from your browser/);
+    await page.getByTestId("copy-curl").click();
+    await page.waitForFunction(() => document.querySelector("[data-testid='share-output']")?.value.includes("curl"), null, { timeout: TIMEOUT });
+    const curl = await page.getByTestId("share-output").inputValue();
+    assert.ok(curl.includes(`'${edgeSite.url}/api/backstory/v3/beta/insights/export'`), curl);
+    assert.match(curl, /x-exportkit-key: \$EXPORTKIT_KEY/);
+    assert.doesNotMatch(curl, /TOKEN=|BACKSTORY_CLIENT/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await edgeSite.close();
+  }
 });

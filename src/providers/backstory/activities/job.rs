@@ -1,9 +1,9 @@
 //! The job as the vendor describes it, read strictly, and its polling: a backoff between status
 //! reads and a sans-IO watch that says when to ask next (time passed in).
 
-use super::{get_request, ActivityType, ExportType};
+use super::{get_request, ActivityType, ExportType, JobParams};
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::time::parse_date;
+use crate::core::time::{parse_date, parse_utc_seconds};
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use serde_json::{Map, Value};
@@ -174,6 +174,22 @@ impl Job {
         })
     }
 
+    /// Whether this job could be the one a `POST /jobs` with `params` sent at `since_ms` made:
+    /// the same parameters, created then or later. Used after a create whose answer was lost;
+    /// `since_ms` should allow for the vendor's clock running behind ours.
+    pub fn matches_request(&self, params: &JobParams, since_ms: f64) -> bool {
+        self.start_date.as_deref() == Some(params.start_date().as_str())
+            && self.end_date.as_deref() == Some(params.end_date().as_str())
+            && self.activity_type == Some(params.activity_type)
+            && self.export_type == Some(params.export_type)
+            && self
+                .job_created_time
+                .as_deref()
+                .and_then(parse_utc_seconds)
+                // Created times have whole seconds: the second `since_ms` falls in counts.
+                .is_some_and(|t| t + 1000.0 > since_ms)
+    }
+
     /// `Err(JobFailed)` for a job that ended Failed or Canceled.
     pub fn check_not_failed(&self) -> Result<()> {
         match self.state {
@@ -292,7 +308,12 @@ impl JobWatch {
         if !resp.is_success() {
             return Err(Error::from_status(resp.status, &resp.body, None));
         }
-        let job = Job::from_json(&resp.body)?;
+        self.accept(Job::from_json(&resp.body)?, now_ms)
+    }
+
+    /// Takes the job as a status read returned it. Returns whether the state changed.
+    pub fn accept(&mut self, job: Job, now_ms: f64) -> Result<bool> {
+        self.in_flight = false;
         if job.job_id != self.job.job_id {
             return Err(Error::decode(
                 1,
@@ -354,6 +375,41 @@ mod tests {
         let e = failed.check_not_failed().unwrap_err();
         assert_eq!(e.code(), "E_JOB_FAILED");
         assert!(e.to_string().contains("j1") && e.to_string().contains("Failed"));
+    }
+
+    #[test]
+    fn a_lost_create_answer_is_matched_by_parameters_and_time() {
+        let j = Job::from_json(QUEUED.as_bytes()).unwrap();
+        let p =
+            JobParams::from_json(r#"{"startDate":"2024-01-01","endDate":"2024-01-14"}"#).unwrap();
+        let created = parse_utc_seconds("2024-01-20T10:00:00Z").unwrap();
+        assert!(j.matches_request(&p, created));
+        assert!(j.matches_request(&p, created + 999.0), "same second");
+        assert!(
+            !j.matches_request(&p, created + 1000.0),
+            "made before the attempt"
+        );
+        for other in [
+            r#"{"startDate":"2024-01-02","endDate":"2024-01-14"}"#,
+            r#"{"startDate":"2024-01-01","endDate":"2024-01-13"}"#,
+            r#"{"startDate":"2024-01-01","endDate":"2024-01-14","activityType":"call"}"#,
+            r#"{"startDate":"2024-01-01","endDate":"2024-01-14","exportType":"snapshot"}"#,
+        ] {
+            assert!(
+                !j.matches_request(&JobParams::from_json(other).unwrap(), 0.0),
+                "{other}"
+            );
+        }
+        let untimed = Job::from_json(
+            QUEUED
+                .replace("\"2024-01-20T10:00:00Z\"", "null")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(
+            !untimed.matches_request(&p, 0.0),
+            "no creation time: cannot tell"
+        );
     }
 
     #[test]

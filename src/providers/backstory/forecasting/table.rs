@@ -293,11 +293,18 @@ pub fn parse_page(body: &[u8], what: &str) -> std::result::Result<Vec<Record>, (
 pub struct ForecastTable {
     fields: Vec<String>,
     rows: Vec<Record>,
+    /// CSV cells as they are: no CSV-injection guard (see [`crate::parse::csv_write`]).
+    raw_cells: bool,
 }
 
 impl ForecastTable {
     pub fn new() -> Self {
         ForecastTable::default()
+    }
+
+    /// CSV written with cells as they are (the guard is on unless this is set).
+    pub fn set_raw_cells(&mut self, raw: bool) {
+        self.raw_cells = raw;
     }
 
     /// Learns a record's fields (for the columns) without keeping the record.
@@ -353,12 +360,12 @@ impl ForecastTable {
     }
 
     pub fn write_csv_header(&self, out: &mut String) {
-        write_row(out, self.columns());
+        write_row(out, self.columns(), !self.raw_cells);
     }
 
     pub fn write_csv_row(&self, r: &Record, out: &mut String) -> Result<()> {
         let cells = self.cells(r)?;
-        write_row(out, cells.iter().map(|c| c.to_text()));
+        write_row(out, cells.iter().map(|c| c.to_text()), !self.raw_cells);
         Ok(())
     }
 
