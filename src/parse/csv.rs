@@ -614,20 +614,25 @@ mod tests {
         opts: CsvOptions,
     ) -> (Option<Vec<String>>, Vec<Vec<String>>, Vec<RowError>) {
         let mut p = CsvParser::new(opts);
-        let mut rows = Vec::new();
+        let rows = feed_chunks(&mut p, input, cuts)
+            .iter()
+            .flat_map(RowBatch::rows)
+            .collect();
+        (p.header().map(|h| h.to_vec()), rows, p.take_errors())
+    }
+
+    /// Pushes `input` cut at `cuts`, taking batches as they come, then finishes.
+    fn feed_chunks(p: &mut CsvParser, input: &[u8], cuts: &[usize]) -> Vec<RowBatch> {
+        let mut batches = Vec::new();
         let mut at = 0;
         for &c in cuts.iter().chain(std::iter::once(&input.len())) {
             p.push(&input[at..c]).unwrap();
             at = c;
-            while let Some(b) = p.take_batch() {
-                rows.extend(b.rows());
-            }
+            batches.extend(std::iter::from_fn(|| p.take_batch()));
         }
         p.finish().unwrap();
-        while let Some(b) = p.take_batch() {
-            rows.extend(b.rows());
-        }
-        (p.header().map(|h| h.to_vec()), rows, p.take_errors())
+        batches.extend(std::iter::from_fn(|| p.take_batch()));
+        batches
     }
 
     #[test]
@@ -744,19 +749,10 @@ mod tests {
                     ..CsvOptions::default()
                 });
                 p.fast_allowed = fast;
-                let mut rows = Vec::new();
-                let mut at = 0;
-                for &c in cuts.iter().chain(std::iter::once(&input.len())) {
-                    p.push(&input[at..c]).unwrap();
-                    at = c;
-                    while let Some(b) = p.take_batch() {
-                        rows.push((b.first_row, b.rows(), b.utf16_ends.clone()));
-                    }
-                }
-                p.finish().unwrap();
-                while let Some(b) = p.take_batch() {
-                    rows.push((b.first_row, b.rows(), b.utf16_ends.clone()));
-                }
+                let rows: Vec<_> = feed_chunks(&mut p, &input, &cuts)
+                    .into_iter()
+                    .map(|b| (b.first_row, b.rows(), b.utf16_ends))
+                    .collect();
                 (
                     p.header().map(|h| h.to_vec()),
                     rows,
