@@ -9,19 +9,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchBrowser } from "../page/page-helpers.mjs";
 import { ACCESS_KEY, callsToday, control, ROOT, sandboxSecrets, startEdge, startSandbox, truthCsv } from "./helpers.mjs";
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const TIMEOUT = 30_000;
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
 
@@ -33,7 +23,7 @@ const secrets = sandboxSecrets();
 before(async () => {
   sb = await startSandbox({ jobSpeed: 50 });
   edge = await startEdge({ vars: { BACKSTORY_BASE_URL: sb.url, USERPILOT_BASE_URL: sb.url, USERPILOT_FILES_BASE_URL: sb.url }, secrets });
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", args: CHROMIUM_ARGS, headless: true });
+  browser = await launchBrowser();
   await mkdir(ARTIFACTS, { recursive: true });
 });
 

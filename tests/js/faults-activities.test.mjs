@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import init, { BackstoryClient } from "../../js/index.js";
-import { activityCsvRows, control, faultMatrix, gather, readCsv, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { activityCsvRows, control, faultMatrix, failsWithDelivered, gather, readCsv, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
 let sb;
 let job; // one Completed job whose fragments most faults hit
@@ -74,16 +74,7 @@ async function exactExport(opts = {}) {
  * prefix of the truth (nothing lost before it, nothing repeated).
  */
 async function failsWith(it, code, expected = truth) {
-  const e = await gather(it).then(
-    () => assert.fail(`expected ${code}`),
-    (x) => x,
-  );
-  assert.equal(e.name, "ExportError");
-  assert.equal(e.code, code, e.message);
-  const got = records(e.batches);
-  assert.equal(e.delivered.records, got.length, "delivered counts what arrived");
-  if (expected) assert.deepEqual(got, expected.slice(0, got.length), "what arrived is a prefix of the truth");
-  return e;
+  return failsWithDelivered(it, code, { expected });
 }
 
 // ------------------------------------------------------------------ statuses

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import init, { UserpilotClient } from "../../js/index.js";
-import { control, faultMatrix, gather, readCsv, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { control, faultMatrix, failsWithDelivered, gather, readCsv, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
 let sb;
 let jsonJob;
@@ -63,17 +63,13 @@ async function exactCsv(opts = {}) {
 
 /** A JSON rows run that must fail: the code, and `delivered` telling exactly what arrived. */
 async function failsJson(code, opts = {}) {
-  const e = await gather(client().exports.rows(jsonJob, { batchRecords: 300, ...opts })).then(
-    () => assert.fail(`expected ${code}`),
-    (x) => x,
-  );
-  assert.equal(e.name, "ExportError");
-  assert.equal(e.code, code, e.message);
-  const got = e.batches.flatMap((b) => b.records);
-  assert.deepEqual(got, truth.slice(0, got.length), "what arrived is a prefix of the truth");
-  const last = e.batches.at(-1);
-  assert.deepEqual(e.delivered, { records: got.length, file: last?.file ?? null, filename: last?.filename ?? null, line: last?.lastLine ?? null, row: null });
-  return e;
+  return failsWithDelivered(client().exports.rows(jsonJob, { batchRecords: 300, ...opts }), code, {
+    expected: truth,
+    delivered: (batches, got) => {
+      const last = batches.at(-1);
+      return { records: got.length, file: last?.file ?? null, filename: last?.filename ?? null, line: last?.lastLine ?? null, row: null };
+    },
+  });
 }
 
 /** The JSON job's events of file `k`. */

@@ -176,6 +176,28 @@ export function faultMatrix(api, sandbox) {
   };
 }
 
+/**
+ * A run that must fail (`it` a batch iterator, run by `gather`): resolves to its error once it is
+ * checked to be an ExportError with `code` whose `delivered.records` counts the records that
+ * arrived before it; that those records are a prefix of `expected` (nothing lost before the
+ * failure, nothing repeated), a check skipped only when `expected` is null; and, when
+ * `delivered(batches, records)` is given, that `delivered` is exactly what it returns.
+ */
+export async function failsWithDelivered(it, code, { expected, delivered } = {}) {
+  assert.ok(expected !== undefined, "pass `expected` (the truth, or null to skip the prefix check)");
+  const e = await gather(it).then(
+    () => assert.fail(`expected ${code}`),
+    (x) => x,
+  );
+  assert.equal(e.name, "ExportError");
+  assert.equal(e.code, code, e.message);
+  const got = e.batches.flatMap((b) => b.records);
+  assert.equal(e.delivered.records, got.length, "delivered counts what arrived");
+  if (expected) assert.deepEqual(got, expected.slice(0, got.length), "what arrived is a prefix of the truth");
+  if (delivered) assert.deepEqual(e.delivered, delivered(e.batches, got));
+  return e;
+}
+
 /** Writes one API's counts and rebuilds fault-matrix.md from every API's file, under a lock
  * (the test files run in parallel processes). */
 async function writeMatrix(api, counts) {

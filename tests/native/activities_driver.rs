@@ -3,7 +3,7 @@
 //! of order, and switchable faults (a reset part way, a short body, a failed job, a bad line).
 //! Time is the vendor's fake clock: sleeping advances it.
 
-use super::script::block_on;
+use super::script::{block_on, Delay};
 use exportkit::core::auth::ClientCredentials;
 use exportkit::core::http::HttpRequest;
 use exportkit::driver::activities::{
@@ -17,27 +17,10 @@ use exportkit::{Error, Result};
 use serde_json::json;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 const DAY0: i64 = 19_723; // 2024-01-01
 const WORK_MS: f64 = 3000.0;
-
-/// Pending for `n` polls, then ready.
-struct Delay(u32);
-impl Future for Delay {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {

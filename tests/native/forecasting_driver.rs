@@ -2,7 +2,7 @@
 //! and `per_page` like the real API, each answer delayed by a few polls so pages finish out of
 //! order, with switches for the data changing under the run and for broken answers.
 
-use super::script::block_on;
+use super::script::{block_on, Delay};
 use exportkit::core::auth::ClientCredentials;
 use exportkit::core::http::HttpRequest;
 use exportkit::driver::forecasting::{
@@ -14,23 +14,6 @@ use exportkit::transport::{Body, ResponseHead, Transport};
 use exportkit::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-/// Pending for `n` polls, then ready.
-struct Delay(u32);
-impl Future for Delay {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            return Poll::Ready(());
-        }
-        self.0 -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
 
 struct FakeBody {
     chunks: Vec<Vec<u8>>,

@@ -7,7 +7,7 @@ use exportkit::{Error, ErrorKind, Result};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
 pub enum Reply {
@@ -154,4 +154,18 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         }
     }
     panic!("future did not complete");
+}
+
+/// Pending for `n` polls, then ready.
+pub struct Delay(pub u32);
+impl Future for Delay {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }

@@ -294,14 +294,28 @@ const FILES: [&str; 3] = [
     "2024-01-15.json.gz",
 ];
 
-fn three_files(r: &Routes, chunk: usize) {
+/// Queues one read of the completed `job-1`, listing `files` with links signed `sig`, and for
+/// each file the replies its link gives, in the order they are asked for.
+fn serve_completed(r: &Routes, sig: u32, files: &[(&str, Vec<Reply>)]) {
+    let names: Vec<&str> = files.iter().map(|(f, _)| *f).collect();
     r.on(
         &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", &FILES, 1)),
+        reply(200, job_body("job-1", "completed", &names, sig)),
     );
-    for (k, f) in FILES.iter().enumerate() {
-        r.on(&file_url(f, 1), chunked(&gzip(&jsonl(k, 100, 10)), chunk));
+    for (f, replies) in files {
+        for answer in replies {
+            r.on(&file_url(f, sig), answer.clone());
+        }
     }
+}
+
+fn three_files(r: &Routes, chunk: usize) {
+    let files: Vec<(&str, Vec<Reply>)> = FILES
+        .iter()
+        .enumerate()
+        .map(|(k, f)| (*f, vec![chunked(&gzip(&jsonl(k, 100, 10)), chunk)]))
+        .collect();
+    serve_completed(r, 1, &files);
 }
 
 #[test]
@@ -368,26 +382,27 @@ fn dedupe_drops_the_overlap_by_internal_event_id() {
 fn an_expired_link_is_renewed_once_and_nothing_is_lost_or_repeated() {
     for concurrency in [1, 3] {
         let r = Routes::new();
-        r.on(
-            &job_url("job-1"),
-            reply(200, job_body("job-1", "completed", &FILES, 1)),
-        );
-        r.on(
-            &job_url("job-1"),
-            reply(200, job_body("job-1", "completed", &FILES, 2)),
-        );
-        r.on(
-            &file_url(FILES[0], 1),
-            chunked(&gzip(&jsonl(0, 100, 10)), 64),
-        );
         let expired =
             "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
-        for f in &FILES[1..] {
-            r.on(&file_url(f, 1), reply(403, expired));
-        }
-        for (k, f) in FILES.iter().enumerate().skip(1) {
-            r.on(&file_url(f, 2), chunked(&gzip(&jsonl(k, 100, 10)), 64));
-        }
+        serve_completed(
+            &r,
+            1,
+            &[
+                (FILES[0], vec![chunked(&gzip(&jsonl(0, 100, 10)), 64)]),
+                (FILES[1], vec![reply(403, expired)]),
+                (FILES[2], vec![reply(403, expired)]),
+            ],
+        );
+        // The renewal: a second job read, with new links for the files still to fetch.
+        serve_completed(
+            &r,
+            2,
+            &[
+                (FILES[0], vec![]),
+                (FILES[1], vec![chunked(&gzip(&jsonl(1, 100, 10)), 64)]),
+                (FILES[2], vec![chunked(&gzip(&jsonl(2, 100, 10)), 64)]),
+            ],
+        );
         let (out, sink) = run_rows(
             &r,
             RowsOptions {
@@ -412,18 +427,9 @@ fn an_expired_link_is_renewed_once_and_nothing_is_lost_or_repeated() {
 #[test]
 fn a_link_refused_again_after_renewal_is_link_expired() {
     let r = Routes::new();
-    let files = &FILES[..1];
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
-    );
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 2)),
-    );
     let expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
-    r.on(&file_url(FILES[0], 1), reply(403, expired));
-    r.on(&file_url(FILES[0], 2), reply(403, expired));
+    serve_completed(&r, 1, &[(FILES[0], vec![reply(403, expired)])]);
+    serve_completed(&r, 2, &[(FILES[0], vec![reply(403, expired)])]);
     let (out, _) = run_rows(&r, RowsOptions::default());
     assert_eq!(out.unwrap_err().code(), "E_LINK_EXPIRED");
     assert_eq!(r.count(&job_url("job-1")), 2);
@@ -433,18 +439,18 @@ fn a_link_refused_again_after_renewal_is_link_expired() {
 fn a_download_cut_mid_file_restarts_and_skips_what_was_delivered() {
     for (chunk, keep) in [(50, 3), (97, 10), (1000, 1)] {
         let r = Routes::new();
-        let files = &FILES[..2];
-        r.on(
-            &job_url("job-1"),
-            reply(200, job_body("job-1", "completed", files, 1)),
-        );
         let gz1 = gzip(&jsonl(1, 100, 10));
-        r.on(
-            &file_url(files[0], 1),
-            chunked(&gzip(&jsonl(0, 100, 10)), chunk),
+        serve_completed(
+            &r,
+            1,
+            &[
+                (FILES[0], vec![chunked(&gzip(&jsonl(0, 100, 10)), chunk)]),
+                (
+                    FILES[1],
+                    vec![cut_after(&gz1, chunk, keep), chunked(&gz1, chunk)],
+                ),
+            ],
         );
-        r.on(&file_url(files[1], 1), cut_after(&gz1, chunk, keep));
-        r.on(&file_url(files[1], 1), chunked(&gz1, chunk));
         let (out, sink) = run_rows(
             &r,
             RowsOptions {
@@ -469,26 +475,25 @@ fn a_download_cut_mid_file_restarts_and_skips_what_was_delivered() {
 #[test]
 fn a_gzip_stream_that_ends_early_is_fetched_again_never_a_short_success() {
     let r = Routes::new();
-    let files = &FILES[..1];
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
-    );
     let gz = gzip(&jsonl(0, 100, 0));
-    r.on(&file_url(files[0], 1), chunked(&gz[..gz.len() - 5], 64));
-    r.on(&file_url(files[0], 1), chunked(&gz, 64));
+    serve_completed(
+        &r,
+        1,
+        &[(
+            FILES[0],
+            vec![chunked(&gz[..gz.len() - 5], 64), chunked(&gz, 64)],
+        )],
+    );
     let (out, sink) = run_rows(&r, RowsOptions::default());
     assert_eq!(out.unwrap().records, 100);
     assert_eq!(sink.records.len(), 100);
     // Truncated on every try: an error after the retry budget, never a short success.
     let r = Routes::new();
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
+    serve_completed(
+        &r,
+        1,
+        &[(FILES[0], vec![chunked(&gz[..gz.len() / 2], 64); 5])],
     );
-    for _ in 0..5 {
-        r.on(&file_url(files[0], 1), chunked(&gz[..gz.len() / 2], 64));
-    }
     let (out, _) = run_rows(&r, RowsOptions::default());
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_NETWORK");
@@ -498,15 +503,10 @@ fn a_gzip_stream_that_ends_early_is_fetched_again_never_a_short_success() {
 #[test]
 fn corrupt_data_fails_without_retrying() {
     let r = Routes::new();
-    let files = &FILES[..1];
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
-    );
     let mut gz = gzip(&jsonl(0, 10, 0));
     let n = gz.len();
     gz[n - 6] ^= 0xff;
-    r.on(&file_url(files[0], 1), chunked(&gz, 64));
+    serve_completed(&r, 1, &[(FILES[0], vec![chunked(&gz, 64)])]);
     let (out, _) = run_rows(&r, RowsOptions::default());
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_DECODE");
@@ -535,16 +535,22 @@ fn csv_files_with_dedupe_and_a_restart() {
         }
         s.into_bytes()
     };
-    let files = ["2024-01-01.csv.gz", "2024-01-08.csv.gz"];
     let r = Routes::new();
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", &files, 1)),
-    );
-    r.on(&file_url(files[0], 1), chunked(&gzip(&csv(0, 50, 0)), 40));
     let gz1 = gzip(&csv(1, 50, 5));
-    r.on(&file_url(files[1], 1), cut_after(&gz1, 40, 4));
-    r.on(&file_url(files[1], 1), chunked(&gz1, 40));
+    serve_completed(
+        &r,
+        1,
+        &[
+            (
+                "2024-01-01.csv.gz",
+                vec![chunked(&gzip(&csv(0, 50, 0)), 40)],
+            ),
+            (
+                "2024-01-08.csv.gz",
+                vec![cut_after(&gz1, 40, 4), chunked(&gz1, 40)],
+            ),
+        ],
+    );
     let (out, sink) = run_rows(
         &r,
         RowsOptions {
@@ -569,16 +575,14 @@ fn csv_files_with_dedupe_and_a_restart() {
 #[test]
 fn flattened_json_is_csv_with_event_columns_first() {
     let r = Routes::new();
-    let files = &FILES[..2];
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
+    serve_completed(
+        &r,
+        1,
+        &[
+            (FILES[0], vec![chunked(&gzip(&jsonl(0, 100, 0)), 64)]),
+            (FILES[1], vec![chunked(&gzip(&jsonl(1, 2, 1)), 64)]),
+        ],
     );
-    r.on(
-        &file_url(files[0], 1),
-        chunked(&gzip(&jsonl(0, 100, 0)), 64),
-    );
-    r.on(&file_url(files[1], 1), chunked(&gzip(&jsonl(1, 2, 1)), 64));
     let (out, sink) = run_rows(
         &r,
         RowsOptions {
@@ -607,12 +611,7 @@ fn malformed_lines_are_reported_with_file_and_line_or_fail_in_strict_mode() {
         b"{\"internal_event_id\":\"a\"}\n{\"broken\":\n{\"internal_event_id\":\"b\"}\n".to_vec();
     for strict in [false, true] {
         let r = Routes::new();
-        let files = &FILES[..1];
-        r.on(
-            &job_url("job-1"),
-            reply(200, job_body("job-1", "completed", files, 1)),
-        );
-        r.on(&file_url(files[0], 1), chunked(&gzip(&body), 5));
+        serve_completed(&r, 1, &[(FILES[0], vec![chunked(&gzip(&body), 5)])]);
         let (out, sink) = run_rows(
             &r,
             RowsOptions {
@@ -652,11 +651,11 @@ fn rows_of_a_running_job_wait_and_of_a_failed_job_fail() {
         &job_url("job-1"),
         reply(200, job_body("job-1", "in_progress", files, 1)),
     );
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
+    serve_completed(
+        &r,
+        1,
+        &[(files[0], vec![chunked(&gzip(&jsonl(0, 4, 0)), 64)])],
     );
-    r.on(&file_url(files[0], 1), chunked(&gzip(&jsonl(0, 4, 0)), 64));
     let (out, _) = run_rows(&r, RowsOptions::default());
     assert_eq!(out.unwrap().records, 4);
     assert_eq!(*r.slept.borrow(), [500.0]);
@@ -931,15 +930,14 @@ fn lookups_walk_cursor_pages_with_encoded_cursors() {
 #[test]
 fn strict_csv_delivers_the_rows_before_a_bad_record() {
     let r = Routes::new();
-    let files = ["2024-01-01.csv.gz"];
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", &files, 1)),
-    );
     let mut body = b"a,b\n1,x\n2,y\n3,".to_vec();
     body.extend_from_slice(&[0xff, 0xfe]);
     body.extend_from_slice(b"\n4,z\n");
-    r.on(&file_url(files[0], 1), chunked(&gzip(&body), 4096));
+    serve_completed(
+        &r,
+        1,
+        &[("2024-01-01.csv.gz", vec![chunked(&gzip(&body), 4096)])],
+    );
     let (out, sink) = run_rows(
         &r,
         RowsOptions {
@@ -956,18 +954,20 @@ fn strict_csv_delivers_the_rows_before_a_bad_record() {
 #[test]
 fn a_stalled_file_is_fetched_again_once_a_stall_timeout_is_set() {
     let r = Routes::new();
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", &FILES, 1)),
-    );
-    for (k, f) in FILES.iter().enumerate() {
-        let gz = gzip(&jsonl(k, 100, 10));
-        if k == 1 {
+    let gz: Vec<Vec<u8>> = (0..3).map(|k| gzip(&jsonl(k, 100, 10))).collect();
+    serve_completed(
+        &r,
+        1,
+        &[
+            (FILES[0], vec![chunked(&gz[0], 300)]),
             // Stops after two chunks, then never sends the rest; the retry is whole.
-            r.on(&file_url(f, 1), hang_after(&gz, 300, 2));
-        }
-        r.on(&file_url(f, 1), chunked(&gz, 300));
-    }
+            (
+                FILES[1],
+                vec![hang_after(&gz[1], 300, 2), chunked(&gz[1], 300)],
+            ),
+            (FILES[2], vec![chunked(&gz[2], 300)]),
+        ],
+    );
     let start = r.now.get();
     let (out, sink) = run_rows(
         &r,
@@ -998,7 +998,6 @@ fn a_stalled_file_is_fetched_again_once_a_stall_timeout_is_set() {
 #[test]
 fn an_error_body_or_a_cut_short_answer_to_a_read_is_read_again() {
     let r = Routes::new();
-    let files = &FILES[..1];
     r.on(
         &job_url("job-1"),
         reply(
@@ -1006,11 +1005,11 @@ fn an_error_body_or_a_cut_short_answer_to_a_read_is_read_again() {
             r#"{"errors":[{"error":"internal","message":"later"}]}"#,
         ),
     );
-    r.on(
-        &job_url("job-1"),
-        reply(200, job_body("job-1", "completed", files, 1)),
+    serve_completed(
+        &r,
+        1,
+        &[(FILES[0], vec![chunked(&gzip(&jsonl(0, 4, 0)), 64)])],
     );
-    r.on(&file_url(files[0], 1), chunked(&gzip(&jsonl(0, 4, 0)), 64));
     let (out, _) = run_rows(&r, RowsOptions::default());
     assert_eq!(out.unwrap().records, 4);
     assert_eq!(r.count(&job_url("job-1")), 2);

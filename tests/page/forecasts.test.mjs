@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
 import { readCsv } from "../js/helpers.mjs";
-import { ROOT, TIMEOUT, assertAccessible, assertPhoneReady, launchBrowser, screenshot } from "./page-helpers.mjs";
+import { ROOT, TIMEOUT, assertAccessible, assertPhoneReady, fillSettings, launchBrowser, screenshot } from "./page-helpers.mjs";
 
 const BASE = ["hierarchy_node_id", "hierarchy_node_ownership_external_id", "hierarchy_node_name", "cadence_period_id", "submitted_by", "submitted_at", "notes"];
 const CHART_SERIES = ["quota", "commit", "best_case", "closed_won"];
@@ -96,11 +96,7 @@ test("Forecasts panel: form, JSON, run, table, download, a chart per node, valid
   const { context, page, problems, requests } = await openPage();
 
   // ---------------------------------------------------------- settings and tab
-  const settings = page.locator("details.settings");
-  if (!(await settings.evaluate((el) => el.open))) await page.locator("details.settings > summary").click();
-  await page.getByTestId("settings-baseUrl").fill(sandbox.url);
-  await page.getByTestId("settings-clientId").fill(SANDBOX_CREDENTIALS.backstory.clientId);
-  await page.getByTestId("settings-clientSecret").fill(SANDBOX_CREDENTIALS.backstory.clientSecret);
+  await fillSettings(page, sandbox.url);
   await page.getByTestId("tab-forecasts").click();
   assert.equal(await page.getByTestId("tab-forecasts").getAttribute("aria-selected"), "true");
 

@@ -13,25 +13,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
-import { screenshot } from "./page-helpers.mjs";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-const TIMEOUT = 30_000;
+import { fillSettings, launchBrowser, ROOT, screenshot, TIMEOUT } from "./page-helpers.mjs";
 
 let sandbox;
 let site;
@@ -40,11 +24,7 @@ let browser;
 before(async () => {
   sandbox = await startSandbox({ port: 0 });
   site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
-    headless: true,
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -199,11 +179,7 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   const { context, page, problems, requests } = await openPage();
 
   // ---------------------------------------------------------- settings
-  const settings = page.locator("details.settings");
-  if (!(await settings.evaluate((el) => el.open))) await page.locator("details.settings > summary").click();
-  await page.getByTestId("settings-baseUrl").fill(sandbox.url);
-  await page.getByTestId("settings-clientId").fill(SANDBOX_CREDENTIALS.backstory.clientId);
-  await page.getByTestId("settings-clientSecret").fill(SANDBOX_CREDENTIALS.backstory.clientSecret);
+  await fillSettings(page, sandbox.url);
   assert.equal(await page.getByTestId("settings-remember").isChecked(), false, "remember is off by default");
   assert.equal(await page.evaluate(() => localStorage.getItem("exportkit.settings.v1")), null, "no secret stored unless asked");
   await page.getByLabel("Client secret (API secret)").evaluate((el) => el.type).then((t) => assert.equal(t, "password"));
