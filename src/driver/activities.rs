@@ -547,6 +547,7 @@ fn parser_options(opts: &DownloadOptions) -> JsonlOptions {
         strict: opts.strict,
         batch_records: opts.batch_records.max(1),
         max_line_bytes: opts.max_line_bytes.max(1),
+        ..JsonlOptions::default()
     }
 }
 

@@ -20,11 +20,14 @@
 //!
 //! The walk reads the record text directly (no `serde_json::Value` tree): cells are ranges into
 //! one reused scratch string, so a record costs no allocation once the first few have been seen.
+//! The walk is also a complete JSON check (it accepts exactly what `serde_json` accepts, which a
+//! differential test holds it to), so records the JSON Lines parser has not validated can come
+//! straight here ([`Flattener::write_checked`]): one pass over each record instead of two.
 
 use crate::error::{Error, Result};
 use crate::parse::csv_write::write_row;
-use crate::parse::jsonl::RecordBatch;
-use crate::parse::scan::find_either;
+use crate::parse::jsonl::{LineError, RecordBatch};
+use crate::parse::scan::{any_control, find_either};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -33,6 +36,14 @@ pub const ARRAY_SEPARATOR: char = ';';
 
 /// Objects nested deeper than this are refused rather than risking the stack.
 const MAX_DEPTH: usize = 64;
+
+/// Arrays (and what they hold) nested deeper than this are refused, as `serde_json` does.
+const MAX_SKIP_DEPTH: u32 = 128;
+
+/// Where a record breaks JSON's grammar (byte offset), and how.
+type Bad = (usize, &'static str);
+
+const EXPECTED_VALUE: &str = "expected a value";
 
 /// Distinct late fields remembered; past this only their total is kept, so memory stays bounded.
 const MAX_LATE_FIELDS: usize = 256;
@@ -134,6 +145,11 @@ pub struct Flattener {
     late: Vec<LateField>,
     late_index: FxMap<usize>,
     late_other: u64,
+    /// Late-field entries counted for the record being written, so a bad record can be undone.
+    late_touched: Vec<usize>,
+    late_mark: (usize, u64),
+    /// The record holds bytes below 0x20, so its strings must be checked for raw control bytes.
+    ctrl: bool,
     rows: u64,
     /// Byte range of the array to explode in the record being walked.
     exploded: Option<(usize, usize)>,
@@ -162,6 +178,9 @@ impl Flattener {
             late: Vec::new(),
             late_index: FxMap::default(),
             late_other: 0,
+            late_touched: Vec::new(),
+            late_mark: (0, 0),
+            ctrl: false,
             rows: 0,
             exploded: None,
         };
@@ -193,12 +212,29 @@ impl Flattener {
     }
 
     /// Flattens a batch into `out`, writing the header first if it has not been written (and,
-    /// on the first batch, discovering its fields first). Returns the rows written.
+    /// on the first batch, discovering its fields first). Returns the rows written. A record
+    /// that is not valid JSON ends the batch with its error, the rows before it in `out`.
     pub fn write_batch(&mut self, batch: &RecordBatch, out: &mut String) -> Result<u64> {
+        self.write_checked(batch, out, None)
+    }
+
+    /// [`Flattener::write_batch`] for records nobody has validated (`JsonlOptions::validate`
+    /// off): with `rejected`, a record that is not valid JSON writes nothing, not even a row of
+    /// an exploded array it had begun, and goes to `rejected` with its line instead of failing.
+    pub fn write_checked(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut String,
+        mut rejected: Option<&mut Vec<LineError>>,
+    ) -> Result<u64> {
         if !self.header_fixed {
             if self.discover {
                 for (line, text) in batch.iter_text() {
-                    self.walk_record(text, line, Mode::Discover)?;
+                    let known = self.columns.len();
+                    if self.walk_record(text, line, Mode::Discover).is_err() {
+                        // A bad record names no columns; the writing pass reports it.
+                        self.drop_columns_from(known);
+                    }
                 }
             }
             self.header_fixed = true;
@@ -206,7 +242,18 @@ impl Flattener {
         self.write_header(out);
         let before = self.rows;
         for (line, text) in batch.iter_text() {
-            self.record(text, line, out)?;
+            let (len, rows) = (out.len(), self.rows);
+            self.late_touched.clear();
+            self.late_mark = (self.late.len(), self.late_other);
+            if let Err(e) = self.record(text, line, out) {
+                out.truncate(len);
+                self.rows = rows;
+                self.undo_late();
+                match (rejected.as_deref_mut(), LineError::from_error(&e)) {
+                    (Some(r), Some(le)) => r.push(le),
+                    _ => return Err(e),
+                }
+            }
         }
         Ok(self.rows - before)
     }
@@ -234,16 +281,39 @@ impl Flattener {
     }
 
     fn add_column(&mut self, name: String) {
-        let mut at = 0;
-        while let Some(i) = name.get(at..).and_then(|r| r.find('.')) {
-            if let Some(p) = name.get(..at + i) {
-                self.prefixes.insert(p.to_string());
-            }
-            at += i + 1;
-        }
+        add_prefixes(&mut self.prefixes, &name);
         self.index.insert(name.clone(), self.columns.len());
         self.columns.push(name);
         self.cells.push(Cell::default());
+    }
+
+    /// Forgets the columns from `n` on (found in a record that turned out to be bad).
+    fn drop_columns_from(&mut self, n: usize) {
+        if self.columns.len() <= n {
+            return;
+        }
+        for c in self.columns.drain(n..) {
+            self.index.remove(&c);
+        }
+        self.cells.truncate(n);
+        self.prefixes.clear();
+        for c in &self.columns {
+            add_prefixes(&mut self.prefixes, c);
+        }
+    }
+
+    /// Takes back the late-field counts of a record that turned out to be bad.
+    fn undo_late(&mut self) {
+        for &i in &self.late_touched {
+            if let Some(l) = self.late.get_mut(i) {
+                l.count -= 1;
+            }
+        }
+        let (len, other) = self.late_mark;
+        for l in self.late.drain(len.min(self.late.len())..) {
+            self.late_index.remove(&l.column);
+        }
+        self.late_other = other;
     }
 
     fn next_gen(&mut self) -> u32 {
@@ -279,7 +349,7 @@ impl Flattener {
                     match at(arr.as_bytes(), pos) {
                         b',' => pos += 1,
                         b']' => break,
-                        _ => return Err(self.malformed(a + pos)),
+                        _ => return Err(self.malformed((a + pos, "expected `,` or `]`"))),
                     }
                 }
                 self.elem_gen = 0;
@@ -318,6 +388,7 @@ impl Flattener {
         self.base_gen = self.next_gen();
         self.elem_gen = 0;
         self.exploded = None;
+        self.ctrl = any_control(text.as_bytes());
         let b = text.as_bytes();
         let mut pos = 0;
         skip_ws(b, &mut pos);
@@ -329,6 +400,10 @@ impl Flattener {
             ));
         }
         self.value(text, &mut pos, 0, mode, false)?;
+        skip_ws(b, &mut pos);
+        if pos < b.len() {
+            return Err(self.malformed((pos, "trailing characters after the record")));
+        }
         let span = self.exploded.take();
         if mode == Mode::Discover {
             if let Some((a, b)) = span {
@@ -359,8 +434,8 @@ impl Flattener {
         }
     }
 
-    fn malformed(&self, pos: usize) -> Error {
-        Error::decode(self.line, pos as u64 + 1, "malformed JSON record")
+    fn malformed(&self, (pos, why): Bad) -> Error {
+        Error::decode(self.line, pos as u64 + 1, format!("malformed JSON: {why}"))
     }
 
     /// One value at `self.path`. `in_elem`: inside an exploded element (no nested explode; the
@@ -392,16 +467,17 @@ impl Flattener {
                 loop {
                     skip_ws(b, pos);
                     if at(b, *pos) != b'"' {
-                        return Err(self.malformed(*pos));
+                        return Err(self.malformed((*pos, "expected a key (a string)")));
                     }
                     let saved = self.path.len();
                     if saved > 0 {
                         self.path.push('.');
                     }
-                    read_string(s, pos, &mut self.path).map_err(|p| self.malformed(p))?;
+                    read_string(s, pos, &mut self.path, self.ctrl)
+                        .map_err(|p| self.malformed(p))?;
                     skip_ws(b, pos);
                     if at(b, *pos) != b':' {
-                        return Err(self.malformed(*pos));
+                        return Err(self.malformed((*pos, "expected `:`")));
                     }
                     *pos += 1;
                     skip_ws(b, pos);
@@ -414,14 +490,14 @@ impl Flattener {
                             *pos += 1;
                             return Ok(());
                         }
-                        _ => return Err(self.malformed(*pos)),
+                        _ => return Err(self.malformed((*pos, "expected `,` or `}`"))),
                     }
                 }
             }
             b'[' => {
                 if !in_elem && self.explode.as_deref() == Some(self.path.as_str()) {
                     let start = *pos;
-                    skip_value(b, pos).map_err(|p| self.malformed(p))?;
+                    skip_value(b, pos, self.ctrl).map_err(|p| self.malformed(p))?;
                     self.exploded = Some((start, *pos));
                     return Ok(());
                 }
@@ -429,13 +505,12 @@ impl Flattener {
             }
             b'"' => {
                 let start = self.scratch.len();
-                read_string(s, pos, &mut self.scratch).map_err(|p| self.malformed(p))?;
+                read_string(s, pos, &mut self.scratch, self.ctrl).map_err(|p| self.malformed(p))?;
                 self.set_cell(start, mode);
                 Ok(())
             }
-            0 => Err(self.malformed(*pos)),
             _ => {
-                let tok = literal(s, pos).ok_or_else(|| self.malformed(*pos))?;
+                let tok = scalar(s, pos).map_err(|p| self.malformed(p))?;
                 if tok == "null" {
                     self.null(mode);
                 } else {
@@ -465,7 +540,7 @@ impl Flattener {
                     // Not all scalars: keep the array's JSON text as it came.
                     self.scratch.truncate(start);
                     *pos = arr_start;
-                    skip_value(b, pos).map_err(|p| self.malformed(p))?;
+                    skip_value(b, pos, self.ctrl).map_err(|p| self.malformed(p))?;
                     self.scratch.push_str(s.get(arr_start..*pos).unwrap_or(""));
                     break;
                 }
@@ -473,14 +548,14 @@ impl Flattener {
                     if !first {
                         self.scratch.push(ARRAY_SEPARATOR);
                     }
-                    read_string(s, pos, &mut self.scratch).map_err(|p| self.malformed(p))?;
+                    read_string(s, pos, &mut self.scratch, self.ctrl)
+                        .map_err(|p| self.malformed(p))?;
                 }
-                0 => return Err(self.malformed(*pos)),
                 _ => {
                     if !first {
                         self.scratch.push(ARRAY_SEPARATOR);
                     }
-                    let tok = literal(s, pos).ok_or_else(|| self.malformed(*pos))?;
+                    let tok = scalar(s, pos).map_err(|p| self.malformed(p))?;
                     if tok != "null" {
                         self.scratch.push_str(tok);
                     }
@@ -494,7 +569,7 @@ impl Flattener {
                     *pos += 1;
                     break;
                 }
-                _ => return Err(self.malformed(*pos)),
+                _ => return Err(self.malformed((*pos, "expected `,` or `]`"))),
             }
         }
         self.set_cell(start, mode);
@@ -545,6 +620,7 @@ impl Flattener {
         if let Some(&i) = self.late_index.get(self.path.as_str()) {
             if let Some(l) = self.late.get_mut(i) {
                 l.count += 1;
+                self.late_touched.push(i);
             }
         } else if self.late.len() < MAX_LATE_FIELDS {
             self.late_index.insert(self.path.clone(), self.late.len());
@@ -569,32 +645,80 @@ fn skip_ws(b: &[u8], pos: &mut usize) {
     }
 }
 
-/// A number, `true`, `false` or `null`, as written.
-fn literal<'a>(s: &'a str, pos: &mut usize) -> Option<&'a str> {
-    let b = s.as_bytes();
+/// A number, `true`, `false` or `null`, exactly as written (numbers to JSON's grammar).
+fn scalar<'a>(s: &'a str, pos: &mut usize) -> Result<&'a str, Bad> {
     let start = *pos;
-    while matches!(at(b, *pos), b'0'..=b'9' | b'a'..=b'z' | b'+' | b'-' | b'.' | b'E') {
-        *pos += 1;
+    skip_scalar(s.as_bytes(), pos)?;
+    s.get(start..*pos).ok_or((start, EXPECTED_VALUE))
+}
+
+fn skip_scalar(b: &[u8], pos: &mut usize) -> Result<(), Bad> {
+    match at(b, *pos) {
+        b't' => keyword(b, pos, b"true"),
+        b'f' => keyword(b, pos, b"false"),
+        b'n' => keyword(b, pos, b"null"),
+        b'-' | b'0'..=b'9' => number(b, pos),
+        _ => Err((*pos, EXPECTED_VALUE)),
     }
-    if *pos == start {
-        return None;
+}
+
+fn keyword(b: &[u8], pos: &mut usize, word: &[u8]) -> Result<(), Bad> {
+    if b.get(*pos..*pos + word.len()) != Some(word) {
+        return Err((*pos, EXPECTED_VALUE));
     }
-    s.get(start..*pos)
+    *pos += word.len();
+    Ok(())
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+fn number(b: &[u8], pos: &mut usize) -> Result<(), Bad> {
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while at(b, *i).is_ascii_digit() {
+            *i += 1;
+        }
+        *i > from
+    };
+    let mut i = *pos;
+    if at(b, i) == b'-' {
+        i += 1;
+    }
+    match at(b, i) {
+        b'0' => i += 1,
+        b'1'..=b'9' => {
+            digits(&mut i);
+        }
+        _ => return Err((i, "invalid number")),
+    }
+    if at(b, i) == b'.' {
+        i += 1;
+        if !digits(&mut i) {
+            return Err((i, "invalid number"));
+        }
+    }
+    if matches!(at(b, i), b'e' | b'E') {
+        i += 1;
+        if matches!(at(b, i), b'+' | b'-') {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return Err((i, "invalid number"));
+        }
+    }
+    *pos = i;
+    Ok(())
 }
 
 /// Reads the JSON string at `pos` (on its opening quote), appending its unescaped text to `out`.
-/// On error returns the byte position of the problem.
-fn read_string(s: &str, pos: &mut usize, out: &mut String) -> Result<(), usize> {
+/// `ctrl`: the record holds control bytes somewhere, so look for them in the string's runs.
+fn read_string(s: &str, pos: &mut usize, out: &mut String, ctrl: bool) -> Result<(), Bad> {
     let b = s.as_bytes();
     let mut i = *pos + 1;
     let mut run = i;
     loop {
-        i = match b.get(i..).and_then(|r| find_either(r, b'"', b'\\')) {
-            Some(k) => i + k,
-            None => return Err(*pos),
-        };
+        i = next_quote_or_escape(b, *pos, i, ctrl)?;
         // Quotes and backslashes are ASCII, so these are character boundaries.
-        out.push_str(s.get(run..i).ok_or(i)?);
+        out.push_str(s.get(run..i).ok_or((i, "invalid string"))?);
         if at(b, i) == b'"' {
             *pos = i + 1;
             return Ok(());
@@ -609,8 +733,10 @@ fn read_string(s: &str, pos: &mut usize, out: &mut String) -> Result<(), usize> 
             b'r' => '\r',
             b't' => '\t',
             b'u' => {
-                let hi = hex4(b, i + 2).ok_or(i)?;
+                let hi = hex4(b, i + 2).ok_or((i, "invalid \\u escape"))?;
                 i += 6;
+                // Lone or mismatched surrogates are accepted (as serde_json accepts them) and
+                // written as U+FFFD.
                 let c = if (0xD800..0xDC00).contains(&hi)
                     && at(b, i) == b'\\'
                     && at(b, i + 1) == b'u'
@@ -629,12 +755,25 @@ fn read_string(s: &str, pos: &mut usize, out: &mut String) -> Result<(), usize> 
                 run = i;
                 continue;
             }
-            _ => return Err(i),
+            _ => return Err((i, "invalid escape")),
         };
         out.push(c);
         i += 2;
         run = i;
     }
+}
+
+/// From `i` inside the string opened at `open`, the next `"` or `\`; a raw control byte before
+/// it (looked for only when `ctrl`) or the record's end is an error.
+fn next_quote_or_escape(b: &[u8], open: usize, i: usize, ctrl: bool) -> Result<usize, Bad> {
+    let rest = b.get(i..).unwrap_or(&[]);
+    let k = find_either(rest, b'"', b'\\').ok_or((open, "unterminated string"))?;
+    if ctrl {
+        if let Some(c) = rest.get(..k).and_then(|r| r.iter().position(|&c| c < 0x20)) {
+            return Err((i + c, "control character in a string"));
+        }
+    }
+    Ok(i + k)
 }
 
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
@@ -646,39 +785,106 @@ fn hex4(b: &[u8], i: usize) -> Option<u32> {
     Some(v)
 }
 
-/// Moves `pos` past the value starting there (any JSON value), without recursion.
-fn skip_value(b: &[u8], pos: &mut usize) -> Result<(), usize> {
-    let mut depth = 0usize;
+/// Moves `pos` past the JSON string starting there, checking its escapes.
+fn skip_string(b: &[u8], pos: &mut usize, ctrl: bool) -> Result<(), Bad> {
+    let mut i = *pos + 1;
     loop {
-        match at(b, *pos) {
-            0 => return Err(*pos),
-            b'"' => {
-                let mut i = *pos + 1;
-                loop {
-                    i = match b.get(i..).and_then(|r| find_either(r, b'"', b'\\')) {
-                        Some(k) => i + k,
-                        None => return Err(*pos),
-                    };
-                    if at(b, i) == b'"' {
-                        break;
-                    }
-                    i += 2;
-                }
-                *pos = i + 1;
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                *pos += 1;
-            }
-            b'}' | b']' => {
-                depth = depth.checked_sub(1).ok_or(*pos)?;
-                *pos += 1;
-            }
-            _ => *pos += 1,
-        }
-        if depth == 0 {
+        i = next_quote_or_escape(b, *pos, i, ctrl)?;
+        if at(b, i) == b'"' {
+            *pos = i + 1;
             return Ok(());
         }
+        match at(b, i + 1) {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+            b'u' => {
+                hex4(b, i + 2).ok_or((i, "invalid \\u escape"))?;
+                i += 6;
+            }
+            _ => return Err((i, "invalid escape")),
+        }
+    }
+}
+
+/// Moves `pos` past the value starting there (any JSON value, checked in full), without
+/// recursion: open containers are bits of `stack` (1 = object), at most [`MAX_SKIP_DEPTH`].
+fn skip_value(b: &[u8], pos: &mut usize, ctrl: bool) -> Result<(), Bad> {
+    let mut stack: u128 = 0;
+    let mut depth = 0u32;
+    loop {
+        // A value.
+        skip_ws(b, pos);
+        match at(b, *pos) {
+            open @ (b'{' | b'[') => {
+                if depth == MAX_SKIP_DEPTH {
+                    return Err((*pos, "arrays or objects nested too deeply"));
+                }
+                *pos += 1;
+                skip_ws(b, pos);
+                let close = if open == b'{' { b'}' } else { b']' };
+                if at(b, *pos) == close {
+                    *pos += 1;
+                } else {
+                    stack = (stack << 1) | u128::from(open == b'{');
+                    depth += 1;
+                    if open == b'{' {
+                        skip_key(b, pos, ctrl)?;
+                    }
+                    continue;
+                }
+            }
+            b'"' => skip_string(b, pos, ctrl)?,
+            _ => skip_scalar(b, pos)?,
+        }
+        // After a value: close containers until one goes on with a comma.
+        loop {
+            if depth == 0 {
+                return Ok(());
+            }
+            skip_ws(b, pos);
+            let in_object = stack & 1 == 1;
+            match at(b, *pos) {
+                b',' => {
+                    *pos += 1;
+                    if in_object {
+                        skip_key(b, pos, ctrl)?;
+                    }
+                    break;
+                }
+                b'}' if in_object => {}
+                b']' if !in_object => {}
+                _ if in_object => return Err((*pos, "expected `,` or `}`")),
+                _ => return Err((*pos, "expected `,` or `]`")),
+            }
+            *pos += 1;
+            stack >>= 1;
+            depth -= 1;
+        }
+    }
+}
+
+/// A key and its colon, inside an object `skip_value` is crossing.
+fn skip_key(b: &[u8], pos: &mut usize, ctrl: bool) -> Result<(), Bad> {
+    skip_ws(b, pos);
+    if at(b, *pos) != b'"' {
+        return Err((*pos, "expected a key (a string)"));
+    }
+    skip_string(b, pos, ctrl)?;
+    skip_ws(b, pos);
+    if at(b, *pos) != b':' {
+        return Err((*pos, "expected `:`"));
+    }
+    *pos += 1;
+    Ok(())
+}
+
+/// Every proper dotted prefix of `name` (`a` and `a.b` for `a.b.c`).
+fn add_prefixes(prefixes: &mut HashSet<String>, name: &str) {
+    let mut at = 0;
+    while let Some(i) = name.get(at..).and_then(|r| r.find('.')) {
+        if let Some(p) = name.get(..at + i) {
+            prefixes.insert(p.to_string());
+        }
+        at += i + 1;
     }
 }
 
@@ -862,6 +1068,138 @@ mod tests {
             }
         }
         assert_eq!(out, expect);
+    }
+
+    /// The walk must accept exactly what serde_json accepts, since with `validate` off it is the
+    /// only JSON check a record gets. Seeded mutations of valid records, with and without explode.
+    #[test]
+    fn the_walk_accepts_exactly_what_serde_json_accepts() {
+        let seeds = [
+            REC,
+            r#"{"a":-0.5e+10,"b":[true,false,null,"x\"y",{"c":[1,[2,{}]]}],"d":{"e":{"f":"\ud800"}}}"#,
+            r#"{"participants":[{"name":"A","n":1},{"name":"B","t":{"x":[]}}],"z":0}"#,
+            r#"{ "k" :	[ 1 , 2E3 ] , "s" : "\t\/\b\f\r\n" }"#,
+        ];
+        let alphabet: &[u8] = b"{}[]\",:0123456789-+.eEtrufalsn \t\r\x01\\/ubx";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut accepted, mut refused) = (0, 0);
+        for round in 0..20_000 {
+            let seed = seeds[round % seeds.len()].as_bytes();
+            let mut b = seed.to_vec();
+            for _ in 0..1 + rand(3) {
+                let i = rand(b.len() + 1);
+                let c = alphabet[rand(alphabet.len())];
+                match rand(3) {
+                    0 if i < b.len() => b[i] = c,
+                    1 if i < b.len() => {
+                        b.remove(i);
+                    }
+                    _ => b.insert(i, c),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&b) else {
+                continue;
+            };
+            if !text.trim_start().starts_with('{') {
+                continue;
+            }
+            let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            for explode in [None, Some("participants".to_string())] {
+                let mut f = Flattener::new(FlattenOptions {
+                    explode,
+                    ..FlattenOptions::default()
+                });
+                let mut out = String::new();
+                let ours = f.write_record(text, 1, &mut out);
+                assert_eq!(ours.is_ok(), serde_ok, "{text:?}: {ours:?}");
+            }
+            if serde_ok {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        // The mutations must exercise both sides.
+        assert!(accepted > 1000 && refused > 1000, "{accepted} / {refused}");
+    }
+
+    #[test]
+    fn a_bad_record_is_rejected_whole_and_the_rest_written() {
+        let text = concat!(
+            "{\"a\":1,\"p\":[{\"n\":\"x\"}]}\n",
+            "{\"a\":2,\"late\":1,\"p\":[{\"n\":\"y\"},{\"n\":tru}]}\n",
+            "{\"a\":3,\"late\":2}\n",
+        );
+        let mut p = JsonlParser::new(JsonlOptions {
+            validate: false,
+            batch_records: 1,
+            ..JsonlOptions::default()
+        });
+        p.push(text.as_bytes()).unwrap();
+        p.finish().unwrap();
+        let mut f = Flattener::new(FlattenOptions {
+            explode: Some("p".into()),
+            ..FlattenOptions::default()
+        });
+        let (mut out, mut rejected) = (String::new(), Vec::new());
+        while let Some(b) = p.take_batch() {
+            f.write_checked(&b, &mut out, Some(&mut rejected)).unwrap();
+        }
+        assert_eq!(out, "a,p.n\r\n1,x\r\n3,\r\n");
+        assert_eq!(f.rows(), 2);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].line, 2);
+        assert_eq!(rejected[0].message, "malformed JSON: expected a value");
+        // The bad record's late field is not counted; the good one's is.
+        assert_eq!(
+            f.late_fields(),
+            [LateField {
+                column: "late".into(),
+                first_line: 3,
+                count: 1
+            }]
+        );
+        // Without a place to put it, the error ends the batch.
+        let mut f = Flattener::new(FlattenOptions::default());
+        let mut p = JsonlParser::new(JsonlOptions {
+            validate: false,
+            ..JsonlOptions::default()
+        });
+        p.push(b"{\"a\":1}\n{\"a\":01}\n").unwrap();
+        p.finish().unwrap();
+        let mut out = String::new();
+        let e = f
+            .write_checked(&p.take_batch().unwrap(), &mut out, None)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2, column 7: malformed JSON: expected `,` or `}`"
+        );
+        assert_eq!(out, "a\r\n1\r\n");
+    }
+
+    #[test]
+    fn a_bad_record_in_the_first_batch_names_no_columns() {
+        let mut p = JsonlParser::new(JsonlOptions {
+            validate: false,
+            ..JsonlOptions::default()
+        });
+        p.push(b"{\"a\":1}\n{\"b\":{\"c\":1},\"d\":}\n{\"e\":null}\n")
+            .unwrap();
+        p.finish().unwrap();
+        let mut f = Flattener::new(FlattenOptions::default());
+        let (mut out, mut rejected) = (String::new(), Vec::new());
+        f.write_checked(&p.take_batch().unwrap(), &mut out, Some(&mut rejected))
+            .unwrap();
+        assert_eq!(f.header(), ["a", "e"]);
+        assert_eq!(out, "a,e\r\n1,\r\n,\r\n");
+        assert_eq!(rejected[0].line, 2);
     }
 
     #[test]

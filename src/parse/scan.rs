@@ -58,6 +58,19 @@ pub fn needs_csv_quotes(s: &[u8]) -> bool {
     .is_some()
 }
 
+/// Whether `s` holds any byte below 0x20 (a JSON string may not hold one raw): words are OR-ed
+/// together with no branch per word, then the remainder.
+pub fn any_control(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(8);
+    let mut acc = 0u64;
+    for c in &mut chunks {
+        let w = word(c);
+        // Exact for "some byte < 0x20": the borrow can only start at such a byte.
+        acc |= w.wrapping_sub(LO * 0x20) & !w & HI;
+    }
+    acc != 0 || chunks.remainder().iter().any(|&b| b < 0x20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +96,15 @@ mod tests {
                 assert!(!needs_csv_quotes(&s));
                 s[i] = b'x';
             }
+            for c in [0u8, b'\t', b'\r', 0x1f] {
+                s[i] = c;
+                assert!(any_control(&s));
+                assert!(!any_control(&s[..i]));
+                s[i] = b'x';
+            }
+            s[i] = 0x20;
+            assert!(!any_control(&s));
+            s[i] = b'x';
         }
     }
 }

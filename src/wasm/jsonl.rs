@@ -54,12 +54,22 @@ fn errors_to_js(errors: &[LineError]) -> Array {
         .collect()
 }
 
-fn meta(p: &mut JsonlParser) -> Object {
+/// `rejected`: records a later check refused (with `errors`, their reports), so not records.
+fn meta(p: &mut JsonlParser, mut rejected: Vec<LineError>, rejected_total: u64) -> Object {
+    let mut errors = p.take_errors();
+    if !rejected.is_empty() {
+        errors.append(&mut rejected);
+        errors.sort_by_key(|e| e.line);
+    }
     let o = Object::new();
-    set(&o, "records", p.record_count() as f64);
+    set(
+        &o,
+        "records",
+        p.record_count().saturating_sub(rejected_total) as f64,
+    );
     set(&o, "lines", p.lines() as f64);
     set(&o, "bytes", p.bytes() as f64);
-    set(&o, "errors", errors_to_js(&p.take_errors()));
+    set(&o, "errors", errors_to_js(&errors));
     o
 }
 
@@ -93,7 +103,7 @@ impl JsonlStreamParser {
     /// `{ records, lines, bytes, errors }`; errors are handed over once.
     #[wasm_bindgen(js_name = takeMeta)]
     pub fn take_meta(&mut self) -> JsValue {
-        meta(&mut self.inner).into()
+        meta(&mut self.inner, Vec::new(), 0).into()
     }
 
     fn drain(&mut self) -> Array {
@@ -113,6 +123,10 @@ impl JsonlStreamParser {
 pub struct JsonlCsvWriter {
     parser: JsonlParser,
     flattener: Flattener,
+    strict: bool,
+    /// Records the flattener's own JSON check refused, not yet handed over, and their count.
+    rejected: Vec<LineError>,
+    rejected_total: u64,
 }
 
 #[wasm_bindgen]
@@ -121,7 +135,13 @@ impl JsonlCsvWriter {
     /// discover: true, csvGuard: true }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> std::result::Result<JsonlCsvWriter, JsValue> {
-        let parser = JsonlParser::new(parser_options(&opts).map_err(to_js)?);
+        // The flattener's walk checks each record's JSON itself: one pass instead of two.
+        let popts = JsonlOptions {
+            validate: false,
+            ..parser_options(&opts).map_err(to_js)?
+        };
+        let strict = popts.strict;
+        let parser = JsonlParser::new(popts);
         let cols = get(&opts, "columns");
         let columns = if cols.is_undefined() || cols.is_null() {
             Vec::new()
@@ -141,6 +161,9 @@ impl JsonlCsvWriter {
         let discover = get(&opts, "discover");
         Ok(JsonlCsvWriter {
             parser,
+            strict,
+            rejected: Vec::new(),
+            rejected_total: 0,
             flattener: Flattener::new(FlattenOptions {
                 columns,
                 explode,
@@ -153,13 +176,13 @@ impl JsonlCsvWriter {
     /// Feeds bytes; returns the CSV text of the full batches completed (the header, with the
     /// fields found in the first batch, comes with the first rows).
     pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<String, JsValue> {
-        self.parser.push(chunk).map_err(to_js)?;
-        self.drain().map_err(to_js)
+        let parsed = self.parser.push(chunk);
+        self.drain(parsed).map_err(to_js)
     }
 
     pub fn finish(&mut self) -> std::result::Result<String, JsValue> {
-        self.parser.finish().map_err(to_js)?;
-        let mut out = self.drain().map_err(to_js)?;
+        let parsed = self.parser.finish();
+        let mut out = self.drain(parsed).map_err(to_js)?;
         self.flattener.finish(&mut out);
         Ok(out)
     }
@@ -167,7 +190,8 @@ impl JsonlCsvWriter {
     /// `{ records, lines, bytes, rows, header, lateFields, errors }`; errors are handed over once.
     #[wasm_bindgen(js_name = takeMeta)]
     pub fn take_meta(&mut self) -> JsValue {
-        let o = meta(&mut self.parser);
+        let rejected = std::mem::take(&mut self.rejected);
+        let o = meta(&mut self.parser, rejected, self.rejected_total);
         set(&o, "rows", self.flattener.rows() as f64);
         set(
             &o,
@@ -194,13 +218,25 @@ impl JsonlCsvWriter {
         o.into()
     }
 
-    fn drain(&mut self) -> Result<String> {
+    /// Flattens the batches the parser completed. When the parser failed (strict mode), the
+    /// records before its bad line are flattened first, since one of them may be bad too and
+    /// the earliest bad line is the one to report.
+    fn drain(&mut self, parsed: Result<()>) -> Result<String> {
         let mut out = String::new();
-        while let Some(b) = self.parser.take_batch() {
+        let failed = parsed.is_err();
+        while let Some(b) = if failed {
+            self.parser.take_pending()
+        } else {
+            self.parser.take_batch()
+        } {
             // CSV is about as long as the JSON it comes from: one allocation, not a dozen.
             out.reserve(b.text.len());
-            self.flattener.write_batch(&b, &mut out)?;
+            let before = self.rejected.len();
+            let rejected = (!self.strict).then_some(&mut self.rejected);
+            self.flattener.write_checked(&b, &mut out, rejected)?;
+            self.rejected_total += (self.rejected.len() - before) as u64;
         }
+        parsed?;
         Ok(out)
     }
 }

@@ -44,6 +44,19 @@ test("jsonlToCsv: dotted columns, joined scalars, JSON for object arrays, or exp
     ["", "", "1;x;y;", "🎉", '[{"n":1},{"n":2}]', ""],
     ["", "", "", "", "", "true"],
   ]);
+  // The writer checks the JSON in its own walk (one pass): the same lines are refused, with
+  // line and column, and they are not records.
+  assert.deepEqual(meta.records, 3);
+  const { errors } = jsonlToCsv(TEXT);
+  assert.deepEqual(errors.map((e) => [e.line, e.column, e.message]), [
+    [5, 2, "malformed JSON: expected a key (a string)"],
+    [6, 1, "not a JSON object"],
+  ]);
+  assert.throws(() => jsonlToCsv(TEXT, { strict: true }), (e) => e.code === "E_DECODE" && e.line === 5 && e.column === 2);
+  // A record that breaks mid-way through an exploded array writes none of its rows.
+  const half = jsonlToCsv('{"u":1,"p":[{"n":1}]}\n{"u":2,"p":[{"n":2},{"n":02}]}\n{"u":3}', { explode: "p" });
+  assert.deepEqual(readCsv(half.csv), [["u", "p.n"], ["1", "1"], ["3", ""]]);
+  assert.deepEqual([half.meta.records, half.meta.rows, half.errors.map((e) => e.line)], [2, 2, [2]]);
   const ex = jsonlToCsv(TEXT, { columns: ["e", "p.n"], explode: "p", discover: false });
   assert.deepEqual(readCsv(ex.csv), [["e", "p.n"], ["", ""], ["🎉", "1"], ["🎉", "2"], ["", ""]]);
   assert.deepEqual(ex.meta.lateFields.map((l) => [l.column, l.firstLine]), [["a", 1], ["s", 1], ["b.c", 3], ["last", 7]]);
