@@ -542,10 +542,27 @@ export class GunzipStream {
 
 // ---- JSON Lines on their own ----
 
-export interface JsonlOptions { strict?: boolean; batchRecords?: number; maxLineBytes?: number }
+export interface JsonlOptions {
+  strict?: boolean;
+  /** Records per batch (default 2048). */
+  batchRecords?: number;
+  maxLineBytes?: number;
+  /**
+   * The first batch goes out once its text reaches this many bytes, even short of
+   * `batchRecords`: JsonlStreamParser 64 KiB (first records in a millisecond or two),
+   * JsonlCsvWriter 1 MiB (its header is discovered from the first batch). At most 4 MiB.
+   */
+  firstBatchBytes?: number;
+}
 export interface JsonlLineError { line: number; column: number; message: string }
 export function parseJsonl(input: string | Uint8Array, options?: JsonlOptions): { data: Record<string, unknown>[]; errors: JsonlLineError[]; meta: { records: number; lines: number; bytes: number } };
-export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions { columns?: string[]; explode?: string; discover?: boolean }
+export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions {
+  /** Written first, in this order. */
+  columns?: string[];
+  explode?: string;
+  /** Add the fields found in the first batch (2048 records or 1 MiB) after `columns`; later ones are `lateFields`. */
+  discover?: boolean;
+}
 export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: JsonlLineError[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
 export class JsonlStreamParser {
   constructor(options?: JsonlOptions);

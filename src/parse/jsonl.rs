@@ -30,6 +30,9 @@ pub struct JsonlOptions {
     /// ([`crate::parse::flatten::Flattener::write_checked`]): lines are then checked for UTF-8
     /// and for starting with `{`, and the rest is that consumer's to report.
     pub validate: bool,
+    /// The first batch is sealed at this many bytes of text even if it holds fewer records, so
+    /// the first records of a stream of large ones come out early (later batches: 4 MiB).
+    pub first_batch_bytes: usize,
 }
 
 impl Default for JsonlOptions {
@@ -39,6 +42,7 @@ impl Default for JsonlOptions {
             batch_records: 2048,
             max_line_bytes: 16 << 20,
             validate: true,
+            first_batch_bytes: BATCH_TEXT_CAP,
         }
     }
 }
@@ -173,6 +177,8 @@ pub struct JsonlParser {
     ready: VecDeque<RecordBatch>,
     errors: Vec<LineError>,
     last_text_len: usize,
+    /// A batch has been sealed (the first batch's byte cap no longer applies).
+    sealed: bool,
     finished: bool,
 }
 
@@ -195,6 +201,7 @@ impl JsonlParser {
             ready: VecDeque::new(),
             errors: Vec::new(),
             last_text_len: 0,
+            sealed: false,
             finished: false,
         }
     }
@@ -368,12 +375,18 @@ impl JsonlParser {
         b.lines.push(line);
         b.count += 1;
         self.records += 1;
-        if b.count >= self.opts.batch_records || b.text.len() >= BATCH_TEXT_CAP {
+        let cap = if self.sealed {
+            BATCH_TEXT_CAP
+        } else {
+            self.opts.first_batch_bytes.min(BATCH_TEXT_CAP)
+        };
+        if b.count >= self.opts.batch_records || b.text.len() >= cap {
             self.seal();
         }
     }
 
     fn seal(&mut self) {
+        self.sealed = true;
         let mut b = std::mem::take(&mut self.batch);
         b.text.push(']');
         self.last_text_len = b.text.len() + b.text.len() / 8;
@@ -616,6 +629,20 @@ mod tests {
             parse_chunks(b"{}\r", &[2], JsonlOptions::default()).0,
             vec![(1, "{}".to_string())]
         );
+    }
+
+    #[test]
+    fn the_first_batch_goes_out_at_its_byte_cap_later_ones_at_their_record_count() {
+        let line = format!("{{\"k\":\"{}\"}}\n", "x".repeat(90)); // 99 bytes of text each
+        let mut p = JsonlParser::new(JsonlOptions {
+            batch_records: 100,
+            first_batch_bytes: 1000,
+            ..JsonlOptions::default()
+        });
+        p.push(line.repeat(250).as_bytes()).unwrap();
+        p.finish().unwrap();
+        let counts: Vec<usize> = std::iter::from_fn(|| p.take_batch()).map(|b| b.count).collect();
+        assert_eq!(counts, [11, 100, 100, 39]);
     }
 
     #[test]

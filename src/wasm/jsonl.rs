@@ -10,9 +10,11 @@ use crate::parse::jsonl::{JsonlOptions, JsonlParser, LineError};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-fn parser_options(opts: &JsValue) -> Result<JsonlOptions> {
+/// `first_batch_bytes`: the class's default for how soon the first batch goes out.
+fn parser_options(opts: &JsValue, first_batch_bytes: usize) -> Result<JsonlOptions> {
     let mut o = JsonlOptions {
         strict: get(opts, "strict").is_truthy(),
+        first_batch_bytes,
         ..JsonlOptions::default()
     };
     for (key, slot, lo, hi) in [
@@ -22,6 +24,12 @@ fn parser_options(opts: &JsValue) -> Result<JsonlOptions> {
             &mut o.max_line_bytes,
             1024.0,
             1024.0 * 1024.0 * 1024.0,
+        ),
+        (
+            "firstBatchBytes",
+            &mut o.first_batch_bytes,
+            1.0,
+            4.0 * 1024.0 * 1024.0,
         ),
     ] {
         let v = get(opts, key);
@@ -40,6 +48,14 @@ fn parser_options(opts: &JsValue) -> Result<JsonlOptions> {
     }
     Ok(o)
 }
+
+/// The stream parser's first batch goes out once it holds 64 KiB: about one chunk, so the first
+/// records are in hand a millisecond or two after the first bytes, not after 2048 records.
+const STREAM_FIRST_BATCH: usize = 64 << 10;
+
+/// The CSV writer fixes its header from the first batch, so that batch is a sample worth having
+/// (2048 records, or 1 MiB of them, whichever comes first) but still out in a few tens of ms.
+const WRITER_FIRST_BATCH: usize = 1 << 20;
 
 fn errors_to_js(errors: &[LineError]) -> Array {
     errors
@@ -80,11 +96,12 @@ pub struct JsonlStreamParser {
 
 #[wasm_bindgen]
 impl JsonlStreamParser {
-    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB }`.
+    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes:
+    /// 64 KiB }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> std::result::Result<JsonlStreamParser, JsValue> {
         Ok(JsonlStreamParser {
-            inner: JsonlParser::new(parser_options(&opts).map_err(to_js)?),
+            inner: JsonlParser::new(parser_options(&opts, STREAM_FIRST_BATCH).map_err(to_js)?),
         })
     }
 
@@ -131,14 +148,14 @@ pub struct JsonlCsvWriter {
 
 #[wasm_bindgen]
 impl JsonlCsvWriter {
-    /// `opts`: parser options plus `{ columns: string[] (written first), explode: "participants",
-    /// discover: true, csvGuard: true }`.
+    /// `opts`: parser options (`firstBatchBytes`: 1 MiB, the header's sample) plus `{ columns:
+    /// string[] (written first), explode: "participants", discover: true, csvGuard: true }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> std::result::Result<JsonlCsvWriter, JsValue> {
         // The flattener's walk checks each record's JSON itself: one pass instead of two.
         let popts = JsonlOptions {
             validate: false,
-            ..parser_options(&opts).map_err(to_js)?
+            ..parser_options(&opts, WRITER_FIRST_BATCH).map_err(to_js)?
         };
         let strict = popts.strict;
         let parser = JsonlParser::new(popts);

@@ -89,3 +89,23 @@ test("the CSV writer streams activity-like records split anywhere to the same CS
     w.free();
   }
 });
+
+test("the first batch goes out early: 64 KiB for the stream parser, 1 MiB for the CSV writer, or firstBatchBytes", () => {
+  const line = JSON.stringify({ uid: "u", body: "x".repeat(1000) }) + "\n";
+  const bytes = new TextEncoder().encode(line.repeat(1500)); // 1.5 MB, fewer than 2048 records
+  const p = new JsonlStreamParser();
+  const batches = p.push(bytes);
+  assert.ok(batches.length >= 1, "a first batch before 2048 records");
+  assert.equal(batches[0].count, Math.ceil((64 << 10) / line.length));
+  assert.ok(batches.slice(1).every((b) => b.count === 2048) || batches.length === 1);
+  p.free();
+  const w = new JsonlCsvWriter();
+  const csv = w.push(bytes);
+  assert.equal(readCsv(csv).length - 1, Math.ceil((1 << 20) / line.length), "header and the 1 MiB first batch's rows");
+  w.free();
+  const w2 = new JsonlCsvWriter({ firstBatchBytes: 4 << 20 });
+  assert.equal(w2.push(bytes), "", "nothing until 2048 records or 4 MiB");
+  assert.equal(readCsv(w2.finish()).length, 1501);
+  w2.free();
+  assert.throws(() => new JsonlStreamParser({ firstBatchBytes: 0 }), (e) => /firstBatchBytes/.test(e.message));
+});
