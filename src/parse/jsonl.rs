@@ -641,7 +641,9 @@ mod tests {
         });
         p.push(line.repeat(250).as_bytes()).unwrap();
         p.finish().unwrap();
-        let counts: Vec<usize> = std::iter::from_fn(|| p.take_batch()).map(|b| b.count).collect();
+        let counts: Vec<usize> = std::iter::from_fn(|| p.take_batch())
+            .map(|b| b.count)
+            .collect();
         assert_eq!(counts, [11, 100, 100, 39]);
     }
 

@@ -85,6 +85,7 @@ fn jsonl_with(input: &[u8], cuts: &[usize], strict: bool, validate: bool) -> Jso
         batch_records: 2,
         max_line_bytes: 1 << 16,
         validate,
+        ..JsonlOptions::default()
     });
     let mut rejected = Vec::new();
     let mut records = Vec::new();
