@@ -16,11 +16,16 @@ const COMMANDS = {
   userpilot: { options: userpilot.OPTIONS, usage: userpilot.USAGE, run: userpilot.run, positionals: true },
 };
 
+// The synopsis of every command, taken from its own usage text so the two never disagree.
+const SYNOPSES = Object.values(COMMANDS)
+  .flatMap((c) => c.usage.split("\n").filter((l) => l.startsWith("exportkit ")))
+  .map((l) => `  ${l.replace(/\s*\[.*$/, " [options]")}`);
+
 const USAGE = `exportkit: bulk data exports from Backstory and Userpilot
 
 Usage:
-  exportkit query --query FILE.json [--base-url URL] [--out FILE.csv]
-  exportkit help COMMAND
+${SYNOPSES.join("\n")}
+  exportkit help COMMAND   (every option of a command)
 
 Exit codes: 0 success, 2 bad input, 1 a failed call.`;
 

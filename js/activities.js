@@ -2,31 +2,7 @@
 // their data as an async iterator of batches. The core plans windows, keeps within the vendor's
 // job limits, fetches fragments in parallel and delivers them in order; this file adds the
 // JavaScript idioms (options objects, iterators, errors that say what was delivered).
-import { ExportError, iterate, requireReady, toExportError, wasm } from "./runtime.js";
-
-function paramsText(params) {
-  if (typeof params === "string") return params;
-  if (params === null || typeof params !== "object" || Array.isArray(params)) {
-    throw new ExportError("invalid `params`: must be an object", { code: "E_INVALID_ARGUMENT", field: "params" });
-  }
-  return JSON.stringify(params);
-}
-
-function optionsObject(opts) {
-  if (opts === undefined || opts === null) return {};
-  if (typeof opts !== "object") {
-    throw new ExportError("invalid `options`: must be an object", { code: "E_INVALID_ARGUMENT", field: "options" });
-  }
-  return opts;
-}
-
-function jobIdOf(job) {
-  const id = typeof job === "string" ? job : job && typeof job === "object" ? job.jobId : undefined;
-  if (typeof id !== "string" || id === "") {
-    throw new ExportError("invalid `job`: pass a job from start() or list(), or its jobId", { code: "E_INVALID_ARGUMENT", field: "jobId" });
-  }
-  return id;
-}
+import { iterate, jobIdOf, optionsObject, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
 
 function callSync(fn) {
   requireReady();

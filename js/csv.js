@@ -1,5 +1,5 @@
 // CSV on its own: one-shot parsing with Papa Parse's result shape, and the streaming parser.
-import { batchRows, ExportError, requireReady, toExportError, wasm } from "./runtime.js";
+import { batchRows, bytesOf, ExportError, requireReady, toExportError, wasm } from "./runtime.js";
 
 /**
  * Parses CSV text or bytes in one go, Papa Parse style: `{ data, errors, meta: { fields } }`.
@@ -65,14 +65,6 @@ export function parseCsvNumbers(input, opts = {}) {
   } finally {
     p?.free();
   }
-}
-
-function bytesOf(input) {
-  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  if (!(bytes instanceof Uint8Array)) {
-    throw new ExportError("invalid `input`: must be a string or a Uint8Array", { code: "E_INVALID_ARGUMENT", field: "input" });
-  }
-  return bytes;
 }
 
 export const CsvStreamParser = wasm.CsvStreamParser;

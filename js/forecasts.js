@@ -2,23 +2,7 @@
 // iterator, everything gathered, and the records as a flat table or CSV. The core fetches pages
 // with a bounded number in flight and hands them over in order; this file adds the JavaScript
 // idioms (iterators, objects) around it.
-import { ExportError, iterate, requireReady, toExportError, wasm } from "./runtime.js";
-
-function paramsText(params) {
-  if (typeof params === "string") return params;
-  if (params === null || typeof params !== "object" || Array.isArray(params)) {
-    throw new ExportError("invalid `params`: must be an object", { code: "E_INVALID_ARGUMENT", field: "params" });
-  }
-  return JSON.stringify(params);
-}
-
-function optionsObject(opts) {
-  if (opts === undefined || opts === null) return {};
-  if (typeof opts !== "object") {
-    throw new ExportError("invalid `options`: must be an object", { code: "E_INVALID_ARGUMENT", field: "options" });
-  }
-  return opts;
-}
+import { invalidArgument, iterate, optionsObject, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
 
 /** Parameters checked and in the vendor's wire form, or an ExportError naming the field. */
 export function validateForecastParams(params) {
@@ -37,7 +21,7 @@ const CHUNK = 1000;
 
 function pushRecords(t, records, keep) {
   if (!Array.isArray(records)) {
-    throw new ExportError("invalid `records`: must be an array of forecast records", { code: "E_INVALID_ARGUMENT", field: "records" });
+    throw invalidArgument("records", "must be an array of forecast records");
   }
   for (let i = 0; i < records.length || i === 0; i += CHUNK) t.push(JSON.stringify(records.slice(i, i + CHUNK)), keep);
 }

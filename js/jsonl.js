@@ -1,14 +1,6 @@
 // JSON Lines on their own: one-shot parsing with Papa Parse's result shape, flattening to CSV,
 // and the streaming classes (push chunks split anywhere, take batches or CSV text out).
-import { ExportError, requireReady, toExportError, wasm } from "./runtime.js";
-
-function bytesOf(input) {
-  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  if (!(bytes instanceof Uint8Array)) {
-    throw new ExportError("invalid `input`: must be a string or a Uint8Array", { code: "E_INVALID_ARGUMENT", field: "input" });
-  }
-  return bytes;
-}
+import { bytesOf, requireReady, toExportError, wasm } from "./runtime.js";
 
 /**
  * Parses JSON Lines in one go: `{ data: records[], errors: [{ line, column, message }], meta }`.

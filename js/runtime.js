@@ -87,6 +87,37 @@ export function localStorageStore(storage = globalThis.localStorage) {
   };
 }
 
+/** An E_INVALID_ARGUMENT error naming the field. */
+export const invalidArgument = (field, reason) => new ExportError(`invalid \`${field}\`: ${reason}`, { code: "E_INVALID_ARGUMENT", field });
+
+/** Vendor parameters as the JSON text the core reads: an object, or JSON text already. */
+export function paramsText(params) {
+  if (typeof params === "string") return params;
+  if (params === null || typeof params !== "object" || Array.isArray(params)) throw invalidArgument("params", "must be an object");
+  return JSON.stringify(params);
+}
+
+/** An options argument: absent is `{}`, anything but an object is refused. */
+export function optionsObject(opts) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== "object") throw invalidArgument("options", "must be an object");
+  return opts;
+}
+
+/** A job's id from the job object a client returned, or the id itself. */
+export function jobIdOf(job) {
+  const id = typeof job === "string" ? job : job && typeof job === "object" ? job.jobId : undefined;
+  if (typeof id !== "string" || id === "") throw invalidArgument("jobId", "pass a job from start() or list(), or its jobId");
+  return id;
+}
+
+/** Input as bytes: a Uint8Array as is, a string as UTF-8. */
+export function bytesOf(input) {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  if (!(bytes instanceof Uint8Array)) throw invalidArgument("input", "must be a string or a Uint8Array");
+  return bytes;
+}
+
 /** Expands a packed batch from the core into `string[][]`. */
 export function batchRows(batch) {
   const { text, fieldEnds, rowEnds } = batch;

@@ -1,6 +1,6 @@
 // The Userpilot client: `client.exports` (Bulk Data Export jobs and their files) and
 // `client.lookups` (the twelve lookups, with cursor pages as an async iterator).
-import { batchRows, ExportError, iterate, requireReady, toExportError, wasm } from "./runtime.js";
+import { batchRows, invalidArgument, iterate, jobIdOf, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
 
 const DEFAULT_BASE_URL = "https://appex.userpilot.io";
 
@@ -11,19 +11,7 @@ export const LOOKUPS = Object.freeze([
 ]);
 export const PAGINATED_LOOKUPS = Object.freeze(["events_properties", "segments"]);
 
-const invalid = (field, reason) => new ExportError(`invalid \`${field}\`: ${reason}`, { code: "E_INVALID_ARGUMENT", field });
 
-function paramsJson(params) {
-  if (typeof params === "string") return params;
-  if (params === null || typeof params !== "object" || Array.isArray(params)) throw invalid("params", "must be an object");
-  return JSON.stringify(params);
-}
-
-function jobIdOf(job) {
-  const id = typeof job === "string" ? job : job && job.jobId;
-  if (typeof id !== "string") throw invalid("jobId", "must be a job id string or an object with jobId");
-  return id;
-}
 
 async function call(fn) {
   try {
@@ -43,16 +31,16 @@ export class UserpilotClient {
    */
   constructor(options = {}) {
     requireReady();
-    if (options === null || typeof options !== "object") throw invalid("options", "must be an object");
+    if (options === null || typeof options !== "object") throw invalidArgument("options", "must be an object");
     const proxyUrl = options.proxyUrl;
     let core;
     if (proxyUrl !== undefined) {
-      if (typeof proxyUrl !== "string") throw invalid("proxyUrl", "must be a string");
+      if (typeof proxyUrl !== "string") throw invalidArgument("proxyUrl", "must be a string");
       core = call0(() => wasm.UserpilotCore.viaProxy(proxyUrl));
     } else {
       const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
-      if (typeof baseUrl !== "string") throw invalid("baseUrl", "must be a string");
-      if (typeof options.apiKey !== "string") throw invalid("apiKey", "must be a string");
+      if (typeof baseUrl !== "string") throw invalidArgument("baseUrl", "must be a string");
+      if (typeof options.apiKey !== "string") throw invalidArgument("apiKey", "must be a string");
       core = call0(() => new wasm.UserpilotCore(baseUrl, options.apiKey));
     }
     this.exports = new ExportsApi(core);
@@ -76,7 +64,7 @@ class ExportsApi {
 
   /** Checks export parameters without a call; returns the body that would be sent. */
   validate(params) {
-    return JSON.parse(call0(() => wasm.UserpilotCore.validateParams(paramsJson(params))));
+    return JSON.parse(call0(() => wasm.UserpilotCore.validateParams(paramsText(params))));
   }
 
   /**
@@ -85,7 +73,7 @@ class ExportsApi {
    * `{ waitForRunning: true }` waits for that job to end and then starts this one.
    */
   start(params, opts = {}) {
-    return call(() => this.#core.start(paramsJson(params), opts));
+    return call(() => this.#core.start(paramsText(params), opts));
   }
 
   get(job, opts = {}) {

@@ -105,3 +105,14 @@ test("help exits 0 and names every flag", async () => {
   assert.equal(r.code, 0);
   for (const flag of ["--query", "--base-url", "--out"]) assert.ok(r.stdout.toString().includes(flag));
 });
+
+test("the top-level usage lists every command, and an unknown one gets it with exit 2", async () => {
+  const r = await runCli(["help"]);
+  assert.equal(r.code, 0);
+  for (const cmd of ["query", "activities", "forecasts", "userpilot export", "userpilot lookup", "userpilot jobs"]) {
+    assert.match(r.stdout.toString(), new RegExp(`^  exportkit ${cmd} `, "m"), cmd);
+  }
+  const bad = await runCli(["nope"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.toString(), /unknown command "nope"[\s\S]*exportkit forecasts/);
+});
