@@ -102,9 +102,7 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
+            self.add(c.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w)));
         }
         for &b in chunks.remainder() {
             self.add(b as u64);

@@ -6,11 +6,12 @@
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-#[inline]
+/// The first eight bytes of `c` as one little-endian word (0 if `c` is shorter, which the
+/// callers' `chunks_exact(8)` rules out). A plain load: `copy_from_slice` here was an out-of-line
+/// call per word in the size-optimised wasm build.
+#[inline(always)]
 fn word(c: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(c);
-    u64::from_le_bytes(w)
+    c.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w))
 }
 
 /// Non-zero when some byte of `w` equals `b` (exact: no false positive for "some byte").
@@ -21,7 +22,7 @@ fn has(w: u64, b: u8) -> u64 {
 }
 
 /// Index of the first byte of `s` for which `hit` says yes, testing words with `maybe` first.
-#[inline]
+#[inline(always)]
 fn find_by(s: &[u8], maybe: impl Fn(u64) -> bool, hit: impl Fn(u8) -> bool) -> Option<usize> {
     let mut chunks = s.chunks_exact(8);
     let mut base = 0;
