@@ -21,6 +21,7 @@ use crate::core::retry::Backoff;
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener, LateField};
+use crate::parse::jsonl::LineError;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::backstory::activities::schema::activity_columns;
 use crate::providers::backstory::activities::{
@@ -385,6 +386,9 @@ fn left<T: Transport>(t: &T, deadline: Option<f64>) -> Option<f64> {
 struct Emitter {
     kind: OutputKind,
     flattener: Option<Flattener>,
+    strict: bool,
+    /// Records the flattener's JSON check refused in the batch being written.
+    rejected: Vec<LineError>,
     records: u64,
     rows: u64,
     bytes: u64,
@@ -407,6 +411,8 @@ impl Emitter {
         Emitter {
             kind: opts.output.clone(),
             flattener,
+            strict: opts.strict,
+            rejected: Vec::new(),
             records: 0,
             rows: 0,
             bytes: 0,
@@ -425,10 +431,28 @@ impl Emitter {
         self.records += batch.count as u64;
         match (&self.kind, &mut self.flattener) {
             (OutputKind::Csv { .. }, Some(f)) => {
+                // CSV output reads each record once: the parser leaves the JSON check to this
+                // walk (see `parser_options`). In strict mode the rows before a bad record are
+                // still delivered, so the error's line says exactly where delivery stopped.
                 let mut text = String::with_capacity(batch.text.len() + 256);
-                let rows = f.write_batch(&batch, &mut text)?;
+                let rejected = (!self.strict).then_some(&mut self.rejected);
+                let before = f.rows();
+                let written = f.write_checked(&batch, &mut text, rejected);
+                let rows = f.rows() - before;
                 self.rows += rows;
-                sink.deliver(at, Delivery::Csv { text, rows }).await
+                let bad = std::mem::take(&mut self.rejected);
+                self.records -= bad.len() as u64;
+                self.data_errors(at, bad);
+                if rows > 0 || written.is_ok() {
+                    sink.deliver(at, Delivery::Csv { text, rows }).await?;
+                }
+                written.map(|_| ()).map_err(|e| {
+                    // Records from the bad one on were not delivered.
+                    let bad_line = LineError::from_error(&e).map_or(0, |l| l.line);
+                    let lost = batch.iter_text().filter(|(l, _)| *l >= bad_line).count();
+                    self.records -= lost as u64;
+                    with_place(e, at)
+                })
             }
             (OutputKind::Raw, _) => {
                 self.rows += batch.count as u64;
@@ -442,7 +466,12 @@ impl Emitter {
     }
 
     fn line_errors(&mut self, at: Place<'_>, parser: &mut JsonlParser) {
-        for e in parser.take_errors() {
+        let errors = parser.take_errors();
+        self.data_errors(at, errors);
+    }
+
+    fn data_errors(&mut self, at: Place<'_>, errors: Vec<LineError>) {
+        for e in errors {
             self.errors_total += 1;
             if self.errors.len() < MAX_KEPT_ERRORS {
                 self.errors.push(DataError {
@@ -545,6 +574,8 @@ impl Head {
 fn parser_options(opts: &DownloadOptions) -> JsonlOptions {
     JsonlOptions {
         strict: opts.strict,
+        // The flattener checks each record's JSON as it walks it (one pass, not two).
+        validate: !matches!(opts.output, OutputKind::Csv { .. }),
         batch_records: opts.batch_records.max(1),
         max_line_bytes: opts.max_line_bytes.max(1),
         ..JsonlOptions::default()

@@ -161,6 +161,22 @@ impl RowBatch {
         self.end_row();
     }
 
+    /// An empty batch with room for as much as this one holds.
+    fn empty_like(&self) -> RowBatch {
+        RowBatch {
+            text: String::with_capacity(self.text.len()),
+            byte_ends: Vec::with_capacity(self.byte_ends.len()),
+            utf16_ends: Vec::with_capacity(self.utf16_ends.len()),
+            row_ends: Vec::with_capacity(self.row_ends.len()),
+            numbers: self
+                .numbers
+                .iter()
+                .map(|c| Vec::with_capacity(c.len()))
+                .collect(),
+            ..RowBatch::default()
+        }
+    }
+
     fn end_row(&mut self) {
         self.row_ends.push(self.byte_ends.len() as u32);
         self.row_count += 1;
@@ -676,7 +692,10 @@ impl CsvParser {
         }
         self.rows += 1;
         if self.batch.len() >= self.opts.batch_rows {
-            let b = std::mem::take(&mut self.batch);
+            // The next batch will most likely be as big: allocate it whole once instead of
+            // growing it by doubling (a 200-column batch's field ends are megabytes).
+            let next = self.batch.empty_like();
+            let b = std::mem::replace(&mut self.batch, next);
             self.ready.push(b);
         }
         Ok(())

@@ -840,6 +840,40 @@ fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mo
     );
 }
 
+/// CSV output checks the JSON in the flattener's walk (the parser does not): the same bad line
+/// is reported, or ends a strict export, exactly as it is for records.
+#[test]
+fn a_malformed_line_in_a_csv_export_is_reported_the_same_way() {
+    let csv = || OutputKind::Csv { explode: None };
+    let v = Vendor::new(9, 10, 64);
+    v.bad_line.set(Some(23));
+    let (out, sink) = export(&v, 5, opts(4, csv()));
+    let out = out.unwrap();
+    assert_eq!((out.records, out.rows), (44, 44));
+    assert_eq!(sink.csv.matches("\r\n").count(), 45, "header and 44 rows");
+    assert_eq!(out.errors.len(), 1);
+    let e = &out.errors[0];
+    assert_eq!((e.fragment, e.line), (Some(2), 3));
+    assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
+    let mut o = opts(4, csv());
+    o.download.strict = true;
+    let v = Vendor::new(9, 10, 64);
+    v.bad_line.set(Some(23));
+    let (out, sink) = export(&v, 5, o);
+    let e = out.unwrap_err();
+    assert_eq!(e.code(), "E_DECODE");
+    assert!(
+        e.to_string()
+            .contains(": job job-0 fragment 2: malformed JSON"),
+        "{e}"
+    );
+    assert_eq!(
+        sink.csv.matches("\r\n").count(),
+        23,
+        "the header and every record before the bad line"
+    );
+}
+
 #[test]
 fn an_existing_job_is_waited_for_then_downloaded() {
     let v = Vendor::new(3, 5, 64);
