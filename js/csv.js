@@ -1,5 +1,6 @@
 // CSV on its own: one-shot parsing with Papa Parse's result shape, and the streaming parser.
 import { batchRows, bytesOf, ExportError, requireReady, toExportError, wasm } from "./runtime.js";
+import { f64sAt, StagedStream, textAt, u32sAt, words } from "./staging.js";
 
 /**
  * Parses CSV text or bytes in one go, Papa Parse style: `{ data, errors, meta: { fields } }`.
@@ -10,7 +11,7 @@ export function parseCsv(input, opts = {}) {
   const bytes = bytesOf(input);
   let p;
   try {
-    p = new wasm.CsvStreamParser(opts);
+    p = new CsvStreamParser(opts);
     const data = [];
     for (const b of [...p.push(bytes), ...p.finish()]) {
       const r = batchRows(b);
@@ -41,7 +42,7 @@ export function parseCsvNumbers(input, opts = {}) {
   let p;
   try {
     const { columns: _, ...rest } = opts;
-    p = new wasm.CsvStreamParser({ batchRows: 65536, ...rest, numericColumns: wanted, text: false });
+    p = new CsvStreamParser({ batchRows: 65536, ...rest, numericColumns: wanted, text: false });
     const parts = wanted.map(() => []);
     let rows = 0;
     for (const b of [...p.push(bytes), ...p.finish()]) {
@@ -67,7 +68,53 @@ export function parseCsvNumbers(input, opts = {}) {
   }
 }
 
-export const CsvStreamParser = wasm.CsvStreamParser;
+/**
+ * CSV pushed in chunks split anywhere; complete rows come back as packed batches `{ text,
+ * fieldEnds, rowEnds, firstRow, rows, numbers? }` (see `batchRows`). One call into wasm per chunk.
+ */
+export class CsvStreamParser extends StagedStream {
+  /** `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096, numericColumns: [], text: true }`. */
+  constructor(opts = {}) {
+    super(wasm.CsvStreamParser, opts);
+  }
+
+  /** Feeds bytes; returns the batches that became complete (possibly none). */
+  push(chunk) {
+    return this.#batches(this.pushChunk(chunk));
+  }
+
+  /** Ends the input; returns the last batches. */
+  finish() {
+    return this.#batches(this.finishInput());
+  }
+
+  /** The header's names (`null` before the header or with `header: false`). */
+  header() {
+    return this.inner.header();
+  }
+
+  /** `{ rows, bytes, errors }`; errors are handed over once. */
+  takeMeta() {
+    return this.inner.takeMeta();
+  }
+
+  #batches(at) {
+    const out = [];
+    while (at) {
+      // Layout: src/wasm/csv.rs `next_batch`.
+      const head = words(at, 11);
+      const [text, textLen, ends, endsLen, rowEnds, rowEndsLen, lo, hi, rows, more, numeric] = head;
+      const batch = { text: textAt(text, textLen), fieldEnds: u32sAt(ends, endsLen), rowEnds: u32sAt(rowEnds, rowEndsLen), firstRow: lo + hi * 2 ** 32, rows };
+      if (numeric) {
+        const cols = words(at + 44, numeric * 2);
+        batch.numbers = Array.from({ length: numeric }, (_, k) => f64sAt(cols[2 * k], cols[2 * k + 1]));
+      }
+      out.push(batch);
+      at = more ? this.inner.nextBatch() : 0;
+    }
+    return out;
+  }
+}
 
 /**
  * Rows (arrays of cells) as CSV text: RFC 4180, CRLF after every row, fields quoted only when they

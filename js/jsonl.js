@@ -1,6 +1,7 @@
 // JSON Lines on their own: one-shot parsing with Papa Parse's result shape, flattening to CSV,
 // and the streaming classes (push chunks split anywhere, take batches or CSV text out).
 import { bytesOf, requireReady, toExportError, wasm } from "./runtime.js";
+import { StagedStream, textAt, words } from "./staging.js";
 
 /**
  * Parses JSON Lines in one go: `{ data: records[], errors: [{ line, column, message }], meta }`.
@@ -12,7 +13,7 @@ export function parseJsonl(input, opts = {}) {
   const bytes = bytesOf(input);
   let p;
   try {
-    p = new wasm.JsonlStreamParser(opts);
+    p = new JsonlStreamParser(opts);
     const data = [];
     for (const b of [...p.push(bytes), ...p.finish()]) {
       const recs = JSON.parse(b.text);
@@ -39,7 +40,7 @@ export function jsonlToCsv(input, opts = {}) {
   const bytes = bytesOf(input);
   let w;
   try {
-    w = new wasm.JsonlCsvWriter(opts);
+    w = new JsonlCsvWriter(opts);
     const csv = w.push(bytes) + w.finish();
     const meta = w.takeMeta();
     return { csv, errors: meta.errors, meta: { records: meta.records, rows: meta.rows, header: meta.header, lateFields: meta.lateFields, bytes: meta.bytes } };
@@ -50,5 +51,69 @@ export function jsonlToCsv(input, opts = {}) {
   }
 }
 
-export const JsonlStreamParser = wasm.JsonlStreamParser;
-export const JsonlCsvWriter = wasm.JsonlCsvWriter;
+/**
+ * JSON Lines pushed in chunks split anywhere; records come back in batches `{ text, count,
+ * firstLine }`, `text` a JSON array of the batch's records (one `JSON.parse` each). One call into
+ * wasm per chunk.
+ */
+export class JsonlStreamParser extends StagedStream {
+  /** `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes: 64 KiB }`. */
+  constructor(opts = {}) {
+    super(wasm.JsonlStreamParser, opts);
+  }
+
+  push(chunk) {
+    return this.#batches(this.pushChunk(chunk));
+  }
+
+  finish() {
+    return this.#batches(this.finishInput());
+  }
+
+  /** `{ records, lines, bytes, errors }`; errors are handed over once. */
+  takeMeta() {
+    return this.inner.takeMeta();
+  }
+
+  #batches(at) {
+    const out = [];
+    while (at) {
+      // Layout: src/wasm/jsonl.rs `next_batch`.
+      const [text, len, count, lo, hi, more] = words(at, 6);
+      out.push({ count, firstLine: lo + hi * 2 ** 32, text: textAt(text, len) });
+      at = more ? this.inner.nextBatch() : 0;
+    }
+    return out;
+  }
+}
+
+/**
+ * JSON Lines pushed in chunks split anywhere, flattened to CSV text as they complete (see
+ * `jsonlToCsv` for the rules). One call into wasm per chunk.
+ */
+export class JsonlCsvWriter extends StagedStream {
+  /** `opts`: `{ strict, batchRecords, maxLineBytes, firstBatchBytes: 1 MiB, columns, explode, discover: true, csvGuard: true }`. */
+  constructor(opts = {}) {
+    super(wasm.JsonlCsvWriter, opts);
+  }
+
+  /** Feeds bytes; returns the CSV text of the records completed (the header comes with the first rows). */
+  push(chunk) {
+    return csvAt(this.pushChunk(chunk));
+  }
+
+  finish() {
+    return csvAt(this.finishInput());
+  }
+
+  /** `{ records, lines, bytes, rows, header, lateFields, errors }`; errors are handed over once. */
+  takeMeta() {
+    return this.inner.takeMeta();
+  }
+}
+
+/** The CSV text a writer's descriptor points at (layout: src/wasm/jsonl.rs `push_input`). */
+function csvAt(at) {
+  const [text, len] = words(at, 2);
+  return textAt(text, len);
+}

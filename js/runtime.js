@@ -4,6 +4,11 @@ import initWasm, * as wasm from "../pkg/exportkit.js";
 export { wasm };
 
 let ready = null;
+/** The instance's raw exports (their `memory` is what js/staging.js reads and writes). */
+let instance = null;
+
+/** The wasm instance's memory (after init). */
+export const memory = () => instance.memory;
 
 /**
  * Loads the WebAssembly module once. In a page or a worker it fetches `exportkit_bg.wasm` next to
@@ -20,7 +25,10 @@ export default function init(input) {
         return initWasm({ module_or_path: bytes });
       }
       return initWasm();
-    })().catch((e) => {
+    })().then((exports) => {
+      instance = exports;
+      return exports;
+    }).catch((e) => {
       ready = null;
       throw e;
     });
@@ -30,8 +38,8 @@ export default function init(input) {
 
 /** Synchronous init for runtimes that already hold the compiled module (workerd). */
 export function initSync(module) {
-  wasm.initSync({ module });
-  ready = Promise.resolve();
+  instance = wasm.initSync({ module });
+  ready = Promise.resolve(instance);
 }
 
 /** The error every exportkit call rejects with. Branch on `code`. */

@@ -1,6 +1,7 @@
 // The Userpilot client: `client.exports` (Bulk Data Export jobs and their files) and
 // `client.lookups` (the twelve lookups, with cursor pages as an async iterator).
 import { batchRows, invalidArgument, iterate, jobIdOf, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
+import { bytesAt, StagedStream, words } from "./staging.js";
 
 const DEFAULT_BASE_URL = "https://appex.userpilot.io";
 
@@ -162,7 +163,27 @@ class LookupsApi {
 }
 
 /**
- * The Rust gzip decoder, for runtimes without `DecompressionStream`: `push(bytes)` returns the
- * bytes decompressed so far, `finish()` throws if the stream stopped short.
+ * gzip (one or more members) pushed in chunks split anywhere; each push returns the bytes it
+ * inflated (possibly none). exportkit's own inflater, for runtimes without `DecompressionStream`
+ * or to compare. One call into wasm per chunk.
  */
-export const GunzipStream = wasm.GunzipStream;
+export class GunzipStream extends StagedStream {
+  constructor() {
+    super(wasm.GunzipStream);
+  }
+
+  push(chunk) {
+    // Layout: src/wasm/userpilot.rs `push_input`.
+    const [at, len] = words(this.pushChunk(chunk), 2);
+    return bytesAt(at, len);
+  }
+
+  /** Ends the input: a stream that stops anywhere but between members is an error. */
+  finish() {
+    try {
+      this.inner.finish();
+    } catch (e) {
+      throw toExportError(e);
+    }
+  }
+}

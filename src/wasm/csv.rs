@@ -3,10 +3,11 @@
 //! every export.
 
 use super::backstory::{get, raw_cells, set};
-use super::batch::{batch_rows_option, batch_to_js, row_errors_to_js};
+use super::batch::{batch_rows_option, row_errors_to_js};
 use super::errors::to_js;
+use super::staging::{span, wide, Staging};
 use crate::error::Error;
-use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser};
+use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser, RowBatch};
 use crate::parse::csv_write::{guard_cell, is_formula, write_row};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
@@ -46,9 +47,13 @@ fn numeric_columns(v: &JsValue) -> Result<Vec<ColumnRef>, JsValue> {
         .collect()
 }
 
+/// The wasm half of js/csv.js's `CsvStreamParser` (one call per chunk: see `staging`).
 #[wasm_bindgen]
 pub struct CsvStreamParser {
     inner: CsvParser,
+    staging: Staging,
+    /// The batch the descriptor describes, kept until the next call.
+    current: Option<RowBatch>,
 }
 
 #[wasm_bindgen]
@@ -87,19 +92,58 @@ impl CsvStreamParser {
         }
         Ok(CsvStreamParser {
             inner: CsvParser::new(o),
+            staging: Staging::default(),
+            current: None,
         })
     }
 
-    /// Feeds bytes; returns the batches that became complete (possibly none).
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Array, JsValue> {
-        self.inner.push(chunk).map_err(to_js)?;
-        Ok(self.drain())
+    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        self.staging.buffer(len)
     }
 
-    /// Ends the input; returns the last batches.
-    pub fn finish(&mut self) -> Result<Array, JsValue> {
+    /// Parses the `len` bytes just written to the input buffer; returns the address of the
+    /// first completed batch's descriptor, or 0 when none completed.
+    #[wasm_bindgen(js_name = pushInput)]
+    pub fn push_input(&mut self, len: usize) -> Result<u32, JsValue> {
+        self.current = None;
+        self.inner.push(self.staging.input(len)).map_err(to_js)?;
+        Ok(self.next_batch())
+    }
+
+    /// Ends the input; returns the last batches as `pushInput` does.
+    #[wasm_bindgen(js_name = finishInput)]
+    pub fn finish_input(&mut self) -> Result<u32, JsValue> {
+        self.current = None;
         self.inner.finish().map_err(to_js)?;
-        Ok(self.drain())
+        Ok(self.next_batch())
+    }
+
+    /// The next completed batch's descriptor (0 when none is left): text, UTF-16 field ends,
+    /// row ends (address and length each), first row (low, high), rows, more batches waiting
+    /// (0/1), numeric columns, then address and length of each column's values.
+    #[wasm_bindgen(js_name = nextBatch)]
+    pub fn next_batch(&mut self) -> u32 {
+        let Some(b) = self.inner.take_batch() else {
+            self.current = None;
+            return 0;
+        };
+        let head = [
+            span(b.text.as_bytes()),
+            span(&b.utf16_ends),
+            span(&b.row_ends),
+            wide(b.first_row),
+            [b.len() as u32, u32::from(self.inner.batch_ready())],
+        ];
+        let at = self.staging.describe(
+            head.into_iter()
+                .flatten()
+                .chain([b.numbers.len() as u32])
+                .chain(b.numbers.iter().flat_map(|c| span(c))),
+        );
+        self.current = Some(b);
+        at
     }
 
     pub fn header(&self) -> JsValue {
@@ -121,14 +165,6 @@ impl CsvStreamParser {
         set(&o, "bytes", self.inner.bytes() as f64);
         set(&o, "errors", row_errors_to_js(&self.inner.take_errors()));
         o.into()
-    }
-
-    fn drain(&mut self) -> Array {
-        let out = Array::new();
-        while let Some(b) = self.inner.take_batch() {
-            out.push(&batch_to_js(&b));
-        }
-        out
     }
 }
 

@@ -4,9 +4,10 @@
 
 use super::backstory::{get, raw_cells, set};
 use super::errors::to_js;
+use super::staging::{span, wide, Staging};
 use crate::error::{Error, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener};
-use crate::parse::jsonl::{JsonlOptions, JsonlParser, LineError};
+use crate::parse::jsonl::{JsonlOptions, JsonlParser, LineError, RecordBatch};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
@@ -89,9 +90,13 @@ fn meta(p: &mut JsonlParser, mut rejected: Vec<LineError>, rejected_total: u64) 
     o
 }
 
+/// The wasm half of js/jsonl.js's `JsonlStreamParser` (one call per chunk: see `staging`).
 #[wasm_bindgen]
 pub struct JsonlStreamParser {
     inner: JsonlParser,
+    staging: Staging,
+    /// The batch the descriptor describes, kept until the next call.
+    current: Option<RecordBatch>,
 }
 
 #[wasm_bindgen]
@@ -102,37 +107,55 @@ impl JsonlStreamParser {
     pub fn new(opts: JsValue) -> std::result::Result<JsonlStreamParser, JsValue> {
         Ok(JsonlStreamParser {
             inner: JsonlParser::new(parser_options(&opts, STREAM_FIRST_BATCH).map_err(to_js)?),
+            staging: Staging::default(),
+            current: None,
         })
     }
 
-    /// Feeds bytes; returns the full batches (`batchRecords` each) completed so far as `{ text,
-    /// count, firstLine }`, where `text` is a JSON array of the records (one `JSON.parse` each).
-    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<Array, JsValue> {
-        self.inner.push(chunk).map_err(to_js)?;
-        Ok(self.drain())
+    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        self.staging.buffer(len)
     }
 
-    pub fn finish(&mut self) -> std::result::Result<Array, JsValue> {
+    /// Parses the `len` bytes just written to the input buffer; returns the address of the
+    /// first completed batch's descriptor, or 0.
+    #[wasm_bindgen(js_name = pushInput)]
+    pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
+        self.current = None;
+        self.inner.push(self.staging.input(len)).map_err(to_js)?;
+        Ok(self.next_batch())
+    }
+
+    #[wasm_bindgen(js_name = finishInput)]
+    pub fn finish_input(&mut self) -> std::result::Result<u32, JsValue> {
+        self.current = None;
         self.inner.finish().map_err(to_js)?;
-        Ok(self.drain())
+        Ok(self.next_batch())
+    }
+
+    /// The next completed batch's descriptor (0 when none is left): the JSON array text
+    /// (address, length), records, first line (low, high), more batches waiting (0/1).
+    #[wasm_bindgen(js_name = nextBatch)]
+    pub fn next_batch(&mut self) -> u32 {
+        let Some(b) = self.inner.take_batch() else {
+            self.current = None;
+            return 0;
+        };
+        let [lo, hi] = wide(b.first_line);
+        let [ptr, len] = span(b.text.as_bytes());
+        let more = u32::from(self.inner.batch_ready());
+        let at = self
+            .staging
+            .describe([ptr, len, b.count as u32, lo, hi, more]);
+        self.current = Some(b);
+        at
     }
 
     /// `{ records, lines, bytes, errors }`; errors are handed over once.
     #[wasm_bindgen(js_name = takeMeta)]
     pub fn take_meta(&mut self) -> JsValue {
         meta(&mut self.inner, Vec::new(), 0).into()
-    }
-
-    fn drain(&mut self) -> Array {
-        let out = Array::new();
-        while let Some(b) = self.inner.take_batch() {
-            let o = Object::new();
-            set(&o, "count", b.count as u32);
-            set(&o, "firstLine", b.first_line as f64);
-            set(&o, "text", b.text);
-            out.push(&o);
-        }
-        out
     }
 }
 
@@ -144,6 +167,9 @@ pub struct JsonlCsvWriter {
     /// Records the flattener's own JSON check refused, not yet handed over, and their count.
     rejected: Vec<LineError>,
     rejected_total: u64,
+    staging: Staging,
+    /// The CSV text of the last call, which the descriptor points at.
+    out: String,
 }
 
 #[wasm_bindgen]
@@ -181,6 +207,8 @@ impl JsonlCsvWriter {
             strict,
             rejected: Vec::new(),
             rejected_total: 0,
+            staging: Staging::default(),
+            out: String::new(),
             flattener: Flattener::new(FlattenOptions {
                 columns,
                 explode,
@@ -192,16 +220,28 @@ impl JsonlCsvWriter {
 
     /// Feeds bytes; returns the CSV text of the full batches completed (the header, with the
     /// fields found in the first batch, comes with the first rows).
-    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<String, JsValue> {
-        let parsed = self.parser.push(chunk);
-        self.drain(parsed).map_err(to_js)
+    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        self.staging.buffer(len)
     }
 
-    pub fn finish(&mut self) -> std::result::Result<String, JsValue> {
+    /// Flattens the `len` bytes just written to the input buffer; returns the address of a
+    /// descriptor (address, length) of the CSV text of the batches completed (the header, with
+    /// the fields found in the first batch, comes with the first rows).
+    #[wasm_bindgen(js_name = pushInput)]
+    pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
+        let parsed = self.parser.push(self.staging.input(len));
+        self.drain(parsed).map_err(to_js)?;
+        Ok(self.staging.describe(span(self.out.as_bytes())))
+    }
+
+    #[wasm_bindgen(js_name = finishInput)]
+    pub fn finish_input(&mut self) -> std::result::Result<u32, JsValue> {
         let parsed = self.parser.finish();
-        let mut out = self.drain(parsed).map_err(to_js)?;
-        self.flattener.finish(&mut out);
-        Ok(out)
+        self.drain(parsed).map_err(to_js)?;
+        self.flattener.finish(&mut self.out);
+        Ok(self.staging.describe(span(self.out.as_bytes())))
     }
 
     /// `{ records, lines, bytes, rows, header, lateFields, errors }`; errors are handed over once.
@@ -238,8 +278,9 @@ impl JsonlCsvWriter {
     /// Flattens the batches the parser completed. When the parser failed (strict mode), the
     /// records before its bad line are flattened first, since one of them may be bad too and
     /// the earliest bad line is the one to report.
-    fn drain(&mut self, parsed: Result<()>) -> Result<String> {
-        let mut out = String::new();
+    fn drain(&mut self, parsed: Result<()>) -> Result<()> {
+        let out = &mut self.out;
+        out.clear();
         let failed = parsed.is_err();
         while let Some(b) = if failed {
             self.parser.take_pending()
@@ -250,10 +291,9 @@ impl JsonlCsvWriter {
             out.reserve(b.text.len());
             let before = self.rejected.len();
             let rejected = (!self.strict).then_some(&mut self.rejected);
-            self.flattener.write_checked(&b, &mut out, rejected)?;
+            self.flattener.write_checked(&b, out, rejected)?;
             self.rejected_total += (self.rejected.len() - before) as u64;
         }
-        parsed?;
-        Ok(out)
+        parsed
     }
 }

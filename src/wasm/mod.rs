@@ -10,6 +10,7 @@ mod fetch;
 mod forecasting;
 mod js;
 mod jsonl;
+mod staging;
 mod userpilot;
 
 pub use backstory::BackstoryCore;

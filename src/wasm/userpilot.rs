@@ -6,6 +6,7 @@ use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set};
 use super::batch::batch_to_js;
 use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
+use super::staging::{span, Staging};
 use crate::core::auth::Secret;
 use crate::core::http::validate_base_url;
 use crate::driver::userpilot::{
@@ -18,7 +19,7 @@ use crate::parse::csv::RowBatch;
 use crate::parse::gzip::GzipDecoder;
 use crate::providers::userpilot::exports::{ExportParams, Job, EVENT_TYPES};
 use crate::providers::userpilot::lookups::{Page, PageRequest, LOOKUPS, MAX_LIMIT, PAGINATED};
-use js_sys::{Array, Function, Object, Uint8Array};
+use js_sys::{Array, Function, Object};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -531,10 +532,14 @@ impl UserpilotCore {
     }
 }
 
-/// The Rust gzip decoder for JavaScript (runtimes without `DecompressionStream`, or to compare).
+/// The Rust gzip decoder for JavaScript (runtimes without `DecompressionStream`, or to compare):
+/// the wasm half of js/userpilot.js's `GunzipStream` (one call per chunk: see `staging`).
 #[wasm_bindgen]
 pub struct GunzipStream {
     inner: GzipDecoder,
+    staging: Staging,
+    /// The bytes of the last call, which the descriptor points at.
+    out: Vec<u8>,
 }
 
 impl Default for GunzipStream {
@@ -549,14 +554,26 @@ impl GunzipStream {
     pub fn new() -> GunzipStream {
         GunzipStream {
             inner: GzipDecoder::new(),
+            staging: Staging::default(),
+            out: Vec::new(),
         }
     }
 
-    /// Decompresses a chunk; returns the bytes it produced (possibly none).
-    pub fn push(&mut self, chunk: &[u8]) -> std::result::Result<Uint8Array, JsValue> {
-        let mut out = Vec::new();
-        self.inner.push(chunk, &mut out).map_err(to_js)?;
-        Ok(Uint8Array::from(&out[..]))
+    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        self.staging.buffer(len)
+    }
+
+    /// Decompresses the `len` bytes just written to the input buffer; returns the address of a
+    /// descriptor (address, length) of the bytes it produced.
+    #[wasm_bindgen(js_name = pushInput)]
+    pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
+        self.out.clear();
+        self.inner
+            .push(self.staging.input(len), &mut self.out)
+            .map_err(to_js)?;
+        Ok(self.staging.describe(span(&self.out)))
     }
 
     /// Ends the input: a stream that stops anywhere but between members is an error.

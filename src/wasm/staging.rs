@@ -1,0 +1,48 @@
+//! One call per chunk across the JS/wasm boundary. JavaScript copies each chunk into a buffer in
+//! wasm memory (`inputBuffer`, called again only when a chunk is bigger than any before), calls
+//! the stream's `pushInput(len)`, and reads what it produced out of wasm memory through a
+//! descriptor: a few `u32` words whose address the call returns. No allocation call for the
+//! input, no JavaScript object built from wasm, no handle to free afterwards (the glue
+//! wasm-bindgen writes for a `&[u8]` argument and an object result costs three to eight calls).
+//!
+//! Whatever a descriptor points at stays put until the stream's next call: the JavaScript side
+//! (js/staging.js) copies it out at once.
+
+/// The input buffer and the descriptor of one stream.
+#[derive(Default)]
+pub struct Staging {
+    input: Vec<u8>,
+    desc: Vec<u32>,
+}
+
+impl Staging {
+    /// Room for at least `len` input bytes; its address (stable until the next `buffer` call).
+    pub fn buffer(&mut self, len: usize) -> *mut u8 {
+        if self.input.len() < len {
+            self.input.resize(len, 0);
+        }
+        self.input.as_mut_ptr()
+    }
+
+    /// The first `len` bytes JavaScript wrote (never more than the buffer holds).
+    pub fn input(&self, len: usize) -> &[u8] {
+        self.input.get(..len).unwrap_or(&self.input)
+    }
+
+    /// Writes a descriptor and returns its address for JavaScript.
+    pub fn describe(&mut self, words: impl IntoIterator<Item = u32>) -> u32 {
+        self.desc.clear();
+        self.desc.extend(words);
+        self.desc.as_ptr() as u32
+    }
+}
+
+/// A slice's address and length as two descriptor words (wasm32 addresses fit in a `u32`).
+pub fn span<T>(s: &[T]) -> [u32; 2] {
+    [s.as_ptr() as u32, s.len() as u32]
+}
+
+/// A count above 2^32 as its low and high words.
+pub fn wide(n: u64) -> [u32; 2] {
+    [n as u32, (n >> 32) as u32]
+}
