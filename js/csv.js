@@ -78,30 +78,15 @@ export class CsvStreamParser extends StagedStream {
     super(wasm.CsvStreamParser, opts);
   }
 
-  /** Feeds bytes; returns the batches that became complete (possibly none). */
-  push(chunk) {
-    return this.#batches(this.pushChunk(chunk));
-  }
-
-  /** Ends the input; returns the last batches. */
-  finish() {
-    return this.#batches(this.finishInput());
-  }
-
   /** The header's names (`null` before the header or with `header: false`). */
   header() {
     return this.inner.header();
   }
 
-  /** `{ rows, bytes, errors }`; errors are handed over once. */
-  takeMeta() {
-    return this.inner.takeMeta();
-  }
-
-  #batches(at) {
+  /** The batches a descriptor chain describes (layout: src/wasm/csv.rs `next_batch`). */
+  read(at) {
     const out = [];
     while (at) {
-      // Layout: src/wasm/csv.rs `next_batch`.
       const head = words(at, 11);
       const [text, textLen, ends, endsLen, rowEnds, rowEndsLen, lo, hi, rows, more, numeric] = head;
       const batch = { text: textAt(text, textLen), fieldEnds: u32sAt(ends, endsLen), rowEnds: u32sAt(rowEnds, rowEndsLen), firstRow: lo + hi * 2 ** 32, rows };

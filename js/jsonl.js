@@ -62,23 +62,10 @@ export class JsonlStreamParser extends StagedStream {
     super(wasm.JsonlStreamParser, opts);
   }
 
-  push(chunk) {
-    return this.#batches(this.pushChunk(chunk));
-  }
-
-  finish() {
-    return this.#batches(this.finishInput());
-  }
-
-  /** `{ records, lines, bytes, errors }`; errors are handed over once. */
-  takeMeta() {
-    return this.inner.takeMeta();
-  }
-
-  #batches(at) {
+  /** The batches a descriptor chain describes (layout: src/wasm/jsonl.rs `next_batch`). */
+  read(at) {
     const out = [];
     while (at) {
-      // Layout: src/wasm/jsonl.rs `next_batch`.
       const [text, len, count, lo, hi, more] = words(at, 6);
       out.push({ count, firstLine: lo + hi * 2 ** 32, text: textAt(text, len) });
       at = more ? this.inner.nextBatch() : 0;
@@ -97,23 +84,9 @@ export class JsonlCsvWriter extends StagedStream {
     super(wasm.JsonlCsvWriter, opts);
   }
 
-  /** Feeds bytes; returns the CSV text of the records completed (the header comes with the first rows). */
-  push(chunk) {
-    return csvAt(this.pushChunk(chunk));
+  /** The CSV text of the records completed (layout: src/wasm/jsonl.rs `push_input`); the header comes with the first rows. */
+  read(at) {
+    const [text, len] = words(at, 2);
+    return textAt(text, len);
   }
-
-  finish() {
-    return csvAt(this.finishInput());
-  }
-
-  /** `{ records, lines, bytes, rows, header, lateFields, errors }`; errors are handed over once. */
-  takeMeta() {
-    return this.inner.takeMeta();
-  }
-}
-
-/** The CSV text a writer's descriptor points at (layout: src/wasm/jsonl.rs `push_input`). */
-function csvAt(at) {
-  const [text, len] = words(at, 2);
-  return textAt(text, len);
 }

@@ -19,7 +19,8 @@ export const f64sAt = (at, len) => new Float64Array(memory().buffer, at, len).sl
 
 /**
  * The JavaScript face of a wasm stream class with `inputBuffer(len)`, `pushInput(len)` and
- * `finishInput()`: subclasses turn the descriptor those return into results.
+ * `finishInput()`: `push(chunk)` and `finish()` return what a subclass's `read(at)` makes of the
+ * descriptor those return.
  */
 export class StagedStream {
   #cap = 0;
@@ -35,6 +36,21 @@ export class StagedStream {
     } catch (e) {
       throw toExportError(e);
     }
+  }
+
+  /** Feeds a chunk (bytes split anywhere); returns what it completed. */
+  push(chunk) {
+    return this.read(this.pushChunk(chunk));
+  }
+
+  /** Ends the input; returns what was left. */
+  finish() {
+    return this.read(this.finishInput());
+  }
+
+  /** Counts and errors so far; errors are handed over once. */
+  takeMeta() {
+    return this.inner.takeMeta();
   }
 
   /** Copies `chunk` into the stream's input buffer and processes it: one call. */

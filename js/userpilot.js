@@ -172,10 +172,10 @@ export class GunzipStream extends StagedStream {
     super(wasm.GunzipStream);
   }
 
-  push(chunk) {
-    // Layout: src/wasm/userpilot.rs `push_input`.
-    const [at, len] = words(this.pushChunk(chunk), 2);
-    return bytesAt(at, len);
+  /** The bytes inflated (layout: src/wasm/userpilot.rs `push_input`). */
+  read(at) {
+    const [bytes, len] = words(at, 2);
+    return bytesAt(bytes, len);
   }
 
   /** Ends the input: a stream that stops anywhere but between members is an error. */

@@ -5,7 +5,7 @@
 use super::backstory::{get, raw_cells, set};
 use super::batch::{batch_rows_option, row_errors_to_js};
 use super::errors::to_js;
-use super::staging::{span, wide, Staging};
+use super::staging::{span, staged_batches, wide, Staging};
 use crate::error::Error;
 use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser, RowBatch};
 use crate::parse::csv_write::{guard_cell, is_formula, write_row};
@@ -56,6 +56,8 @@ pub struct CsvStreamParser {
     current: Option<RowBatch>,
 }
 
+staged_batches!(CsvStreamParser);
+
 #[wasm_bindgen]
 impl CsvStreamParser {
     /// `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096,
@@ -95,29 +97,6 @@ impl CsvStreamParser {
             staging: Staging::default(),
             current: None,
         })
-    }
-
-    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
-    #[wasm_bindgen(js_name = inputBuffer)]
-    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
-        self.staging.buffer(len)
-    }
-
-    /// Parses the `len` bytes just written to the input buffer; returns the address of the
-    /// first completed batch's descriptor, or 0 when none completed.
-    #[wasm_bindgen(js_name = pushInput)]
-    pub fn push_input(&mut self, len: usize) -> Result<u32, JsValue> {
-        self.current = None;
-        self.inner.push(self.staging.input(len)).map_err(to_js)?;
-        Ok(self.next_batch())
-    }
-
-    /// Ends the input; returns the last batches as `pushInput` does.
-    #[wasm_bindgen(js_name = finishInput)]
-    pub fn finish_input(&mut self) -> Result<u32, JsValue> {
-        self.current = None;
-        self.inner.finish().map_err(to_js)?;
-        Ok(self.next_batch())
     }
 
     /// The next completed batch's descriptor (0 when none is left): text, UTF-16 field ends,

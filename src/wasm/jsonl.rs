@@ -4,7 +4,7 @@
 
 use super::backstory::{get, raw_cells, set};
 use super::errors::to_js;
-use super::staging::{span, wide, Staging};
+use super::staging::{span, staged_batches, wide, Staging};
 use crate::error::{Error, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, LineError, RecordBatch};
@@ -99,6 +99,8 @@ pub struct JsonlStreamParser {
     current: Option<RecordBatch>,
 }
 
+staged_batches!(JsonlStreamParser);
+
 #[wasm_bindgen]
 impl JsonlStreamParser {
     /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes:
@@ -110,28 +112,6 @@ impl JsonlStreamParser {
             staging: Staging::default(),
             current: None,
         })
-    }
-
-    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
-    #[wasm_bindgen(js_name = inputBuffer)]
-    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
-        self.staging.buffer(len)
-    }
-
-    /// Parses the `len` bytes just written to the input buffer; returns the address of the
-    /// first completed batch's descriptor, or 0.
-    #[wasm_bindgen(js_name = pushInput)]
-    pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
-        self.current = None;
-        self.inner.push(self.staging.input(len)).map_err(to_js)?;
-        Ok(self.next_batch())
-    }
-
-    #[wasm_bindgen(js_name = finishInput)]
-    pub fn finish_input(&mut self) -> std::result::Result<u32, JsValue> {
-        self.current = None;
-        self.inner.finish().map_err(to_js)?;
-        Ok(self.next_batch())
     }
 
     /// The next completed batch's descriptor (0 when none is left): the JSON array text

@@ -46,3 +46,39 @@ pub fn span<T>(s: &[T]) -> [u32; 2] {
 pub fn wide(n: u64) -> [u32; 2] {
     [n as u32, (n >> 32) as u32]
 }
+
+/// `inputBuffer`, `pushInput` and `finishInput` for a stream class whose `inner` parser has
+/// `push(&[u8])` and `finish()` and hands out batches its own `next_batch` describes (fields
+/// `staging` and `current`, the batch described).
+macro_rules! staged_batches {
+    ($class:ident) => {
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        impl $class {
+            /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
+            #[wasm_bindgen(js_name = inputBuffer)]
+            pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+                self.staging.buffer(len)
+            }
+
+            /// Parses the `len` bytes just written to the input buffer; returns the address of
+            /// the first completed batch's descriptor, or 0 when none completed.
+            #[wasm_bindgen(js_name = pushInput)]
+            pub fn push_input(&mut self, len: usize) -> Result<u32, wasm_bindgen::JsValue> {
+                self.current = None;
+                self.inner
+                    .push(self.staging.input(len))
+                    .map_err($crate::wasm::errors::to_js)?;
+                Ok(self.next_batch())
+            }
+
+            /// Ends the input; returns the last batches as `pushInput` does.
+            #[wasm_bindgen(js_name = finishInput)]
+            pub fn finish_input(&mut self) -> Result<u32, wasm_bindgen::JsValue> {
+                self.current = None;
+                self.inner.finish().map_err($crate::wasm::errors::to_js)?;
+                Ok(self.next_batch())
+            }
+        }
+    };
+}
+pub(crate) use staged_batches;
