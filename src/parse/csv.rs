@@ -143,20 +143,21 @@ impl RowBatch {
         let base_bytes = self.text.len() as u32;
         let base_units = self.utf16_ends.last().copied().unwrap_or(0);
         self.text.push_str(record);
+        // Two sized extends, not a push per field into each: one capacity check each, and a
+        // loop the compiler can vectorise (a wide export has hundreds of fields per record).
+        self.byte_ends
+            .extend(ends.iter().map(|&e| base_bytes + e as u32));
         if record.is_ascii() {
-            for &e in ends {
-                self.byte_ends.push(base_bytes + e as u32);
-                self.utf16_ends.push(base_units + e as u32);
-            }
+            self.utf16_ends
+                .extend(ends.iter().map(|&e| base_units + e as u32));
         } else {
             let mut start = 0;
             let mut units = base_units;
-            for &e in ends {
+            self.utf16_ends.extend(ends.iter().map(|&e| {
                 units += record.as_bytes().get(start..e).map_or(0, utf16_len) as u32;
-                self.byte_ends.push(base_bytes + e as u32);
-                self.utf16_ends.push(units);
                 start = e;
-            }
+                units
+            }));
         }
         self.end_row();
     }
