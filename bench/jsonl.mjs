@@ -8,7 +8,7 @@ import { JsonlCsvWriter, JsonlStreamParser } from "../js/index.js";
 import { gzip, jsonl, JSONL_SHAPES } from "./gen.mjs";
 import { agree, bestOfEach, checksum, chunks, mbps, runnersOf, verdict, x } from "./timing.mjs";
 
-// exportkit's JSON Lines batch (src/parse/jsonl.rs defaults): its CSV header holds the fields seen
+// exportkit's JSON Lines batch (crates/exportkit-parse/src/parse/jsonl.rs defaults): its CSV header holds the fields seen
 // in the first one, so the JavaScript flattener fixes its header from the same records.
 const BATCH_RECORDS = 2048;
 const BATCH_TEXT_CAP = 4 << 20;

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
-sum=$(cat Cargo.toml Cargo.lock .cargo/config.toml $(find src -type f | sort) | sha256sum | cut -d" " -f1)
+sum=$(cat Cargo.toml Cargo.lock .cargo/config.toml $(find src crates -type f | sort) | sha256sum | cut -d" " -f1)
 stamp=pkg/.exportkit-src-sha256
 if [ -f pkg/exportkit_bg.wasm ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
   exit 0

@@ -45,7 +45,7 @@ layer() {
   [ "$rc" = 0 ] || failed=1
 }
 
-layer native cargo test --quiet
+layer native cargo test --workspace --quiet
 layer wasm-node wasm-pack test --node -- --test wasm_node
 layer wasm-chromium bash scripts/wasm-browser.sh
 layer sandbox node --test tests/sandbox/

@@ -7,9 +7,10 @@
 
 pub mod core;
 pub mod driver;
-pub mod error;
-pub mod parse;
 pub mod providers;
+
+/// The parsers and the error type live in the `exportkit-parse` crate (compiled for speed).
+pub use exportkit_parse::{error, parse};
 pub mod transport;
 
 #[cfg(target_arch = "wasm32")]

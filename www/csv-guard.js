@@ -1,7 +1,7 @@
 // Writing a result back out: RFC 4180 CSV (with the CSV-injection guard) and JSON Lines.
 // Shared by the panels; no DOM here, so it can be tested on its own.
 //
-// The CSV writer and the guard's rule are the wasm build's (src/parse/csv_write.rs), the same as
+// The CSV writer and the guard's rule are the wasm build's (crates/exportkit-parse/src/parse/csv_write.rs), the same as
 // every CSV exportkit writes, so the page and the exports can never disagree: OWASP's advice on
 // CSV injection, a cell a spreadsheet would run as a formula (it starts with = + - @ tab or CR)
 // gets a leading apostrophe, which spreadsheets show as text; a plain number such as -12.5 or +3
