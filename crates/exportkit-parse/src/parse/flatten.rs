@@ -25,7 +25,7 @@
 //! straight here ([`Flattener::write_checked`]): one pass over each record instead of two.
 
 use crate::error::{Error, Result};
-use crate::parse::csv_write::write_row;
+use crate::parse::csv_write::{write_field, write_row};
 use crate::parse::jsonl::{LineError, RecordBatch};
 use crate::parse::scan::{any_control, find_either};
 use std::collections::{HashMap, HashSet};
@@ -153,6 +153,9 @@ pub struct Flattener {
     exploded: Option<(usize, usize)>,
     /// Neutralise formula cells, header included (field names come from the data too).
     guard: bool,
+    /// The record's own cells as CSV while its exploded rows are written, and where each ends.
+    rendered: String,
+    rendered_ends: Vec<u32>,
 }
 
 impl Flattener {
@@ -181,6 +184,8 @@ impl Flattener {
             ctrl: false,
             rows: 0,
             exploded: None,
+            rendered: String::new(),
+            rendered_ends: Vec::new(),
         };
         for c in opts.columns {
             if !f.index.contains_key(&c) {
@@ -331,6 +336,7 @@ impl Flattener {
                 let base_len = self.scratch.len();
                 let arr = text.get(a..b).unwrap_or("[]");
                 self.set_explode_path();
+                self.render_record_cells();
                 let mut pos = 1;
                 let mut elements = 0;
                 loop {
@@ -340,7 +346,7 @@ impl Flattener {
                     }
                     self.elem_gen = self.next_gen();
                     self.value(arr, &mut pos, 1, Mode::Emit, true)?;
-                    self.emit_row(out);
+                    self.emit_element_row(out);
                     elements += 1;
                     self.scratch.truncate(base_len);
                     skip_ws(arr.as_bytes(), &mut pos);
@@ -352,12 +358,46 @@ impl Flattener {
                 }
                 self.elem_gen = 0;
                 if elements == 0 {
-                    self.emit_row(out);
+                    self.emit_element_row(out);
                 }
             }
             None => self.emit_row(out),
         }
         Ok(())
+    }
+
+    /// The record's own cells as CSV, once per record: each of its exploded rows repeats them,
+    /// so they are quoted and guarded once rather than once per element.
+    fn render_record_cells(&mut self) {
+        self.rendered.clear();
+        self.rendered_ends.clear();
+        for c in &self.cells {
+            if c.gen == self.base_gen {
+                let cell = self.scratch.get(c.start as usize..c.end as usize);
+                write_field(&mut self.rendered, cell.unwrap_or(""), self.guard);
+            }
+            self.rendered_ends.push(self.rendered.len() as u32);
+        }
+    }
+
+    /// A row of an exploded record: the element's cells written, the record's copied as rendered.
+    fn emit_element_row(&mut self, out: &mut String) {
+        let elem = self.elem_gen;
+        let mut from = 0;
+        for (i, (c, &to)) in self.cells.iter().zip(&self.rendered_ends).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if elem != 0 && c.gen == elem {
+                let cell = self.scratch.get(c.start as usize..c.end as usize);
+                write_field(out, cell.unwrap_or(""), self.guard);
+            } else {
+                out.push_str(self.rendered.get(from as usize..to as usize).unwrap_or(""));
+            }
+            from = to;
+        }
+        out.push_str("\r\n");
+        self.rows += 1;
     }
 
     fn emit_row(&mut self, out: &mut String) {
