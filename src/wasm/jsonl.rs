@@ -255,14 +255,17 @@ impl JsonlCsvWriter {
         o.into()
     }
 
-    /// Flattens the batches the parser completed. When the parser failed (strict mode), the
-    /// records before its bad line are flattened first, since one of them may be bad too and
-    /// the earliest bad line is the one to report.
+    /// Flattens what the parser completed. Until the header is fixed that is whole batches (the
+    /// first is the header's sample); after it, every record the chunk completed, so each push
+    /// gives about a chunk of CSV: no multi-megabyte batch held in wasm memory, and strings small
+    /// enough for the JavaScript engine's young generation. When the parser failed (strict
+    /// mode), the records before its bad line are flattened first, since one of them may be bad
+    /// too and the earliest bad line is the one to report.
     fn drain(&mut self, parsed: Result<()>) -> Result<()> {
         let out = &mut self.out;
         out.clear();
         let failed = parsed.is_err();
-        while let Some(b) = if failed {
+        while let Some(b) = if failed || self.flattener.header_fixed() {
             self.parser.take_pending()
         } else {
             self.parser.take_batch()

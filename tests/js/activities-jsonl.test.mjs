@@ -99,13 +99,23 @@ test("the first batch goes out early: 64 KiB for the stream parser, 1 MiB for th
   assert.equal(batches[0].count, Math.ceil((64 << 10) / line.length));
   assert.ok(batches.slice(1).every((b) => b.count === 2048) || batches.length === 1);
   p.free();
+  // The writer's header comes from its first batch (the first 1 MiB here); once it is fixed,
+  // every record a push completes is written in that push.
+  const sample = Math.ceil((1 << 20) / line.length);
+  const late = line.replace('{"uid":"u"', '{"uid":"u","late":1}'.slice(0, -1));
+  const mixed = new TextEncoder().encode(line.repeat(sample) + late.repeat(1500 - sample));
   const w = new JsonlCsvWriter();
-  const csv = w.push(bytes);
-  assert.equal(readCsv(csv).length - 1, Math.ceil((1 << 20) / line.length), "header and the 1 MiB first batch's rows");
+  const csv = w.push(mixed);
+  assert.equal(readCsv(csv).length, 1501, "the header and every record, in the first push");
+  const meta = w.takeMeta();
+  assert.deepEqual(meta.header, ["uid", "body"]);
+  assert.deepEqual(meta.lateFields.map((l) => [l.column, l.firstLine, l.count]), [["late", sample + 1, 1500 - sample]]);
   w.free();
   const w2 = new JsonlCsvWriter({ firstBatchBytes: 4 << 20 });
-  assert.equal(w2.push(bytes), "", "nothing until 2048 records or 4 MiB");
-  assert.equal(readCsv(w2.finish()).length, 1501);
+  assert.equal(w2.push(mixed), "", "nothing until 2048 records or 4 MiB");
+  const all = w2.finish();
+  assert.equal(readCsv(all).length, 1501);
+  assert.deepEqual(w2.takeMeta().header, ["uid", "body", "late"], "the whole input was the sample");
   w2.free();
   assert.throws(() => new JsonlStreamParser({ firstBatchBytes: 0 }), (e) => /firstBatchBytes/.test(e.message));
 });

@@ -200,6 +200,11 @@ impl Flattener {
         &self.columns
     }
 
+    /// The header is fixed (the first batch has been written, or `finish` called).
+    pub fn header_fixed(&self) -> bool {
+        self.header_fixed
+    }
+
     /// CSV rows written (header excluded).
     pub fn rows(&self) -> u64 {
         self.rows
