@@ -353,23 +353,10 @@ impl JobParams {
 }
 
 /// Checks a job id before it goes into a URL path: the vendor's ids are UUID-like, and anything
-/// with `/`, `?` or `%` would address a different resource.
+/// with `/`, `?` or `%` would address a different resource (see
+/// [`crate::providers::check_path_id`]).
 pub fn check_job_id(id: &str) -> Result<&str> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && id != "."
-        && id != "..";
-    if ok {
-        Ok(id)
-    } else {
-        Err(Error::invalid(
-            "jobId",
-            "must be a job id (letters, digits, '-', '_' or '.', at most 128)",
-        ))
-    }
+    crate::providers::check_path_id("jobId", id, 128).map(|()| id)
 }
 
 pub fn get_request(base_url: &str, job_id: &str) -> Result<HttpRequest> {

@@ -352,26 +352,9 @@ pub fn is_email(s: &str) -> bool {
     s.len() <= 254 && local_ok && domain_ok
 }
 
-/// Job ids go into a URL path: anything but a plain token is refused rather than escaped, so a
-/// caller's typo cannot reach another path.
+/// Userpilot's job ids are path segments of up to 200 bytes (see [`crate::providers::check_path_id`]).
 pub fn check_job_id(field: &str, id: &str) -> Result<()> {
-    if id.is_empty() || id.len() > 200 {
-        return Err(Error::invalid(
-            field,
-            "must be a job id (1 to 200 characters)",
-        ));
-    }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        || id.starts_with('.')
-    {
-        return Err(Error::invalid(
-            field,
-            format!("{id:?} is not a job id (letters, digits, '-', '_' and '.')"),
-        ));
-    }
-    Ok(())
+    crate::providers::check_path_id(field, id, 200)
 }
 
 pub fn list_request(base_url: &str) -> HttpRequest {
