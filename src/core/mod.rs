@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod poll;
 pub mod quota;
 pub mod retry;
 pub mod step;

@@ -7,6 +7,7 @@
 //! as `"user_ids"` would otherwise export every user's events.
 
 use crate::core::http::{join_url, HttpRequest, HttpResponse};
+use crate::core::poll::PollBackoff;
 use crate::core::time::parse_date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::providers::backstory::query::{expect_object, type_name};
@@ -683,35 +684,28 @@ pub fn error_from_response(resp: &HttpResponse, retry_after_ms: Option<u64>) -> 
     }
 }
 
-/// When to read a running job again: starts quick so short jobs finish promptly, then backs off
-/// geometrically to a ceiling so long jobs cost few calls. Time is passed in.
+/// When to read a running job's status again: [`PollBackoff`]'s growing waits, and an optional
+/// deadline after which waiting ends in `Timeout`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollSchedule {
-    pub initial_ms: f64,
-    pub max_ms: f64,
-    pub factor: f64,
+    backoff: PollBackoff,
     /// Give up (`Timeout`) at this instant, if set.
     pub deadline_ms: Option<f64>,
-    next_ms: f64,
 }
 
 impl PollSchedule {
     pub fn new(initial_ms: f64, max_ms: f64, deadline_ms: Option<f64>) -> PollSchedule {
-        let initial_ms = initial_ms.max(1.0);
         PollSchedule {
-            initial_ms,
-            max_ms: max_ms.max(initial_ms),
-            factor: 1.5,
+            backoff: PollBackoff::new(initial_ms, max_ms, 0.0),
             deadline_ms,
-            next_ms: initial_ms,
         }
     }
 
     /// How long to wait before the next read, or `Timeout` if the deadline has passed. The last
     /// wait is cut short so that the final read happens at the deadline.
     pub fn next_delay(&mut self, now_ms: f64) -> Result<f64> {
-        let mut d = self.next_ms;
-        self.next_ms = (self.next_ms * self.factor).min(self.max_ms);
+        let mut d = self.backoff.interval();
+        self.backoff.read(now_ms);
         if let Some(deadline) = self.deadline_ms {
             if now_ms >= deadline {
                 return Err(Error::new(ErrorKind::Timeout));

@@ -3,6 +3,7 @@
 
 use super::{get_request, ActivityType, ExportType, JobParams};
 use crate::core::http::{HttpRequest, HttpResponse};
+pub use crate::core::poll::PollBackoff;
 use crate::core::time::{parse_date, parse_utc_seconds};
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
@@ -202,53 +203,6 @@ impl Job {
     }
 }
 
-/// Time between status reads: starts short (a small job completes in seconds), grows by half each
-/// read up to a cap, so a long job is not polled hundreds of times.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PollBackoff {
-    pub initial_ms: f64,
-    pub max_ms: f64,
-    interval_ms: f64,
-    next_at_ms: f64,
-}
-
-impl PollBackoff {
-    pub const DEFAULT_INITIAL_MS: f64 = 1000.0;
-    pub const DEFAULT_MAX_MS: f64 = 10_000.0;
-
-    /// The first read is due `initial_ms` after `now_ms`.
-    pub fn new(initial_ms: f64, max_ms: f64, now_ms: f64) -> Self {
-        let initial_ms = initial_ms.max(1.0);
-        let max_ms = max_ms.max(initial_ms);
-        PollBackoff {
-            initial_ms,
-            max_ms,
-            interval_ms: initial_ms,
-            next_at_ms: now_ms + initial_ms,
-        }
-    }
-
-    pub fn due_at(&self) -> f64 {
-        self.next_at_ms
-    }
-
-    pub fn is_due(&self, now_ms: f64) -> bool {
-        now_ms >= self.next_at_ms
-    }
-
-    /// A read happened at `now_ms`: the next one waits longer.
-    pub fn read(&mut self, now_ms: f64) {
-        self.interval_ms = (self.interval_ms * 1.5).min(self.max_ms);
-        self.next_at_ms = now_ms + self.interval_ms;
-    }
-
-    /// Something changed (the job started running): look again soon.
-    pub fn reset(&mut self, now_ms: f64) {
-        self.interval_ms = self.initial_ms;
-        self.next_at_ms = now_ms + self.initial_ms;
-    }
-}
-
 /// Waits for one job to end: `poll(now)` says read the status now or wait until when, or that the
 /// job is done; `handle(resp, now)` takes the status answer.
 #[derive(Debug, Clone)]
@@ -264,7 +218,7 @@ impl JobWatch {
     /// Watches `job` (as last read). The first read is due at once if it is not yet terminal.
     pub fn new(base_url: &str, job: Job, backoff: PollBackoff, deadline_ms: Option<f64>) -> Self {
         let mut backoff = backoff;
-        backoff.next_at_ms = f64::MIN;
+        backoff.due_now();
         JobWatch {
             base_url: base_url.to_string(),
             job,
