@@ -3,7 +3,7 @@
 // boundaries and exact byte sizes, so `results_size` and each fragment's Content-Length are true.
 
 import { randomUUID } from "node:crypto";
-import { ActivityTimeline, DAY_MS } from "./data.mjs";
+import { ActivityTimeline, DAY_MS, parseDay } from "./data.mjs";
 import { backstoryError, CORS_HEADERS, HttpError, parseJsonBody, readBody, sendJson, writeInChunks, writeRespecting } from "./http.mjs";
 import { Rng, hash32 } from "./prng.mjs";
 import { malformLine } from "./faults.mjs";
@@ -18,16 +18,6 @@ const OUTPUT_FORMAT = "JSONLines";
 const NDJSON = "application/x-ndjson; charset=utf-8";
 
 const bad = (message, field) => backstoryError(400, "invalid_request", message, field);
-
-/** Parses a strict yyyy-MM-dd calendar date to a UTC day number, or returns null. */
-export function parseDay(s) {
-  if (typeof s !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(s)) return null;
-  const [y, m, d] = s.split("-").map(Number);
-  const ms = Date.UTC(y, m - 1, d);
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== m - 1 || back.getUTCDate() !== d) return null;
-  return ms / DAY_MS;
-}
 
 function fmtTime(ms) {
   return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");

@@ -449,6 +449,16 @@ export { companyName, dateBetween };
 // records is generated as it is written and never held in memory.
 
 export const DAY_MS = 86400000;
+
+/** `yyyy-MM-dd` as whole days since the epoch (UTC), or null if it is not a real calendar date. */
+export function parseDay(s) {
+  if (typeof s !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(s)) return null;
+  const [y, m, d] = s.split("-").map(Number);
+  const ms = Date.UTC(y, m - 1, d);
+  const back = new Date(ms);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== m - 1 || back.getUTCDate() !== d) return null;
+  return ms / DAY_MS;
+}
 const ACTIVITY_TYPES_WEIGHTED = ["email", "email", "email", "email", "email", "email", "meeting", "meeting", "meeting", "call", "call"];
 const CAMPAIGNS = ["Q1 Webinar Series", "Spring Launch — EMEA", 'Partner "Summit" 2025', "Reactivation, Tier 2", "ABM: 東京", "Renewal Push 🚀"];
 const PART_STATUS = ["accepted", "declined", "tentative", "needs_action"];

@@ -4,7 +4,7 @@
 
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import zlib from "node:zlib";
-import { DAY_MS, UP_EVENT_TYPES, UP_LOOKUPS, UP_PAGINATED_LOOKUPS, UserpilotData, toJson } from "./data.mjs";
+import { DAY_MS, parseDay, UP_EVENT_TYPES, UP_LOOKUPS, UP_PAGINATED_LOOKUPS, UserpilotData, toJson } from "./data.mjs";
 import { CORS_HEADERS, HttpError, drained, parseJsonBody, readBody, sendJson } from "./http.mjs";
 import { safeEqual } from "./backstory-auth.mjs";
 import { hash32 } from "./prng.mjs";
@@ -33,14 +33,6 @@ export function upError(status, details, { message, errorCode, field, headers } 
   return new HttpError(status, { errors: [e] }, headers);
 }
 
-function parseDate(s) {
-  if (typeof s !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(s)) return null;
-  const [y, m, d] = s.split("-").map(Number);
-  const ms = Date.UTC(y, m - 1, d);
-  const b = new Date(ms);
-  return b.getUTCFullYear() === y && b.getUTCMonth() === m - 1 && b.getUTCDate() === d ? ms / DAY_MS : null;
-}
-
 const dayIso = (day) => new Date(day * DAY_MS).toISOString().slice(0, 10);
 /** 2024-10-06T10:44:50.999504 (microseconds, no zone) as in the documented bodies. */
 const microIso = (ms, zone = false) => new Date(ms).toISOString().slice(0, -1) + "000" + (zone ? "Z" : "");
@@ -58,10 +50,10 @@ export function validateExportParams(body, data) {
   const p = {};
   for (const f of ["from", "to"]) {
     if (body[f] === undefined || body[f] === null) throw bad(`${f} is required (YYYY-MM-DD)`, f);
-    if (parseDate(body[f]) === null) throw bad(`${f} must be a date in YYYY-MM-DD format, got ${JSON.stringify(body[f])}`, f);
+    if (parseDay(body[f]) === null) throw bad(`${f} must be a date in YYYY-MM-DD format, got ${JSON.stringify(body[f])}`, f);
     p[f] = body[f];
   }
-  if (parseDate(p.to) < parseDate(p.from)) throw bad("to must not be before from", "to");
+  if (parseDay(p.to) < parseDay(p.from)) throw bad("to must not be before from", "to");
   const list = (f, check) => {
     const v = body[f];
     if (v === undefined || v === null) return [];
@@ -249,8 +241,8 @@ export class UserpilotApi {
         throw upError(409, "There is already an export job in progress, you can only have one export job in progress at a time.");
       }
     }
-    const fromDay = parseDate(params.from);
-    const toDay = parseDate(params.to);
+    const fromDay = parseDay(params.from);
+    const toDay = parseDay(params.to);
     const { chunks, files } = this.plan(fromDay, toDay);
     const ext = params.format === "csv" ? "csv.gz" : "json.gz";
     const job = {
@@ -544,8 +536,8 @@ export class UserpilotApi {
         },
         this.data,
       );
-      const fromDay = parseDate(params.from);
-      const toDay = parseDate(params.to);
+      const fromDay = parseDay(params.from);
+      const toDay = parseDay(params.to);
       job = { params, files: [{ fromDay, toDay }], synthetic: true };
       indices = [0];
     }
