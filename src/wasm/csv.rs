@@ -58,6 +58,25 @@ pub struct CsvStreamParser {
 
 staged_batches!(CsvStreamParser);
 
+impl CsvStreamParser {
+    /// A batch's descriptor: text, UTF-16 field ends, row ends (address and length each), first
+    /// row (low, high), rows, more batches waiting (0/1), numeric columns, then the address and
+    /// length of each column's values.
+    fn batch_words(b: &RowBatch, more: bool) -> impl Iterator<Item = u32> + '_ {
+        [
+            span(b.text.as_bytes()),
+            span(&b.utf16_ends),
+            span(&b.row_ends),
+            wide(b.first_row),
+            [b.len() as u32, u32::from(more)],
+        ]
+        .into_iter()
+        .flatten()
+        .chain([b.numbers.len() as u32])
+        .chain(b.numbers.iter().flat_map(|c| span(c)))
+    }
+}
+
 #[wasm_bindgen]
 impl CsvStreamParser {
     /// `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096,
@@ -97,32 +116,6 @@ impl CsvStreamParser {
             staging: Staging::default(),
             current: None,
         })
-    }
-
-    /// The next completed batch's descriptor (0 when none is left): text, UTF-16 field ends,
-    /// row ends (address and length each), first row (low, high), rows, more batches waiting
-    /// (0/1), numeric columns, then address and length of each column's values.
-    #[wasm_bindgen(js_name = nextBatch)]
-    pub fn next_batch(&mut self) -> u32 {
-        let Some(b) = self.inner.take_batch() else {
-            self.current = None;
-            return 0;
-        };
-        let head = [
-            span(b.text.as_bytes()),
-            span(&b.utf16_ends),
-            span(&b.row_ends),
-            wide(b.first_row),
-            [b.len() as u32, u32::from(self.inner.batch_ready())],
-        ];
-        let at = self.staging.describe(
-            head.into_iter()
-                .flatten()
-                .chain([b.numbers.len() as u32])
-                .chain(b.numbers.iter().flat_map(|c| span(c))),
-        );
-        self.current = Some(b);
-        at
     }
 
     pub fn header(&self) -> JsValue {

@@ -101,6 +101,16 @@ pub struct JsonlStreamParser {
 
 staged_batches!(JsonlStreamParser);
 
+impl JsonlStreamParser {
+    /// A batch's descriptor: the JSON array text (address, length), records, first line (low,
+    /// high), more batches waiting (0/1).
+    fn batch_words(b: &RecordBatch, more: bool) -> [u32; 6] {
+        let [ptr, len] = span(b.text.as_bytes());
+        let [lo, hi] = wide(b.first_line);
+        [ptr, len, b.count as u32, lo, hi, u32::from(more)]
+    }
+}
+
 #[wasm_bindgen]
 impl JsonlStreamParser {
     /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes:
@@ -112,24 +122,6 @@ impl JsonlStreamParser {
             staging: Staging::default(),
             current: None,
         })
-    }
-
-    /// The next completed batch's descriptor (0 when none is left): the JSON array text
-    /// (address, length), records, first line (low, high), more batches waiting (0/1).
-    #[wasm_bindgen(js_name = nextBatch)]
-    pub fn next_batch(&mut self) -> u32 {
-        let Some(b) = self.inner.take_batch() else {
-            self.current = None;
-            return 0;
-        };
-        let [lo, hi] = wide(b.first_line);
-        let [ptr, len] = span(b.text.as_bytes());
-        let more = u32::from(self.inner.batch_ready());
-        let at = self
-            .staging
-            .describe([ptr, len, b.count as u32, lo, hi, more]);
-        self.current = Some(b);
-        at
     }
 
     /// `{ records, lines, bytes, errors }`; errors are handed over once.

@@ -47,9 +47,10 @@ pub fn wide(n: u64) -> [u32; 2] {
     [n as u32, (n >> 32) as u32]
 }
 
-/// `inputBuffer`, `pushInput` and `finishInput` for a stream class whose `inner` parser has
-/// `push(&[u8])` and `finish()` and hands out batches its own `next_batch` describes (fields
-/// `staging` and `current`, the batch described).
+/// `inputBuffer`, `pushInput`, `finishInput` and `nextBatch` for a stream class whose `inner`
+/// parser has `push(&[u8])`, `finish()`, `take_batch()` and `batch_ready()` (fields `staging`,
+/// and `current`, the batch described); the class's own `batch_words(batch, more)` gives a
+/// batch's descriptor words.
 macro_rules! staged_batches {
     ($class:ident) => {
         #[wasm_bindgen::prelude::wasm_bindgen]
@@ -77,6 +78,19 @@ macro_rules! staged_batches {
                 self.current = None;
                 self.inner.finish().map_err($crate::wasm::errors::to_js)?;
                 Ok(self.next_batch())
+            }
+
+            /// The next completed batch's descriptor, or 0 when none is left.
+            #[wasm_bindgen(js_name = nextBatch)]
+            pub fn next_batch(&mut self) -> u32 {
+                let Some(b) = self.inner.take_batch() else {
+                    self.current = None;
+                    return 0;
+                };
+                let more = self.inner.batch_ready();
+                let at = self.staging.describe(Self::batch_words(&b, more));
+                self.current = Some(b);
+                at
             }
         }
     };

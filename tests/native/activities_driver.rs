@@ -806,11 +806,18 @@ fn a_stalled_fragment_is_fetched_again_once_a_stall_timeout_is_set() {
     );
 }
 
+/// An export whose 23rd line (fragment 2, its third line) has lost its closing brace.
+fn export_with_a_bad_line(output: OutputKind, strict: bool) -> (Result<ExportOutcome>, Collect) {
+    let v = Vendor::new(9, 10, 64);
+    v.bad_line.set(Some(23));
+    let mut o = opts(4, output);
+    o.download.strict = strict;
+    export(&v, 5, o)
+}
+
 #[test]
 fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mode() {
-    let v = Vendor::new(9, 10, 64);
-    v.bad_line.set(Some(23)); // fragment 2, its third line
-    let (out, sink) = export(&v, 5, opts(4, OutputKind::Records));
+    let (out, sink) = export_with_a_bad_line(OutputKind::Records, false);
     let out = out.unwrap();
     assert_eq!(out.records, 44);
     assert_eq!(sink.records.len(), 44);
@@ -820,11 +827,7 @@ fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mo
         (e.fragment, e.line, e.job_id.as_str()),
         (Some(2), 3, "job-0")
     );
-    let mut o = opts(4, OutputKind::Records);
-    o.download.strict = true;
-    let v = Vendor::new(9, 10, 64);
-    v.bad_line.set(Some(23));
-    let (out, sink) = export(&v, 5, o);
+    let (out, sink) = export_with_a_bad_line(OutputKind::Records, true);
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_DECODE");
     let msg = e.to_string();
@@ -845,9 +848,7 @@ fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mo
 #[test]
 fn a_malformed_line_in_a_csv_export_is_reported_the_same_way() {
     let csv = || OutputKind::Csv { explode: None };
-    let v = Vendor::new(9, 10, 64);
-    v.bad_line.set(Some(23));
-    let (out, sink) = export(&v, 5, opts(4, csv()));
+    let (out, sink) = export_with_a_bad_line(csv(), false);
     let out = out.unwrap();
     assert_eq!((out.records, out.rows), (44, 44));
     assert_eq!(sink.csv.matches("\r\n").count(), 45, "header and 44 rows");
@@ -855,11 +856,7 @@ fn a_malformed_line_in_a_csv_export_is_reported_the_same_way() {
     let e = &out.errors[0];
     assert_eq!((e.fragment, e.line), (Some(2), 3));
     assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
-    let mut o = opts(4, csv());
-    o.download.strict = true;
-    let v = Vendor::new(9, 10, 64);
-    v.bad_line.set(Some(23));
-    let (out, sink) = export(&v, 5, o);
+    let (out, sink) = export_with_a_bad_line(csv(), true);
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_DECODE");
     assert!(
