@@ -1,7 +1,7 @@
 // `exportkit activities --start-date D --end-date D [...]`: a Raw Activity Data export (jobs,
 // windows for long ranges, fragments in parallel) written as JSON Lines or CSV.
 import { BackstoryClient } from "../js/index.js";
-import { formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
+import { checkOutputPath, formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 import { backstoryCredentials } from "./query.mjs";
 
 export const OPTIONS = {
@@ -117,6 +117,7 @@ export async function run(values, { env, stdout, stderr }) {
       throw e;
     }
   }
+  await checkOutputPath(values.out);
   const progress = progressReporter(stderr, { quiet: values.quiet });
   const out = openOutput(values.out, stdout);
   opts.onProgress = (p) => {

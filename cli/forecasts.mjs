@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { BackstoryClient } from "../js/index.js";
 import { ForecastCsvWriter } from "../js/forecasts.js";
-import { openOutput, progressReporter, UsageError } from "./io.mjs";
+import { checkOutputPath, openOutput, progressReporter, UsageError } from "./io.mjs";
 import { backstoryCredentials } from "./query.mjs";
 
 export const OPTIONS = {
@@ -122,6 +122,7 @@ export async function run(values, { env, stdout, stderr, stdin }) {
   const client = new BackstoryClient({ baseUrl, ...backstoryCredentials(env) });
   // Checked before any output is opened or any call made.
   client.forecasts.validate(params);
+  await checkOutputPath(values.out);
 
   const progress = progressReporter(stderr, { quiet: values.quiet });
   const changes = [];

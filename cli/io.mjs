@@ -1,8 +1,8 @@
 // Shared CLI plumbing: usage errors, output sinks, state files, progress lines.
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 
 /** A problem with what the user typed: exit code 2. */
 export class UsageError extends Error {
@@ -48,6 +48,55 @@ export async function fileStore(path) {
   };
 }
 
+/**
+ * Proves, before any call is spent, that `--flag PATH` can be written: the file it will be
+ * written through (PATH.partial) is created and removed again. A run that fails here costs the
+ * user nothing; the same failure after the call would cost one of the day's calls.
+ */
+export async function checkOutputPath(path, flag = "--out") {
+  if (!path || path === "-") return;
+  const dir = dirname(resolvePath(path));
+  let st = null;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    if (e.code !== "ENOENT" && e.code !== "ENOTDIR") throw new UsageError(`${flag} ${path}: cannot use it (${e.code || e.message})`);
+  }
+  if (st?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file name`);
+  let d = null;
+  try {
+    d = await stat(dir);
+  } catch (e) {
+    if (e.code !== "ENOENT" && e.code !== "ENOTDIR") throw new UsageError(`${flag} ${path}: cannot use ${dir} (${e.code || e.message})`);
+  }
+  if (!d) throw new UsageError(`${flag} ${path}: the folder ${dir} does not exist`);
+  if (!d.isDirectory()) throw new UsageError(`${flag} ${path}: ${dir} is not a folder`);
+  const tmp = `${path}.partial`;
+  try {
+    const fh = await open(tmp, "w", 0o600);
+    await fh.close();
+    await rm(tmp, { force: true });
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot write there (${e.code || e.message})`);
+  }
+}
+
+/**
+ * Proves, before any call, that the state folder (the daily call count) can be written: a count
+ * that cannot be saved after the call would crash the run and forget the spent call.
+ */
+export async function checkStateDir(dir) {
+  try {
+    await mkdir(dir, { recursive: true });
+    const probe = join(dir, `.probe.${process.pid}`);
+    const fh = await open(probe, "w", 0o600);
+    await fh.close();
+    await rm(probe, { force: true });
+  } catch (e) {
+    throw new UsageError(`cannot write the call count in ${dir} (${e.code || e.message}): set EXPORTKIT_STATE_DIR to a writable folder`);
+  }
+}
+
 /** Opens the output: a file (written to a temporary name, renamed when complete) or stdout. */
 export function openOutput(path, stdout) {
   if (!path || path === "-") {
@@ -61,15 +110,16 @@ export function openOutput(path, stdout) {
   const stream = createWriteStream(tmp);
   const failed = new Promise((_, reject) => stream.once("error", reject));
   failed.catch(() => {});
+  // A write after the first error emits another one; the first is reported through `failed`.
+  stream.on("error", () => {});
   return {
     write: (chunk) => (stream.write(chunk) ? null : Promise.race([new Promise((r) => stream.once("drain", r)), failed])),
     close: async () => {
-      await new Promise((resolve, reject) => stream.end((e) => (e ? reject(e) : resolve())));
+      await Promise.race([new Promise((resolve, reject) => stream.end((e) => (e ? reject(e) : resolve()))), failed]);
       await rename(tmp, path);
     },
     abort: async () => {
       stream.destroy();
-      const { rm } = await import("node:fs/promises");
       await rm(tmp, { force: true });
     },
   };

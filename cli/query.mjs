@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BackstoryClient } from "../js/index.js";
-import { fileStore, formatBytes, openOutput, progressReporter, stateDir, UsageError } from "./io.mjs";
+import { checkOutputPath, checkStateDir, fileStore, formatBytes, openOutput, progressReporter, stateDir, UsageError } from "./io.mjs";
 
 export const QUERY_OPTIONS = {
   query: { type: "string", short: "q" },
@@ -57,8 +57,12 @@ export async function runQuery(values, { env, stdout, stderr, stdin }) {
   if (!values.query) throw new UsageError("--query FILE.json is required");
   const query = await readQuery(values.query, stdin);
   const baseUrl = values["base-url"] || env.BACKSTORY_BASE_URL || "https://api.people.ai";
+  const credentials = backstoryCredentials(env);
+  // Every local precondition is checked before the call: afterwards it would cost one of 10.
+  await checkOutputPath(values.out);
+  await checkStateDir(stateDir(env));
   const store = await fileStore(join(stateDir(env), "quota.json"));
-  const client = new BackstoryClient({ baseUrl, ...backstoryCredentials(env), quotaStore: store });
+  const client = new BackstoryClient({ baseUrl, ...credentials, quotaStore: store });
   client.validateQuery(query);
   const progress = progressReporter(stderr, { quiet: values.quiet });
   const out = openOutput(values.out, stdout);

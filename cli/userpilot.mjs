@@ -1,7 +1,7 @@
 // `exportkit userpilot export|lookup|jobs|job`: Userpilot Bulk Data Export and Lookups.
 import { UserpilotClient, writeCsv } from "../js/index.js";
 import { LOOKUPS } from "../js/userpilot.js";
-import { formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
+import { checkOutputPath, formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
 export const OPTIONS = {
   from: { type: "string" },
@@ -96,6 +96,7 @@ async function runExport(values, env, stdout, stderr, extra) {
   const up = client(values, env);
   // Bad parameters fail here, before any call.
   up.exports.validate(params);
+  await checkOutputPath(values.out);
   const progress = progressReporter(stderr, { quiet: values.quiet });
   const job = await up.exports.start(params, {
     waitForRunning: !!values["wait-for-running"],
@@ -159,6 +160,7 @@ async function runLookup(values, env, stdout, stderr, args) {
   if (!LOOKUPS.includes(name)) throw new UsageError(`unknown lookup ${JSON.stringify(name)}; expected one of ${LOOKUPS.join(", ")}`);
   const limit = positiveInt(values, "limit", 1000);
   const up = client(values, env);
+  await checkOutputPath(values.out);
   const items = await up.lookups.all(name, limit ? { limit } : {});
   const out = openOutput(values.out, stdout);
   try {
