@@ -16,6 +16,7 @@ export const OPTIONS = {
   out: { type: "string", short: "o" },
   "base-url": { type: "string" },
   dedupe: { type: "boolean" },
+  "keep-duplicates": { type: "boolean" },
   flatten: { type: "boolean" },
   "wait-for-running": { type: "boolean" },
   concurrency: { type: "string" },
@@ -27,7 +28,7 @@ export const OPTIONS = {
 
 export const USAGE = `exportkit userpilot export --from YYYY-MM-DD --to YYYY-MM-DD [--event-type T ...] [--user-id ID ...]
                          [--company-id ID ...] [--segment-id ID] [--email ADDR ...] [--exclusions]
-                         [--format json|csv] [--out FILE] [--dedupe] [--flatten] [--wait-for-running]
+                         [--format json|csv] [--out FILE] [--keep-duplicates] [--flatten] [--wait-for-running]
                          [--concurrency N] [--strict] [--raw-cells] [--quiet] [--base-url URL]
 exportkit userpilot lookup NAME [--out FILE] [--limit N]
 exportkit userpilot jobs | job JOB_ID
@@ -37,7 +38,9 @@ exportkit userpilot jobs | job JOB_ID
            or with --flatten JSON events as CSV (metadata.* columns). Repeat a flag to give several
            values (--event-type track --event-type page_view). Event types: identify_user,
            identify_company, page_view, track, track_feature, interaction.
-           --dedupe drops events repeated across files (same internal_event_id).
+           Events repeated across files (same internal_event_id) are written once, as the
+           dashboard and the JavaScript API do; --keep-duplicates writes every line as the
+           files hold it. (--dedupe, the old way to ask for dropping, is still accepted.)
            --wait-for-running waits for a job already running (409) instead of failing.
            --raw-cells (CSV output) keeps cells as they are; by default a cell a spreadsheet
            would run as a formula (starting with = + - @ tab or CR, not a plain number) gets a
@@ -92,6 +95,8 @@ async function runExport(values, env, stdout, stderr, extra) {
   const csvOut = params.format === "csv" || values.flatten;
   if (values["raw-cells"] && !csvOut) throw new UsageError("--raw-cells applies to CSV output (--format csv or --flatten)");
   const csvGuard = !values["raw-cells"];
+  if (values.dedupe && values["keep-duplicates"]) throw new UsageError("--dedupe and --keep-duplicates contradict each other; give one");
+  const dedupe = !values["keep-duplicates"];
   const concurrency = positiveInt(values, "concurrency", 6);
   const up = client(values, env);
   // Bad parameters fail here, before any call.
@@ -112,7 +117,7 @@ async function runExport(values, env, stdout, stderr, extra) {
   try {
     const it = up.exports.rows(job.jobId, {
       concurrency,
-      dedupe: !!values.dedupe,
+      dedupe,
       flatten: !!values.flatten,
       csvGuard,
       strict: !!values.strict,
@@ -148,7 +153,7 @@ async function runExport(values, env, stdout, stderr, extra) {
     stderr.write(`warning: ${result.errors.length} malformed record(s); first in ${e.filename} line ${e.line}: ${e.message}\n`);
   }
   if (!values.quiet) {
-    const dups = values.dedupe ? `, ${result.duplicates} duplicates dropped` : "";
+    const dups = dedupe ? `, ${result.duplicates} duplicates dropped` : ", duplicates kept";
     stderr.write(`exportkit userpilot: job ${job.jobId}: ${result.records} events from ${result.files.length} files${dups}\n`);
   }
   return 0;

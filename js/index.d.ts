@@ -459,7 +459,11 @@ export interface UserpilotRowsProgress { filesDone: number; filesTotal: number; 
 export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, CsvGuardOptions {
   /** Files in flight at once, 1..6 (default 4). */
   concurrency?: number;
-  /** Drop events whose internal_event_id was already delivered (keeps a set of every id: 20 to 40 bytes each). */
+  /**
+   * Drop events whose internal_event_id was already delivered (default true; the CLI and the
+   * dashboard drop them too). `false` keeps every line as the vendor sent it. Dropping keeps a set
+   * of every id: 20 to 40 bytes each.
+   */
   dedupe?: boolean;
   /** Fail on the first malformed line instead of listing it in `errors`. */
   strict?: boolean;

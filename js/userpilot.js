@@ -96,12 +96,17 @@ class ExportsApi {
    * CSV files `{ format: "csv", file, filename, header, rows, firstRow }`,
    * with `flatten` `{ format: "csv-text", file, filename, csv, rows }`.
    * `iterator.result()` resolves to the summary (`records`, `duplicates`, `errors`, `files`...).
+   * Events repeated across files (same `internal_event_id`) are dropped and counted in
+   * `duplicates`; `dedupe: false` keeps them.
    * A failure's ExportError carries `delivered`: `{ records, file, filename, line (JSON: the last
    * line handed over), row (CSV: data rows of that file handed over) }`.
    */
   rows(job, opts = {}) {
     const id = jobIdOf(job);
-    const { signal, ...rest } = opts;
+    // Files of one job overlap; an analyst counting events expects each once, so repeats are
+    // dropped unless `dedupe: false` asks for every line as the vendor sent it. The CLI and the
+    // dashboard share this default.
+    const { signal, dedupe = true, ...rest } = opts;
     // What has been handed over, for the error if the run fails: nothing silently lost.
     const delivered = { records: 0, file: null, filename: null, line: null, row: null };
     const note = (b) => {
@@ -118,6 +123,7 @@ class ExportsApi {
       try {
         return await this.#core.rows(id, {
           ...rest,
+          dedupe: !!dedupe,
           signal: sig,
           onRecords: give((b) => ({ format: "json", file: b.file, filename: b.filename, records: JSON.parse(b.text), firstLine: b.firstLine, lastLine: b.lastLine })),
           onRows: give((b) => ({ format: "csv", file: b.file, filename: b.filename, header: b.header, rows: batchRows(b.batch), firstRow: b.batch.firstRow })),

@@ -43,7 +43,7 @@ async function truthRecords(query) {
 
 /** The JSON job's rows: exactly the truth, with the runtime's gzip decoder or the Rust one. */
 async function exactJson(opts = {}) {
-  const { batches, summary } = await gather(client().exports.rows(jsonJob, { batchRecords: 300, ...opts }));
+  const { batches, summary } = await gather(client().exports.rows(jsonJob, { batchRecords: 300, dedupe: false, ...opts }));
   assert.deepEqual(batches.flatMap((b) => b.records), truth);
   assert.deepEqual(summary.errors, []);
   return summary;
@@ -51,7 +51,7 @@ async function exactJson(opts = {}) {
 
 /** The CSV job's rows: each file's rows exactly the file's, under its header. */
 async function exactCsv(opts = {}) {
-  const { batches, summary } = await gather(client().exports.rows(csvJob, { batchRecords: 200, ...opts }));
+  const { batches, summary } = await gather(client().exports.rows(csvJob, { batchRecords: 200, dedupe: false, ...opts }));
   csvFiles.forEach((f, k) => {
     const mine = batches.filter((b) => b.file === k);
     assert.ok(mine.every((b) => b.header.join() === f.header.join()), f.filename);
@@ -63,7 +63,7 @@ async function exactCsv(opts = {}) {
 
 /** A JSON rows run that must fail: the code, and `delivered` telling exactly what arrived. */
 async function failsJson(code, opts = {}) {
-  return failsWithDelivered(client().exports.rows(jsonJob, { batchRecords: 300, ...opts }), code, {
+  return failsWithDelivered(client().exports.rows(jsonJob, { batchRecords: 300, dedupe: false, ...opts }), code, {
     expected: truth,
     delivered: (batches, got) => {
       const last = batches.at(-1);
@@ -209,7 +209,7 @@ for (const fault of ["fail_job", "cancel_job"]) {
       const e = await up.exports.wait(jobId, FAST).catch((x) => x);
       assert.equal(e.code, "E_JOB_FAILED");
       assert.equal(e.jobId, jobId);
-      const e2 = await gather(up.exports.rows(jobId, FAST)).catch((x) => x);
+      const e2 = await gather(up.exports.rows(jobId, { ...FAST, dedupe: false })).catch((x) => x);
       assert.equal(e2.code, "E_JOB_FAILED");
       assert.deepEqual(e2.delivered, { records: 0, file: null, filename: null, line: null, row: null });
     }));
@@ -221,7 +221,7 @@ test("a malformed JSON line goes to errors[] with its file and line; strict mode
   const firstFileCount = (await fileTruth(0)).length;
   // File 1 (the second request, one file at a time), its 7th line.
   await injected({ scope: "userpilot.file", fault: "malformed_line", line: 7, nth: 2 }, async () => {
-    const { batches, summary } = await gather(client().exports.rows(jsonJob, { concurrency: 1 }));
+    const { batches, summary } = await gather(client().exports.rows(jsonJob, { concurrency: 1, dedupe: false }));
     assert.deepEqual(summary.errors.map((e) => [e.file, e.line]), [[1, 7]]);
     assert.match(summary.errors[0].filename, /\.json\.gz$/);
     assert.deepEqual(batches.flatMap((b) => b.records), truth.filter((_, i) => i !== firstFileCount + 6));
@@ -243,7 +243,7 @@ test("invalid UTF-8 lands in errors[] with its file and line, or fails in strict
   const at = 5000;
   const line = raw.subarray(0, at).toString("latin1").split("\n").length; // 1-based line holding byte `at`
   await injected({ scope: "userpilot.file", fault: "invalid_utf8", afterBytes: at, nth: 1 }, async () => {
-    const { batches, summary } = await gather(client().exports.rows(jsonJob, { concurrency: 1 }));
+    const { batches, summary } = await gather(client().exports.rows(jsonJob, { concurrency: 1, dedupe: false }));
     assert.deepEqual(summary.errors.map((e) => [e.file, e.line]), [[0, line]]);
     assert.deepEqual(batches.flatMap((b) => b.records), truth.filter((_, i) => i !== line - 1));
   });
@@ -255,7 +255,7 @@ test("invalid UTF-8 lands in errors[] with its file and line, or fails in strict
   // CSV: the record holding the byte is kept with U+FFFD in place of the bad bytes (so the
   // columns stay aligned) and reported with its row; strict mode stops there.
   await injected({ scope: "userpilot.file", fault: "invalid_utf8", afterBytes: 3000, nth: 1 }, async () => {
-    const { batches, summary } = await gather(client().exports.rows(csvJob, { concurrency: 1 }));
+    const { batches, summary } = await gather(client().exports.rows(csvJob, { concurrency: 1, dedupe: false }));
     assert.equal(summary.errors.length, 1);
     const err = summary.errors[0];
     assert.equal(err.file, 0);
@@ -265,7 +265,7 @@ test("invalid UTF-8 lands in errors[] with its file and line, or fails in strict
     assert.equal(err.line, err.row + 2, "one line per record here, after the header");
   });
   await injected({ scope: "userpilot.file", fault: "invalid_utf8", afterBytes: 3000, nth: 1 }, async () => {
-    const e = await gather(client().exports.rows(csvJob, { concurrency: 1, strict: true })).catch((x) => x);
+    const e = await gather(client().exports.rows(csvJob, { concurrency: 1, strict: true, dedupe: false })).catch((x) => x);
     assert.equal(e.code, "E_DECODE");
     const got = e.batches.flatMap((b) => b.rows);
     assert.deepEqual(got, csvFiles[0].rows.slice(0, got.length), "a prefix of the first file");

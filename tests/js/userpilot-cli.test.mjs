@@ -24,25 +24,36 @@ const jobsMade = async () => {
   return s.in_progress + s.completed + s.failed;
 };
 
-test("export --format json writes JSON Lines equal to the job's records; --dedupe drops repeats", async () => {
+test("export --format json drops events repeated across files by default (as the page and the JS API); --keep-duplicates keeps them", async () => {
   const out = join(dir, "events.jsonl");
   const r = await up(["export", "--from", "2024-02-05", "--to", "2024-02-25", "--out", out]);
   assert.equal(r.code, 0, r.stderr);
-  const id = jobOf(r.stderr);
+  const ids = (text) => text.split("\n").filter(Boolean).map((l) => JSON.parse(l).internal_event_id);
   const lines = (await readFile(out, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l));
-  const want = (await truth({ job_id: id })).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const want = (await truth({ job_id: jobOf(r.stderr), dedupe: 1 })).split("\n").filter(Boolean).map((l) => JSON.parse(l));
   assert.deepEqual(lines, want);
+  assert.equal(new Set(lines.map((l) => l.internal_event_id)).size, lines.length, "each event once");
+  const dropped = Number(/(\d+) duplicates dropped/.exec(r.stderr)?.[1]);
+  assert.ok(dropped > 0, `the summary counts what was dropped: ${r.stderr}`);
+  const k = await up(["export", "--from", "2024-02-05", "--to", "2024-02-25", "--keep-duplicates"]);
+  assert.equal(k.code, 0, k.stderr);
+  const raw = await truth({ job_id: jobOf(k.stderr) });
+  assert.deepEqual(ids(k.stdout.toString("utf8")), ids(raw), "every line as the files hold it");
+  assert.equal(ids(raw).length, lines.length + dropped);
+  assert.match(k.stderr, /duplicates kept/);
+  // --dedupe (the old flag) is still accepted and is the default; with --keep-duplicates it contradicts.
   const d = await up(["export", "--from", "2024-02-05", "--to", "2024-02-25", "--dedupe"]);
   assert.equal(d.code, 0, d.stderr);
-  const unique = d.stdout.toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).internal_event_id);
-  assert.deepEqual(unique, (await truth({ job_id: jobOf(d.stderr), dedupe: 1 })).split("\n").filter(Boolean).map((l) => JSON.parse(l).internal_event_id));
-  assert.match(d.stderr, /duplicates dropped/);
+  assert.deepEqual(ids(d.stdout.toString("utf8")), want.map((l) => l.internal_event_id));
+  const both = await up(["export", "--from", "2024-02-05", "--to", "2024-02-25", "--dedupe", "--keep-duplicates"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--dedupe and --keep-duplicates contradict/);
 });
 
 test("export --format csv with repeated flags writes one header and every file's rows", async () => {
   const users = await truth({ from: "2024-03-04", to: "2024-03-17", event_type: "page_view" });
   const someUsers = [...new Set(users.split("\n").filter(Boolean).map((l) => JSON.parse(l).user_id))].slice(0, 3);
-  const args = ["export", "--from", "2024-03-04", "--to", "2024-03-17", "--event-type", "page_view", "--event-type", "track", "--format", "csv"];
+  const args = ["export", "--from", "2024-03-04", "--to", "2024-03-17", "--event-type", "page_view", "--event-type", "track", "--format", "csv", "--keep-duplicates"];
   for (const u of someUsers) args.push("--user-id", u);
   const r = await up(args);
   assert.equal(r.code, 0, r.stderr);
