@@ -7,6 +7,7 @@ import { curlRequest } from "./curl.js";
 import { formatInt, h, nextId, replace, select } from "./dom.js";
 import { byNode, nodeChart, SERIES, snapshotOrder } from "./forecast-chart.js";
 import { resultPreview } from "./preview.js";
+import { explainError, invalidText } from "./run-errors.js";
 import { swatch } from "./svg-chart.js";
 
 const MAX_CHARTS = 120;
@@ -237,7 +238,7 @@ export function createForecastPanel({ lib, settings }) {
       return wire;
     } catch (e) {
       jsonView.textContent = JSON.stringify(p, null, 2);
-      const msg = e && e.message ? e.message : String(e);
+      const msg = invalidText(e);
       replace(validationBox, h("div", { class: "error-box", "data-testid": "fc-validation-error", "data-field": e?.field ?? "" }, h("p", {}, msg)));
       markInvalid(e?.field, msg);
       return null;
@@ -298,8 +299,14 @@ export function createForecastPanel({ lib, settings }) {
     } catch (e) {
       progressBox.hidden = true;
       const code = e?.code;
-      const text = code === "E_ABORTED" ? "Cancelled." : `${code ?? "Error"}${e?.status ? ` (HTTP ${e.status})` : ""}: ${e?.message ?? e}`;
-      replace(runMessage, h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "fc-run-error", "data-code": code ?? "" }, h("p", {}, text)));
+      const explained = explainError(e, {
+        service: "Backstory",
+        credentials: "client id and secret",
+        baseUrl: settings.values.baseUrl,
+        openSettings: () => settings.reveal(),
+        proxied: !!settings.proxy.backstory,
+      });
+      replace(runMessage, h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "fc-run-error", "data-code": code ?? "" }, explained));
     } finally {
       if (controller === ctrl) controller = null;
       setRunning(false);

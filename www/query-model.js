@@ -299,3 +299,124 @@ export function prettyJson(value, width = 56) {
   };
   return fmt(value, "", 0);
 }
+
+/**
+ * Where JSON text first goes wrong: `{ offset, reason }`, or null when it is valid. Engines word
+ * JSON.parse errors differently and some give no position at all, so the page finds it itself.
+ */
+export function jsonSyntaxError(text) {
+  let i = 0;
+  const fail = (reason) => {
+    throw { offset: i, reason };
+  };
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  const what = () => (i >= text.length ? "the end of the text" : `“${text[i]}”`);
+  const literal = (word) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail(`unexpected ${what()}`);
+  };
+  const string = () => {
+    i++;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '"') return void i++;
+      if (c === "\\") {
+        const e = text[i + 1];
+        if (e === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
+        else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else fail("a bad escape in a string");
+      } else if (c < " ") fail(c === "\n" ? "a line break inside a string (a missing closing quote?)" : "a control character inside a string");
+      else i++;
+    }
+    fail("a string without its closing quote");
+  };
+  const number = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!m) fail(`unexpected ${what()}`);
+    i += m[0].length;
+  };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === "{") return object();
+    if (c === "[") return array();
+    if (c === '"') return string();
+    if (c === "t") return literal("true");
+    if (c === "f") return literal("false");
+    if (c === "n") return literal("null");
+    if (c === "-" || (c >= "0" && c <= "9")) return number();
+    fail(i >= text.length ? "the text ends where a value should be" : `unexpected ${what()} where a value should be`);
+  };
+  const object = () => {
+    i++;
+    ws();
+    if (text[i] === "}") return void i++;
+    for (;;) {
+      ws();
+      if (text[i] !== '"') fail(`expected a quoted property name, found ${what()}`);
+      string();
+      ws();
+      if (text[i] !== ":") fail(`expected “:” after the property name, found ${what()}`);
+      i++;
+      value();
+      ws();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === "}") return void i++;
+      fail(`expected “,” or “}”, found ${what()}`);
+    }
+  };
+  const array = () => {
+    i++;
+    ws();
+    if (text[i] === "]") return void i++;
+    for (;;) {
+      value();
+      ws();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === "]") return void i++;
+      fail(`expected “,” or “]”, found ${what()}`);
+    }
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail(`unexpected ${what()} after the end of the JSON`);
+    return null;
+  } catch (e) {
+    if (e && typeof e.offset === "number") return e;
+    throw e;
+  }
+}
+
+/**
+ * Parses the JSON editor's text: `{ value }`, or `{ error: { message, line, column, text } }`
+ * with a 1-based line and column of the first mistake.
+ */
+export function parseJsonText(text) {
+  try {
+    return { value: JSON.parse(text) };
+  } catch (e) {
+    const found = jsonSyntaxError(text);
+    if (!found) {
+      const message = String(e && e.message ? e.message : e);
+      return { error: { message, line: null, column: null, text: message } };
+    }
+    const lines = text.slice(0, found.offset).split("\n");
+    const line = lines.length;
+    const column = lines[lines.length - 1].length + 1;
+    return { error: { message: found.reason, line, column, offset: found.offset, text: `line ${line}, column ${column}: ${found.reason}` } };
+  }
+}
+
+/** The slugs of `state` (columns, filter, sort) that `known` (a Map or Set of slugs) lacks. */
+export function unknownSlugs(state, known) {
+  return slugsOf(state).filter((s) => !known.has(s));
+}

@@ -14,13 +14,16 @@ import {
   newCond,
   newGroup,
   newSort,
+  parseJsonText,
   prettyJson,
   slugsOf,
   toWire,
+  unknownSlugs,
 } from "./query-model.js";
 import { resultPreview } from "./preview.js";
 import { createQueryTools } from "./query-tools.js";
 import { dragHandle } from "./reorder.js";
+import { explainError } from "./run-errors.js";
 import { queryFromHash } from "./saved-queries.js";
 
 const DAILY_LIMIT = 10;
@@ -95,6 +98,12 @@ export function createQueryPanel({ lib, settings }) {
   let shownTable = null; // the virtualised preview on screen
   let placeholderClient = null;
   let slugInfo = new Map();
+  // What is wrong with the editor's text, while it differs from the query the form holds: Run
+  // would otherwise send that last valid query, a different one, and spend a call on it.
+  let editorProblem = null;
+  // Queries whose unknown slugs the user has seen named and chose to run anyway.
+  const confirmedQueries = new Set();
+  let catalogReady = Promise.resolve();
 
   // ------------------------------------------------------------ static skeleton
   const datalistId = nextId("slugs");
@@ -244,16 +253,20 @@ export function createQueryPanel({ lib, settings }) {
 
   let catalogTimer = 0;
   let catalogFor = "";
+  let catalogDone = () => {};
   function loadCatalog() {
     clearTimeout(catalogTimer);
+    catalogDone();
+    // Run waits for this, so the unknown-slug check sees the catalog of the base URL in use.
+    catalogReady = new Promise((resolve) => (catalogDone = resolve));
     catalogTimer = setTimeout(async () => {
       const base = settings.values.baseUrl;
-      if (!base || base === catalogFor) return;
+      if (!base || base === catalogFor) return catalogDone();
       catalogFor = base;
       catalog = null;
       try {
         const url = new URL(`${base}/__sandbox/catalog`);
-        const res = await fetch(url, { headers: { accept: "application/json" } });
+        const res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(5000) });
         if (res.ok) catalog = await res.json();
       } catch {
         catalog = null; // not a sandbox, or not reachable: the known slugs are enough
@@ -262,6 +275,7 @@ export function createQueryPanel({ lib, settings }) {
         refreshSuggestions();
         renderHints();
       }
+      catalogDone();
     }, 300);
   }
 
@@ -307,6 +321,7 @@ export function createQueryPanel({ lib, settings }) {
     if (structure) renderForm(focusKey);
     else renderHints();
     if (!fromJson) {
+      editorProblem = null;
       jsonArea.value = prettyJson(wire.query);
       sizeJson();
       jsonArea.removeAttribute("aria-invalid");
@@ -692,13 +707,11 @@ export function createQueryPanel({ lib, settings }) {
 
   // ------------------------------------------------------------ JSON editor
   function onJsonInput() {
-    let parsed;
-    try {
-      parsed = JSON.parse(jsonArea.value);
-    } catch (e) {
-      return jsonProblem(`Not valid JSON (${e.message}). The form keeps the last valid query.`);
+    const parsed = parseJsonText(jsonArea.value);
+    if (parsed.error) {
+      return jsonProblem(`Not valid JSON: ${parsed.error.text}. The form keeps the last valid query; Run waits until this is fixed.`, parsed.error);
     }
-    applyQuery(parsed, "Applied to the form.", true);
+    applyQuery(parsed.value, "Applied to the form.", true);
   }
   /**
    * Shows a wire query in the form (from the editor, a saved query or a shared link). Returns
@@ -715,6 +728,7 @@ export function createQueryPanel({ lib, settings }) {
       return false;
     }
     const objectChanged = next.object !== state.object;
+    editorProblem = null;
     state = next;
     if (objectChanged) refreshSuggestions();
     renderForm(null);
@@ -734,7 +748,8 @@ export function createQueryPanel({ lib, settings }) {
     if (shared.error) showJsonNote(`The shared link could not be opened: ${shared.error}.`, true);
     else applyQuery(shared.query, "Opened the query from the shared link: check it, then run it.");
   }
-  function jsonProblem(msg) {
+  function jsonProblem(msg, where = null) {
+    editorProblem = { text: msg, offset: where?.offset ?? null };
     jsonArea.setAttribute("aria-invalid", "true");
     jsonStatus.textContent = msg;
     jsonStatus.classList.add("is-error");
@@ -864,8 +879,81 @@ export function createQueryPanel({ lib, settings }) {
     if (controller) controller.abort();
   }
 
+  /** Run refused: the editor's text is not the query the form holds. No call is made. */
+  function showEditorBlock() {
+    const goTo = () => {
+      jsonArea.focus();
+      const at = editorProblem?.offset;
+      if (Number.isInteger(at)) jsonArea.setSelectionRange(at, Math.min(at + 1, jsonArea.value.length));
+    };
+    replace(
+      runMessage,
+      h(
+        "div",
+        { class: "error-box", "data-testid": "run-blocked" },
+        h("p", {}, h("strong", {}, "Not run: the JSON editor holds a query that cannot be sent. ")),
+        h("p", { "data-testid": "run-blocked-reason" }, editorProblem.text),
+        h("p", {}, "Running now would send the last valid query instead, a different one, and spend a call on it. Fix the JSON, or change the form to start again from the last valid query."),
+        h("button", { type: "button", class: "btn btn-small", "data-testid": "run-blocked-go", on: { click: goTo } }, "Go to the JSON"),
+      ),
+    );
+  }
+
+  /** Asks before a call is spent on a query naming slugs the page does not know. */
+  function confirmUnknown(unknown, key, force, refresh) {
+    const back = h(
+      "button",
+      { type: "button", class: "btn btn-small", "data-testid": "run-confirm-back", on: { click: () => replace(runMessage) } },
+      "Check the query first",
+    );
+    replace(
+      runMessage,
+      h(
+        "div",
+        { class: "warn-box", "data-testid": "run-confirm" },
+        h(
+          "p",
+          {},
+          h("strong", {}, `${unknown.length === 1 ? "A slug" : `${unknown.length} slugs`} this page does not know: `),
+          "the API leaves out a column it does not know without saying so, and the run still spends one of the ",
+          String(DAILY_LIMIT),
+          " daily calls.",
+        ),
+        h("ul", {}, unknown.map((s) => h("li", { "data-testid": "run-confirm-slug" }, h("code", {}, s)))),
+        h(
+          "div",
+          { class: "runbar-buttons" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn",
+              "data-testid": "run-confirm-yes",
+              on: {
+                click: () => {
+                  confirmedQueries.add(key);
+                  run(force, refresh);
+                },
+              },
+            },
+            "Run anyway (spends a call)",
+          ),
+          back,
+        ),
+      ),
+    );
+    back.focus();
+  }
+
+  let waitingForCatalog = false;
   async function run(force, refresh = false) {
+    // A second click while the first waits for the catalog must not start a second call.
+    if (controller || waitingForCatalog) return;
     replace(runMessage);
+    if (editorProblem) {
+      showEditorBlock();
+      return;
+    }
     const problem = settings.problem();
     if (problem) {
       replace(runMessage, h("div", { class: "error-box" }, h("p", {}, problem)));
@@ -882,6 +970,21 @@ export function createQueryPanel({ lib, settings }) {
     }
     if (validate()) {
       validationBox.querySelector("button")?.focus();
+      return;
+    }
+    waitingForCatalog = true;
+    try {
+      await catalogReady;
+    } finally {
+      waitingForCatalog = false;
+    }
+    // The editor may have changed while the catalog loaded.
+    if (editorProblem) return showEditorBlock();
+    if (query !== wire.query) return run(force, refresh);
+    const key = JSON.stringify(query);
+    const unknown = unknownSlugs(state, slugInfo);
+    if (unknown.length && !confirmedQueries.has(key)) {
+      confirmUnknown(unknown, key, force, refresh);
       return;
     }
 
@@ -947,7 +1050,15 @@ export function createQueryPanel({ lib, settings }) {
         box.append(h("p", {}, `Could not reach the API at ${settings.values.baseUrl}: ${msg}`));
         break;
       default:
-        box.append(h("p", {}, code ? `${code}${e.status ? ` (HTTP ${e.status})` : ""}: ${msg}` : msg));
+        box.append(
+          ...explainError(e, {
+            service: "Backstory",
+            credentials: "client id and secret",
+            baseUrl: settings.values.baseUrl,
+            openSettings: () => settings.reveal(),
+            proxied: !!settings.proxy.backstory,
+          }),
+        );
     }
     replace(runMessage, box);
   }

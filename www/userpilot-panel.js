@@ -8,6 +8,7 @@ import { curlRequest } from "./curl.js";
 import { dayChart } from "./day-chart.js";
 import { formatBytes, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
 import { resultPreview } from "./preview.js";
+import { explainError } from "./run-errors.js";
 
 /** Events kept in memory for the table and the downloads; past this the page says it was cut. */
 const KEEP_MAX = 500_000;
@@ -43,29 +44,25 @@ function errorBox(e, settings) {
   const msg = String((e && e.message) || e);
   const box = h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "up-error", "data-code": code || "" });
   switch (code) {
-    case "E_ABORTED":
-      box.append(h("p", {}, "Cancelled."));
-      break;
-    case "E_INVALID_ARGUMENT":
-      box.append(h("p", {}, e.field ? `${e.field}: ${msg}` : msg));
-      break;
     case "E_CONFLICT":
       box.append(
         h("p", {}, `Another export is already running${e.jobId ? ` (job ${e.jobId})` : ""}. Userpilot allows one at a time.`),
         h("p", {}, "Tick “Wait for a running export” to start this one as soon as it ends."),
       );
       break;
-    case "E_AUTH":
-      box.append(
-        h("p", {}, `Userpilot refused the key (HTTP ${e.status ?? "?"}): ${msg}`),
-        h("button", { type: "button", class: "btn btn-small", on: { click: () => settings.revealUserpilot() } }, "Open settings"),
-      );
-      break;
     case "E_SETTINGS":
       box.append(h("p", {}, msg));
       break;
     default:
-      box.append(h("p", {}, code ? `${code}${e.status ? ` (HTTP ${e.status})` : ""}: ${msg}` : msg));
+      box.append(
+        ...explainError(e, {
+          service: "Userpilot",
+          credentials: "API key",
+          baseUrl: settings.values.userpilotBaseUrl,
+          openSettings: () => settings.revealUserpilot(),
+          proxied: !!settings.proxy.userpilot,
+        }),
+      );
   }
   return box;
 }

@@ -12,7 +12,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { startSandbox } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
-import { ARTIFACTS, LAPTOP, PHONE, ROOT, TIMEOUT, assertClean, axe, blocking, describeViolations, fillSettings, launchBrowser, openPage, runQuery, screenshot, setQuery } from "./page-helpers.mjs";
+import { ARTIFACTS, LAPTOP, PHONE, ROOT, TIMEOUT, assertClean, axe, blocking, describeViolations, fillSettings, launchBrowser, openPage, screenshot, setQuery } from "./page-helpers.mjs";
 
 let sandbox;
 let site;
@@ -42,7 +42,14 @@ test("accessibility: no serious or critical axe violations on any panel, light, 
   const { context, page, problems } = await openPage(browser, site.url);
   await fillSettings(page, sandbox.url);
   await setQuery(page, QUERY);
-  await runQuery(page);
+  // not_a_real_slug: the confirmation that names it is checked by axe, then accepted.
+  await page.getByTestId("run").click();
+  await page.getByTestId("run-confirm").waitFor({ timeout: TIMEOUT });
+  const confirmBox = blocking((await axe(page, "[data-testid='run-confirm']")).violations);
+  assert.deepEqual(confirmBox.map((v) => v.id), [], `the unknown-slug confirmation: ${describeViolations(confirmBox)}`);
+  await page.getByTestId("run-confirm-yes").click();
+  await page.getByTestId("result-summary").waitFor({ timeout: TIMEOUT });
+  await page.getByTestId("preview-table").waitFor({ timeout: TIMEOUT });
   await page.getByTestId("missing-columns").waitFor({ timeout: TIMEOUT });
   // Use the features that add content: a sorted, filtered preview, the curl box, a saved query.
   await page.getByTestId("preview-table-sort-1").click();

@@ -13,6 +13,7 @@ import { csvParts, guardCell, isDangerous, jsonKeys, jsonlParts, recordParts } f
 import { curlCommand, curlRequest, shellQuote } from "../../www/curl.js";
 import { cellDay, countDayType, dayNumber, dayTypeIndex } from "../../www/day-chart.js";
 import { queryFromHash, shareLink } from "../../www/saved-queries.js";
+import { datesInText, invalidText, vendorWords } from "../../www/run-errors.js";
 import { cellMatcher, filterOrder, sortOrder } from "../../www/table.js";
 
 test("the guard: formula starts get an apostrophe, plain numbers and text do not", () => {
@@ -165,4 +166,23 @@ test("curl for Userpilot and Raw Activity exports: no secret in the text, and th
   } finally {
     await sb.close();
   }
+});
+
+test("run errors in plain words: the vendor's words once, dates as dates", () => {
+  assert.equal(
+    vendorWords('authentication refused (HTTP 401): {"error":"invalid_client","error_description":"Client authentication failed"}'),
+    "Client authentication failed",
+  );
+  assert.equal(vendorWords("authentication refused (HTTP 401): Invalid API key"), "Invalid API key");
+  assert.equal(vendorWords("HTTP 502: bad gateway"), "bad gateway");
+  assert.equal(vendorWords("network error: connection refused"), "connection refused");
+  assert.equal(vendorWords("{not json"), "{not json");
+  const since = Date.UTC(2024, 5, 1);
+  const until = Date.UTC(2024, 4, 1);
+  const local = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  assert.equal(datesInText(`(${since} > ${until})`), `(${local(since)} > ${local(until)})`);
+  assert.equal(datesInText("page 12 of 345, id 98765432101"), "page 12 of 345, id 98765432101", "other numbers stay");
+  const e = { field: "timeframe.since", message: `invalid \`timeframe.since\`: must not be after timeframe.until (${since} > ${until})` };
+  assert.equal(invalidText(e), `timeframe.since: must not be after timeframe.until (${local(since)} > ${local(until)})`);
+  assert.equal(invalidText({ field: "to", message: "invalid `to`: must not be before `from` (2024-02-09), got 2024-02-05" }), "to: must not be before `from` (2024-02-09), got 2024-02-05");
 });

@@ -12,6 +12,9 @@ import {
   newCond,
   newGroup,
   newSort,
+  jsonSyntaxError,
+  unknownSlugs,
+  parseJsonText,
   parseValue,
   prettyJson,
   slugsOf,
@@ -140,4 +143,43 @@ test("defaultState and slugsOf", () => {
     "ootb_account_industry",
     "ootb_account_name",
   ]);
+});
+
+test("the editor's JSON: the first mistake with its line and column, whatever the engine's wording", () => {
+  const cases = [
+    ['{\n  "object": "account"\n  "columns": []\n}', 3, 3, /expected “,” or “}”/],
+    ['{"a":', 1, 6, /ends where a value should be/],
+    ["[1,,2]", 1, 4, /unexpected “,” where a value should be/],
+    ['{"a": "x\n"}', 1, 9, /line break inside a string/],
+    ['{"a":1,}', 1, 8, /quoted property name/],
+    ["[1] x", 1, 5, /after the end of the JSON/],
+    ["", 1, 1, /ends where a value should be/],
+    ['"\\q"', 1, 2, /bad escape/],
+  ];
+  for (const [text, line, column, re] of cases) {
+    const { error } = parseJsonText(text);
+    assert.ok(error, `${JSON.stringify(text)} is refused`);
+    assert.deepEqual([error.line, error.column], [line, column], JSON.stringify(text));
+    assert.match(error.text, re);
+    assert.match(error.text, new RegExp(`^line ${line}, column ${column}: `));
+  }
+  // Everything JSON.parse takes, the scanner takes too (else a good query would be blocked).
+  for (const text of ['{"a": [1, {"b": null}], "c": -1.5e3, "d": "\\u00e9\\n", "e": true, "f": false}', " 0 ", '"\\/"', "[]", "{}"]) {
+    assert.equal(jsonSyntaxError(text), null, text);
+    assert.deepEqual(parseJsonText(text).value, JSON.parse(text));
+  }
+});
+
+test("unknownSlugs: the columns', filters' and sorts' slugs missing from what the page knows", () => {
+  const state = fromWire(
+    {
+      object: "account",
+      columns: [{ slug: "ootb_account_name" }, { slug: "typo_slug" }],
+      filter: { attribute: { slug: "filter_only" }, clause: { $eq: 1 } },
+      sort: [{ attribute: { slug: "ootb_account_name" }, direction: "asc" }],
+    },
+    ["last_7_days"],
+  );
+  assert.deepEqual(unknownSlugs(state, new Set(["ootb_account_name"])), ["typo_slug", "filter_only"]);
+  assert.deepEqual(unknownSlugs(state, new Map([["ootb_account_name", {}], ["typo_slug", {}], ["filter_only", {}]])), []);
 });

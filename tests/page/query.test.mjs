@@ -290,7 +290,13 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   assert.ok(!truthRows[0].includes("not_a_real_slug"), "the sandbox drops the unknown slug");
 
   // ---------------------------------------------------------- run
+  // The page does not know not_a_real_slug: it asks, naming it, before any call is spent.
   await page.getByTestId("run").click();
+  await page.getByTestId("run-confirm").waitFor({ timeout: TIMEOUT });
+  assert.deepEqual(await page.getByTestId("run-confirm-slug").allTextContents(), ["not_a_real_slug"]);
+  assert.equal(requests.filter((r) => r.url.includes("/insights/export") || r.url.includes("/auth/tokens")).length, 0, "nothing sent before the confirmation");
+  assert.equal((await (await sandboxJson("GET", "/__sandbox/state")).json()).queryCallsToday, 0);
+  await page.getByTestId("run-confirm-yes").click();
   await page.getByTestId("result-summary").waitFor({ timeout: TIMEOUT });
   await page.waitForFunction(() => document.querySelector("[data-testid='progress-text']")?.dataset.phase === "done", null, { timeout: TIMEOUT });
   const progress = await page.getByTestId("progress-text").textContent();
@@ -332,6 +338,7 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   assert.equal(file, truth, "the downloaded CSV is exactly the sandbox's ground truth");
 
   // ---------------------------------------------------------- same query again: from cache
+  // (confirmed once, this query is not asked about again)
   const exportCalls = () => requests.filter((r) => r.url.startsWith(sandbox.url) && r.url.includes("/insights/export")).length;
   const callsBefore = exportCalls();
   assert.equal(callsBefore, 1);
@@ -370,6 +377,7 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   });
   problems.expectAbort = (req) => req.url().includes("/insights/export");
   await page.getByTestId("run").click();
+  await page.getByTestId("run-confirm-yes").click(); // a different query: asked again
   await page.waitForFunction(() => !!document.querySelector("[data-testid='cancel']:not([disabled])"), null, { timeout: TIMEOUT });
   await page.waitForFunction(() => document.querySelector("[data-testid='progress-text']")?.dataset.phase === "request", null, { timeout: TIMEOUT });
   assert.ok(heldRoute, "the export request reached the network");
