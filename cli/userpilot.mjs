@@ -47,7 +47,7 @@ exportkit userpilot jobs | job JOB_ID
            leading '.
   lookup   writes every item of a lookup as a JSON array, all cursor pages walked. Names:
            ${LOOKUPS.join(", ")}.
-  jobs     lists the export jobs of the past 3 days; job JOB_ID shows one.
+  jobs     lists the export jobs of the past 3 days; job JOB_ID shows one (JSON).
   --out FILE writes to FILE.partial and renames it when complete (default: stdout).
   The API key comes from USERPILOT_API_KEY; the base URL from --base-url, USERPILOT_BASE_URL or
   https://appex.userpilot.io. Exit codes: 0 success, 2 bad input, 1 a failed call.`;
@@ -181,12 +181,18 @@ async function runLookup(values, env, stdout, stderr, args) {
 
 async function runJobs(sub, values, env, stdout, args) {
   const up = client(values, env);
-  if (sub === "jobs") {
-    if (args.length) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
-    stdout.write(JSON.stringify(await up.exports.list(), null, 2) + "\n");
-    return 0;
+  if (sub === "jobs" && args.length) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+  if (sub === "job" && args.length !== 1) throw new UsageError("give one job id");
+  // --out was accepted here and ignored; now it is honoured, and checked before the call.
+  await checkOutputPath(values.out);
+  const answer = sub === "jobs" ? await up.exports.list() : await up.exports.get(args[0]);
+  const out = openOutput(values.out, stdout);
+  try {
+    await writeAll(out, JSON.stringify(answer, null, 2) + "\n");
+    await out.close();
+  } catch (e) {
+    await out.abort();
+    throw e;
   }
-  if (args.length !== 1) throw new UsageError("give one job id");
-  stdout.write(JSON.stringify(await up.exports.get(args[0]), null, 2) + "\n");
   return 0;
 }

@@ -4,7 +4,7 @@
 // request may reach the API: the sandbox's own counters, and a recording server standing in for an
 // API that must not be called, say so.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +77,8 @@ test("activities, forecasts, userpilot export and lookup: a bad --out exits 2 an
     [["forecasts", "--forecast-type-id", "10090"], bs],
     [["userpilot", "export", "--from", "2024-02-05", "--to", "2024-02-06"], up],
     [["userpilot", "lookup", "segments"], up],
+    [["userpilot", "jobs"], up],
+    [["userpilot", "job", "00000000-0000-0000-0000-000000000000"], up],
   ];
   for (const [args, env] of commands) {
     for (const [out, re] of BAD_OUTS()) {
@@ -95,4 +97,10 @@ test("the output check does not get in the way: --out - and a new file in an exi
   const toStdout = await runCli(["userpilot", "lookup", "segments", "--base-url", sb.url, "--out", "-", "--quiet"], { env });
   assert.equal(toStdout.code, 0, toStdout.stderr);
   assert.ok(Array.isArray(JSON.parse(toStdout.stdout.toString("utf8"))));
+  // userpilot jobs used to ignore --out; it writes there now.
+  const jobsOut = join(dir, "jobs.json");
+  const jobs = await runCli(["userpilot", "jobs", "--base-url", sb.url, "--out", jobsOut], { env });
+  assert.equal(jobs.code, 0, jobs.stderr);
+  assert.equal(jobs.stdout.length, 0);
+  assert.ok(Array.isArray(JSON.parse(await readFile(jobsOut, "utf8"))));
 });
