@@ -6,7 +6,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, SANDBOX_CREDENTIALS, freshProject, removeProjects, serveDir, startSandbox } from "./helpers.mjs";
+import { CHROMIUM_ARGS, SANDBOX_CREDENTIALS, esbuildPage, freshProject, openInChromium, removeProjects, serveDir, startSandbox, viteBuild } from "./helpers.mjs";
 
 let sb;
 let browser;
@@ -48,24 +48,11 @@ async function truthCsv(query) {
 
 /** Loads the served bundle; returns the page's result and every .wasm the page fetched. */
 async function runPage(siteUrl) {
-  const context = await browser.newContext();
-  const problems = [];
-  const wasmRequests = [];
+  const cfg = { clientId: SANDBOX_CREDENTIALS.backstory.clientId, clientSecret: SANDBOX_CREDENTIALS.backstory.clientSecret, baseUrl: sb.url };
+  const { context, page, problems, wasmRequests } = await openInChromium(browser, `${siteUrl}/`, { init: { fn: (c) => (window.EXPORTKIT_TEST = c), arg: cfg } });
   try {
-    await context.addInitScript((cfg) => (window.EXPORTKIT_TEST = cfg), {
-      clientId: SANDBOX_CREDENTIALS.backstory.clientId,
-      clientSecret: SANDBOX_CREDENTIALS.backstory.clientSecret,
-      baseUrl: sb.url,
-    });
-    const page = await context.newPage();
-    page.on("pageerror", (e) => problems.push(String(e)));
-    page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
-    page.on("response", (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
-    page.on("response", (r) => r.url().endsWith(".wasm") && wasmRequests.push({ url: r.url(), status: r.status(), type: r.headers()["content-type"] }));
-    await page.goto(`${siteUrl}/`);
     await page.waitForSelector("#out[data-done]");
-    const out = JSON.parse(await page.textContent("#out"));
-    return { out, problems, wasmRequests };
+    return { out: JSON.parse(await page.textContent("#out")), problems, wasmRequests };
   } finally {
     await context.close();
   }
@@ -85,17 +72,16 @@ async function checkPage(site) {
 }
 
 test("Vite: `vite build` of a page importing exportkit; init() finds the wasm Vite emitted", async () => {
-  const { build } = await import("vite");
   const dir = await freshProject("vite", {
     files: {
       "index.html": INDEX("./main.js"),
       "main.js": pageMain({ imports: 'import init, { parseCsv, BackstoryClient } from "exportkit";', load: "await init();" }),
     },
   });
-  await build({ root: dir, logLevel: "error", configFile: false, build: { outDir: path.join(dir, "dist"), target: "es2022" } });
-  const emitted = await readdir(path.join(dir, "dist", "assets"));
+  const dist = await viteBuild(dir);
+  const emitted = await readdir(path.join(dist, "assets"));
   assert.ok(emitted.some((f) => f.endsWith(".wasm")), `Vite emitted: ${emitted.join(", ")}`);
-  const site = await serveDir(path.join(dir, "dist"));
+  const site = await serveDir(dist);
   try {
     await checkPage(site);
   } finally {
@@ -104,7 +90,6 @@ test("Vite: `vite build` of a page importing exportkit; init() finds the wasm Vi
 });
 
 test("esbuild: a browser bundle, the wasm emitted by the file loader from exportkit/exportkit_bg.wasm", async () => {
-  const { build } = await import("esbuild");
   const dir = await freshProject("esbuild", {
     files: {
       "public/index.html": INDEX("./main.js"),
@@ -114,16 +99,7 @@ test("esbuild: a browser bundle, the wasm emitted by the file loader from export
       }),
     },
   });
-  const result = await build({
-    entryPoints: [path.join(dir, "src", "main.js")],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    outdir: path.join(dir, "public"),
-    loader: { ".wasm": "file" },
-    logLevel: "silent",
-  });
+  const result = await esbuildPage(path.join(dir, "src", "main.js"), path.join(dir, "public"));
   assert.deepEqual(result.warnings, []);
   const site = await serveDir(path.join(dir, "public"));
   try {

@@ -45,7 +45,7 @@ export function packOnce() {
   tarball ??= (async () => {
     const tgz = path.join(RUN_DIR, "exportkit-0.1.0.tgz");
     let mine = false;
-    await mkdir(tmpdir(), { recursive: true });
+    await removeStaleRuns();
     try {
       await mkdir(RUN_DIR);
       mine = true;
@@ -58,6 +58,7 @@ export function packOnce() {
         throw new Error(`npm pack failed:\n${r.stderr}`);
       }
       await rename(path.join(staging, (await readdir(staging))[0]), tgz);
+      await rm(staging, { recursive: true, force: true });
       return tgz;
     }
     for (;;) {
@@ -75,6 +76,20 @@ export function packOnce() {
     }
   })();
   return tarball;
+}
+
+// The tarballs of runs whose runner has exited (nothing else removes them: no file of a run
+// knows it is the last).
+async function removeStaleRuns() {
+  for (const name of await readdir(tmpdir())) {
+    const m = /^exportkit-consumer-(\d+)-\d+$/.exec(name);
+    if (!m || Number(m[1]) === process.ppid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if (e.code === "ESRCH") await rm(path.join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
 }
 
 const projects = [];
@@ -125,3 +140,70 @@ export async function serveDir(dir) {
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 export { run };
+
+// ---------------------------------------------------------------- bundling as users do
+
+/** `vite build` of `dir` (its index.html) into dir/dist; returns the output directory. */
+export async function viteBuild(dir) {
+  const { build } = await import("vite");
+  await build({ root: dir, logLevel: "error", configFile: false, build: { outDir: path.join(dir, "dist"), target: "es2022" } });
+  return path.join(dir, "dist");
+}
+
+/** esbuild for a page: the recipe the README gives (wasm through the file loader). */
+export async function esbuildPage(entry, outdir) {
+  const { build } = await import("esbuild");
+  return build({ entryPoints: [entry], bundle: true, format: "esm", platform: "browser", target: "es2022", outdir, loader: { ".wasm": "file" }, logLevel: "silent" });
+}
+
+/**
+ * esbuild for a worker the way wrangler bundles: the workerd, worker and browser conditions,
+ * and each .wasm kept as a module of its own for the CompiledWasm rule.
+ */
+export async function esbuildWorker(entry, outdir) {
+  const { build } = await import("esbuild");
+  return build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    outdir,
+    loader: { ".wasm": "copy" },
+    logLevel: "silent",
+  });
+}
+
+/** The bundled worker (outdir/<name>.js) in workerd through miniflare. */
+export async function miniflareWorker(outdir, script, bindings = {}) {
+  const { Log, LogLevel, Miniflare } = await import("miniflare");
+  return new Miniflare({
+    log: new Log(LogLevel.WARN),
+    scriptPath: path.join(outdir, script),
+    modules: true,
+    modulesRoot: outdir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2025-01-01",
+    cf: false, // no fetch of the request.cf placeholder from workers.cloudflare.com
+    bindings,
+  });
+}
+
+/** Opens `url` in a fresh context; collects page errors, console errors and failed responses. */
+export async function openInChromium(browser, url, { init } = {}) {
+  const context = await browser.newContext();
+  const problems = [];
+  const wasmRequests = [];
+  if (init) await context.addInitScript(init.fn, init.arg);
+  const page = await context.newPage();
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+    if (r.url().endsWith(".wasm")) wasmRequests.push({ url: r.url(), status: r.status() });
+  });
+  await page.goto(url);
+  return { context, page, problems, wasmRequests };
+}

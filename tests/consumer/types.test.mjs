@@ -49,7 +49,7 @@ const tsconfig = (moduleResolution, files) =>
     compilerOptions: {
       strict: true,
       target: "es2022",
-      module: moduleResolution === "bundler" ? "esnext" : "node16",
+      module: moduleResolution === "bundler" ? "esnext" : moduleResolution,
       moduleResolution,
       noEmit: true,
       types: [],
@@ -61,10 +61,10 @@ async function tsc(dir, config) {
   return sh(path.join(BIN, "tsc"), ["-p", config], { cwd: dir });
 }
 
-for (const moduleResolution of ["bundler", "node16"]) {
+for (const moduleResolution of ["bundler", "node16", "nodenext"]) {
   test(`tsc --strict, default lib, no skipLibCheck, moduleResolution ${moduleResolution}`, async () => {
     const files = { "src/use.ts": USE, "src/wrong.ts": WRONG, "tsconfig.json": tsconfig(moduleResolution, ["src/use.ts"]), "tsconfig.wrong.json": tsconfig(moduleResolution, ["src/wrong.ts"]) };
-    if (moduleResolution === "node16") {
+    if (moduleResolution !== "bundler") {
       files["src/use-cjs.cts"] = CJS_USE;
       files["tsconfig.json"] = tsconfig(moduleResolution, ["src/use.ts", "src/use-cjs.cts"]);
     }

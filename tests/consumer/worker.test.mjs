@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { Log, LogLevel, Miniflare } from "miniflare";
-import { SANDBOX_CREDENTIALS, freshProject, removeProjects, startSandbox } from "./helpers.mjs";
+import { SANDBOX_CREDENTIALS, esbuildWorker, freshProject, miniflareWorker, removeProjects, startSandbox } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -33,33 +32,13 @@ export default {
 `;
 
 test("workerd (miniflare): a worker importing exportkit parses and queries the sandbox", async () => {
-  const { build } = await import("esbuild");
   const dir = await freshProject("worker", { files: { "src/index.js": WORKER } });
   const out = path.join(dir, "dist");
-  await build({
-    entryPoints: [path.join(dir, "src", "index.js")],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    outdir: out,
-    loader: { ".wasm": "copy" },
-    logLevel: "silent",
-  });
-  const mf = new Miniflare({
-    log: new Log(LogLevel.WARN),
-    scriptPath: path.join(out, "index.js"),
-    modules: true,
-    modulesRoot: out,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2025-01-01",
-    bindings: {
-      BACKSTORY_CLIENT_ID: SANDBOX_CREDENTIALS.backstory.clientId,
-      BACKSTORY_CLIENT_SECRET: SANDBOX_CREDENTIALS.backstory.clientSecret,
-      BACKSTORY_BASE_URL: sb.url,
-    },
+  await esbuildWorker(path.join(dir, "src", "index.js"), out);
+  const mf = await miniflareWorker(out, "index.js", {
+    BACKSTORY_CLIENT_ID: SANDBOX_CREDENTIALS.backstory.clientId,
+    BACKSTORY_CLIENT_SECRET: SANDBOX_CREDENTIALS.backstory.clientSecret,
+    BACKSTORY_BASE_URL: sb.url,
   });
   try {
     const r = await mf.dispatchFetch("http://worker.test/", { method: "POST", body: "name,amount\r\n\"Smith, J\",12.5\r\n" });
