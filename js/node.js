@@ -6,9 +6,17 @@ import initWasm from "./runtime.js";
 
 export * from "./index.js";
 
+let loading = null;
+
 /** Loads the WebAssembly module once: `input` as in js/index.js, else the package's own file. */
 export default function init(input) {
-  return initWasm(input !== undefined ? input : readFile(new URL("../pkg/exportkit_bg.wasm", import.meta.url)));
+  if (input !== undefined) return initWasm(input);
+  // The file is read once, not on every later `await init()`.
+  loading ??= initWasm(readFile(new URL("../pkg/exportkit_bg.wasm", import.meta.url))).catch((e) => {
+    loading = null;
+    throw e;
+  });
+  return loading;
 }
 
 export { init };
