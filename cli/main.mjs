@@ -1,6 +1,7 @@
 // Command dispatch. Each command lives in its own module and shares cli/io.mjs.
 import { parseArgs } from "node:util";
-import init, { toExportError } from "../js/index.js";
+import { toExportError } from "../js/index.js";
+import init from "../js/node.js"; // reads the wasm from disk on any Node 20
 import { UsageError } from "./io.mjs";
 import * as activities from "./activities.mjs";
 import * as forecasts from "./forecasts.mjs";

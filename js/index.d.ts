@@ -41,6 +41,8 @@ export interface CsvGuardOptions {
 }
 
 export default function init(input?: WebAssembly.Module | BufferSource | URL | string | Promise<unknown>): Promise<unknown>;
+/** The same function as the default export, by name (handy from CommonJS: `const { init } = require("exportkit")`). */
+export { init };
 export function initSync(module: WebAssembly.Module | BufferSource): void;
 export function toExportError(e: unknown): ExportError;
 

@@ -11,20 +11,23 @@ let instance = null;
 export const memory = () => instance.memory;
 
 /**
- * Loads the WebAssembly module once. In a page or a worker it fetches `exportkit_bg.wasm` next to
- * the module; in Node it reads the file; `input` may be a `WebAssembly.Module`, bytes or a URL
- * (an edge worker passes its bundled module).
+ * Loads the WebAssembly module once. `input` may be a `WebAssembly.Module`, bytes, a `Response`
+ * or a URL (an edge worker passes its bundled module). Without it the wasm is the file next to
+ * the package, named by `new URL(..., import.meta.url)`: the form Vite, webpack and Rollup see,
+ * emit and rewrite, and that a page fetches as is. Node's package entry (js/node.js) passes the
+ * file's bytes instead; this module itself imports nothing from `node:`, so a browser bundle of
+ * it never meets one.
  */
 export default function init(input) {
   if (!ready) {
     ready = (async () => {
       if (input !== undefined) return initWasm({ module_or_path: await input });
-      if (typeof process !== "undefined" && process.versions && process.versions.node) {
-        const { readFile } = await import("node:fs/promises");
-        const bytes = await readFile(new URL("../pkg/exportkit_bg.wasm", import.meta.url));
-        return initWasm({ module_or_path: bytes });
-      }
-      return initWasm();
+      const url = new URL("../pkg/exportkit_bg.wasm", import.meta.url);
+      // Node reaching this file by path rather than through the package's `node` entry (the
+      // repository's own tests do): fetch() cannot read a file: URL, so read it. The builtin is
+      // looked up at run time, never imported, so no bundler resolves it.
+      const fs = url.protocol === "file:" && globalThis.process?.getBuiltinModule?.("fs/promises");
+      return initWasm({ module_or_path: fs ? await fs.readFile(url) : url });
     })().then((exports) => {
       instance = exports;
       return exports;

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Builds the web-target wasm package into pkg/ (one build serves pages, Node and workerd).
-# Skipped when pkg/ already holds a build of the current sources.
+# Builds the web-target wasm package into pkg/ (one build serves pages, Node and workerd), then the
+# files the npm package needs around it (dist/: the CommonJS build and its types). The wasm step is
+# skipped when pkg/ already holds a build of the current sources. `npm pack` runs this (prepack)
+# and fails when any file the package ships is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 sum=$(cat Cargo.toml Cargo.lock .cargo/config.toml $(find src crates -type f | sort) | sha256sum | cut -d" " -f1)
 stamp=pkg/.exportkit-src-sha256
-if [ -f pkg/exportkit_bg.wasm ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
-  exit 0
+if ! { [ -f pkg/exportkit_bg.wasm ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; }; then
+  echo "build: wasm-pack build --target web --release" >&2
+  wasm-pack --quiet build --target web --release --no-pack --out-dir pkg
+  echo "$sum" > "$stamp"
 fi
-echo "build: wasm-pack build --target web --release" >&2
-wasm-pack --quiet build --target web --release --no-pack --out-dir pkg
-echo "$sum" > "$stamp"
+# wasm-pack writes pkg/.gitignore (`*`) and npm honours it inside listed folders, which kept
+# pkg/snippets/ out of the tarball; the root .gitignore already keeps pkg/ out of git.
+rm -f pkg/.gitignore
+node scripts/package-files.mjs
