@@ -13,7 +13,8 @@ import {
 } from "./access.mjs";
 
 const FORM_LIMIT = 4096;
-// Its own policy: the page's form posts to this origin and nothing else runs.
+// Its own policy: the page's form posts to this origin and nothing else runs. Referrer-Policy
+// same-origin so that the form's POST carries this origin in `Origin` (no-referrer makes it "null").
 const SIGN_IN_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 function headers(extra = {}) {
@@ -23,7 +24,7 @@ function headers(extra = {}) {
     "Content-Security-Policy": SIGN_IN_CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     ...extra,
   });
@@ -41,7 +42,7 @@ export function safeNext(next) {
 function page(next, message, status = 200) {
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>Sign in · exportkit</title>
+<meta name="referrer" content="same-origin"><title>Sign in · exportkit</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem}
 input[type=password]{width:100%;box-sizing:border-box}.error{color:#a40000}</style></head>
 <body><main><h1>exportkit</h1><p>Enter this site's access key to use the dashboard.</p>
