@@ -9,7 +9,6 @@ import {
   sameSecret,
   sessionCookie,
   SIGN_IN_PATH,
-  signInAvailable,
 } from "./access.mjs";
 
 const FORM_LIMIT = 4096;
@@ -76,12 +75,9 @@ async function readForm(request) {
   return new URLSearchParams(new TextDecoder().decode(await new Blob(chunks).arrayBuffer()));
 }
 
-/** `/signin` (GET: the form; POST: the exchange) and `/signout` (POST). */
+/** `/signin` (GET: the form; POST: the exchange) and `/signout` (POST); only where `signInAvailable`. */
 export async function handleSignIn(request, cfg) {
   const url = new URL(request.url);
-  if (!signInAvailable(cfg)) {
-    return new Response("sign-in is not offered here: use Cloudflare Access or the access key\n", { status: 404, headers: headers({ "Content-Type": "text/plain; charset=utf-8" }) });
-  }
   if (url.pathname !== SIGN_IN_PATH) {
     if (request.method !== "POST") return new Response("method not allowed\n", { status: 405, headers: headers({ Allow: "POST", "Content-Type": "text/plain; charset=utf-8" }) });
     if (request.headers.get("origin") !== ownOrigin(request, cfg)) return new Response("cross-origin sign-out refused\n", { status: 403, headers: headers({ "Content-Type": "text/plain; charset=utf-8" }) });

@@ -13,7 +13,7 @@
 
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
-import { checkAccess, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PATH } from "./access.mjs";
+import { checkAccess, signInAvailable, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PATH } from "./access.mjs";
 import { ConfigError, PROXY_PATHS, readConfig } from "./config.mjs";
 import { apiHeaders, handleProxy, refusal } from "./proxy.mjs";
 import { handleSignIn } from "./signin.mjs";
@@ -73,7 +73,8 @@ export default {
     }
     const path = new URL(request.url).pathname;
     const raw = rawPath(request);
-    if (path === SIGN_IN_PATH || path === SIGN_OUT_PATH) return handleSignIn(request, cfg);
+    // The one page open to everyone, and only where it is offered (key set, no Access).
+    if ((path === SIGN_IN_PATH || path === SIGN_OUT_PATH) && signInAvailable(cfg)) return handleSignIn(request, cfg);
     const denied = await checkAccess(request, cfg);
     if (denied) {
       const vendor = path.startsWith(PROXY_PATHS.backstory) ? "backstory" : path.startsWith("/api/") ? "userpilot" : null;
