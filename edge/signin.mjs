@@ -12,15 +12,28 @@ import {
 } from "./access.mjs";
 
 const FORM_LIMIT = 4096;
-// Its own policy: the page's form posts to this origin and nothing else runs. Referrer-Policy
-// same-origin so that the form's POST carries this origin in `Origin` (no-referrer makes it "null").
-const SIGN_IN_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const STYLE =
+  "body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem}" +
+  "input[type=password]{width:100%;box-sizing:border-box}.error{color:#a40000}";
+
+// Its own policy: no script at all, this one style block (by hash), the form posting to this
+// origin only. Referrer-Policy same-origin so that the form's POST carries this origin in
+// `Origin` (under no-referrer a browser sends "null").
+let csp = null;
+async function signInCsp() {
+  if (csp === null) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(STYLE)));
+    const hash = btoa(String.fromCharCode(...digest));
+    csp = `default-src 'none'; style-src 'sha256-${hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
+  }
+  return csp;
+}
 
 function headers(extra = {}) {
   return new Headers({
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
-    "Content-Security-Policy": SIGN_IN_CSP,
+    "Content-Security-Policy": csp ?? "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -42,8 +55,7 @@ function page(next, message, status = 200) {
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin"><title>Sign in · exportkit</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem}
-input[type=password]{width:100%;box-sizing:border-box}.error{color:#a40000}</style></head>
+<style>${STYLE}</style></head>
 <body><main><h1>exportkit</h1><p>Enter this site's access key to use the dashboard.</p>
 ${message ? `<p class="error" role="alert" data-testid="signin-error">${escapeHtml(message)}</p>` : ""}
 <form method="post" action="${SIGN_IN_PATH}">
@@ -77,6 +89,7 @@ async function readForm(request) {
 
 /** `/signin` (GET: the form; POST: the exchange) and `/signout` (POST); only where `signInAvailable`. */
 export async function handleSignIn(request, cfg) {
+  await signInCsp();
   const url = new URL(request.url);
   if (url.pathname !== SIGN_IN_PATH) {
     if (request.method !== "POST") return new Response("method not allowed\n", { status: 405, headers: headers({ Allow: "POST", "Content-Type": "text/plain; charset=utf-8" }) });

@@ -44,6 +44,10 @@ function leaks(text) {
 
 /** Fills in the sign-in form; resolves to the dashboard's response once the page is back there. */
 async function signInAtPage(page) {
+  await page.getByTestId("signin-key").waitFor({ timeout: TIMEOUT });
+  // The sign-in page runs no script and its one style block is allowed by hash: no violation.
+  assert.deepEqual(await page.evaluate(() => window.__csp ?? []), [], "no CSP violation on the sign-in page");
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).maxWidth), "448px", "its style applied");
   await page.getByTestId("signin-key").fill(ACCESS_KEY);
   const [response] = await Promise.all([
     page.waitForResponse((r) => new URL(r.url()).pathname === "/www/" && r.request().isNavigationRequest(), { timeout: TIMEOUT }),
