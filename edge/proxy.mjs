@@ -94,7 +94,7 @@ async function readCapped(stream, limit, { drainOnLimit = false } = {}) {
 // answer comes sees a reset instead of the 413. Past this the connection is cut all the same.
 const DRAIN_LIMIT = 1 << 20;
 
-async function drain(stream) {
+export async function drain(stream) {
   if (!stream) return;
   const reader = stream.getReader();
   let n = 0;

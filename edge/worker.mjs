@@ -15,7 +15,7 @@ import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
 import { checkAccess, signInAvailable, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PATH } from "./access.mjs";
 import { ConfigError, PROXY_PATHS, readConfig } from "./config.mjs";
-import { apiHeaders, handleProxy, refusal } from "./proxy.mjs";
+import { apiHeaders, drain, handleProxy, refusal } from "./proxy.mjs";
 import { handleSignIn } from "./signin.mjs";
 import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
@@ -44,7 +44,7 @@ function isNavigation(request, path) {
   return path === "/" || path.endsWith("/") || path.endsWith(".html");
 }
 
-/** The refusal for a caller who may not in: a person at a page is sent to sign in. */
+/** The refusal for a caller who may not come in: a person at a page is sent to sign in. */
 function refuse(request, denied, path, vendor) {
   const extra = denied.signIn ? { [SIGN_IN_HEADER]: SIGN_IN_PATH } : {};
   if (denied.signIn && isNavigation(request, path) && !path.startsWith("/api/")) {
@@ -77,6 +77,9 @@ export default {
     if ((path === SIGN_IN_PATH || path === SIGN_OUT_PATH) && signInAvailable(cfg)) return handleSignIn(request, cfg);
     const denied = await checkAccess(request, cfg);
     if (denied) {
+      // Read (and drop) up to 1 MiB of a body it will not use first: a client still sending when
+      // the answer comes would see a reset instead of the refusal. Nothing of it goes anywhere.
+      await drain(request.body);
       const vendor = path.startsWith(PROXY_PATHS.backstory) ? "backstory" : path.startsWith("/api/") ? "userpilot" : null;
       return refuse(request, denied, path, vendor);
     }
