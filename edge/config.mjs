@@ -8,6 +8,7 @@ export const DEFAULTS = Object.freeze({
   // The Forecasting endpoint's path is not in the vendor's public page (an assumption, as in the client).
   BACKSTORY_FORECASTING_PATH: "/v3/beta/forecasting/query",
   MAX_BODY_BYTES: 64 * 1024,
+  SESSION_TTL_SECONDS: 12 * 3600,
 });
 
 /** Where the page finds the proxy (served as /config.json; never a secret). */
@@ -26,6 +27,40 @@ export class ConfigError extends Error {
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** A loopback host name as URL.hostname spells it: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(hostname) {
+  const h = String(hostname).toLowerCase();
+  if (h === "localhost" || h === "[::1]" || h === "::1") return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return m !== null && m.slice(1).every((p) => Number(p) <= 255);
+}
+
+/**
+ * Cloudflare Access: both ACCESS_TEAM_DOMAIN and ACCESS_AUD, or neither. The team's keys are
+ * published at https://<team domain>/cdn-cgi/access/certs; a loopback team domain (tests, local
+ * runs) is reached over http so that a test can serve its own keys.
+ */
+function accessConfig(env) {
+  const team = optionalString(env, "ACCESS_TEAM_DOMAIN");
+  const aud = optionalString(env, "ACCESS_AUD");
+  if (team === null && aud === null) return null;
+  if (team === null) throw new ConfigError("ACCESS_TEAM_DOMAIN", "must be set with ACCESS_AUD (e.g. myteam.cloudflareaccess.com)");
+  if (aud === null) throw new ConfigError("ACCESS_AUD", "must be set with ACCESS_TEAM_DOMAIN (the application's Audience tag)");
+  let u;
+  try {
+    u = new URL(/^[a-z]+:\/\//i.test(team) ? team : `https://${team}`);
+  } catch {
+    throw new ConfigError("ACCESS_TEAM_DOMAIN", "is not a host name");
+  }
+  if (u.username || u.password || u.search || u.hash || u.pathname !== "/") {
+    throw new ConfigError("ACCESS_TEAM_DOMAIN", "must be a bare host name such as myteam.cloudflareaccess.com");
+  }
+  const loopback = isLoopbackHost(u.hostname);
+  if (loopback) u.protocol = "http:";
+  else if (u.protocol !== "https:") throw new ConfigError("ACCESS_TEAM_DOMAIN", "must be reached over https");
+  return { issuer: u.origin, certsUrl: `${u.origin}/cdn-cgi/access/certs`, aud };
+}
 
 /** An upstream base URL: https (http only on loopback, for local runs), no credentials, query or fragment. */
 export function upstreamBase(variable, value) {
@@ -83,14 +118,29 @@ export function readConfig(env) {
     origin = new URL(origin).origin;
   }
   const filesBase = optionalString(env, "USERPILOT_FILES_BASE_URL");
+  // The same-origin headers are sent by any script, so they no longer let anyone in. The variable
+  // is still read so that a deployment expecting it to open the proxy is told, not silently closed.
+  const sameOrigin = env.EDGE_ALLOW_SAME_ORIGIN;
+  if (sameOrigin !== undefined && sameOrigin !== null && sameOrigin !== "" && sameOrigin !== false && sameOrigin !== "false") {
+    throw new ConfigError(
+      "EDGE_ALLOW_SAME_ORIGIN",
+      "was removed: Sec-Fetch-Site and Origin can be forged, so they never grant access. Delete the variable; people sign in (the sign-in page or Cloudflare Access), scripts send the access key",
+    );
+  }
+  const access = accessConfig(env);
+  const devOpen = optionalString(env, "EDGE_DEV_OPEN");
+  if (devOpen !== null && devOpen !== "loopback") throw new ConfigError("EDGE_DEV_OPEN", 'must be "loopback" (or unset)');
   return {
     backstoryBase: upstreamBase("BACKSTORY_BASE_URL", optionalString(env, "BACKSTORY_BASE_URL") ?? DEFAULTS.BACKSTORY_BASE_URL),
     userpilotBase: upstreamBase("USERPILOT_BASE_URL", optionalString(env, "USERPILOT_BASE_URL") ?? DEFAULTS.USERPILOT_BASE_URL),
     userpilotFilesBase: filesBase === null ? null : upstreamBase("USERPILOT_FILES_BASE_URL", filesBase),
     forecastingPath,
     maxBodyBytes: positiveInt(env, "MAX_BODY_BYTES", DEFAULTS.MAX_BODY_BYTES, 1024 * 1024),
-    allowSameOrigin: flag(env, "EDGE_ALLOW_SAME_ORIGIN", true),
     publicOrigin: origin,
+    access,
+    devOpen: devOpen === "loopback",
+    sessionTtlSeconds: positiveInt(env, "SESSION_TTL_SECONDS", DEFAULTS.SESSION_TTL_SECONDS, 30 * 24 * 3600),
+    csvGuard: flag(env, "CSV_GUARD", true),
     secrets: {
       accessKey,
       backstoryClientId: optionalString(env, "BACKSTORY_CLIENT_ID"),

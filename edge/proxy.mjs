@@ -5,7 +5,7 @@
 // caller's Authorization, cookies and forwarding headers never reach a vendor and the vendor's
 // CORS, cookies and auth challenges never reach the page.
 
-import { checkAccess, ownOrigin } from "./access.mjs";
+import { ownOrigin } from "./access.mjs";
 import { PROXY_PATHS } from "./config.mjs";
 import { backstoryAuthorization, CredentialsMissing, userpilotAuthorization } from "./credentials.mjs";
 import { markQueryExhausted, takeQueryCall } from "./quota.mjs";
@@ -94,7 +94,7 @@ async function readCapped(stream, limit, { drainOnLimit = false } = {}) {
 // answer comes sees a reset instead of the 413. Past this the connection is cut all the same.
 const DRAIN_LIMIT = 1 << 20;
 
-async function drain(stream) {
+export async function drain(stream) {
   if (!stream) return;
   const reader = stream.getReader();
   let n = 0;
@@ -210,9 +210,8 @@ async function proxyFile(request, cfg, rest) {
  * the path after the prefix.
  */
 export async function handleProxy(request, env, cfg, vendor, rest) {
+  // The caller was authenticated by the worker (access.mjs) before this is reached.
   const errVendor = vendor === "backstory" ? "backstory" : "userpilot";
-  const denied = await checkAccess(request, cfg);
-  if (denied) return refusal(errVendor, denied.status, denied.code, denied.message);
   if (vendor === "userpilotFiles") return proxyFile(request, cfg, rest);
 
   const routes = vendor === "backstory" ? backstoryRoutes(cfg.forecastingPath) : userpilotRoutes();

@@ -1,6 +1,6 @@
 // Scheduled Query API exports: on each cron tick, every configured export that has not run today
 // runs with the worker's own credentials and streams its CSV into R2 as
-// `exports/query/<yyyy-mm-dd>/<name>.csv`.
+// `exports/query/<yyyy-mm-dd>/<name>.csv`, formula-guarded unless CSV_GUARD is "false".
 //
 // The Query API allows 10 calls a day and an answer cannot be asked for twice, so each export
 // keeps its run in KV (`export:<name>`):
@@ -14,7 +14,7 @@
 // lost, and a second call for the same query the same day is never made. A run that failed before
 // its call went out (credentials, the day's count) is tried again on the next tick.
 
-import { BackstoryClient } from "../js/index.js";
+import { BackstoryClient, writeCsv } from "../js/index.js";
 import { tag } from "../js/runtime.js";
 import { ConfigError, readConfig } from "./config.mjs";
 import { loadQuota, saveQuota } from "./quota.mjs";
@@ -114,6 +114,26 @@ async function abandon(env, st) {
   if (st.uploadId) await env.EXPORTS.resumeMultipartUpload(st.key, st.uploadId).abort().catch(() => {});
 }
 
+/**
+ * The export rewritten through the project's one CSV writer, guard on (OWASP CSV injection: a CRM
+ * field such as `=HYPERLINK(...)` must not run when the file is opened in a spreadsheet). Cells
+ * that are not formulas come out byte for byte as the vendor sent them; memory stays one batch.
+ */
+async function guardedExport(client, canonical, writer) {
+  const encoder = new TextEncoder();
+  const batches = client.queryBatches(canonical, { batchRows: BATCH_ROWS });
+  let header = null;
+  for await (const b of batches) {
+    const rows = header === null ? [b.header, ...b.rows] : b.rows;
+    header = b.header;
+    writer.write(encoder.encode(writeCsv(rows)));
+    await writer.ready();
+  }
+  const out = await batches.result();
+  if (header === null && Array.isArray(out.header) && out.header.length) writer.write(encoder.encode(writeCsv([out.header])));
+  return out;
+}
+
 /** Runs (or resumes, or skips) one export for `day`. Resolves to its final state; never throws. */
 export async function runExport(env, cfg, job, day) {
   const { backstoryClientId: clientId, backstoryClientSecret: clientSecret } = cfg.secrets;
@@ -176,7 +196,7 @@ export async function runExport(env, cfg, job, day) {
     let st = { state: "running", phase: "calling", day, runId, key, queryTag, uploadId: writer.uploadId };
     await writeState(env, job.name, st);
     try {
-      const out = await client.query(canonical, {
+      const out = cfg.csvGuard ? await guardedExport(client, canonical, writer) : await client.query(canonical, {
         collect: false,
         batchRows: BATCH_ROWS,
         onRawChunk: (bytes) => writer.write(bytes),

@@ -18,7 +18,9 @@ export const PAGE_CSP = [
 
 function secure(headers) {
   headers.set("X-Content-Type-Options", "nosniff");
-  headers.set("Referrer-Policy", "no-referrer");
+  // Not no-referrer: under that policy a browser sends `Origin: null` on the page's own POSTs, and
+  // the worker checks Origin on every state-changing request. Other origins still get no Referer.
+  headers.set("Referrer-Policy", "same-origin");
   headers.set("Cross-Origin-Opener-Policy", "same-origin");
   const type = headers.get("content-type") ?? "";
   if (type.startsWith("text/html")) {

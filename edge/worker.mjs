@@ -6,12 +6,17 @@
 //   /api/userpilot/...        proxy to USERPILOT_BASE_URL                            proxy.mjs
 //   /api/userpilot-files/...  presigned export files on USERPILOT_FILES_BASE_URL     proxy.mjs
 //   /config.json, /www/ ...   the dashboard                                          static.mjs
+//   /signin, /signout         the sign-in page (key -> session cookie)               signin.mjs
+//
+// Every route but the sign-in page is closed to a caller who has not authenticated (access.mjs).
 //   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
 
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
+import { checkAccess, signInAvailable, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PATH } from "./access.mjs";
 import { ConfigError, PROXY_PATHS, readConfig } from "./config.mjs";
-import { apiHeaders, handleProxy } from "./proxy.mjs";
+import { apiHeaders, drain, handleProxy, refusal } from "./proxy.mjs";
+import { handleSignIn } from "./signin.mjs";
 import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
 
@@ -24,10 +29,31 @@ const PREFIXES = [
   ["backstory", PROXY_PATHS.backstory],
 ];
 
-function plainError(status, code, message) {
+function plainError(status, code, message, extra = {}) {
   const headers = apiHeaders();
   headers.set("Content-Type", "application/json; charset=utf-8");
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
   return new Response(JSON.stringify({ error: code, message }), { status, headers });
+}
+
+/** A page a browser navigates to (rather than a script fetching data). */
+function isNavigation(request, path) {
+  if (request.method !== "GET") return false;
+  const mode = request.headers.get("sec-fetch-mode");
+  if (mode !== null) return mode === "navigate";
+  return path === "/" || path.endsWith("/") || path.endsWith(".html");
+}
+
+/** The refusal for a caller who may not come in: a person at a page is sent to sign in. */
+function refuse(request, denied, path, vendor) {
+  const extra = denied.signIn ? { [SIGN_IN_HEADER]: SIGN_IN_PATH } : {};
+  if (denied.signIn && isNavigation(request, path) && !path.startsWith("/api/")) {
+    const headers = apiHeaders();
+    headers.set("Location", `${SIGN_IN_PATH}?next=${encodeURIComponent(path === "/" ? "/www/" : path)}`);
+    return new Response(null, { status: 303, headers });
+  }
+  if (vendor) return refusal(vendor, denied.status, denied.code, denied.message, extra);
+  return plainError(denied.status, denied.code, denied.message, extra);
 }
 
 /** The path exactly as sent, before the URL parser resolved `..` or `%2e%2e` in it. */
@@ -47,6 +73,16 @@ export default {
     }
     const path = new URL(request.url).pathname;
     const raw = rawPath(request);
+    // The one page open to everyone, and only where it is offered (key set, no Access).
+    if ((path === SIGN_IN_PATH || path === SIGN_OUT_PATH) && signInAvailable(cfg)) return handleSignIn(request, cfg);
+    const denied = await checkAccess(request, cfg);
+    if (denied) {
+      // Read (and drop) up to 1 MiB of a body it will not use first: a client still sending when
+      // the answer comes would see a reset instead of the refusal. Nothing of it goes anywhere.
+      await drain(request.body);
+      const vendor = path.startsWith(PROXY_PATHS.backstory) ? "backstory" : path.startsWith("/api/") ? "userpilot" : null;
+      return refuse(request, denied, path, vendor);
+    }
     if (path.startsWith("/api/") || raw.startsWith("/api/")) {
       // A path the parser had to normalise was written to look like another one: refuse it.
       if (raw !== path) return plainError(400, "bad_path", "the path must be written plainly (no dot segments, no encoded separators)");

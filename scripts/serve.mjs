@@ -5,6 +5,10 @@
 //   srv.url  // http://127.0.0.1:PORT
 //   await srv.close();
 //
+// Binds to 127.0.0.1 and answers only requests whose Host is a loopback name (127.0.0.0/8,
+// localhost, [::1]): a page on another domain that rebinds its DNS to 127.0.0.1 gets 421, not the
+// checkout's files or the demo's /config.json.
+//
 // Serves files under `root` only (no traversal, no symlinks out of it), with the right MIME types
 // (application/wasm for WebAssembly streaming compilation), redirects / to /www/, answers
 // /config.json with `config` when one is given, and sends a strict Content-Security-Policy.
@@ -74,6 +78,17 @@ function sendText(res, status, text, extra = {}) {
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
+/** Whether a Host header names this machine's loopback interface (any port). */
+export function isLocalHost(host) {
+  if (typeof host !== "string") return false;
+  const m = /^(\[::1\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(host.trim());
+  if (!m) return false;
+  const name = m[1].toLowerCase();
+  if (name === "localhost" || name === "[::1]") return true;
+  const ip = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
+  return ip !== null && ip.slice(1).every((p) => Number(p) <= 255);
+}
+
 function isInside(root, p) {
   const rel = path.relative(root, p);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
@@ -85,6 +100,8 @@ export async function startStatic({ root, port = 0, host = "127.0.0.1", config }
 
   const server = createServer(async (req, res) => {
     try {
+      // DNS rebinding: the browser sends the attacker's host name here. Nothing is served to it.
+      if (!isLocalHost(req.headers.host)) return sendText(res, 421, "Misdirected Request: this server answers only to localhost\n");
       if (req.method !== "GET" && req.method !== "HEAD") {
         return sendText(res, 405, "Method Not Allowed\n", { Allow: "GET, HEAD" });
       }

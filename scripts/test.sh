@@ -53,6 +53,7 @@ layer js-node node --test tests/js/
 layer page node --test tests/page/
 layer edge node --test tests/edge/
 layer consumer node --test tests/consumer/
+layer security node --test tests/security/
 
 echo
 echo "=== summary (logs in test-artifacts/logs)"

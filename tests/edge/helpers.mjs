@@ -31,7 +31,10 @@ export async function wranglerConfig() {
   const section = (name) => new RegExp(`^\\[\\[?${name.replace(".", "\\.")}\\]\\]?\\s*$([\\s\\S]*?)(?=^\\[|(?![\\s\\S]))`, "m").exec(text)?.[1] ?? "";
   const binding = (name) => /binding\s*=\s*"([^"]+)"/.exec(section(name))?.[1];
   const crons = [.../crons\s*=\s*\[([^\]]*)\]/.exec(text)?.[1].matchAll(/"([^"]+)"/g) ?? []].map((m) => m[1]);
+  // [vars] as deployed: the plain `NAME = "value"` lines (EXPORT_QUERIES, a table, is left to tests).
+  const vars = Object.fromEntries([...section("vars").matchAll(/^([A-Z][A-Z0-9_]*)\s*=\s*"([^"]*)"\s*$/gm)].map((m) => [m[1], m[2]]));
   return {
+    vars,
     main: str("main"),
     compatibilityDate: str("compatibility_date"),
     baseDir: str("base_dir"),
@@ -102,8 +105,10 @@ export async function workerModules(cfg) {
  * Starts the worker. `vars` and `secrets` become bindings (as [vars] and `wrangler secret put`
  * would); `persist` is a directory that keeps KV and R2 across restarts (a "cut-off" test).
  */
-export async function startEdge({ vars = {}, secrets = {}, persist } = {}) {
+export async function startEdge({ vars = {}, secrets = {}, persist, shipped = true } = {}) {
   const cfg = await wranglerConfig();
+  // The shipped [vars] first (as `wrangler deploy` would set them), then what the test sets.
+  if (shipped) vars = { ...cfg.vars, ...vars };
   const { root, modules } = await workerModules(cfg);
   const logs = [];
   const options = {
@@ -139,6 +144,24 @@ export async function startEdge({ vars = {}, secrets = {}, persist } = {}) {
     r2: () => mf.getR2Bucket(cfg.r2),
     close: () => mf.dispose(),
   };
+}
+
+/**
+ * Signs in at the worker's sign-in page as a person would (the form, from the page's own origin)
+ * and returns the `Cookie` header value of the session.
+ */
+export async function signIn(url, key = ACCESS_KEY) {
+  const res = await fetch(`${url}/signin`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { Origin: url, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ key, next: "/www/" }).toString(),
+  });
+  await res.arrayBuffer();
+  assert.equal(res.status, 303, "the sign-in page accepted the key");
+  const set = res.headers.get("set-cookie");
+  assert.match(set, /HttpOnly/);
+  return set.split(";")[0];
 }
 
 export function sandboxSecrets() {

@@ -42,6 +42,21 @@ function leaks(text) {
   return found;
 }
 
+/** Fills in the sign-in form; resolves to the dashboard's response once the page is back there. */
+async function signInAtPage(page) {
+  await page.getByTestId("signin-key").waitFor({ timeout: TIMEOUT });
+  // The sign-in page runs no script and its one style block is allowed by hash: no violation.
+  assert.deepEqual(await page.evaluate(() => window.__csp ?? []), [], "no CSP violation on the sign-in page");
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).maxWidth), "448px", "its style applied");
+  await page.getByTestId("signin-key").fill(ACCESS_KEY);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === "/www/" && r.request().isNavigationRequest(), { timeout: TIMEOUT }),
+    page.getByTestId("signin-submit").click(),
+  ]);
+  await page.waitForURL((u) => u.pathname === "/www/", { timeout: TIMEOUT });
+  return response;
+}
+
 /** Opens the dashboard through the worker, recording every request and every API answer. */
 async function openPage(hash = "") {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
@@ -62,9 +77,14 @@ async function openPage(hash = "") {
     window.__csp = [];
     document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
-  const response = await page.goto(`${edge.url}/${hash}`);
+  // Closed by default: the root sends a person to the sign-in page, and the key, entered once,
+  // brings them to the dashboard with a session cookie.
+  const first = await page.goto(`${edge.url}/${hash}`);
+  assert.equal(first.status(), 200);
+  assert.equal(new URL(page.url()).pathname, "/signin", "a person who has not signed in is sent to the sign-in page");
+  const response = await signInAtPage(page);
   assert.equal(response.status(), 200);
-  assert.equal(new URL(page.url()).pathname, "/www/", "the root redirects to the dashboard");
+  assert.equal(new URL(page.url()).pathname, "/www/", "signing in leads to the dashboard");
   assert.match(response.headers()["content-security-policy"], /connect-src 'self'(;|$)/, "the page may talk to this origin only");
   await page.waitForFunction(() => document.body.dataset.ready === "true" || document.querySelector("#app-status.error-box"), null, { timeout: TIMEOUT });
   assert.equal(await page.locator("#app-status.error-box").count(), 0, "the dashboard started");
@@ -75,6 +95,8 @@ async function openPage(hash = "") {
 async function assertNoSecrets(page, { requests, bodies, problems }) {
   for (const req of requests) {
     const u = new URL(req.url());
+    // The one request that carries the key: the person typing it into the sign-in form.
+    if (u.pathname === "/signin" && req.method() === "POST") continue;
     assert.ok(u.origin === edge.url || u.protocol === "data:" || u.protocol === "blob:", `the page talks to its own origin only: ${req.url()}`);
     const headers = await req.allHeaders();
     assert.equal(headers.authorization, undefined, `no Authorization from the page: ${req.url()}`);
@@ -145,9 +167,9 @@ test("the dashboard through the worker: a query runs via the proxy and no secret
   assert.deepEqual(config, { proxyUrl: "/api/backstory", userpilotProxyUrl: "/api/userpilot" });
   await assertNoSecrets(page, opened);
 
-  // The page's own origin is what lets it in: the same call from elsewhere is refused.
-  const cross = await fetch(`${edge.url}/api/backstory/pull/v1/export/activities/jobs`, { headers: { Origin: "https://evil.example" } });
-  assert.equal(cross.status, 403);
+  // The session is what lets the page in: the same call without it is refused, whatever it claims.
+  const cross = await fetch(`${edge.url}/api/backstory/pull/v1/export/activities/jobs`, { headers: { Origin: edge.url, "Sec-Fetch-Site": "same-origin" } });
+  assert.equal(cross.status, 401);
   assert.ok(!(await cross.text()).includes(ACCESS_KEY));
 
   await context.close();
@@ -194,5 +216,32 @@ test("every other panel runs through the worker too: Forecasts, a Userpilot expo
   await page.screenshot({ path: path.join(ARTIFACTS, "edge-page-userpilot.png"), fullPage: true });
 
   await assertNoSecrets(page, opened);
+  await context.close();
+});
+
+test("a session that ends while the page is open sends the person to sign in, and back", { timeout: 120_000 }, async () => {
+  const { context, page } = await openPage();
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "__Host-exportkit_session");
+  assert.ok(session, "the session cookie is set");
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.secure, true);
+  assert.equal(session.sameSite, "Strict");
+  assert.ok(session.expires > Date.now() / 1000 && session.expires <= Date.now() / 1000 + 12 * 3600 + 60, "it expires within 12 hours");
+  await context.clearCookies();
+  // Any call of the page (through the page's fetch, as the panels and the wasm client make them)
+  // now meets a 401 marked by the worker.
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === "/signin", { timeout: TIMEOUT }),
+    page.evaluate(() => fetch("/api/userpilot/api/v1/analytics/exports/lookups/embeds").then((r) => r.status)),
+  ]);
+  assert.equal(new URL(page.url()).searchParams.get("next"), "/www/");
+  // A wrong key gets the form again, the key not echoed.
+  await page.getByTestId("signin-key").fill("not-the-key-at-all-000");
+  await page.getByTestId("signin-submit").click();
+  await page.getByTestId("signin-error").waitFor({ timeout: TIMEOUT });
+  assert.ok(!(await page.content()).includes("not-the-key-at-all-000"));
+  await signInAtPage(page);
+  await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: TIMEOUT });
   await context.close();
 });

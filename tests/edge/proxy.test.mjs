@@ -12,6 +12,7 @@ import {
   control,
   rawRequest,
   sandboxSecrets,
+  signIn,
   SANDBOX_CREDENTIALS,
   startEdge,
   startRecorder,
@@ -93,14 +94,22 @@ test("a proxied query: exactly the sandbox's CSV, one call, counted in KV, secre
   assert.equal(stored.day, Math.floor(Date.now() / 86_400_000));
 });
 
-test("a page of this origin needs no key (Sec-Fetch-Site / Origin), and the token is reused", async () => {
+test("a page signed in by cookie needs no key (same-origin headers alone open nothing), and the token is reused", async () => {
   rec.clear();
   for (const headers of [{ "Sec-Fetch-Site": "same-origin" }, { Origin: edge.url }, { Origin: edge.url, "Sec-Fetch-Site": "same-origin" }]) {
+    const res = await fetch(api("/backstory/pull/v1/export/activities/jobs"), { headers });
+    assert.equal(res.status, 401, JSON.stringify(headers));
+    await res.arrayBuffer();
+  }
+  assert.equal(rec.seen.length, 0, "nothing went upstream without signing in");
+  const cookie = await signIn(edge.url);
+  for (const headers of [{ Cookie: cookie }, { Cookie: cookie, "Sec-Fetch-Site": "same-origin" }, { Cookie: cookie, Origin: edge.url }]) {
     const res = await fetch(api("/backstory/pull/v1/export/activities/jobs"), { headers });
     assert.equal(res.status, 200, JSON.stringify(headers));
     assert.ok(Array.isArray(await res.json()));
   }
   assert.equal(rec.seen.filter((r) => r.url.startsWith("/v3/auth/tokens")).length, 0, "the cached token served all three");
+  assert.equal(rec.seen.filter((r) => "cookie" in r.headers).length, 0, "the session cookie stays at the edge");
 });
 
 test("an expired token is refreshed once and the vendor's 401 never reaches the page", async () => {
@@ -206,13 +215,13 @@ test("access: no key, a wrong key, another origin, a cross-site fetch are all re
     [{ "X-Exportkit-Key": ACCESS_KEY.toUpperCase() }, 401],
     // A wrong key is not rescued by same-origin headers.
     [{ "X-Exportkit-Key": "wrong", Origin: edge.url, "Sec-Fetch-Site": "same-origin" }, 401],
-    [{ Origin: "https://evil.example" }, 403],
-    [{ Origin: "https://evil.example", "Sec-Fetch-Site": "same-origin" }, 403],
-    [{ Origin: edge.url, "Sec-Fetch-Site": "cross-site" }, 403],
-    [{ Origin: edge.url, "Sec-Fetch-Site": "same-site" }, 403],
-    [{ "Sec-Fetch-Site": "none" }, 403],
-    [{ Origin: "null" }, 403],
-    [{ Origin: edge.url.replace("127.0.0.1", "localhost") }, 403],
+    // Without a key or a session, no header opens the proxy.
+    [{ Origin: "https://evil.example" }, 401],
+    [{ Origin: "https://evil.example", "Sec-Fetch-Site": "same-origin" }, 401],
+    [{ Origin: edge.url, "Sec-Fetch-Site": "same-origin" }, 401],
+    [{ Origin: edge.url, "Sec-Fetch-Site": "cross-site" }, 401],
+    [{ "Sec-Fetch-Site": "none" }, 401],
+    [{ Origin: "null" }, 401],
     [{ Referer: `${edge.url}/www/` }, 401],
   ];
   for (const [headers, status] of cases) {
@@ -223,9 +232,25 @@ test("access: no key, a wrong key, another origin, a cross-site fetch are all re
     assert.ok(body.error, "a Backstory-shaped error");
     assert.ok(!JSON.stringify(body).includes(ACCESS_KEY), "the key is never echoed");
   }
+  // A state-changing request from another origin is refused even with the key or a session.
+  const cookie = await signIn(edge.url);
+  const post = api("/backstory/pull/v1/export/activities/jobs");
+  for (const [headers, status] of [
+    [{ ...JSON_KEY, Origin: "https://evil.example" }, 403],
+    [{ ...JSON_KEY, Origin: "null" }, 403],
+    [{ Cookie: cookie, "Content-Type": "application/json", Origin: "https://evil.example" }, 403],
+    [{ Cookie: cookie, "Content-Type": "application/json", Origin: edge.url.replace("127.0.0.1", "localhost") }, 403],
+    // A browser always sends Origin on a POST: a cookie without one is not from this page.
+    [{ Cookie: cookie, "Content-Type": "application/json" }, 403],
+  ]) {
+    const res = await fetch(post, { method: "POST", headers, body: JSON.stringify({ start_date: "2024-01-01", end_date: "2024-01-02" }) });
+    assert.equal(res.status, status, JSON.stringify({ ...headers, Cookie: headers.Cookie && "session" }));
+    assertNoVendorHeaders(res);
+    await res.arrayBuffer();
+  }
   // A cross-origin preflight gets no CORS answer.
   const pre = await fetch(url, { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" } });
-  assert.equal(pre.status, 403);
+  assert.equal(pre.status, 401);
   assertNoVendorHeaders(pre);
   assert.equal(rec.seen.length, 0, "nothing refused went upstream");
 });

@@ -9,7 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import init, { BackstoryClient } from "../../js/index.js";
+import init, { BackstoryClient, parseCsv, writeCsv } from "../../js/index.js";
 import { tag } from "../../js/runtime.js";
 import { callsToday, control, ROOT, sandboxSecrets, SANDBOX_CREDENTIALS, startEdge, startSandbox, tempDir, truthCsv } from "./helpers.mjs";
 
@@ -35,6 +35,12 @@ before(async () => {
 after(async () => {
   await sb?.close();
 });
+
+/** The vendor's CSV as the worker stores it by default: through the one CSV writer, formula guard on. */
+function guarded(csv) {
+  const p = parseCsv(csv);
+  return writeCsv([p.meta.fields, ...p.data]);
+}
 
 const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
 const keyFor = (ms, name) => `exports/query/${isoDay(ms)}/${name}.csv`;
@@ -79,7 +85,9 @@ test("a cron tick streams the configured export into R2 in parts, exactly; the n
     const t0 = performance.now();
     await tick(edge, now);
     const secs = (performance.now() - t0) / 1000;
-    const truth = bigTruth;
+    const truth = guarded(bigTruth);
+    assert.notEqual(truth, bigTruth, "the sandbox's accounts hold formula-like names");
+    assert.ok(truth.includes(`'=HYPERLINK`), "a formula cell is stored with its leading apostrophe");
     const size = Buffer.byteLength(truth);
     assert.ok(size > PART, `the export spans two parts (${size} bytes)`);
     const records = (await control(sb, "/__sandbox/truth/records?object=account")).records.length;
@@ -90,7 +98,7 @@ test("a cron tick streams the configured export into R2 in parts, exactly; the n
     assert.equal(st.bytes, size);
     assert.equal(st.rows, records);
     const obj = await objectText(edge, st.key);
-    assert.ok(obj.text === truth, "the R2 object is exactly the sandbox's CSV");
+    assert.ok(obj.text === truth, "the R2 object is exactly the sandbox's CSV, formula-guarded");
     assert.equal(obj.meta.runId, st.runId);
     assert.match(obj.etag, /-2$/, `a multipart object of two parts (etag ${obj.etag})`);
     assert.equal(await callsToday(sb), 1);
@@ -190,7 +198,7 @@ test("a run killed mid-stream spends no second call that day, and runs again the
     st = await state(edge, "killed");
     assert.equal(st.state, "uploaded", JSON.stringify(st));
     assert.equal(st.key, keyFor(tomorrow, "killed"));
-    assert.ok((await objectText(edge, st.key)).text === (await truthCsv(sb, medium)), "the next day's object is exact");
+    assert.ok((await objectText(edge, st.key)).text === guarded(await truthCsv(sb, medium)), "the next day's object is exact");
     assert.equal(await callsToday(sb), 2);
   } finally {
     await edge.close();
@@ -198,9 +206,9 @@ test("a run killed mid-stream spends no second call that day, and runs again the
   }
 });
 
-test("with the day's calls spent in KV a tick makes no call, and the export runs once they are back", async () => {
+test("with the day's calls spent in KV a tick makes no call, and the export runs once they are back (CSV_GUARD=false: as sent)", async () => {
   await control(sb, "/__sandbox/reset");
-  const edge = await edgeFor([{ name: "users", query: small }]);
+  const edge = await edgeFor([{ name: "users", query: medium }], { vars: { CSV_GUARD: "false" } });
   try {
     const kv = await edge.kv();
     await kv.put("quota:backstory-query", JSON.stringify({ day: Math.floor(Date.now() / DAY_MS), used: 10 }));
@@ -216,7 +224,9 @@ test("with the day's calls spent in KV a tick makes no call, and the export runs
     await tick(edge, when + 60_000);
     st = await state(edge, "users");
     assert.equal(st.state, "uploaded", JSON.stringify(st));
-    assert.equal((await objectText(edge, st.key)).text, await truthCsv(sb, small));
+    const raw = await truthCsv(sb, medium);
+    assert.notEqual(guarded(raw), raw, "the export holds formula-like cells");
+    assert.equal((await objectText(edge, st.key)).text, raw, "with the guard off, exactly as the vendor sent it");
     assert.equal(await callsToday(sb), 1);
   } finally {
     await edge.close();

@@ -4,8 +4,9 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isSameOrigin, sameSecret } from "../../edge/access.mjs";
-import { ConfigError, pageConfig, readConfig, upstreamBase } from "../../edge/config.mjs";
+import { createSession, originProblem, sameSecret, verifySession } from "../../edge/access.mjs";
+import { ConfigError, isLoopbackHost, pageConfig, readConfig, upstreamBase } from "../../edge/config.mjs";
+import { safeNext } from "../../edge/signin.mjs";
 import { R2StreamWriter } from "../../edge/r2-writer.mjs";
 import { backstoryRoutes, checkQuery, matchRoute, pathProblem, USERPILOT_LOOKUPS, userpilotRoutes } from "../../edge/routes.mjs";
 import { objectKey, parseExports, utcDay } from "../../edge/scheduled.mjs";
@@ -79,7 +80,11 @@ test("configuration: upstream hosts are https (http only on loopback), secrets a
   assert.equal(cfg.userpilotBase, "https://appex.userpilot.io");
   assert.equal(cfg.userpilotFilesBase, null);
   assert.equal(cfg.maxBodyBytes, 65536);
-  assert.equal(cfg.allowSameOrigin, true);
+  assert.equal(cfg.csvGuard, true, "Query API CSV into R2 is guarded unless CSV_GUARD=false");
+  assert.equal(readConfig({ CSV_GUARD: "false" }).csvGuard, false);
+  assert.equal(cfg.access, null);
+  assert.equal(cfg.devOpen, false);
+  assert.equal(cfg.sessionTtlSeconds, 12 * 3600);
   try {
     readConfig({ EDGE_ACCESS_KEY: "short-secret" });
     assert.fail("a short key is refused");
@@ -88,28 +93,66 @@ test("configuration: upstream hosts are https (http only on loopback), secrets a
     assert.ok(!e.message.includes("short-secret"), "the message names the variable, not the value");
   }
   assert.throws(() => readConfig({ MAX_BODY_BYTES: "0" }), /MAX_BODY_BYTES/);
-  assert.throws(() => readConfig({ EDGE_ALLOW_SAME_ORIGIN: "yes" }), /EDGE_ALLOW_SAME_ORIGIN/);
+  // The old way in is gone: a deployment that still asks for it is told, not quietly opened.
+  for (const v of ["true", true, "yes"]) assert.throws(() => readConfig({ EDGE_ALLOW_SAME_ORIGIN: v }), /EDGE_ALLOW_SAME_ORIGIN: was removed/);
+  assert.doesNotThrow(() => readConfig({ EDGE_ALLOW_SAME_ORIGIN: "false" }));
+  assert.throws(() => readConfig({ EDGE_DEV_OPEN: "true" }), /EDGE_DEV_OPEN/);
+  assert.equal(readConfig({ EDGE_DEV_OPEN: "loopback" }).devOpen, true);
+  assert.throws(() => readConfig({ ACCESS_TEAM_DOMAIN: "t.cloudflareaccess.com" }), /ACCESS_AUD/);
+  assert.throws(() => readConfig({ ACCESS_AUD: "aud" }), /ACCESS_TEAM_DOMAIN/);
+  assert.throws(() => readConfig({ ACCESS_TEAM_DOMAIN: "http://t.example", ACCESS_AUD: "a" }), /https/);
+  assert.throws(() => readConfig({ ACCESS_TEAM_DOMAIN: "t.example/path", ACCESS_AUD: "a" }), /ACCESS_TEAM_DOMAIN/);
+  assert.deepEqual(readConfig({ ACCESS_TEAM_DOMAIN: "t.cloudflareaccess.com", ACCESS_AUD: "a" }).access, {
+    issuer: "https://t.cloudflareaccess.com",
+    certsUrl: "https://t.cloudflareaccess.com/cdn-cgi/access/certs",
+    aud: "a",
+  });
+  assert.equal(readConfig({ ACCESS_TEAM_DOMAIN: "127.0.0.1:9999", ACCESS_AUD: "a" }).access.certsUrl, "http://127.0.0.1:9999/cdn-cgi/access/certs");
   assert.throws(() => readConfig({ BACKSTORY_FORECASTING_PATH: "/a/../b" }), /BACKSTORY_FORECASTING_PATH/);
   assert.throws(() => readConfig({ PUBLIC_ORIGIN: "https://x.example/path" }), /PUBLIC_ORIGIN/);
   assert.equal(readConfig({ PUBLIC_ORIGIN: "https://x.example" }).publicOrigin, "https://x.example");
   assert.deepEqual(pageConfig(), { proxyUrl: "/api/backstory", userpilotProxyUrl: "/api/userpilot" });
 });
 
-test("access: constant-time key comparison and the same-origin rule", async () => {
+test("access: constant-time key comparison, sessions, loopback hosts, Origin on state changes", async () => {
   assert.equal(await sameSecret("a".repeat(20), "a".repeat(20)), true);
   assert.equal(await sameSecret("a".repeat(20), "a".repeat(19) + "b"), false);
   assert.equal(await sameSecret("a", "a".repeat(20)), false);
   assert.equal(await sameSecret("", ""), true);
-  const cfg = { publicOrigin: null };
-  const req = (headers) => new Request("https://edge.example/api/backstory/x", { headers });
-  assert.equal(isSameOrigin(req({ "Sec-Fetch-Site": "same-origin" }), cfg), true);
-  assert.equal(isSameOrigin(req({ Origin: "https://edge.example" }), cfg), true);
-  assert.equal(isSameOrigin(req({}), cfg), false);
-  assert.equal(isSameOrigin(req({ Origin: "https://edge.example.evil.example" }), cfg), false);
-  assert.equal(isSameOrigin(req({ Origin: "http://edge.example" }), cfg), false);
-  assert.equal(isSameOrigin(req({ Origin: "https://edge.example", "Sec-Fetch-Site": "same-site" }), cfg), false);
-  assert.equal(isSameOrigin(req({ Origin: "https://edge.example" }), { publicOrigin: "https://dash.example" }), false);
-  assert.equal(isSameOrigin(req({ Origin: "https://dash.example" }), { publicOrigin: "https://dash.example" }), true);
+
+  const cfg = readConfig({ EDGE_ACCESS_KEY: "k".repeat(20) });
+  const now = Date.UTC(2026, 0, 1);
+  const { token, maxAge } = await createSession(cfg, now);
+  assert.equal(maxAge, 12 * 3600);
+  assert.equal(await verifySession(token, cfg, now), true);
+  assert.equal(await verifySession(token, cfg, now + 12 * 3600 * 1000 - 1000), true);
+  assert.equal(await verifySession(token, cfg, now + 12 * 3600 * 1000), false, "expired");
+  assert.equal(await verifySession(token, readConfig({ EDGE_ACCESS_KEY: "j".repeat(20) }), now), false, "a rotated key ends the session");
+  const [v, exp, nonce, sig] = token.split(".");
+  assert.equal(await verifySession([v, Number(exp) + 3600, nonce, sig].join("."), cfg, now), false, "a changed expiry breaks the signature");
+  assert.equal(await verifySession([v, exp, nonce, sig.slice(0, -2) + (sig.endsWith("AA") ? "BA" : "AA")].join("."), cfg, now), false);
+  assert.equal(await verifySession("", cfg, now), false);
+  assert.equal(await verifySession(token, readConfig({}), now), false, "no key, no session");
+  assert.equal(await verifySession(token, { ...cfg, sessionTtlSeconds: 60 }, now), false, "a lifetime beyond the configured one");
+
+  for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "[::1]", "LOCALHOST"]) assert.equal(isLoopbackHost(h), true, h);
+  for (const h of ["127.0.0.256", "128.0.0.1", "localhost.evil.example", "127.0.0.1.nip.io", "0.0.0.0", "10.0.0.1", "[::ffff:127.0.0.1]"]) {
+    assert.equal(isLoopbackHost(h), false, h);
+  }
+
+  const req = (method, headers) => new Request("https://edge.example/api/backstory/x", { method, headers });
+  assert.equal(originProblem(req("GET", {}), cfg, "session"), null);
+  assert.equal(originProblem(req("POST", {}), cfg, "key"), null, "a script with the key needs no Origin");
+  assert.equal(originProblem(req("POST", {}), cfg, "session")?.status, 403);
+  assert.equal(originProblem(req("POST", {}), cfg, "access")?.status, 403);
+  assert.equal(originProblem(req("POST", { Origin: "https://edge.example" }), cfg, "session"), null);
+  assert.equal(originProblem(req("POST", { Origin: "https://edge.example.evil.example" }), cfg, "key")?.status, 403);
+  assert.equal(originProblem(req("DELETE", { Origin: "http://edge.example" }), cfg, "dev")?.status, 403);
+  assert.equal(originProblem(req("POST", { Origin: "https://edge.example" }), { ...cfg, publicOrigin: "https://dash.example" }, "session")?.status, 403);
+
+  assert.equal(safeNext("/www/"), "/www/");
+  assert.equal(safeNext("/www/?tab=forecasts"), "/www/?tab=forecasts");
+  for (const bad of ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "/../x", "", null]) assert.equal(safeNext(bad), "/www/", String(bad));
 });
 
 test("scheduled exports: names, days and keys", () => {
