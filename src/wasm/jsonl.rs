@@ -20,6 +20,8 @@ fn parser_options(opts: &JsValue, first_batch_bytes: usize) -> Result<JsonlOptio
     };
     for (key, slot, lo, hi) in [
         ("batchRecords", &mut o.batch_records, 1.0, 1_000_000.0),
+        // Above about 4,000 levels JSON.stringify overflows V8's stack on the record.
+        ("maxDepth", &mut o.max_depth, 1.0, 1000.0),
         (
             "maxLineBytes",
             &mut o.max_line_bytes,
