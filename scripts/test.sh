@@ -52,6 +52,7 @@ layer sandbox node --test tests/sandbox/
 layer js-node node --test tests/js/
 layer page node --test tests/page/
 layer edge node --test tests/edge/
+layer conformance node --test tests/conformance/
 
 echo
 echo "=== summary (logs in test-artifacts/logs)"
