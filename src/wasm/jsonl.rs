@@ -115,7 +115,7 @@ impl JsonlStreamParser {
 
 #[wasm_bindgen]
 impl JsonlStreamParser {
-    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes:
+    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, maxDepth: 128, firstBatchBytes:
     /// 64 KiB }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> std::result::Result<JsonlStreamParser, JsValue> {
