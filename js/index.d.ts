@@ -479,6 +479,10 @@ export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProg
   nativeGunzip?: boolean;
   /** Fetch a file again when its answer or next chunk takes longer than this (off by default). */
   stallTimeoutMs?: number;
+  /** JSON files: a longer line is a bad record in `errors` (default 16 MiB), dropped as it streams by. */
+  maxLineBytes?: number;
+  /** JSON files: an event nested deeper than this is a bad record in `errors` (default 128, at most 1000). */
+  maxDepth?: number;
   onProgress?: (p: UserpilotRowsProgress) => void;
 }
 

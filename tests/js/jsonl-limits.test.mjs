@@ -107,6 +107,17 @@ test("Userpilot export: a 5,000-deep event and a 20 MB event are bad records, ev
       assert.deepEqual(badLines(summary.errors).map((e) => e[1]), [kind]);
     });
   }
+  // The limits are options of the export too: raised, the same events arrive as data.
+  await injected({ scope: "userpilot.file", fault: "deep_line", depth: 300, line: 3, nth: 1 }, async () => {
+    const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, maxDepth: 400 }));
+    assert.deepEqual(summary.errors, []);
+    assert.equal(JSON.stringify(batches.flatMap((b) => b.records)[2]), deep(300));
+  });
+  await injected({ scope: "userpilot.file", fault: "huge_line", line: 3, nth: 1 }, async () => {
+    const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, maxLineBytes: 32 << 20 }));
+    assert.deepEqual(summary.errors, []);
+    assert.equal(batches.flatMap((b) => b.records)[2].huge.length, (20 << 20) - 12);
+  });
 });
 
 test("CLI: userpilot export writes every other event and reports the deep one, exit 0", async () => {
