@@ -10,6 +10,7 @@ export const QUERY_OPTIONS = {
   out: { type: "string", short: "o" },
   force: { type: "boolean" },
   strict: { type: "boolean" },
+  "skip-empty-lines": { type: "boolean" },
   quiet: { type: "boolean" },
 };
 
@@ -21,6 +22,7 @@ export const QUERY_USAGE = `exportkit query --query FILE.json [--base-url URL] [
   --out FILE      write the CSV here (default: stdout); written to FILE.partial, renamed when complete
   --force         call even when today's 10 calls are counted as spent
   --strict        fail on the first malformed CSV record instead of reporting it
+  --skip-empty-lines  leave blank lines out of the row count (the file keeps them; off by default)
   Credentials: BACKSTORY_CLIENT_ID and BACKSTORY_CLIENT_SECRET. The daily call count is kept in
   $EXPORTKIT_STATE_DIR (default ~/.local/state/exportkit).`;
 
@@ -72,6 +74,7 @@ export async function runQuery(values, { env, stdout, stderr, stdin }) {
     result = await client.query(query, {
       force: !!values.force,
       strict: !!values.strict,
+      skipEmptyLines: !!values["skip-empty-lines"],
       collect: false,
       onRawChunk: (bytes) => {
         const p = out.write(bytes);

@@ -75,6 +75,7 @@ export class BackstoryClient {
       force: !!opts.force,
       strict: !!opts.strict,
       batchRows: opts.batchRows,
+      skipEmptyLines: opts.skipEmptyLines,
       timeoutMs: opts.timeoutMs,
       signal: handlers.signal ?? opts.signal,
       quotaLoad: () => this.#quotaStore.get(this.#quotaKey),
@@ -101,7 +102,9 @@ export class BackstoryClient {
       throw toExportError(e);
     }
     const ttl = opts.cacheTtlMs ?? this.#cacheTtlMs;
-    const hit = this.#cache.get(canonical);
+    // Rows kept with skipEmptyLines are not the rows of the same query without it.
+    const key = opts.skipEmptyLines ? `${canonical}\n${opts.skipEmptyLines}` : canonical;
+    const hit = this.#cache.get(key);
     if (ttl > 0 && hit && Date.now() - hit.at <= ttl && !opts.refresh) {
       if (opts.onProgress) opts.onProgress({ phase: "done", bytes: hit.result.bytes, rows: hit.result.rowCount });
       return { ...hit.result, fromCache: true, callsLeft: this.callsLeftToday() };
@@ -135,7 +138,7 @@ export class BackstoryClient {
     if (!collect) return { ...out, fromCache: false };
     csv += decoder.decode();
     const result = { ...out, rows, csv, fromCache: false };
-    if (ttl > 0) this.#cache.set(canonical, { at: Date.now(), result });
+    if (ttl > 0) this.#cache.set(key, { at: Date.now(), result });
     return result;
   }
 

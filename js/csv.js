@@ -73,7 +73,7 @@ export function parseCsvNumbers(input, opts = {}) {
  * fieldEnds, rowEnds, firstRow, rows, numbers? }` (see `batchRows`). One call into wasm per chunk.
  */
 export class CsvStreamParser extends StagedStream {
-  /** `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096, numericColumns: [], text: true }`. */
+  /** `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096, numericColumns: [], text: true, skipEmptyLines: false }`. */
   constructor(opts = {}) {
     super(wasm.CsvStreamParser, opts);
   }

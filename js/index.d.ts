@@ -88,6 +88,8 @@ export interface QueryOptions {
   /** Fail on the first malformed record instead of reporting it in `errors`. */
   strict?: boolean;
   batchRows?: number;
+  /** Leave out blank lines (`true`) or rows of only blank fields (`"greedy"`); off by default, so a blank value in a one-column export is a row. */
+  skipEmptyLines?: SkipEmptyLines;
   cacheTtlMs?: number;
   /** Ignore a cached result. */
   refresh?: boolean;
@@ -129,8 +131,15 @@ export class BackstoryClient {
   activities: ActivitiesApi;
 }
 
+/**
+ * Papa Parse's option: `true` leaves out records that are one empty field (blank lines),
+ * `"greedy"` also records whose fields are all empty or whitespace. Off by default: a blank line
+ * is a row of one empty field.
+ */
+export type SkipEmptyLines = boolean | "greedy";
 export interface CsvOptions {
   delimiter?: string;
+  skipEmptyLines?: SkipEmptyLines;
   header?: boolean;
   strict?: boolean;
   batchRows?: number;
@@ -476,6 +485,10 @@ export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProg
   nativeGunzip?: boolean;
   /** Fetch a file again when its answer or next chunk takes longer than this (off by default). */
   stallTimeoutMs?: number;
+  /** JSON files: a longer line is a bad record in `errors` (default 16 MiB), dropped as it streams by. */
+  maxLineBytes?: number;
+  /** JSON files: an event nested deeper than this is a bad record in `errors` (default 128, at most 1000). */
+  maxDepth?: number;
   onProgress?: (p: UserpilotRowsProgress) => void;
 }
 
@@ -552,7 +565,10 @@ export interface JsonlOptions {
   strict?: boolean;
   /** Records per batch (default 2048). */
   batchRecords?: number;
+  /** A longer line is a bad record (its bytes are dropped as they stream by): default 16 MiB, 1 KiB..1 GiB. */
   maxLineBytes?: number;
+  /** A record nested deeper than this many arrays/objects is a bad record: default 128, 1..1000. */
+  maxDepth?: number;
   /**
    * The first batch goes out once its text reaches this many bytes, even short of
    * `batchRecords`: JsonlStreamParser 64 KiB (first records in a millisecond or two),

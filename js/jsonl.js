@@ -57,7 +57,7 @@ export function jsonlToCsv(input, opts = {}) {
  * wasm per chunk.
  */
 export class JsonlStreamParser extends StagedStream {
-  /** `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes: 64 KiB }`. */
+  /** `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, maxDepth: 128, firstBatchBytes: 64 KiB }`. */
   constructor(opts = {}) {
     super(wasm.JsonlStreamParser, opts);
   }
@@ -79,7 +79,7 @@ export class JsonlStreamParser extends StagedStream {
  * `jsonlToCsv` for the rules). One call into wasm per chunk.
  */
 export class JsonlCsvWriter extends StagedStream {
-  /** `opts`: `{ strict, batchRecords, maxLineBytes, firstBatchBytes: 1 MiB, columns, explode, discover: true, csvGuard: true }`. */
+  /** `opts`: `{ strict, batchRecords, maxLineBytes, maxDepth, firstBatchBytes: 1 MiB, columns, explode, discover: true, csvGuard: true }`. */
   constructor(opts = {}) {
     super(wasm.JsonlCsvWriter, opts);
   }

@@ -423,6 +423,8 @@ export class UserpilotApi {
       if (res.destroyed || res.writableEnded) break;
       n++;
       if (fault?.fault === "malformed_line" && n === fault.line) line = malformLine(line);
+      if (fault?.fault === "deep_line" && n === fault.line) line = `${'{"a":'.repeat(fault.depth)}1${"}".repeat(fault.depth)}\n`;
+      if (fault?.fault === "huge_line" && n === fault.line) line = `{"huge":"${"x".repeat(Math.max(0, fault.bytes - 12))}"}\n`;
       if (fault?.fault === "invalid_utf8" && bytes <= fault.afterBytes && bytes + line.length > fault.afterBytes) {
         if (buf) await push(buf);
         buf = "";

@@ -54,6 +54,7 @@ layer page node --test tests/page/
 layer edge node --test tests/edge/
 layer consumer node --test tests/consumer/
 layer security node --test tests/security/
+layer conformance node --test tests/conformance/
 
 echo
 echo "=== summary (logs in test-artifacts/logs)"

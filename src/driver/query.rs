@@ -3,7 +3,7 @@
 use super::{read_all, retry_after, send, Response, Session, SMALL_BODY_LIMIT};
 use crate::core::quota::DailyQuota;
 use crate::error::{Error, Result};
-use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
+use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError, SkipEmptyLines};
 use crate::providers::backstory::catalog::label_of;
 use crate::providers::backstory::query::{match_header, Column, Query, DAILY_LIMIT};
 use crate::transport::{Body, Transport};
@@ -68,6 +68,8 @@ pub struct QueryOptions {
     pub force: bool,
     pub strict: bool,
     pub batch_rows: Option<usize>,
+    /// Off by default: a blank line is a row (a blank value in a one-column export).
+    pub skip_empty_lines: SkipEmptyLines,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +154,7 @@ pub async fn run_query<T: Transport, S: QuerySink>(
             .batch_rows
             .unwrap_or(CsvOptions::default().batch_rows)
             .max(1),
+        skip_empty_lines: opts.skip_empty_lines,
         ..CsvOptions::default()
     });
     let mut header_done = false;

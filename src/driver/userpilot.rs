@@ -313,6 +313,9 @@ pub struct RowsOptions {
     pub stall_timeout_ms: Option<f64>,
     /// With `flatten`: cells as they are, without the CSV-injection guard.
     pub raw_cells: bool,
+    /// JSON files: a longer line, or an event nested deeper, is one bad record.
+    pub max_line_bytes: usize,
+    pub max_depth: usize,
     /// Used when the job is still running.
     pub wait: WaitOptions,
 }
@@ -328,6 +331,8 @@ impl Default for RowsOptions {
             native_gunzip: true,
             stall_timeout_ms: None,
             raw_cells: false,
+            max_line_bytes: JsonlOptions::default().max_line_bytes,
+            max_depth: JsonlOptions::default().max_depth,
             wait: WaitOptions::default(),
         }
     }
@@ -571,6 +576,8 @@ impl<S: RowsSink> Run<'_, S> {
             Some(Format::Json) => Parser::Json(Box::new(JsonlParser::new(JsonlOptions {
                 strict: self.opts.strict,
                 batch_records: self.opts.batch_records,
+                max_line_bytes: self.opts.max_line_bytes,
+                max_depth: self.opts.max_depth,
                 ..JsonlOptions::default()
             }))),
             Some(Format::Csv) => Parser::Csv {

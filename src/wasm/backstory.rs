@@ -196,7 +196,7 @@ impl BackstoryCore {
         driver::calls_left(&store, super::js::ek_now())
     }
 
-    /// Runs a query. `opts`: `{ force, strict, batchRows, signal, quotaLoad, quotaSave,
+    /// Runs a query. `opts`: `{ force, strict, batchRows, skipEmptyLines, signal, quotaLoad, quotaSave,
     /// onHeader(header, missing), onBatch(batch), onRaw(bytes), onProgress(p) }`.
     pub async fn query(
         &self,
@@ -215,6 +215,7 @@ async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsVa
         force: get(opts, "force").is_truthy(),
         strict: get(opts, "strict").is_truthy(),
         batch_rows,
+        skip_empty_lines: super::batch::skip_empty_lines_option(opts)?,
     };
     let mut store = JsQuotaStore {
         load: get_fn(opts, "quotaLoad")?,

@@ -18,6 +18,27 @@ pub fn batch_rows_option(opts: &JsValue) -> crate::error::Result<Option<usize>> 
     }
 }
 
+/// The `skipEmptyLines` option, named and read as Papa Parse reads it: `true` leaves out records
+/// that are one empty field (blank lines), `"greedy"` also those whose fields are all blank.
+pub fn skip_empty_lines_option(
+    opts: &JsValue,
+) -> crate::error::Result<crate::parse::csv::SkipEmptyLines> {
+    use crate::parse::csv::SkipEmptyLines;
+    let v = super::backstory::get(opts, "skipEmptyLines");
+    if v.is_undefined() || v.is_null() {
+        return Ok(SkipEmptyLines::Off);
+    }
+    match (v.as_bool(), v.as_string().as_deref()) {
+        (Some(false), _) => Ok(SkipEmptyLines::Off),
+        (Some(true), _) => Ok(SkipEmptyLines::Empty),
+        (_, Some("greedy")) => Ok(SkipEmptyLines::Greedy),
+        _ => Err(crate::error::Error::invalid(
+            "skipEmptyLines",
+            "must be true, false or \"greedy\"",
+        )),
+    }
+}
+
 pub fn batch_to_js(b: &RowBatch) -> JsValue {
     let o = Object::new();
     set(&o, "text", b.text.as_str());

@@ -3,7 +3,7 @@
 //! every export.
 
 use super::backstory::{get, raw_cells, set};
-use super::batch::{batch_rows_option, row_errors_to_js};
+use super::batch::{batch_rows_option, row_errors_to_js, skip_empty_lines_option};
 use super::errors::to_js;
 use super::staging::{span, staged_batches, wide, Staging};
 use crate::error::Error;
@@ -80,7 +80,7 @@ impl CsvStreamParser {
 #[wasm_bindgen]
 impl CsvStreamParser {
     /// `opts`: `{ delimiter: ",", header: true, strict: false, batchRows: 4096,
-    /// numericColumns: [], text: true }`.
+    /// numericColumns: [], text: true, skipEmptyLines: false }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> Result<CsvStreamParser, JsValue> {
         let mut o = CsvOptions::default();
@@ -105,6 +105,7 @@ impl CsvStreamParser {
             o.batch_rows = n;
         }
         o.numeric_columns = numeric_columns(&get(&opts, "numericColumns"))?;
+        o.skip_empty_lines = skip_empty_lines_option(&opts).map_err(to_js)?;
         let t = get(&opts, "text");
         if !t.is_undefined() {
             o.text = t

@@ -20,6 +20,8 @@ fn parser_options(opts: &JsValue, first_batch_bytes: usize) -> Result<JsonlOptio
     };
     for (key, slot, lo, hi) in [
         ("batchRecords", &mut o.batch_records, 1.0, 1_000_000.0),
+        // Above about 4,000 levels JSON.stringify overflows V8's stack on the record.
+        ("maxDepth", &mut o.max_depth, 1.0, 1000.0),
         (
             "maxLineBytes",
             &mut o.max_line_bytes,
@@ -113,7 +115,7 @@ impl JsonlStreamParser {
 
 #[wasm_bindgen]
 impl JsonlStreamParser {
-    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, firstBatchBytes:
+    /// `opts`: `{ strict: false, batchRecords: 2048, maxLineBytes: 16 MiB, maxDepth: 128, firstBatchBytes:
     /// 64 KiB }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> std::result::Result<JsonlStreamParser, JsValue> {

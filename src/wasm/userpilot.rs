@@ -411,6 +411,10 @@ impl UserpilotCore {
                 native_gunzip: native.is_undefined() || native.is_truthy(),
                 stall_timeout_ms: int_opt(&opts, "stallTimeoutMs", 1.0, 3_600_000.0)?,
                 raw_cells: raw_cells(&opts)?,
+                max_line_bytes: int_opt(&opts, "maxLineBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)?
+                    .map_or(d.max_line_bytes, |n| n as usize),
+                max_depth: int_opt(&opts, "maxDepth", 1.0, 1000.0)?
+                    .map_or(d.max_depth, |n| n as usize),
                 wait: wait_options(&opts)?,
             };
             let mut sink = JsRowsSink {

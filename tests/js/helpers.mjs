@@ -75,10 +75,9 @@ export function readCsv(text) {
       started = true;
     } else if (c === "\n" || c === "\r") {
       if (c === "\r" && text[i + 1] === "\n") i++;
-      if (started || field !== "" || row.length) {
-        row.push(field);
-        rows.push(row);
-      }
+      // A blank line is a record of one empty field (RFC 4180), as in a one-column export.
+      row.push(field);
+      rows.push(row);
       row = [];
       field = "";
       started = false;

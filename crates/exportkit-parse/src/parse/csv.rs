@@ -28,6 +28,21 @@ pub struct CsvOptions {
     /// Keep each row's text. Off when a caller wants only the numeric columns: then a batch's
     /// text and field ends stay empty and only `numbers` and `row_count` are filled.
     pub text: bool,
+    /// Which empty records to leave out. Off by default: a blank line is a record of one empty
+    /// field (in a one-column export, a blank value), so no row vanishes unless asked.
+    pub skip_empty_lines: SkipEmptyLines,
+}
+
+/// Papa Parse's `skipEmptyLines`, with its meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SkipEmptyLines {
+    /// Every record is delivered, blank lines included (as one empty field).
+    #[default]
+    Off,
+    /// `true`: a record that is one empty field (a blank line, or a line holding `""`) is left out.
+    Empty,
+    /// `"greedy"`: a record whose fields are all empty or whitespace is left out too.
+    Greedy,
 }
 
 impl Default for CsvOptions {
@@ -39,6 +54,7 @@ impl Default for CsvOptions {
             batch_rows: 4096,
             numeric_columns: Vec::new(),
             text: true,
+            skip_empty_lines: SkipEmptyLines::Off,
         }
     }
 }
@@ -365,11 +381,18 @@ pub struct CsvParser {
     released: bool,
     /// The last fast-path record's fields averaged under 8 bytes (see `fast_record`).
     short_fields: bool,
+    /// The last byte taken between records was a CR that ended a line: an LF right after it
+    /// completes that CRLF and is not a blank line of its own.
+    after_cr: bool,
 }
 
 impl CsvParser {
     pub fn new(opts: CsvOptions) -> Self {
-        let core = ReaderBuilder::new().delimiter(opts.delimiter).build();
+        let mut core = ReaderBuilder::new().delimiter(opts.delimiter).build();
+        // csv-core drops a byte order mark at the start of its first read, wherever that read
+        // begins; `feed_head` drops the file's own instead, so csv-core is told it has read
+        // (a call with no room for output consumes nothing and changes no state).
+        let _ = core.read_record(b" ", &mut [], &mut [0]);
         let mut p = CsvParser {
             opts,
             core,
@@ -394,6 +417,7 @@ impl CsvParser {
             numeric: Vec::new(),
             released: false,
             short_fields: false,
+            after_cr: false,
         };
         if !p.opts.has_header {
             // Without a header a name cannot match anything: resolve now, reporting it on push.
@@ -486,12 +510,14 @@ impl CsvParser {
         Ok(())
     }
 
-    /// csv-core drops a UTF-8 byte order mark itself, but only when its first read sees all
-    /// three bytes: hence the head is held until there are three (or the input ends).
+    /// A UTF-8 byte order mark is dropped here, once its three bytes are in (the head is held
+    /// until there are three, or the input ends), not by csv-core: it would then also skip a
+    /// blank line after it, which `feed` must see.
     fn feed_head(&mut self) -> Result<()> {
         self.at_start = false;
         let head = std::mem::take(&mut self.head);
-        self.feed(&head)
+        let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        self.feed(body)
     }
 
     pub fn finish(&mut self) -> Result<()> {
@@ -515,8 +541,16 @@ impl CsvParser {
         loop {
             // Only between records: csv-core may be inside one whose bytes so far it discarded
             // (an opening quote), leaving `out` empty.
-            if self.fast && self.awaiting_start {
-                while let Some(n) = self.fast_record(input) {
+            if self.awaiting_start {
+                loop {
+                    let n = self.blank_lines(input)?;
+                    input = &input[n..];
+                    if !self.fast {
+                        break;
+                    }
+                    let Some(n) = self.fast_record(input) else {
+                        break;
+                    };
                     input = &input[n..];
                     if self.ends_len > 0 {
                         self.complete_record()?;
@@ -539,6 +573,7 @@ impl CsvParser {
                     self.awaiting_start = false;
                 }
             }
+            let ended_on_cr = nin > 0 && input[nin - 1] == b'\r';
             input = &input[nin..];
             self.out_len += nout;
             self.ends_len += nend;
@@ -557,6 +592,9 @@ impl CsvParser {
                     self.ends.resize(n, 0);
                 }
                 ReadRecordResult::Record => {
+                    // csv-core ends a record on its terminator's first byte: after a CR, an LF
+                    // may follow that belongs to the same terminator.
+                    self.after_cr = ended_on_cr;
                     self.complete_record()?;
                 }
                 ReadRecordResult::End => return Ok(()),
@@ -590,9 +628,7 @@ impl CsvParser {
         }
         let line_no = self.core.line();
         self.core.set_line(line_no + 1);
-        if line.is_empty() {
-            return Some(term_len); // a blank line, skipped as csv-core does
-        }
+        self.after_cr = false;
         self.record_start_line = line_no;
         if self.out.len() < line.len() {
             self.out.resize(line.len().next_power_of_two(), 0);
@@ -611,6 +647,50 @@ impl CsvParser {
         Some(term + term_len)
     }
 
+    /// Takes the line terminators at the start of `input`, between records: each that does not
+    /// finish the previous record's terminator ends a blank line, which is a record of one empty
+    /// field (csv-core would skip it). Returns the bytes taken.
+    fn blank_lines(&mut self, input: &[u8]) -> Result<usize> {
+        let mut n = 0;
+        while let Some(&b) = input.get(n) {
+            let line = self.core.line();
+            match b {
+                b'\n' => {
+                    self.core.set_line(line + 1);
+                    n += 1;
+                    if std::mem::take(&mut self.after_cr) {
+                        continue;
+                    }
+                }
+                b'\r' => {
+                    n += 1;
+                    self.after_cr = true;
+                }
+                _ => {
+                    self.after_cr = false;
+                    break;
+                }
+            }
+            self.record_start_line = line;
+            self.out_len = 0;
+            self.ends[0] = 0;
+            self.ends_len = 1;
+            self.complete_record()?;
+        }
+        Ok(n)
+    }
+
+    fn skipped(&self, raw: &[u8], nfields: usize) -> bool {
+        match self.opts.skip_empty_lines {
+            SkipEmptyLines::Off => false,
+            SkipEmptyLines::Empty => nfields == 1 && raw.is_empty(),
+            SkipEmptyLines::Greedy => match std::str::from_utf8(raw) {
+                Ok(s) => s.trim().is_empty(),
+                Err(_) => false,
+            },
+        }
+    }
+
     fn complete_record(&mut self) -> Result<()> {
         let line = self.record_start_line;
         self.awaiting_start = true;
@@ -622,6 +702,9 @@ impl CsvParser {
         self.out_len = 0;
         self.ends_len = 0;
         let raw = &self.out[..out_len];
+        if self.skipped(raw, nfields) {
+            return Ok(());
+        }
         let decoded = std::str::from_utf8(raw);
         let bad_utf8 = decoded.as_ref().err().map(|e| e.valid_up_to());
         if self.header.is_none() && self.opts.has_header {
@@ -1043,11 +1126,22 @@ mod tests {
         let crlf = b"a,b\r\n1,2\r\n3\r\n\"x\r\ny\",5,6\r\n7,8\r\n";
         let quoted = b"a,b\r\n1,\"x,y\"\r\n2\r\n\r\n3,\"m\nl\"\r\n4\n";
         for cut in 0..quoted.len() {
+            // The blank line 4 is a record too: one empty field, so one too few.
             let (_, _, errs) = parse_chunks(quoted, &[cut], CsvOptions::default());
             assert_eq!(
                 errs.iter().map(|e| e.line).collect::<Vec<_>>(),
-                vec![3, 7],
+                vec![3, 4, 7],
                 "quoted, cut {cut}"
+            );
+            let skip = CsvOptions {
+                skip_empty_lines: SkipEmptyLines::Empty,
+                ..CsvOptions::default()
+            };
+            let (_, _, errs) = parse_chunks(quoted, &[cut], skip);
+            assert_eq!(
+                errs.iter().map(|e| e.line).collect::<Vec<_>>(),
+                vec![3, 7],
+                "quoted, skipping empty lines, cut {cut}"
             );
         }
         for cut in 0..crlf.len() {
@@ -1107,7 +1201,7 @@ mod tests {
         let (h, rows, _) = parse_chunks(b"x,y\r\n", &[], CsvOptions::default());
         assert_eq!((h.unwrap().len(), rows.len()), (2, 0));
         let (_, rows, errs) = parse_chunks(b"x\n\n1\n\n2", &[], CsvOptions::default());
-        assert_eq!(rows, vec![vec!["1"], vec!["2"]]);
+        assert_eq!(rows, vec![vec![""], vec!["1"], vec![""], vec!["2"]]);
         assert!(errs.is_empty());
         // Two bytes that look like the start of a BOM but are the whole input.
         let (h, _, _) = parse_chunks(
@@ -1119,6 +1213,101 @@ mod tests {
             },
         );
         assert_eq!(h.unwrap(), vec!["\u{fffd}"]);
+    }
+
+    fn rows_of(input: &[u8], skip: SkipEmptyLines) -> Vec<Vec<String>> {
+        let opts = CsvOptions {
+            skip_empty_lines: skip,
+            batch_rows: 2,
+            ..CsvOptions::default()
+        };
+        let whole = parse_chunks(input, &[], opts.clone());
+        for cut in 0..=input.len() {
+            assert_eq!(
+                parse_chunks(input, &[cut], opts.clone()),
+                whole,
+                "{input:?} cut at {cut}"
+            );
+        }
+        assert!(whole.2.is_empty(), "{:?}", whole.2);
+        whole.1
+    }
+
+    /// The one-column export where some names are blank: every blank is a row, as the API sent
+    /// it, and only a caller that asks for it drops them.
+    #[test]
+    fn a_blank_line_in_a_one_column_file_is_a_record() {
+        let e = |n: usize| vec![String::new(); n];
+        let row = |s: &str| vec![s.to_string()];
+        for (input, want) in [
+            (&b"name\nA\n\nB\n"[..], vec![row("A"), e(1), row("B")]),
+            (b"name\r\nA\r\n\r\nB\r\n", vec![row("A"), e(1), row("B")]),
+            (b"name\rA\r\rB\r", vec![row("A"), e(1), row("B")]),
+            (b"name\n\n\nA", vec![e(1), e(1), row("A")]),
+            (b"\xEF\xBB\xBFname\n\nA\n", vec![e(1), row("A")]),
+            (b"name\n\"\"\nA\n", vec![e(1), row("A")]),
+            // A line break at the very end closes the last record and opens none (RFC 4180's
+            // optional final CRLF): "x\n\n" is a header and one empty record.
+            (b"name\n\n", vec![e(1)]),
+            (b"name\nA\n", vec![row("A")]),
+            (b"name\r\nA\r\n\r\n", vec![row("A"), e(1)]),
+        ] {
+            assert_eq!(rows_of(input, SkipEmptyLines::Off), want, "{input:?}");
+            let kept: Vec<_> = want.into_iter().filter(|r| r != &e(1)).collect();
+            assert_eq!(rows_of(input, SkipEmptyLines::Empty), kept, "{input:?}");
+        }
+        // One byte order mark is the file's; a second is data, however the input is cut.
+        let twice = b"\xEF\xBB\xBF\xEF\xBB\xBFname\nA\n";
+        for cut in 0..=twice.len() {
+            let (h, rows, _) = parse_chunks(twice, &[cut], CsvOptions::default());
+            assert_eq!(h.unwrap(), vec!["\u{feff}name"], "cut {cut}");
+            assert_eq!(rows, vec![row("A")]);
+        }
+        // Without a header, a leading blank line is a data row too.
+        let (h, rows, _) = parse_chunks(
+            b"\nA\n",
+            &[],
+            CsvOptions {
+                has_header: false,
+                ..CsvOptions::default()
+            },
+        );
+        assert_eq!((h, rows), (None, vec![e(1), row("A")]));
+    }
+
+    #[test]
+    fn blank_lines_keep_their_line_numbers_and_count_as_rows() {
+        let mut p = CsvParser::new(CsvOptions::default());
+        p.push(b"a,b\n1,2\n\n3,4\n").unwrap();
+        p.finish().unwrap();
+        assert_eq!(p.rows(), 3);
+        let errs = p.take_errors();
+        assert_eq!(
+            errs.iter()
+                .map(|e| (e.kind.clone(), e.row, e.line))
+                .collect::<Vec<_>>(),
+            vec![(RowErrorKind::TooFewFields, 1, 3)]
+        );
+    }
+
+    #[test]
+    fn greedy_also_skips_records_of_blank_fields() {
+        let input = b"a,b\n1,2\n\n , \n,\n\"\",\"\t\"\n3,4\n";
+        assert_eq!(
+            rows_of(input, SkipEmptyLines::Greedy),
+            vec![vec!["1", "2"], vec!["3", "4"]]
+        );
+        // `true` leaves out only the record of one empty field.
+        let (_, rows, errs) = parse_chunks(
+            input,
+            &[],
+            CsvOptions {
+                skip_empty_lines: SkipEmptyLines::Empty,
+                ..CsvOptions::default()
+            },
+        );
+        assert_eq!(rows.len(), 5);
+        assert!(errs.is_empty());
     }
 
     #[test]

@@ -34,8 +34,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Joins the elements of an array of scalars.
 pub const ARRAY_SEPARATOR: char = ';';
 
-/// Objects nested deeper than this are refused rather than risking the stack.
-const MAX_DEPTH: usize = 64;
+/// Objects nested deeper than this are refused rather than risking the stack (the walk recurses
+/// once per object level): the JSON Lines parser's default `maxDepth`, so a record it lets
+/// through by default flattens too.
+const MAX_DEPTH: usize = crate::parse::jsonl::DEFAULT_MAX_DEPTH;
 
 /// Arrays (and what they hold) nested deeper than this are refused, as `serde_json` does.
 const MAX_SKIP_DEPTH: u32 = 128;
@@ -494,11 +496,11 @@ impl Flattener {
         let b = s.as_bytes();
         match at(b, *pos) {
             b'{' => {
-                if depth > MAX_DEPTH {
+                if depth >= MAX_DEPTH {
                     return Err(Error::decode(
                         self.line,
                         *pos as u64 + 1,
-                        "objects nested too deeply",
+                        "objects nested deeper than the CSV flattener's 128 levels",
                     ));
                 }
                 *pos += 1;
@@ -1263,8 +1265,13 @@ mod tests {
         ] {
             assert!(f.write_record(bad, 7, &mut out).is_err(), "{bad}");
         }
-        let deep = format!("{}1{}", "{\"a\":".repeat(100), "}".repeat(100));
-        let e = f.write_record(&deep, 9, &mut out).unwrap_err();
-        assert!(e.to_string().starts_with("line 9"), "{e}");
+        // Bounded recursion: 128 object levels flatten, one more is this record's error.
+        let deep = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        assert!(f.write_record(&deep(128), 8, &mut out).is_ok());
+        for n in [129, 5000] {
+            let e = f.write_record(&deep(n), 9, &mut out).unwrap_err();
+            assert!(e.to_string().starts_with("line 9"), "{e}");
+            assert!(e.to_string().contains("128 levels"), "{e}");
+        }
     }
 }

@@ -18,6 +18,9 @@ use std::collections::VecDeque;
 /// records, so memory stays bounded when records are large.
 const BATCH_TEXT_CAP: usize = 4 << 20;
 
+/// serde_json's own recursion limit, and the flattener's.
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonlOptions {
     /// Fail on the first bad line instead of reporting it in `errors`.
@@ -26,6 +29,10 @@ pub struct JsonlOptions {
     pub batch_records: usize,
     /// A longer line is an error (its bytes are dropped as they arrive, so memory stays bounded).
     pub max_line_bytes: usize,
+    /// A record with arrays and objects nested deeper than this is an error. Whoever reads the
+    /// record next may recurse (`JSON.stringify` overflows V8's stack near 4,000 levels), so a
+    /// deep record ends here as one bad line instead of ending the export downstream.
+    pub max_depth: usize,
     /// Check each record's JSON here. Off only for a consumer that checks it in its own walk
     /// ([`crate::parse::flatten::Flattener::write_checked`]): lines are then checked for UTF-8
     /// and for starting with `{`, and the rest is that consumer's to report.
@@ -41,6 +48,7 @@ impl Default for JsonlOptions {
             strict: false,
             batch_records: 2048,
             max_line_bytes: 16 << 20,
+            max_depth: DEFAULT_MAX_DEPTH,
             validate: true,
             first_batch_bytes: BATCH_TEXT_CAP,
         }
@@ -187,6 +195,7 @@ impl JsonlParser {
         let opts = JsonlOptions {
             batch_records: opts.batch_records.max(1),
             max_line_bytes: opts.max_line_bytes.max(1),
+            max_depth: opts.max_depth.max(1),
             ..opts
         };
         JsonlParser {
@@ -313,7 +322,7 @@ impl JsonlParser {
             return self.bad(
                 n,
                 0,
-                format!("line is longer than {max} bytes (max_line_bytes)"),
+                format!("line is longer than {max} bytes (maxLineBytes)"),
             );
         }
         if n <= self.skip_through {
@@ -324,7 +333,7 @@ impl JsonlParser {
             return self.bad(
                 n,
                 0,
-                format!("line is longer than {max} bytes (max_line_bytes)"),
+                format!("line is longer than {max} bytes (maxLineBytes)"),
             );
         }
         let seg = trim_json_ws(seg);
@@ -344,6 +353,14 @@ impl JsonlParser {
         };
         if !text.starts_with('{') {
             return self.bad(n, 1, "not a JSON object".to_string());
+        }
+        if let Some(at) = too_deep(seg, self.opts.max_depth) {
+            let max = self.opts.max_depth;
+            return self.bad(
+                n,
+                at as u64 + 1,
+                format!("nested deeper than {max} levels (maxDepth)"),
+            );
         }
         if !self.opts.validate {
             self.accept(n, text);
@@ -404,6 +421,46 @@ impl JsonlParser {
         });
         Ok(())
     }
+}
+
+/// Where `line` opens its `max`+1'th nested array or object, if it does, without recursion.
+/// Most lines hold fewer brackets than `max` in all, which a counting pass (vectorised) settles;
+/// only the rest are walked with strings skipped. Malformed JSON is left to the JSON check.
+fn too_deep(line: &[u8], max: usize) -> Option<usize> {
+    let opens = line
+        .iter()
+        .map(|&b| usize::from(b == b'{' || b == b'['))
+        .sum::<usize>();
+    if opens <= max {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = line.get(i) {
+        match b {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                i += 1;
+                while let Some(&c) = line.get(i) {
+                    match c {
+                        b'\\' => i += 1,
+                        b'"' => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// serde_json's message without its " at line 1 column N" suffix (we report our own line).
@@ -612,7 +669,73 @@ mod tests {
         assert_eq!(p.take_batch().unwrap().text, "[{\"ok\":1}]");
         let errs = p.take_errors();
         assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 3]);
-        assert!(errs[0].message.contains("max_line_bytes"));
+        assert!(errs[0].message.contains("maxLineBytes"));
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+    }
+
+    /// A record 5,000 levels deep is one bad line; the records around it all arrive, in both
+    /// validation modes, at every split point of the deep line's neighbourhood.
+    #[test]
+    fn a_record_nested_too_deep_is_a_bad_line_not_the_end() {
+        let deep = nested(5000);
+        let input = format!(
+            "{{\"x\":1}}\n{deep}\n{{\"x\":[[[\"]]]]]]\"]]]}}\n{}\n",
+            nested(120)
+        );
+        for validate in [true, false] {
+            let opts = JsonlOptions {
+                validate,
+                ..JsonlOptions::default()
+            };
+            for cut in [0, 3, 9, 5000, input.len() - 4] {
+                let (recs, errs) = parse_chunks(input.as_bytes(), &[cut], opts.clone());
+                assert_eq!(
+                    recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+                    vec![1, 3, 4],
+                    "validate {validate}, cut {cut}"
+                );
+                assert_eq!(errs.len(), 1);
+                assert_eq!(errs[0].0, 2);
+                assert!(
+                    errs[0].1.contains("deeper than 128 levels (maxDepth)"),
+                    "{errs:?}"
+                );
+            }
+        }
+        // The limit is the caller's to move; strict mode fails on the line.
+        let mut p = JsonlParser::new(JsonlOptions {
+            max_depth: 6000,
+            ..JsonlOptions::default()
+        });
+        p.push(input.as_bytes()).unwrap();
+        p.finish().unwrap();
+        assert_eq!((p.record_count(), p.take_errors().len()), (4, 0));
+        let (recs, errs) = parse_chunks(
+            nested(4).as_bytes(),
+            &[],
+            JsonlOptions {
+                max_depth: 3,
+                ..JsonlOptions::default()
+            },
+        );
+        assert_eq!((recs.len(), errs[0].0), (0, 1));
+        let mut p = JsonlParser::new(JsonlOptions {
+            strict: true,
+            ..JsonlOptions::default()
+        });
+        let e = p.push(input.as_bytes()).unwrap_err();
+        assert_eq!(e.code(), "E_DECODE");
+        assert!(e.to_string().starts_with("line 2"), "{e}");
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_depth() {
+        assert_eq!(too_deep(br#"{"a":"[[[[[[[[[\"[[[[[[[[[[["}"#, 2), None);
+        assert_eq!(too_deep(br#"{"a":[[["x"]]]}"#, 3), Some(7));
+        assert_eq!(too_deep(br#"{"a":[[["x"]]],"b":[[1]]}"#, 4), None);
     }
 
     #[test]
