@@ -17,6 +17,8 @@ export class ExportError extends Error {
   limit?: number;
   jobId?: string;
   state?: string;
+  /** E_REDIRECT: the host `Location` named (never the URL), when the runtime showed it. */
+  host?: string;
   /**
    * On a failed download (activities, forecasts, Userpilot rows): what had been handed over
    * before the failure, so nothing is lost silently. The shape depends on the API (see each).
@@ -471,7 +473,16 @@ export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProg
   /** Fetch a file again when its answer or next chunk takes longer than this (off by default). */
   stallTimeoutMs?: number;
   onProgress?: (p: UserpilotRowsProgress) => void;
+  /** Overrides the client's {@link UserpilotClientOptions.fetchFile} for this run. */
+  fetchFile?: FetchFile;
 }
+
+/**
+ * A fetch for presigned file links only (they carry no credential). It may refuse a link by
+ * throwing an ExportError (its `field` and message are kept; the run fails with
+ * E_INVALID_ARGUMENT, not retried). The CLI supplies one that enforces where links may point.
+ */
+export type FetchFile = (url: string, init: { method: string; headers: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
 
 export type UserpilotBatch =
   | { format: "json"; file: number; filename: string; records: Record<string, unknown>[]; firstLine: number; lastLine: number }
@@ -523,6 +534,12 @@ export interface UserpilotClientOptions {
   apiKey?: string;
   /** A proxy that adds the key (the edge worker): then no apiKey here. */
   proxyUrl?: string;
+  /**
+   * Fetches presigned file links instead of the global fetch (default: the global fetch, with the
+   * runtime's own rules). Requests that carry the API key never go through it, and never follow
+   * redirects: a 3xx fails with E_REDIRECT naming the Location host.
+   */
+  fetchFile?: FetchFile;
 }
 
 export class UserpilotClient {
