@@ -3,7 +3,7 @@
 // seeded rate). Faults that damage a body wrap the response's write/end, so every handler gets
 // them without knowing; the few that need the handler's cooperation are passed on req.sandboxFault.
 
-import { backstoryError, HttpError } from "./http.mjs";
+import { backstoryError, CORS_HEADERS, HttpError } from "./http.mjs";
 import { upError } from "./userpilot.mjs";
 import { Rng, hash32 } from "./prng.mjs";
 
@@ -148,7 +148,8 @@ export class Faults {
       }
       case "redirect":
         req.resume();
-        res.writeHead(rule.status, { Location: rule.location, "Content-Length": "0" });
+        // With CORS headers, so a page sees the redirect itself (opaque) rather than a CORS failure.
+        res.writeHead(rule.status, { ...CORS_HEADERS, Location: rule.location, "Content-Length": "0" });
         res.end();
         return true;
       case "expire_link":
