@@ -79,7 +79,7 @@ export interface QueryOptions {
   onProgress?: (p: Progress) => void;
   /** Called with each batch of rows; return a promise to hold the download until it settles. */
   onBatch?: (rows: string[][]) => void | Promise<void>;
-  /** The raw body bytes as they arrive. */
+  /** The raw body bytes as they arrive: the vendor's, not formula-guarded (see `csv`). */
   onRawChunk?: (bytes: Uint8Array) => void;
   /** Keep rows and text in the result (default true). */
   collect?: boolean;
@@ -96,6 +96,11 @@ export interface QueryOptions {
 export interface QueryResult {
   header: string[];
   rows: string[][];
+  /**
+   * The CSV exactly as the vendor sent it, not formula-guarded: a library hands data on. To write
+   * a file for spreadsheets, write `rows` (or `queryBatches`) with `writeCsv`, guarded by default,
+   * as `exportkit query` does.
+   */
   csv: string;
   rowCount: number;
   bytes: number;
