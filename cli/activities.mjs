@@ -35,7 +35,7 @@ export const USAGE = `exportkit activities --start-date YYYY-MM-DD --end-date YY
   --format F          jsonl (default: the records exactly as the API sent them) or csv
                       (nested objects as dotted columns, participants as JSON in one cell)
   --explode FIELD     with --format csv: one row per element of FIELD (participants)
-  --raw-cells         with --format csv: keep cells as they are; by default a cell a spreadsheet
+  --no-csv-guard      with --format csv (alias --raw-cells): keep cells as they are; by default a cell a spreadsheet
                       would run as a formula (starting with = + - @ tab or CR, not a plain number)
                       gets a leading '
   --concurrency N     fragments downloaded at once, 1 to 6 (default 4)

@@ -24,7 +24,7 @@ export const OPTIONS = {
 };
 
 export const USAGE = `exportkit forecasts --forecast-type-id N [--params FILE.json] [--format csv|json] [--out FILE]
-                   [--per-page N] [--base-url URL] [--path PATH] [--concurrency N] [--raw-cells] [--quiet]
+                   [--per-page N] [--base-url URL] [--path PATH] [--concurrency N] [--no-csv-guard] [--quiet]
 
   Fetches every page of a Backstory Forecasting Query and writes the records.
   --forecast-type-id N  the forecast type (or forecast_type_id in --params)
@@ -41,7 +41,7 @@ export const USAGE = `exportkit forecasts --forecast-type-id N [--params FILE.js
   --path PATH           request path (default /v3/beta/forecasting/query: the vendor does not
                         document it, so this is an assumption you can override)
   --concurrency N       pages in flight at once, 1 to 6 (default 4)
-  --raw-cells           CSV: keep cells as they are; by default a cell a spreadsheet would run as a
+  --no-csv-guard        CSV (alias --raw-cells): keep cells as they are; by default a cell a spreadsheet would run as a
                         formula (starting with = + - @ tab or CR, not a plain number) gets a leading '
   Credentials: BACKSTORY_CLIENT_ID and BACKSTORY_CLIENT_SECRET.
   If the data changes during the run (the total differs between pages) a warning says so: records

@@ -10,6 +10,8 @@ import * as userpilot from "./userpilot.mjs";
 
 // Each command module exports OPTIONS (node:util parseArgs options), USAGE and run(values, io,
 // positionals). `allowPositionals` lets a command take words (`userpilot lookup NAME`).
+const GUARD_OFF = { "no-csv-guard": { type: "boolean" } };
+
 const COMMANDS = {
   query: { options: QUERY_OPTIONS, usage: QUERY_USAGE, run: runQuery },
   activities: { options: activities.OPTIONS, usage: activities.USAGE, run: activities.run },
@@ -48,7 +50,7 @@ export async function main(argv, io) {
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: { ...cmd.options, help: { type: "boolean", short: "h" } },
+      options: { ...cmd.options, ...(cmd.options["raw-cells"] ? GUARD_OFF : {}), help: { type: "boolean", short: "h" } },
       allowPositionals: !!cmd.positionals,
       strict: true,
     }));
@@ -56,6 +58,9 @@ export async function main(argv, io) {
     stderr.write(`exportkit ${command}: ${e.message}\n\n${cmd.usage}\n`);
     return 2;
   }
+  // One CSV guard rule: on for every CSV the CLI writes, off with --no-csv-guard, which every
+  // command that writes CSV takes; --raw-cells, its older name, stays an alias.
+  if (values["no-csv-guard"]) values["raw-cells"] = true;
   if (values.help) {
     stdout.write(`${cmd.usage}\n`);
     return 0;

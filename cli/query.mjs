@@ -1,7 +1,7 @@
 // `exportkit query --query FILE.json [--base-url URL] [--out FILE.csv]`
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BackstoryClient } from "../js/index.js";
+import { BackstoryClient, writeCsv } from "../js/index.js";
 import { checkOutputPath, checkStateDir, fileStore, formatBytes, openOutput, progressReporter, stateDir, UsageError } from "./io.mjs";
 
 export const QUERY_OPTIONS = {
@@ -11,18 +11,23 @@ export const QUERY_OPTIONS = {
   force: { type: "boolean" },
   strict: { type: "boolean" },
   "skip-empty-lines": { type: "boolean" },
+  "raw-cells": { type: "boolean" },
   quiet: { type: "boolean" },
 };
 
-export const QUERY_USAGE = `exportkit query --query FILE.json [--base-url URL] [--out FILE.csv] [--force] [--strict] [--quiet]
+export const QUERY_USAGE = `exportkit query --query FILE.json [--base-url URL] [--out FILE.csv] [--force] [--strict] [--no-csv-guard] [--quiet]
 
-  Runs a Backstory Query API export and writes the CSV exactly as the API sent it.
+  Runs a Backstory Query API export and writes its CSV. A cell a spreadsheet would run as a formula
+  (starting with = + - @ tab or CR, not a plain number) gets a leading ', as in every CSV exportkit
+  writes (CRM fields are typed by anyone: OWASP "CSV injection").
   --query FILE    the query as JSON ({"object", "columns", "filter", "sort"}); "-" reads stdin
   --base-url URL  API base (default $BACKSTORY_BASE_URL or https://api.people.ai)
   --out FILE      write the CSV here (default: stdout); written to FILE.partial, renamed when complete
   --force         call even when today's 10 calls are counted as spent
   --strict        fail on the first malformed CSV record instead of reporting it
-  --skip-empty-lines  leave blank lines out of the row count (the file keeps them; off by default)
+  --skip-empty-lines  leave blank records out (off by default; with --no-csv-guard the file keeps
+                  the vendor's bytes and only the row count leaves them out)
+  --no-csv-guard  write the CSV exactly as the API sent it, byte for byte (alias --raw-cells)
   Credentials: BACKSTORY_CLIENT_ID and BACKSTORY_CLIENT_SECRET. The daily call count is kept in
   $EXPORTKIT_STATE_DIR (default ~/.local/state/exportkit).`;
 
@@ -49,6 +54,28 @@ async function readQuery(path, stdin) {
   }
 }
 
+// The parsed rows written again through the one guard every exportkit CSV goes through
+// (writeCsv): the vendor's quoting is not kept, its cells are.
+async function writeGuarded(batches, out) {
+  let header = false;
+  const write = async (text) => {
+    const p = out.write(text);
+    if (p) await p;
+  };
+  for await (const b of batches) {
+    let text = "";
+    if (!header && b.header) {
+      text += writeCsv([b.header], { csvGuard: true });
+      header = true;
+    }
+    text += writeCsv(b.rows, { csvGuard: true });
+    await write(text);
+  }
+  const result = await batches.result();
+  if (!header && result.header) await write(writeCsv([result.header], { csvGuard: true }));
+  return result;
+}
+
 async function readStream(stream) {
   const chunks = [];
   for await (const c of stream) chunks.push(c);
@@ -70,21 +97,28 @@ export async function runQuery(values, { env, stdout, stderr, stdin }) {
   const out = openOutput(values.out, stdout);
   let pending = null;
   let result;
+  const common = {
+    force: !!values.force,
+    strict: !!values.strict,
+    skipEmptyLines: !!values["skip-empty-lines"],
+    onProgress: (p) => {
+      progress.update(`exportkit query: ${p.phase} ${p.rows} rows, ${formatBytes(p.bytes)}`, { force: p.phase !== "download" });
+    },
+  };
   try {
-    result = await client.query(query, {
-      force: !!values.force,
-      strict: !!values.strict,
-      skipEmptyLines: !!values["skip-empty-lines"],
-      collect: false,
-      onRawChunk: (bytes) => {
-        const p = out.write(bytes);
-        if (p) pending = p;
-      },
-      onProgress: (p) => {
-        progress.update(`exportkit query: ${p.phase} ${p.rows} rows, ${formatBytes(p.bytes)}`, { force: p.phase !== "download" });
-      },
-    });
-    if (pending) await pending;
+    if (values["raw-cells"]) {
+      result = await client.query(query, {
+        ...common,
+        collect: false,
+        onRawChunk: (bytes) => {
+          const p = out.write(bytes);
+          if (p) pending = p;
+        },
+      });
+      if (pending) await pending;
+    } else {
+      result = await writeGuarded(client.queryBatches(query, common), out);
+    }
     await out.close();
   } catch (e) {
     await out.abort();

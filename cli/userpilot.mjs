@@ -1,6 +1,7 @@
 // `exportkit userpilot export|lookup|jobs|job`: Userpilot Bulk Data Export and Lookups.
 import { UserpilotClient, writeCsv } from "../js/index.js";
 import { LOOKUPS } from "../js/userpilot.js";
+import { allowedHosts, fileLinkFetch } from "./file-links.mjs";
 import { checkOutputPath, formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
 export const OPTIONS = {
@@ -23,13 +24,16 @@ export const OPTIONS = {
   limit: { type: "string" },
   strict: { type: "boolean" },
   "raw-cells": { type: "boolean" },
+  "allow-file-host": { type: "string", multiple: true },
+  "allow-private-file-links": { type: "boolean" },
   quiet: { type: "boolean" },
 };
 
 export const USAGE = `exportkit userpilot export --from YYYY-MM-DD --to YYYY-MM-DD [--event-type T ...] [--user-id ID ...]
                          [--company-id ID ...] [--segment-id ID] [--email ADDR ...] [--exclusions]
                          [--format json|csv] [--out FILE] [--keep-duplicates] [--flatten] [--wait-for-running]
-                         [--concurrency N] [--strict] [--raw-cells] [--quiet] [--base-url URL]
+                         [--concurrency N] [--strict] [--no-csv-guard] [--quiet] [--base-url URL]
+                         [--allow-file-host HOST ...] [--allow-private-file-links]
 exportkit userpilot lookup NAME [--out FILE] [--limit N]
 exportkit userpilot jobs | job JOB_ID
 
@@ -42,9 +46,14 @@ exportkit userpilot jobs | job JOB_ID
            dashboard and the JavaScript API do; --keep-duplicates writes every line as the
            files hold it. (--dedupe, the old way to ask for dropping, is still accepted.)
            --wait-for-running waits for a job already running (409) instead of failing.
-           --raw-cells (CSV output) keeps cells as they are; by default a cell a spreadsheet
-           would run as a formula (starting with = + - @ tab or CR, not a plain number) gets a
-           leading '.
+           --no-csv-guard (CSV output; alias --raw-cells) keeps cells as they are; by default a
+           cell a spreadsheet would run as a formula (starting with = + - @ tab or CR, not a plain
+           number) gets a leading '.
+           The job's presigned file links must be https and resolve only to public addresses
+           (not loopback, private, link-local/metadata, CGNAT or unique-local), unless they point
+           at the --base-url origin itself. --allow-file-host HOST (repeatable; or
+           EXPORTKIT_ALLOW_FILE_HOSTS=HOST,HOST) trusts a host at any address, http included;
+           --allow-private-file-links allows any address over https. Each redirect hop is checked.
   lookup   writes every item of a lookup as a JSON array, all cursor pages walked. Names:
            ${LOOKUPS.join(", ")}.
   jobs     lists the export jobs of the past 3 days; job JOB_ID shows one (JSON).
@@ -56,7 +65,12 @@ function client(values, env) {
   const apiKey = env.USERPILOT_API_KEY;
   if (!apiKey) throw new UsageError("set USERPILOT_API_KEY to your Userpilot API key");
   const baseUrl = values["base-url"] || env.USERPILOT_BASE_URL || "https://appex.userpilot.io";
-  return new UserpilotClient({ baseUrl, apiKey });
+  const fetchFile = fileLinkFetch({
+    baseUrl,
+    allowHosts: allowedHosts(values["allow-file-host"], env),
+    allowPrivate: !!values["allow-private-file-links"],
+  });
+  return new UserpilotClient({ baseUrl, apiKey, fetchFile });
 }
 
 function positiveInt(values, flag, max) {
@@ -93,7 +107,7 @@ async function runExport(values, env, stdout, stderr, extra) {
   if (values.format !== undefined) params.format = values.format;
   if (values.flatten && params.format === "csv") throw new UsageError("--flatten applies to --format json (CSV files are already flat)");
   const csvOut = params.format === "csv" || values.flatten;
-  if (values["raw-cells"] && !csvOut) throw new UsageError("--raw-cells applies to CSV output (--format csv or --flatten)");
+  if (values["raw-cells"] && !csvOut) throw new UsageError("--no-csv-guard (--raw-cells) applies to CSV output (--format csv or --flatten)");
   const csvGuard = !values["raw-cells"];
   if (values.dedupe && values["keep-duplicates"]) throw new UsageError("--dedupe and --keep-duplicates contradict each other; give one");
   const dedupe = !values["keep-duplicates"];

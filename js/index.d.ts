@@ -17,6 +17,8 @@ export class ExportError extends Error {
   limit?: number;
   jobId?: string;
   state?: string;
+  /** E_REDIRECT: the host `Location` named (never the URL), when the runtime showed it. */
+  host?: string;
   /**
    * On a failed download (activities, forecasts, Userpilot rows): what had been handed over
    * before the failure, so nothing is lost silently. The shape depends on the API (see each).
@@ -79,7 +81,7 @@ export interface QueryOptions {
   onProgress?: (p: Progress) => void;
   /** Called with each batch of rows; return a promise to hold the download until it settles. */
   onBatch?: (rows: string[][]) => void | Promise<void>;
-  /** The raw body bytes as they arrive. */
+  /** The raw body bytes as they arrive: the vendor's, not formula-guarded (see `csv`). */
   onRawChunk?: (bytes: Uint8Array) => void;
   /** Keep rows and text in the result (default true). */
   collect?: boolean;
@@ -98,6 +100,11 @@ export interface QueryOptions {
 export interface QueryResult {
   header: string[];
   rows: string[][];
+  /**
+   * The CSV exactly as the vendor sent it, not formula-guarded: a library hands data on. To write
+   * a file for spreadsheets, write `rows` (or `queryBatches`) with `writeCsv`, guarded by default,
+   * as `exportkit query` does.
+   */
   csv: string;
   rowCount: number;
   bytes: number;
@@ -490,7 +497,16 @@ export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProg
   /** JSON files: an event nested deeper than this is a bad record in `errors` (default 128, at most 1000). */
   maxDepth?: number;
   onProgress?: (p: UserpilotRowsProgress) => void;
+  /** Overrides the client's {@link UserpilotClientOptions.fetchFile} for this run. */
+  fetchFile?: FetchFile;
 }
+
+/**
+ * A fetch for presigned file links only (they carry no credential). It may refuse a link by
+ * throwing an ExportError (its `field` and message are kept; the run fails with
+ * E_INVALID_ARGUMENT, not retried). The CLI supplies one that enforces where links may point.
+ */
+export type FetchFile = (url: string, init: { method: string; headers: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
 
 export type UserpilotBatch =
   | { format: "json"; file: number; filename: string; records: Record<string, unknown>[]; firstLine: number; lastLine: number }
@@ -542,6 +558,12 @@ export interface UserpilotClientOptions {
   apiKey?: string;
   /** A proxy that adds the key (the edge worker): then no apiKey here. */
   proxyUrl?: string;
+  /**
+   * Fetches presigned file links instead of the global fetch (default: the global fetch, with the
+   * runtime's own rules). Requests that carry the API key never go through it, and never follow
+   * redirects: a 3xx fails with E_REDIRECT naming the Location host.
+   */
+  fetchFile?: FetchFile;
 }
 
 export class UserpilotClient {

@@ -51,13 +51,13 @@ export class ExportError extends Error {
     super(message, props.cause !== undefined ? { cause: props.cause } : undefined);
     this.name = "ExportError";
     this.code = props.code || "E_INTERNAL";
-    for (const k of ["status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state"]) {
+    for (const k of ["status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state", "host"]) {
       if (props[k] !== undefined) this[k] = props[k];
     }
   }
 }
 
-const ERROR_PROPS = ["code", "status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state"];
+const ERROR_PROPS = ["code", "status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state", "host"];
 
 /** Turns whatever the core threw into an ExportError (a wasm trap becomes E_INTERNAL). */
 export function toExportError(e) {

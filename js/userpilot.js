@@ -29,6 +29,8 @@ export class UserpilotClient {
    * @param {string} [options.baseUrl] default https://appex.userpilot.io
    * @param {string} options.apiKey sent as `Authorization: Token KEY`, only to the API host
    * @param {string} [options.proxyUrl] a proxy that adds the key (then no apiKey here)
+   * @param {Function} [options.fetchFile] `(url, init) => Promise<Response>` for presigned file
+   *   links only (never a request with the key); the CLI's enforces where links may point
    */
   constructor(options = {}) {
     requireReady();
@@ -44,7 +46,9 @@ export class UserpilotClient {
       if (typeof options.apiKey !== "string") throw invalidArgument("apiKey", "must be a string");
       core = call0(() => new wasm.UserpilotCore(baseUrl, options.apiKey));
     }
-    this.exports = new ExportsApi(core);
+    const fetchFile = options.fetchFile;
+    if (fetchFile !== undefined && typeof fetchFile !== "function") throw invalidArgument("fetchFile", "must be a function");
+    this.exports = new ExportsApi(core, fetchFile);
     this.lookups = new LookupsApi(core);
   }
 }
@@ -59,8 +63,10 @@ function call0(fn) {
 
 class ExportsApi {
   #core;
-  constructor(core) {
+  #fetchFile;
+  constructor(core, fetchFile) {
     this.#core = core;
+    this.#fetchFile = fetchFile;
   }
 
   /** Checks export parameters without a call; returns the body that would be sent. */
@@ -122,6 +128,7 @@ class ExportsApi {
       const give = (make) => (b) => (sig.aborted ? undefined : push(note(make(b))));
       try {
         return await this.#core.rows(id, {
+          fetchFile: this.#fetchFile,
           ...rest,
           dedupe: !!dedupe,
           signal: sig,

@@ -3,7 +3,7 @@
 // seeded rate). Faults that damage a body wrap the response's write/end, so every handler gets
 // them without knowing; the few that need the handler's cooperation are passed on req.sandboxFault.
 
-import { backstoryError, HttpError } from "./http.mjs";
+import { backstoryError, CORS_HEADERS, HttpError } from "./http.mjs";
 import { upError } from "./userpilot.mjs";
 import { Rng, hash32 } from "./prng.mjs";
 
@@ -38,6 +38,7 @@ export const FAULTS = {
   expire_link: "a presigned file URL answers 403 expired",
   fail_job: "a job created by this request fails instead of completing",
   cancel_job: "a job created by this request is canceled instead of completing",
+  redirect: "answer `status` (301, 302, 303, 307 or 308; default 307) with `Location: location` (an absolute URL), so clients can be proven not to carry credentials across it",
 };
 
 const DEFAULT_AFTER = 1000;
@@ -72,11 +73,16 @@ export class Faults {
     if (scope !== "*" && !SCOPES.some((s) => s === scope || s.startsWith(scope + "."))) throw bad(`unknown scope ${scope}`);
     if (!FAULTS[r.fault]) throw bad(`unknown fault ${r.fault}`);
     if (r.fault === "status" && !(Number.isInteger(r.status) && r.status >= 400 && r.status <= 599)) throw bad("status fault needs an integer status 400..599");
+    if (r.fault === "redirect") {
+      if (r.status !== undefined && ![301, 302, 303, 307, 308].includes(r.status)) throw bad("redirect fault needs status 301, 302, 303, 307 or 308");
+      if (typeof r.location !== "string" || !URL.canParse(r.location)) throw bad("redirect fault needs an absolute `location` URL");
+    }
     const rule = {
       id: this.nextId++,
       scope,
       fault: r.fault,
-      status: r.status,
+      status: r.fault === "redirect" ? (r.status ?? 307) : r.status,
+      location: r.location,
       retryAfter: r.retryAfter,
       retryAfterDate: r.retryAfterDate,
       afterBytes: Number.isInteger(r.afterBytes) && r.afterBytes >= 0 ? r.afterBytes : DEFAULT_AFTER,
@@ -144,6 +150,12 @@ export class Faults {
         err.status = 200;
         throw err;
       }
+      case "redirect":
+        req.resume();
+        // With CORS headers, so a page sees the redirect itself (opaque) rather than a CORS failure.
+        res.writeHead(rule.status, { ...CORS_HEADERS, Location: rule.location, "Content-Length": "0" });
+        res.end();
+        return true;
       case "expire_link":
         req.resume();
         throw this.errorFor("userpilot.file", 403, "Request has expired");

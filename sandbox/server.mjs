@@ -42,6 +42,9 @@ export const DEFAULT_OPTIONS = Object.freeze({
   fragmentRecords: 1000,
   // Userpilot.
   linkTtlSeconds: 172800,
+  // Where presigned file URLs point (an origin); null: this sandbox. Lets tests hand a client links
+  // to another host (a recorder, a metadata address) the way a hostile or broken API could.
+  filesOrigin: null,
   eventsPerDay: 200,
   noplanStatus: 403,
   // Shifts the sandbox's clock (quota day, token expiry, retention windows); jobs still run in real time.

@@ -311,7 +311,7 @@ export class UserpilotApi {
       "X-Amz-SignedHeaders": "host",
       "X-Amz-Signature": this.sign(job.id, filename, date, expires),
     });
-    return `${this.sb.url ?? "http://127.0.0.1"}/__files/userpilot/${job.id}/${encodeURIComponent(filename)}?${q}`;
+    return `${this.sb.config.filesOrigin ?? this.sb.url ?? "http://127.0.0.1"}/__files/userpilot/${job.id}/${encodeURIComponent(filename)}?${q}`;
   }
 
   s3Error(status, code, message) {

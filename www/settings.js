@@ -2,6 +2,9 @@
 // Defaults: GET /config.json on the page's own origin (the demo server supplies the sandbox's
 // values), then what this device remembers (only if the user ticked "remember"), then ?baseUrl=.
 // Secrets stay in memory unless "remember on this device" is ticked.
+// Credentials belong to the base URL they came with (issue 16 item 3): a link whose ?baseUrl=
+// (or ?userpilotBaseUrl=) names another API opens with no secret filled in and says why, so a
+// link from someone else cannot send this browser's remembered secret to a host of their choice.
 
 import { h, nextId, replace } from "./dom.js";
 
@@ -46,6 +49,39 @@ export function baseUrlProblem(value) {
   }
 }
 
+/** A base URL as compared for the credentials rule: origin and path, no trailing slash. */
+export function sameBaseUrl(a, b) {
+  const norm = (v) => {
+    const t = String(v ?? "").trim();
+    try {
+      const u = new URL(t);
+      return (u.origin + u.pathname).replace(/\/+$/, "");
+    } catch {
+      return t.replace(/\/+$/, "");
+    }
+  };
+  return norm(a) === norm(b);
+}
+
+/**
+ * Applies a link's base URL for one vendor: the secrets that came with another base URL (from
+ * this device or /config.json) are not filled in. Returns the host whose credentials were held
+ * back, or "".
+ */
+export function applyLinkBaseUrl(values, baseField, secretFields, linked) {
+  if (!linked || sameBaseUrl(linked, values[baseField])) return "";
+  const had = secretFields.some((f) => values[f]);
+  const from = values[baseField];
+  values[baseField] = linked;
+  if (!had) return "";
+  for (const f of secretFields) values[f] = "";
+  try {
+    return new URL(from).host || from;
+  } catch {
+    return from || "another address";
+  }
+}
+
 export async function createSettings({ lib }) {
   const config = await fetchConfig();
   const remembered = readRemembered();
@@ -56,8 +92,15 @@ export async function createSettings({ lib }) {
     for (const f of [...FIELDS, ...UP_FIELDS]) if (typeof remembered[f] === "string") values[f] = remembered[f];
     values.remember = true;
   }
-  if (params.get("baseUrl")) values.baseUrl = params.get("baseUrl");
-  if (params.get("userpilotBaseUrl")) values.userpilotBaseUrl = params.get("userpilotBaseUrl");
+  const heldBack = [];
+  const bsFrom = applyLinkBaseUrl(values, "baseUrl", ["clientId", "clientSecret"], params.get("baseUrl"));
+  if (bsFrom) heldBack.push({ vendor: "Backstory", from: bsFrom, to: values.baseUrl });
+  const upFrom = applyLinkBaseUrl(values, "userpilotBaseUrl", ["userpilotApiKey"], params.get("userpilotBaseUrl"));
+  if (upFrom) heldBack.push({ vendor: "Userpilot", from: upFrom, to: values.userpilotBaseUrl });
+  // What this device remembers stays as it is (for its own base URL) until the user ticks
+  // "remember" again with the new values: a link never erases or overwrites it.
+  let storageHeld = heldBack.length > 0 && values.remember;
+  if (storageHeld) values.remember = false;
   values.baseUrl = values.baseUrl.replace(/\/+$/, "");
   values.userpilotBaseUrl = values.userpilotBaseUrl.replace(/\/+$/, "");
   // Behind the edge worker (its /config.json names the proxy) the page holds no credentials at all.
@@ -71,6 +114,8 @@ export async function createSettings({ lib }) {
   let upClientKey = "";
 
   const persist = () => {
+    if (storageHeld && !values.remember) return;
+    storageHeld = false;
     try {
       if (values.remember) {
         localStorage.setItem(
@@ -171,10 +216,31 @@ export async function createSettings({ lib }) {
     on: { change: (e) => update("remember", e.target.checked) },
   });
 
+  const hostOf = (u) => {
+    try {
+      return new URL(u).host || u;
+    } catch {
+      return u;
+    }
+  };
+  const linkNotice = h(
+    "div",
+    { class: "warn-box", role: "status", "data-testid": "settings-link-notice", hidden: heldBack.length === 0 },
+    ...heldBack.map(({ vendor, from, to }) =>
+      h(
+        "p",
+        {},
+        `This link points ${vendor} at ${hostOf(to)}. The ${vendor} credentials known to this page belong to ${from}, so they were not filled in: ` +
+          `a link must not send them to another host. Enter credentials for ${hostOf(to)} if you trust it, or open the page without the link's base URL to use ${from}.`,
+      ),
+    ),
+  );
+
   const details = h(
     "details",
-    { class: "settings", id: "settings", open: !(values.baseUrl && values.clientId && values.clientSecret) },
+    { class: "settings", id: "settings", open: heldBack.length > 0 || !(values.baseUrl && values.clientId && values.clientSecret) },
     h("summary", {}, h("span", { class: "settings-title" }, "Settings"), " ", summaryText),
+    linkNotice,
     h(
       "form",
       { class: "settings-form", autocomplete: "off", on: { submit: (e) => e.preventDefault() } },

@@ -83,6 +83,22 @@ impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
+
+    /// Whether a redirect answer may be followed: only a bare GET (a presigned link, whose
+    /// signature is in the URL) may. Anything that carries a credential (a token exchange's body,
+    /// a bearer or API key, a body at all) must not cross to whatever host `Location` names.
+    pub fn may_follow_redirects(&self) -> bool {
+        self.method == Method::Get
+            && !self.needs_auth
+            && self.body.is_none()
+            && !self.headers.iter().any(|(n, _)| {
+                n.eq_ignore_ascii_case("authorization")
+                    || n.eq_ignore_ascii_case("cookie")
+                    || n.eq_ignore_ascii_case("proxy-authorization")
+                    || n.to_ascii_lowercase().contains("key")
+                    || n.to_ascii_lowercase().contains("token")
+            })
+    }
 }
 
 impl fmt::Debug for HttpRequest {
@@ -254,6 +270,27 @@ mod tests {
         ] {
             let e = validate_base_url("baseUrl", bad).unwrap_err();
             assert_eq!(e.field(), Some("baseUrl"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_a_bare_get_may_follow_redirects() {
+        assert!(HttpRequest::get("https://files/x.gz?sig=1").may_follow_redirects());
+        assert!(HttpRequest::get("u")
+            .with_header("Accept", "application/json")
+            .may_follow_redirects());
+        assert!(!HttpRequest::get("u").authed().may_follow_redirects());
+        assert!(
+            !HttpRequest::post("u", "application/x-www-form-urlencoded", b"a=1".to_vec())
+                .may_follow_redirects()
+        );
+        for h in ["Authorization", "cookie", "x-exportkit-key", "X-Api-Token"] {
+            assert!(
+                !HttpRequest::get("u")
+                    .with_header(h, "v")
+                    .may_follow_redirects(),
+                "{h}"
+            );
         }
     }
 

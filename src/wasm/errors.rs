@@ -8,7 +8,7 @@ const TS_ERROR: &'static str = r#"
 export type ExportErrorCode =
   | "E_INVALID_ARGUMENT" | "E_AUTH" | "E_HTTP" | "E_RATE_LIMITED" | "E_QUOTA_EXHAUSTED"
   | "E_CONFLICT" | "E_JOB_FAILED" | "E_TIMEOUT" | "E_ABORTED" | "E_NETWORK" | "E_DECODE"
-  | "E_LINK_EXPIRED";
+  | "E_LINK_EXPIRED" | "E_REDIRECT";
 export interface ExportErrorShape extends Error {
   name: "ExportError";
   code: ExportErrorCode;
@@ -19,6 +19,8 @@ export interface ExportErrorShape extends Error {
   column?: number;
   resetsAtMs?: number;
   jobId?: string;
+  /** E_REDIRECT: the host the redirect pointed at, when the runtime showed it. */
+  host?: string;
 }
 "#;
 
@@ -59,6 +61,7 @@ pub fn to_js(err: Error) -> JsValue {
         ErrorKind::Conflict {
             running_job_id: Some(id),
         } => set(&v, "jobId", JsValue::from_str(id)),
+        ErrorKind::Redirect { host: Some(h), .. } => set(&v, "host", JsValue::from_str(h)),
         _ => {}
     }
     v

@@ -10,6 +10,9 @@ use wasm_bindgen_futures::JsFuture;
 pub struct FetchTransport {
     /// An `AbortSignal` or `undefined`.
     pub signal: JsValue,
+    /// The caller's `fetchFile(url, init)` for requests that carry no credential (presigned
+    /// links), or `undefined` for the global fetch.
+    pub fetch_file: JsValue,
 }
 
 /// `Some(Timeout | Aborted)` when the signal explains a failure.
@@ -38,7 +41,19 @@ impl FetchTransport {
         } else {
             signal
         };
-        FetchTransport { signal }
+        FetchTransport {
+            signal,
+            fetch_file: JsValue::UNDEFINED,
+        }
+    }
+
+    /// Presigned links go through `f` (when it is a function): the CLI's fetch that enforces
+    /// where a link may point. Requests that carry a credential never do.
+    pub fn with_fetch_file(mut self, f: JsValue) -> Self {
+        if f.is_function() {
+            self.fetch_file = f;
+        }
+        self
     }
 
     /// With a deadline for the whole operation (`timeoutMs`): every request, body read and
@@ -48,13 +63,26 @@ impl FetchTransport {
         match timeout_ms {
             Some(ms) if ms > 0.0 => FetchTransport {
                 signal: js::ek_deadline(&t.signal, ms),
+                ..t
             },
             _ => t,
         }
     }
 
     fn failure(&self, e: &JsValue) -> Error {
-        stopped(&self.signal, e).unwrap_or_else(|| Error::network(js::ek_error_message(e)))
+        if let Some(stop) = stopped(&self.signal, e) {
+            return stop;
+        }
+        // A link the caller's fetchFile refused: not a network failure to retry, and its message
+        // (which names the rule and how to widen it) is kept.
+        if js::ek_is_export_error(e) {
+            let field = js_sys::Reflect::get(e, &JsValue::from_str("field"))
+                .ok()
+                .and_then(|f| f.as_string())
+                .unwrap_or_else(|| "fileLink".into());
+            return Error::invalid(field, js::ek_error_message(e));
+        }
+        Error::network(js::ek_error_message(e))
     }
 }
 
@@ -135,16 +163,36 @@ impl Transport for FetchTransport {
             Some(b) => js_sys::Uint8Array::from(&b[..]).into(),
             None => JsValue::UNDEFINED,
         };
+        let follow = req.may_follow_redirects();
+        let via = if follow {
+            &self.fetch_file
+        } else {
+            &JsValue::UNDEFINED
+        };
         let resp = JsFuture::from(js::ek_fetch(
             &req.url,
             req.method.as_str(),
             &headers,
             body,
             &self.signal,
+            !follow,
+            via,
         ))
         .await
         .map_err(|e| self.failure(&e))?;
         let status = js::ek_status(&resp);
+        // A redirect that reached us was not followed: with credentials by design, and for a
+        // presigned link it has no usable Location. Either way it is not the data.
+        if let Some(host) = js::ek_redirect_host(&resp, &req.url) {
+            let reader = js::ek_reader(&resp);
+            if !reader.is_null() {
+                js::ek_cancel(&reader);
+            }
+            return Err(Error::new(ErrorKind::Redirect {
+                status,
+                host: (!host.is_empty()).then_some(host),
+            }));
+        }
         let flat = js::ek_headers(&resp);
         let mut pairs = Vec::with_capacity(flat.length() as usize / 2);
         let mut i = 0;

@@ -1,16 +1,39 @@
 //! The JavaScript we call. Bound from a module-level snippet rather than `window` so the same
 //! build runs in a page, a Web Worker, Node and workerd. No `credentials`, `mode` or
-//! `referrerPolicy` is ever set on a request: workerd rejects them.
+//! `referrerPolicy` is ever set on a request: workerd rejects them. `redirect: "manual"` is set
+//! on every request that carries a credential (all four runtimes accept it).
 
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-export function ek_fetch(url, method, headers, body, signal) {
+// `manual`: a redirect comes back as the answer (in a browser an opaque one) instead of being
+// followed with the request's credentials. `via`: the caller's fetch for presigned links (the CLI
+// supplies one that enforces where links may point), or undefined for the global fetch.
+export function ek_fetch(url, method, headers, body, signal, manual, via) {
   const init = { method, headers };
   if (body !== undefined) init.body = body;
   if (signal) init.signal = signal;
+  if (manual) init.redirect = "manual";
+  if (typeof via === "function") {
+    try {
+      return Promise.resolve(via(url, init));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
   return fetch(url, init);
 }
+// For a redirect answer: the host `Location` names ("" when hidden: a browser's opaque redirect,
+// or no Location), else undefined. Only the host: the URL may carry a signature.
+export function ek_redirect_host(resp, url) {
+  const opaque = resp.type === "opaqueredirect";
+  if (!opaque && !(resp.status >= 300 && resp.status <= 399)) return undefined;
+  const loc = opaque ? null : resp.headers.get("location");
+  if (!loc) return "";
+  try { return new URL(loc, url).host; } catch (_) { return ""; }
+}
+// A caller's fetchFile that threw an ExportError (a refused link) keeps it as it is.
+export function ek_is_export_error(e) { return !!(e && e.name === "ExportError" && typeof e.code === "string"); }
 export function ek_status(resp) { return resp.status; }
 export function ek_headers(resp) {
   const out = [];
@@ -72,7 +95,11 @@ extern "C" {
         headers: &js_sys::Object,
         body: JsValue,
         signal: &JsValue,
+        manual: bool,
+        via: &JsValue,
     ) -> js_sys::Promise;
+    pub fn ek_redirect_host(resp: &JsValue, url: &str) -> Option<String>;
+    pub fn ek_is_export_error(e: &JsValue) -> bool;
     pub fn ek_status(resp: &JsValue) -> u16;
     pub fn ek_headers(resp: &JsValue) -> js_sys::Array;
     pub fn ek_reader(resp: &JsValue) -> JsValue;

@@ -160,8 +160,10 @@ fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
     })
 }
 
+/// `fetchFile` (the CLI's link rule) only ever sees presigned links: the transport sends
+/// anything that carries the API key through the global fetch, with redirects refused.
 fn transport(opts: &JsValue) -> FetchTransport {
-    FetchTransport::new(get(opts, "signal"))
+    FetchTransport::new(get(opts, "signal")).with_fetch_file(get(opts, "fetchFile"))
 }
 
 /// Calls a progress-like callback; a throwing one must not break the run.

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
-import { backstoryEnv, control, runCli, startSandbox, truthCsv } from "./helpers.mjs";
+import { backstoryEnv, control, readCsv, runCli, spreadsheetCell, startSandbox, truthCsv } from "./helpers.mjs";
 
 let sb;
 let dir;
@@ -33,8 +33,8 @@ async function queryFile(q, name = "q.json") {
   return p;
 }
 
-test("writes the exact CSV to stdout, warns of the dropped column, counts the call", async () => {
-  const r = await runCli(["query", "--query", await queryFile(QUERY)], { env: backstoryEnv(sb) });
+test("--no-csv-guard writes the exact CSV to stdout, warns of the dropped column, counts the call", async () => {
+  const r = await runCli(["query", "--query", await queryFile(QUERY), "--no-csv-guard"], { env: backstoryEnv(sb) });
   assert.equal(r.code, 0, r.stderr);
   const truth = await truthCsv(sb, QUERY);
   assert.ok(truth.split("\r\n").length > 50, "the fixture has rows");
@@ -44,13 +44,33 @@ test("writes the exact CSV to stdout, warns of the dropped column, counts the ca
   assert.equal((await control(sb, "/__sandbox/state")).queryCallsToday, 1);
 });
 
-test("--out writes the file atomically and a query from stdin works", async () => {
+test("--out writes the file atomically and a query from stdin works (--raw-cells: the old name of --no-csv-guard)", async () => {
   const out = join(dir, "out.csv");
-  const r = await runCli(["query", "--query", "-", "--out", out, "--quiet"], { env: backstoryEnv(sb), stdin: JSON.stringify(QUERY) });
+  const r = await runCli(["query", "--query", "-", "--out", out, "--quiet", "--raw-cells"], { env: backstoryEnv(sb), stdin: JSON.stringify(QUERY) });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.length, 0);
   assert.equal(await readFile(out, "utf8"), await truthCsv(sb, QUERY));
   assert.ok(!(await readdir(dir)).some((f) => f.endsWith(".partial")));
+});
+
+// Issue 16 item 6: the Query API CSV was written raw, the one CSV exportkit wrote unguarded.
+test("by default the CSV is formula-guarded like every other exportkit CSV: the truth's cells, each guarded", async () => {
+  const q = { object: "account", columns: [{ slug: "ootb_account_name" }, { slug: "ootb_account_id" }] };
+  const r = await runCli(["query", "--query", await queryFile(q, "accounts.json"), "--quiet"], { env: backstoryEnv(sb) });
+  assert.equal(r.code, 0, r.stderr);
+  const truth = readCsv(await truthCsv(sb, q));
+  const dangerous = truth.flat().filter((c) => spreadsheetCell(c) !== c);
+  assert.ok(dangerous.some((c) => c.startsWith("=HYPERLINK")), "the fixture holds a formula");
+  const got = readCsv(r.stdout.toString("utf8"));
+  assert.deepEqual(got, truth.map((row) => row.map(spreadsheetCell)));
+  assert.ok(!got.flat().some((c) => c.startsWith("=")), "no cell starts a formula");
+});
+
+test("a query with no rows still writes its header", async () => {
+  const q = { object: "account", columns: [{ slug: "ootb_account_name" }], filter: { attribute: { slug: "ootb_account_name" }, clause: { $in: ["no such account anywhere"] } } };
+  const r = await runCli(["query", "--query", await queryFile(q, "none.json"), "--quiet"], { env: backstoryEnv(sb) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readCsv(r.stdout.toString("utf8")), readCsv(await truthCsv(sb, q)));
 });
 
 test("bad input exits 2 with one clear line and spends nothing", async () => {
@@ -103,7 +123,7 @@ test("the eleventh call of the day is refused locally, and --force meets the ven
 test("help exits 0 and names every flag", async () => {
   const r = await runCli(["help", "query"]);
   assert.equal(r.code, 0);
-  for (const flag of ["--query", "--base-url", "--out"]) assert.ok(r.stdout.toString().includes(flag));
+  for (const flag of ["--query", "--base-url", "--out", "--no-csv-guard"]) assert.ok(r.stdout.toString().includes(flag));
 });
 
 test("the top-level usage lists every command, and an unknown one gets it with exit 2", async () => {

@@ -145,5 +145,5 @@ test("CLI: --raw-cells keeps cells raw for activities, forecasts and Userpilot; 
   }
   const r = await runCli(["userpilot", "export", "--from", "2024-03-04", "--to", "2024-03-10", "--raw-cells"], { env: upEnv });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--raw-cells applies to CSV output/);
+  assert.match(r.stderr, /--raw-cells\) applies to CSV output/);
 });

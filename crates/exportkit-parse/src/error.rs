@@ -54,6 +54,13 @@ pub enum ErrorKind {
         reason: String,
     },
     LinkExpired,
+    /// A 3xx answer to a request we do not let follow redirects (one that carries a credential).
+    /// `status` 0: a browser's opaque redirect, which hides both status and `Location`. `host` is
+    /// only the host of `Location`, never the URL: a signature may ride in its query.
+    Redirect {
+        status: u16,
+        host: Option<String>,
+    },
 }
 
 #[derive(Clone, PartialEq)]
@@ -123,6 +130,7 @@ impl Error {
             ErrorKind::Network { .. } => "E_NETWORK",
             ErrorKind::Decode { .. } => "E_DECODE",
             ErrorKind::LinkExpired => "E_LINK_EXPIRED",
+            ErrorKind::Redirect { .. } => "E_REDIRECT",
         }
     }
 
@@ -131,6 +139,7 @@ impl Error {
             ErrorKind::Auth { status, .. } | ErrorKind::Http { status, .. } => Some(*status),
             ErrorKind::RateLimited { .. } => Some(429),
             ErrorKind::Conflict { .. } => Some(409),
+            ErrorKind::Redirect { status, .. } if *status != 0 => Some(*status),
             _ => None,
         }
     }
@@ -207,6 +216,19 @@ impl fmt::Display for Error {
                 write!(f, "line {line}, column {column}: {reason}")
             }
             ErrorKind::LinkExpired => write!(f, "download link expired"),
+            ErrorKind::Redirect { status, host } => {
+                write!(f, "the server answered with a redirect")?;
+                if *status != 0 {
+                    write!(f, " (HTTP {status})")?;
+                }
+                if let Some(h) = host {
+                    write!(f, " to host {h}")?;
+                }
+                write!(
+                    f,
+                    "; exportkit does not follow redirects on requests that carry credentials"
+                )
+            }
         }
     }
 }
@@ -332,6 +354,30 @@ mod tests {
         let s = redact("Authorization: Token up-key-123");
         assert!(!s.contains("up-key-123"), "{s}");
         assert_eq!(redact("nothing to hide"), "nothing to hide");
+    }
+
+    #[test]
+    fn redirect_names_the_host_only() {
+        let e = Error::new(ErrorKind::Redirect {
+            status: 307,
+            host: Some("evil.example:8443".into()),
+        });
+        assert_eq!(e.code(), "E_REDIRECT");
+        assert_eq!(e.status(), Some(307));
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "the server answered with a redirect (HTTP 307) to host evil.example:8443; \
+             exportkit does not follow redirects on requests that carry credentials"
+        );
+        let opaque = Error::new(ErrorKind::Redirect {
+            status: 0,
+            host: None,
+        });
+        assert_eq!(opaque.status(), None);
+        assert!(opaque
+            .to_string()
+            .starts_with("the server answered with a redirect; exportkit"));
     }
 
     #[test]
