@@ -295,7 +295,8 @@ export interface ActivityJob {
   endTime: string | null;
   /** Bytes of all the job's data, once Completed. */
   resultsSize: number | null;
-  /** Number of fragments (numbered 0..fragmentCount-1), once Completed. */
+  /** The job's `fragment` as sent, once Completed: read as a count (0..fragmentCount-1); when the
+   * bytes fall short the client also asks for fragment `fragmentCount` (the highest-index reading). */
   fragmentCount: number | null;
 }
 
@@ -315,6 +316,8 @@ export interface ActivityProgress {
   fragmentsDone: number;
   /** Fragments in flight, the one being delivered first. */
   fragments: ActivityFragmentProgress[];
+  /** What did not stop the export but is worth telling (so far). */
+  warnings: ExportWarning[];
   records: number;
   rows: number;
   bytes: number;
@@ -364,6 +367,12 @@ export type ActivityBatch =
   | (ActivityBatchPlace & { kind: "csv"; csv: string; rows: number })
   | (ActivityBatchPlace & { kind: "jsonl"; bytes: Uint8Array });
 
+/**
+ * `W_RESULTS_SIZE`: a job's data came to more bytes than its `results_size` (the vendor may count
+ * compressed bytes, or leave out line ends). Every line arrived whole; fewer bytes is an error.
+ */
+export interface ExportWarning { code: "W_RESULTS_SIZE"; jobId: string; message: string; resultsSize: number | null; received: number | null }
+
 export interface ActivityDataError { window: number; jobId: string; fragment: number | null; line: number; column: number; message: string }
 
 export interface ActivitySummary {
@@ -379,6 +388,7 @@ export interface ActivitySummary {
   header: string[];
   /** format "csv": fields first seen after the header was written (not in the CSV). */
   lateFields: { column: string; firstLine: number; count: number }[];
+  warnings: ExportWarning[];
 }
 
 export interface ActivitiesApi {

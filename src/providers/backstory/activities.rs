@@ -23,7 +23,7 @@ pub mod schedule;
 pub mod schema;
 
 pub use job::{Job, JobState, JobWatch, PollBackoff};
-pub use plan::{fragment_plan, plan_windows};
+pub use plan::{fragment_plan, plan_windows, FragmentPath, FragmentPlan, Refusal, SizeCheck};
 pub use schedule::{Action, Scheduler};
 
 pub const JOBS_PATH: &str = "/pull/v1/export/activities/jobs";
@@ -377,9 +377,20 @@ pub fn list_request(base_url: &str) -> HttpRequest {
 
 /// `GET /jobs/{id}/data[?fragment=N]`, streamed.
 pub fn data_request(base_url: &str, job_id: &str, fragment: Option<u32>) -> Result<HttpRequest> {
+    fragment_request(base_url, job_id, fragment, FragmentPath::Data)
+}
+
+/// A data request at either URL form the document shows (see [`FragmentPath`]); the whole data
+/// (`fragment: None`) is always `/data`.
+pub fn fragment_request(
+    base_url: &str,
+    job_id: &str,
+    fragment: Option<u32>,
+    form: FragmentPath,
+) -> Result<HttpRequest> {
     let id = check_job_id(job_id)?;
     let path = match fragment {
-        Some(k) => format!("{JOBS_PATH}/{id}/data?fragment={k}"),
+        Some(k) => format!("{JOBS_PATH}/{id}/{}?fragment={k}", form.segment()),
         None => format!("{JOBS_PATH}/{id}/data"),
     };
     Ok(HttpRequest::get(join_url(base_url, &path))
