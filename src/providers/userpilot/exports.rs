@@ -425,9 +425,19 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The document writes `completed`, `in_progress`, `failed`; the same words in another case
+    /// or with a space or hyphen (`In Progress`, `in-progress`) are read as them.
     pub fn parse(s: &str) -> JobStatus {
-        match s {
-            "in_progress" => JobStatus::InProgress,
+        let norm: String = s
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        match norm.as_str() {
+            "in_progress" | "inprogress" | "running" => JobStatus::InProgress,
             "completed" => JobStatus::Completed,
             "failed" => JobStatus::Failed,
             other => JobStatus::Other(other.to_string()),
@@ -541,8 +551,15 @@ impl Job {
         let mut presigned_urls = Vec::new();
         if let Some(list) = v.get("presigned_urls").and_then(Value::as_array) {
             for (i, f) in list.iter().enumerate() {
-                let name = f.get("filename").and_then(Value::as_str);
-                let url = f.get("url").and_then(Value::as_str);
+                // Objects `{filename, url}` as documented, or bare URL strings (the field's name
+                // says "urls"): then the name is the URL's last path segment.
+                let (name, url) = match f {
+                    Value::String(u) => (filename_of_url(u), Some(u.as_str())),
+                    _ => (
+                        f.get("filename").and_then(Value::as_str),
+                        f.get("url").and_then(Value::as_str),
+                    ),
+                };
                 match (name, url) {
                     (Some(n), Some(u)) if !n.is_empty() && !u.is_empty() => {
                         presigned_urls.push(PresignedFile {
@@ -603,6 +620,12 @@ impl Job {
     pub fn file(&self, filename: &str) -> Option<&PresignedFile> {
         self.presigned_urls.iter().find(|f| f.filename == filename)
     }
+}
+
+/// `https://h/a/2024-07-29.json.gz?X-Amz-...` -> `2024-07-29.json.gz`.
+fn filename_of_url(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?;
+    path.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
 /// The job a 409 refers to: the one the list shows in progress (the newest, if several).
@@ -893,6 +916,35 @@ mod tests {
         let c = Created::parse(br#"{ "environment_app_token": "NX-51f4acf7", "environment_name": "production",
           "job_id": "86f4dd75", "links": "/api/v1/analytics/exports/jobs/86f4dd75", "start_time": "2024-10-06T10:44:50.999504" }"#).unwrap();
         assert_eq!(c.job_id, "86f4dd75");
+    }
+
+    #[test]
+    fn presigned_urls_as_strings_and_statuses_in_any_case_are_read() {
+        let j = Job::parse(br#"{"job_id":"j","status":"Completed","presigned_urls":["https://f/x/2024-07-29.json.gz?X-Amz-Signature=a/b","https://f/x/2024-08-05.csv.gz"]}"#).unwrap();
+        assert_eq!(j.status, JobStatus::Completed);
+        let names: Vec<&str> = j
+            .presigned_urls
+            .iter()
+            .map(|f| f.filename.as_str())
+            .collect();
+        assert_eq!(names, ["2024-07-29.json.gz", "2024-08-05.csv.gz"]);
+        assert!(j.presigned_urls[0].url.ends_with("Signature=a/b"));
+        for (text, st) in [
+            ("IN_PROGRESS", JobStatus::InProgress),
+            ("In Progress", JobStatus::InProgress),
+            ("in-progress", JobStatus::InProgress),
+            ("FAILED", JobStatus::Failed),
+        ] {
+            assert_eq!(JobStatus::parse(text), st, "{text}");
+        }
+        assert_eq!(
+            JobStatus::parse("queued"),
+            JobStatus::Other("queued".into())
+        );
+        let e =
+            Job::parse(br#"{"job_id":"j","status":"completed","presigned_urls":["https://f/"]}"#)
+                .unwrap_err();
+        assert!(e.to_string().contains("presigned_urls[0]"), "{e}");
     }
 
     #[test]
