@@ -4,6 +4,7 @@
 
 use super::inflight::InFlight;
 use super::{retry_after, send, Response, Session};
+use crate::core::http::find_header;
 use crate::core::retry::Backoff;
 use crate::error::{Error, Result};
 use crate::providers::backstory::forecasting::pages::bad_answer;
@@ -107,13 +108,21 @@ fn not_a_page(status: u16, body: &[u8], header_error: Error) -> Error {
 /// Reads an answer's headers and records; `Err((error, cut_short))`.
 fn read_page(
     page: u32,
+    per_page: u32,
     status: u16,
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> std::result::Result<ForecastPage, (Error, bool)> {
-    let page_headers =
-        PageHeaders::parse(headers, status).map_err(|e| (not_a_page(status, &body, e), false))?;
+    // An object where the page's array belongs (a 200 carrying an error) is reported as the
+    // body it is, before anything is read from it.
+    let no_total = find_header(headers, "X-Total-Count").is_none();
+    if no_total && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let e = bad_answer(status, "no X-Total-Count header".into());
+        return Err((not_a_page(status, &body, e), false));
+    }
     let records = parse_page(&body, &format!("page {page}"))?;
+    let page_headers = PageHeaders::read(headers, status, page, per_page, records.len())
+        .map_err(|e| (not_a_page(status, &body, e), false))?;
     Ok(ForecastPage {
         number: page,
         status,
@@ -151,12 +160,13 @@ async fn fetch_page<T: Transport>(
                 (head.status, head.headers, read)
             }
         };
-        let (err, retry_as) = match read.map(|body| read_page(page, status, &headers, body)) {
-            Ok(Ok(p)) => return Ok(p),
-            Err(e) => (e.clone(), e),
-            Ok(Err((e, true))) => (e, Error::network(format!("page {page} was cut short"))),
-            Ok(Err((e, false))) => return Err(e),
-        };
+        let (err, retry_as) =
+            match read.map(|body| read_page(page, query.per_page, status, &headers, body)) {
+                Ok(Ok(p)) => return Ok(p),
+                Err(e) => (e.clone(), e),
+                Ok(Err((e, true))) => (e, Error::network(format!("page {page} was cut short"))),
+                Ok(Err((e, false))) => return Err(e),
+            };
         match backoff.next_delay(&retry_as) {
             Some(d) => t.sleep(d as f64).await?,
             None => return Err(err),

@@ -18,6 +18,9 @@ pub struct PageHeaders {
     pub page_last: u32,
     pub limit: u32,
     pub page: u32,
+    /// The total came from the answer. `false`: the vendor sent no `X-Total-Count` and the
+    /// numbers are what this page's records imply (see [`PageHeaders::read`]).
+    pub exact: bool,
 }
 
 /// An answer we cannot use, although its status was a success.
@@ -74,6 +77,76 @@ impl PageHeaders {
             page_last,
             limit,
             page,
+            exact: true,
+        })
+    }
+
+    /// Reads an answer to a request for `asked` at `per_page` that held `records` records, under
+    /// every reading of the document's headers: all four (checked strictly, as [`parse`]);
+    /// `X-Limit`/`X-Page` absent (the request's own values); `X-Total-Count` alone (the page
+    /// count follows); `X-Page-Last` alone or no headers at all (a full page means there may be
+    /// another, a short or empty page is the last).
+    ///
+    /// [`parse`]: PageHeaders::parse
+    pub fn read(
+        headers: &[(String, String)],
+        status: u16,
+        asked: u32,
+        per_page: u32,
+        records: usize,
+    ) -> Result<PageHeaders> {
+        let has = |n: &str| find_header(headers, n).is_some();
+        if has("X-Total-Count") && has("X-Page-Last") && has("X-Limit") && has("X-Page") {
+            return PageHeaders::parse(headers, status);
+        }
+        let opt = |n: &str| -> Result<Option<u64>> {
+            if has(n) {
+                header_number(headers, n, status).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let limit = opt("X-Limit")?
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(per_page.max(1));
+        let page = opt("X-Page")?
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(asked);
+        let before = u64::from(page - 1) * u64::from(limit);
+        if let Some(total_count) = opt("X-Total-Count")? {
+            let page_last = u32::try_from(total_count.div_ceil(u64::from(limit)).max(1))
+                .map_err(|_| bad_answer(status, "X-Total-Count is out of range".into()))?;
+            return Ok(PageHeaders {
+                total_count,
+                page_last,
+                limit,
+                page,
+                exact: true,
+            });
+        }
+        let n = records as u64;
+        let stated_last = opt("X-Page-Last")?.and_then(|n| u32::try_from(n).ok());
+        // A full page may have a successor: ask, and let its answer tell.
+        let full = n >= u64::from(limit);
+        let page_last = match stated_last {
+            Some(l) if l >= 1 => l,
+            _ if full => page.saturating_add(1),
+            _ => page,
+        };
+        let total_count = if page < page_last {
+            // Enough to make this page full and the next one exist.
+            u64::from(page_last - 1) * u64::from(limit) + 1
+        } else {
+            before + n
+        };
+        Ok(PageHeaders {
+            total_count: total_count.max(before + n.min(u64::from(limit))),
+            page_last,
+            limit,
+            page,
+            exact: false,
         })
     }
 
@@ -203,6 +276,8 @@ impl PagePlanner {
             ));
         }
         let change = match self.total {
+            // Totals implied by a page's records grow page by page: not a change of data.
+            _ if !headers.exact => None,
             Some(prev) if prev != headers.total_count => Some(TotalChange {
                 page,
                 previous: prev,
@@ -213,7 +288,9 @@ impl PagePlanner {
         if let Some(c) = change {
             self.changes.push(c);
         }
-        self.total = Some(headers.total_count);
+        if headers.exact {
+            self.total = Some(headers.total_count);
+        }
         self.last = Some(headers.page_last);
         self.received
             .insert(page, records > 0 || page <= headers.page_last);
@@ -279,6 +356,74 @@ mod tests {
             page_last: total.div_ceil(limit.into()).max(1) as u32,
             limit,
             page,
+            exact: true,
+        }
+    }
+
+    /// Walks a vendor of `total` records at `limit` per page whose answers carry only the
+    /// headers `keep` names, one page at a time as the plan allows.
+    fn walk(total: usize, limit: u32, keep: &[&str]) -> (Vec<u32>, Vec<u32>) {
+        let mut p = PagePlanner::new(limit, 1, 4, None);
+        let (mut asked, mut delivered) = (Vec::new(), Vec::new());
+        for _ in 0..100 {
+            let mut batch = Vec::new();
+            while let Some(q) = p.next_fetch() {
+                batch.push(q);
+            }
+            for q in batch {
+                asked.push(q);
+                let before = (q as usize - 1) * limit as usize;
+                let n = total.saturating_sub(before).min(limit as usize);
+                let all = hdrs(
+                    &total.to_string(),
+                    &total.div_ceil(limit as usize).max(1).to_string(),
+                    &limit.to_string(),
+                    &q.to_string(),
+                );
+                let kept: Vec<(String, String)> = all
+                    .into_iter()
+                    .filter(|(k, _)| keep.iter().any(|w| w.eq_ignore_ascii_case(k)))
+                    .collect();
+                let h = PageHeaders::read(&kept, 200, q, limit, n).unwrap();
+                let a = p.on_page(q, h, n, 200).unwrap();
+                assert_eq!(a.change, None);
+                while let Some((r, deliver)) = p.next_ready() {
+                    if deliver {
+                        delivered.push(r);
+                    }
+                }
+            }
+            if p.is_done() {
+                return (asked, delivered);
+            }
+        }
+        panic!("the walk did not end");
+    }
+
+    #[test]
+    fn every_reading_of_the_page_headers_walks_every_page_once() {
+        let all = ["X-Total-Count", "X-Page-Last", "X-Limit", "X-Page"];
+        for total in [0usize, 7, 10, 25, 30] {
+            let pages = total.div_ceil(10).max(1) as u32;
+            let every: Vec<u32> = (1..=pages).collect();
+            // All four, or the total alone: exactly the pages there are.
+            for keep in [&all[..], &["X-Total-Count"], &["X-Total-Count", "X-Page"]] {
+                let (asked, delivered) = walk(total, 10, keep);
+                assert_eq!(asked, every, "{total} {keep:?}");
+                assert_eq!(delivered, every, "{total} {keep:?}");
+            }
+            // X-Page-Last alone: the same.
+            let (asked, _) = walk(total, 10, &["X-Page-Last"]);
+            assert_eq!(asked, every, "{total} X-Page-Last only");
+            // No headers: a full last page costs one empty page more, never a page less.
+            let (asked, delivered) = walk(total, 10, &[]);
+            let extra = u32::from(total > 0 && total % 10 == 0);
+            assert_eq!(
+                asked,
+                (1..=pages + extra).collect::<Vec<_>>(),
+                "{total} none"
+            );
+            assert_eq!(delivered, asked, "{total} none (the extra page is empty)");
         }
     }
 
