@@ -151,12 +151,16 @@ export class ForecastingApi {
     const total = rows.length;
     const last = Math.max(1, Math.ceil(total / p.per_page));
     const page = rows.slice((p.page - 1) * p.per_page, p.page * p.per_page).map((r) => r.rec);
-    sendJson(res, 200, page, {
+    const headers = {
       "X-Total-Count": String(total),
       "X-Page-Last": String(last),
       "X-Limit": String(p.per_page),
       "X-Page": String(p.page),
-    });
+    };
+    // readings.forecastHeaders: the document lists four headers; a vendor may send fewer.
+    const keep = { all: null, total_only: ["X-Total-Count"], last_only: ["X-Page-Last"], none: [] }[this.sb.config.readings.forecastHeaders];
+    if (keep) for (const k of Object.keys(headers)) if (!keep.includes(k)) delete headers[k];
+    sendJson(res, 200, page, headers);
   }
 
   /** POST /__sandbox/truth/forecasting: every record a query matches, unpaginated. */
