@@ -208,8 +208,10 @@ export interface ForecastRecord {
 
 export interface ForecastPage {
   page: number;
+  /** X-Page-Last; without it, what the pages so far imply (a full page: at least one more). */
   pageLast: number;
-  totalCount: number;
+  /** X-Total-Count; null when the vendor did not send it. */
+  totalCount: number | null;
   limit: number;
   records: ForecastRecord[];
   /** This page's total differs from the first page's: records may repeat or be missing. */

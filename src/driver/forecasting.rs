@@ -239,7 +239,8 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
     Ok(ForecastOutcome {
         pages: progress.pages,
         records: progress.records,
-        total_count: planner.total().unwrap_or(0),
+        // No X-Total-Count from the vendor: the records there were.
+        total_count: planner.total().unwrap_or(progress.records),
         page_last: planner.page_last().unwrap_or(1),
         total_changes: planner.changes().to_vec(),
         complete: !planner.capped(),
