@@ -73,6 +73,24 @@ function cmp(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+function paramsFromQuery(sp) {
+  const out = {};
+  const value = (v) => {
+    try {
+      const j = JSON.parse(v);
+      return typeof j === "number" || typeof j === "boolean" ? j : v;
+    } catch {
+      return v;
+    }
+  };
+  for (const [k, v] of sp) {
+    const m = /^(\w+)\[(\w+)\]$/.exec(k);
+    if (m) (out[m[1]] ??= {})[m[2]] = value(v);
+    else out[k] = value(v);
+  }
+  return out;
+}
+
 /** Nulls sort after values (never-submitted records come last among equals). */
 function cmpNullable(a, b) {
   if (a === null && b === null) return 0;
@@ -142,10 +160,19 @@ export class ForecastingApi {
     return { period, type, rows };
   }
 
-  async handleQuery(req, res) {
+  /**
+   * POST with a JSON body, or (readings.forecastMethod "get") GET with the parameters in the
+   * query string, nested ones as `timeframe[snapshots]=all`; values that read as JSON (numbers,
+   * booleans) are taken as such. The method not served answers 405.
+   */
+  async handleQuery(req, res, url = null) {
     const raw = await readBody(req, 64 * 1024);
+    const want = this.sb.config.readings.forecastMethod === "get" ? "GET" : "POST";
+    if (req.method !== want) {
+      throw new HttpError(405, { error: "method_not_allowed", message: `use ${want}` }, { Allow: want });
+    }
     this.sb.auth.requireBearer(req);
-    const body = parseJsonBody(raw, (m) => bad(m, "body"));
+    const body = url ? paramsFromQuery(url.searchParams) : parseJsonBody(raw, (m) => bad(m, "body"));
     const p = validateForecastParams(body);
     const { rows } = this.select(p);
     const total = rows.length;

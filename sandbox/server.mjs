@@ -70,6 +70,7 @@ export const READINGS = Object.freeze({
   expiredTokenStatus: [401, 403],
   // Forecasting
   forecastHeaders: ["all", "total_only", "last_only", "none"],
+  forecastMethod: ["post", "get"],
   // Userpilot
   createStatus: [201, 200],
   links: ["relative", "absolute"],
@@ -77,6 +78,7 @@ export const READINGS = Object.freeze({
   statusCase: ["lower", "upper"],
   cursorEnd: ["null", "empty", "missing"],
   lookupShape: ["documented", "arrays", "pages"],
+  emptyFiles: ["gzip", "zero_bytes"],
 });
 
 export function defaultReadings() {
@@ -224,6 +226,7 @@ export class Sandbox {
       ["GET", new RegExp(`^${J}/([^/]+)/?$`), (req, res, m) => a.handleGet(req, res, m[1]), "activities.get"],
       ["GET", new RegExp(`^${J}/([^/]+)/(data|fragment)/?$`), (req, res, m, url) => a.handleData(req, res, m[1], url, m[2]), "activities.data"],
       ["POST", /^\/v3\/beta\/forecasting\/query\/?$/, (req, res) => f.handleQuery(req, res), "forecasting"],
+      ["GET", /^\/v3\/beta\/forecasting\/query\/?$/, (req, res, m, url) => f.handleQuery(req, res, url), "forecasting"],
       ["POST", new RegExp(`^${U}/?$`), (req, res) => u.handleCreate(req, res), "userpilot.create"],
       ["GET", new RegExp(`^${U}/jobs/?$`), (req, res) => u.handleList(req, res), "userpilot.list"],
       ["GET", new RegExp(`^${U}/jobs/([^/]+)/?$`), (req, res, m) => u.handleGet(req, res, m[1]), "userpilot.get"],

@@ -346,14 +346,19 @@ export class UserpilotApi {
     const job = this.jobs.get(jobId);
     const file = job && this.refresh(job).status === "completed" ? job.files.find((f) => f.filename === filename) : null;
     if (!file || !this.visible(job)) throw this.s3Error(404, "NoSuchKey", "The specified key does not exist.");
+    const index = job.files.indexOf(file);
+    // readings.emptyFiles: a file with no events is a gzip of nothing (or of the CSV header), or
+    // a zero-byte object, as a store may keep an empty partition.
+    const zero = this.sb.config.readings.emptyFiles === "zero_bytes" && this.fileEvents(job, index).next().done;
     res.writeHead(200, {
       ...CORS_HEADERS,
       "Content-Type": "application/gzip",
       "Content-Disposition": `attachment; filename="${filename}"`,
       ETag: `"${hash32(job.id, filename).toString(16)}"`,
+      ...(zero ? { "Content-Length": "0" } : {}),
     });
-    if (req.method === "HEAD") return res.end();
-    await this.streamGzip(res, job, job.files.indexOf(file), req.sandboxFault ?? null);
+    if (req.method === "HEAD" || zero) return res.end();
+    await this.streamGzip(res, job, index, req.sandboxFault ?? null);
   }
 
   // -------------------------------------------------------------------------------------------

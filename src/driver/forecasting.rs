@@ -10,9 +10,11 @@ use crate::error::{Error, Result};
 use crate::providers::backstory::forecasting::pages::bad_answer;
 use crate::providers::backstory::forecasting::table::parse_page;
 use crate::providers::backstory::forecasting::{
-    ForecastQuery, PageHeaders, PagePlanner, Record, TotalChange, DEFAULT_PATH,
+    method_after_refusal, ForecastQuery, PageHeaders, PagePlanner, QueryMethod, Record,
+    TotalChange, DEFAULT_PATH,
 };
 use crate::transport::{Body, Transport};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// An edge worker may hold 6 connections at once; more than that would only queue.
@@ -141,13 +143,22 @@ async fn fetch_page<T: Transport>(
     query: &ForecastQuery,
     path: &str,
     page: u32,
+    method: &Cell<QueryMethod>,
 ) -> Result<ForecastPage> {
     let seed = (t.now_ms() as u64) ^ u64::from(page).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut backoff = Backoff::new(session.retry, seed);
     loop {
-        let req = query.page_request(&session.base_url, path, page);
+        let used = method.get();
+        let req = query.page_request_with(&session.base_url, path, page, used);
         let (status, headers, read) = match send(t, session, req, &mut || {}).await? {
             Response::Buffered(r) if r.is_success() => (r.status, r.headers, Ok(r.body)),
+            Response::Buffered(r) if method_after_refusal(used, r.status).is_some() => {
+                // Shared by every page of the run: the first page finds out for all.
+                if let Some(m) = method_after_refusal(used, r.status) {
+                    method.set(m);
+                }
+                continue;
+            }
             Response::Buffered(r) => {
                 return Err(Error::from_status(
                     r.status,
@@ -184,6 +195,8 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
 ) -> Result<ForecastOutcome> {
     let window = opts.concurrency.clamp(1, MAX_CONCURRENCY);
     let mut planner = PagePlanner::new(query.per_page, query.first_page(), window, opts.max_pages);
+    // Declared before the pages in flight, which borrow it.
+    let method = Cell::new(QueryMethod::Post);
     let mut inflight = InFlight::new();
     let mut waiting: BTreeMap<u32, ForecastPage> = BTreeMap::new();
     let mut progress = ForecastProgress {
@@ -198,7 +211,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
         let ready = planner.next_ready();
         let mut started = false;
         while let Some(p) = planner.next_fetch() {
-            inflight.push(p, fetch_page(t, session, query, &opts.path, p));
+            inflight.push(p, fetch_page(t, session, query, &opts.path, p, &method));
             started = true;
         }
         if started {

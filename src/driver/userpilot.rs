@@ -449,6 +449,9 @@ struct Decode {
     gz: Option<GzipDecoder>,
     parser: Parser,
     out: Vec<u8>,
+    /// Compressed bytes received: none at all, under a `Content-Length: 0`, is an empty file.
+    raw_in: u64,
+    zero_length: bool,
 }
 
 /// What has been delivered from a file: a fetch from the start skips it.
@@ -485,6 +488,8 @@ struct FileRun<B> {
     body: Option<B>,
     reading: bool,
     native: bool,
+    /// The answer said `Content-Length: 0`.
+    zero_length: bool,
     restarts: u32,
     backoff: Backoff,
 }
@@ -557,8 +562,10 @@ struct Run<'s, S: RowsSink> {
 }
 
 impl<S: RowsSink> Run<'_, S> {
-    fn new_decode(&self, format: Option<Format>, native: bool) -> Decode {
+    fn new_decode(&self, format: Option<Format>, native: bool, zero_length: bool) -> Decode {
         Decode {
+            raw_in: 0,
+            zero_length,
             gz: (!native).then(GzipDecoder::new),
             parser: self.new_parser(format),
             out: Vec::new(),
@@ -799,6 +806,7 @@ impl<S: RowsSink> Run<'_, S> {
         done: &mut Delivered,
         chunk: &[u8],
     ) -> Result<()> {
+        d.raw_in += chunk.len() as u64;
         let Some(mut gz) = d.gz.take() else {
             return self.feed(file, d, done, chunk).await;
         };
@@ -827,6 +835,12 @@ impl<S: RowsSink> Run<'_, S> {
     /// The file's body ended: a gzip stream must end between members; then the parser finishes.
     /// A stream cut short is the connection's fault, so it is a (retryable) network error.
     async fn end(&mut self, file: FileRef<'_>, d: &mut Decode, done: &mut Delivered) -> Result<()> {
+        // A zero-byte object is how some stores keep an empty partition (issue 15 §3): no records.
+        // Only when the answer said so: a body that ends before any byte without saying it is a
+        // cut, fetched again.
+        if d.raw_in == 0 && d.zero_length {
+            return self.deliver(file, d, done, Take::Last).await;
+        }
         if let Some(gz) = &mut d.gz {
             if let Err(e) = gz.finish() {
                 return Err(if gz.is_truncated() {
@@ -928,6 +942,7 @@ where
             body: None,
             reading: false,
             native: false,
+            zero_length: false,
             restarts: 0,
             backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64)),
         })
@@ -1012,7 +1027,7 @@ where
         };
         if let Some(chunk) = f.queue.pop_front() {
             f.queued -= chunk.len();
-            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native));
+            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
             run.progress.bytes += chunk.len() as u64;
             let r = run.chunk(file, d, &mut done, &chunk).await;
             run.sink.progress(&run.progress);
@@ -1029,7 +1044,8 @@ where
         };
         match std::mem::replace(&mut f.state, FileState::Waiting) {
             FileState::Ended if f.queue.is_empty() => {
-                let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native));
+                let d =
+                    decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
                 match run.end(file, d, &mut done).await {
                     Ok(()) => {
                         f.state = FileState::Ended;
@@ -1111,8 +1127,14 @@ where
             continue;
         }
         match event {
-            Event::Opened(Ok(Response::Streaming(_, mut body))) => {
-                g.native = opts.native_gunzip && body.gunzip_natively();
+            Event::Opened(Ok(Response::Streaming(head, mut body))) => {
+                // A zero-byte file cannot go through a native gunzip (it would fail on the
+                // missing header): it is read as it is, and is empty.
+                let empty = head
+                    .header("content-length")
+                    .is_some_and(|v| v.trim() == "0");
+                g.zero_length = empty;
+                g.native = !empty && opts.native_gunzip && body.gunzip_natively();
                 g.body = Some(body);
                 g.state = FileState::Reading;
             }
@@ -1137,7 +1159,7 @@ where
         }
         // A new fetch of the head must decode from scratch, skipping what was delivered.
         if j == head && decode.is_none() {
-            let d = run.new_decode(g.format, g.native);
+            let d = run.new_decode(g.format, g.native, g.zero_length);
             decode = Some(d);
             if let Some(d) = decode.as_mut() {
                 run.skip_delivered(d, &done);

@@ -136,10 +136,11 @@ test("token: form, HTTP Basic or JSON; expires_in as text; bearer casing; an exp
   await assert.rejects(bad.activities.list(), (e) => e.code === "E_AUTH" && !e.message.includes("nope"));
 });
 
-test("forecasting: all four page headers, X-Total-Count only, X-Page-Last only, none", async () => {
+test("forecasting: all four page headers, X-Total-Count only, X-Page-Last only, none; POST or GET", async () => {
   const c = backstory();
-  for (const forecastHeaders of ["all", "total_only", "last_only", "none"]) {
-    await readings({ forecastHeaders });
+  for (const [i, forecastHeaders] of ["all", "total_only", "last_only", "none"].entries()) {
+    const forecastMethod = i % 2 ? "get" : "post";
+    await readings({ forecastHeaders, forecastMethod });
     for (const params of [{ forecast_type_id: 10089, per_page: 7 }, { forecast_type_id: 10090, per_page: 1000 }]) {
       const t = await control(sb, "/__sandbox/truth/forecasting", c.forecasts.validate(params));
       // A per_page that divides the total, so the last page is full and "none" must ask one
@@ -149,7 +150,7 @@ test("forecasting: all four page headers, X-Total-Count only, X-Page-Last only, 
       assert.ok(div >= 1 && div <= 1000, `a per_page dividing ${t.total}`);
       const full = { ...params, per_page: div };
       for (const p of [params, full]) {
-        const label = `${forecastHeaders} ${JSON.stringify(p)}`;
+        const label = `${forecastHeaders} ${forecastMethod} ${JSON.stringify(p)}`;
         const truth = await control(sb, "/__sandbox/truth/forecasting", c.forecasts.validate(p));
         const pages = [];
         for await (const page of c.forecasts.query(p, { concurrency: 3 })) pages.push(page);
@@ -209,6 +210,34 @@ test("userpilot: lookups as documented, all arrays or all pages; the last cursor
       }
     }
   }
+});
+
+test("userpilot: an export whose files hold no events, served as a gzip of nothing or as zero bytes", async () => {
+  const up = userpilot();
+  for (const emptyFiles of ["gzip", "zero_bytes"]) {
+    await readings({ emptyFiles });
+    for (const format of ["json", "csv"]) {
+      for (const nativeGunzip of [false, true]) {
+        const label = `${emptyFiles} ${format} nativeGunzip=${nativeGunzip}`;
+        await control(sb, "/__sandbox/reset");
+        const job = await up.exports.start({ from: "2024-05-06", to: "2024-05-19", userId: ["nobody-at-all"], format });
+        await up.exports.wait(job, { pollMs: 20 });
+        assert.deepEqual(await userpilotTruth({ job_id: job.jobId }), [], label);
+        const { batches, summary } = await gather(up.exports.rows(job.jobId, { nativeGunzip }));
+        assert.equal(batches.flatMap((b) => b.records ?? []).length, 0, label);
+        assert.equal(summary.records, 0, label);
+        assert.equal(summary.files.length, 2, label);
+      }
+    }
+  }
+  // A body cut before its first byte (no Content-Length) is still fetched again, not read as empty.
+  await readings({ emptyFiles: "gzip" });
+  await control(sb, "/__sandbox/reset");
+  const job = await up.exports.start({ from: "2024-05-06", to: "2024-05-19" });
+  await up.exports.wait(job, { pollMs: 20 });
+  await control(sb, "/__sandbox/faults", { scope: "userpilot.file", fault: "truncate", afterBytes: 0, nth: 1 });
+  const { batches } = await gather(up.exports.rows(job.jobId, { concurrency: 1 }));
+  assert.deepEqual(batches.flatMap((b) => b.records), await userpilotTruth({ job_id: job.jobId }));
 });
 
 test("userpilot: the no-plan key is an auth error whether the vendor says 403 or 401", async () => {
