@@ -335,7 +335,9 @@ export class ActivitiesApi {
     this.sb.auth.requireBearer(req);
     const since = this.sb.now() - RETENTION_DAYS * DAY_MS;
     const list = [...this.jobs.values()].filter((j) => j.createdMs >= since).reverse().map((j) => this.view(j));
-    sendJson(res, 200, list);
+    // readings.jobList: a bare array, or wrapped as {jobs: [...]} or {data: [...]}.
+    const shape = this.sb.config.readings.jobList;
+    sendJson(res, 200, shape === "array" ? list : { [shape]: list });
   }
 
   requireJob(id) {

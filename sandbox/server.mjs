@@ -63,6 +63,7 @@ export const READINGS = Object.freeze({
   resultsSize: ["exact", "no_final_newline", "compressed", "null", "absent", "zero", "over"],
   stateCase: ["title", "lower", "upper"],
   jobTimes: ["z", "no_zone", "micro"],
+  jobList: ["array", "jobs", "data"],
   // Backstory auth
   tokenEncoding: ["any", "form", "basic", "json"],
   expiresIn: ["number", "string"],

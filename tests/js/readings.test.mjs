@@ -115,6 +115,28 @@ test("activities: a day with no records under both numberings", async () => {
   }
 });
 
+test("activities: a create whose answer is lost adopts its job from the list, under every list shape and time format", async () => {
+  for (const jobList of ["array", "jobs", "data"]) {
+    for (const jobTimes of ["z", "no_zone", "micro"]) {
+      const label = `${jobList} ${jobTimes}`;
+      await control(sb, "/__sandbox/reset");
+      await readings({ jobList, jobTimes });
+      const c = backstory();
+      const listed = await c.activities.list();
+      assert.deepEqual(listed, [], label);
+      // The job is made, then the connection drops before its answer.
+      await control(sb, "/__sandbox/faults", { scope: "activities.create", fault: "reset", afterBytes: 0, nth: 1 });
+      const { bytes, summary } = await exportActivities(c, { startDate: "2024-03-04", endDate: "2024-03-06" });
+      const made = Object.values((await control(sb, "/__sandbox/state")).activityJobs).reduce((a, b) => a + b, 0);
+      const rules = await control(sb, "/__sandbox/faults");
+      assert.equal((Array.isArray(rules) ? rules : rules.rules)[0].fired, 1, `${label}: the answer was lost`);
+      assert.equal(made, 1, `${label}: the lost job was adopted, not made twice`);
+      assert.equal(bytes.toString("utf8"), await truthText({ job_id: summary.jobs[0].jobId }), label);
+      assert.equal((await c.activities.list())[0].jobId, summary.jobs[0].jobId, label);
+    }
+  }
+});
+
 test("token: form, HTTP Basic or JSON; expires_in as text; bearer casing; an expired token answered 401 or 403", async () => {
   for (const tokenEncoding of ["any", "form", "basic", "json"]) {
     for (const [expiresIn, tokenType, expiredTokenStatus] of [["number", "bearer", 401], ["string", "Bearer", 403]]) {

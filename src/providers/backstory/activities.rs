@@ -398,14 +398,14 @@ pub fn fragment_request(
         .streamed())
 }
 
-/// The job list answer: a JSON array of jobs (an object holding one under `jobs` is accepted
-/// too, as a vendor may wrap lists).
+/// The job list answer: a JSON array of jobs, as "the same response" as a job read suggests; an
+/// object holding the array under `jobs` or `data` is accepted too (wrapped lists).
 pub fn parse_job_list(body: &[u8]) -> Result<Vec<Job>> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| Error::decode(1, e.column() as u64, format!("job list is not JSON: {e}")))?;
     let items = match &v {
         Value::Array(a) => a,
-        Value::Object(o) => match o.get("jobs") {
+        Value::Object(o) => match o.get("jobs").or_else(|| o.get("data")) {
             Some(Value::Array(a)) => a,
             _ => return Err(Error::decode(1, 0, "job list is not an array")),
         },
@@ -418,6 +418,20 @@ pub fn parse_job_list(body: &[u8]) -> Result<Vec<Job>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_job_list_is_read_bare_or_wrapped() {
+        let job = r#"{"job_id":"j1","state":"Completed"}"#;
+        for body in [
+            format!("[{job}]"),
+            format!(r#"{{"jobs":[{job}]}}"#),
+            format!(r#"{{"data":[{job}],"total":1}}"#),
+        ] {
+            let list = parse_job_list(body.as_bytes()).unwrap();
+            assert_eq!(list[0].job_id, "j1", "{body}");
+        }
+        assert!(parse_job_list(br#"{"items":1}"#).is_err());
+    }
 
     fn req(v: Value) -> Result<ExportRequest> {
         ExportRequest::from_value(&v)
