@@ -6,7 +6,7 @@ import { after, before, beforeEach, test } from "node:test";
 import init, { BackstoryClient, UserpilotClient } from "../../js/index.js";
 import { LOOKUPS, PAGINATED_LOOKUPS } from "../../js/userpilot.js";
 import { SANDBOX_USERPILOT_NOPLAN_KEY } from "../../sandbox/server.mjs";
-import { control, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { backstoryEnv, control, runCli, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
 let sb;
 let defaults;
@@ -93,6 +93,15 @@ test("activities: more than announced is a warning, fewer (results_size over the
   const { bytes, summary } = await exportActivities(backstory(), { startDate: "2024-03-04", endDate: "2024-03-10" });
   assert.equal(bytes.toString("utf8"), await truthText({ job_id: summary.jobs[0].jobId }));
   assert.deepEqual(summary.warnings, []);
+});
+
+test("activities CLI: the results_size warning is printed, the data written whole", async () => {
+  await readings({ resultsSize: "compressed", fragmentNumbering: "index" });
+  const r = await runCli(["activities", "--start-date", "2024-03-04", "--end-date", "2024-03-10", "--poll-interval-ms", "40"], { env: backstoryEnv(sb) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: job \S+: received \d+ bytes of data, more than its results_size \d+ .*\(W_RESULTS_SIZE\)$/m);
+  const jobId = /job (\S+): received/.exec(r.stderr)[1];
+  assert.equal(r.stdout.toString("utf8"), await truthText({ job_id: jobId }));
 });
 
 test("activities: a day with no records under both numberings", async () => {
