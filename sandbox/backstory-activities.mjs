@@ -116,7 +116,10 @@ export class ActivitiesApi {
   view(job) {
     const done = job.state === "Completed";
     const r = this.sb.config.readings;
+    // readings.stateCase: the state as in the document's table ("Completed"), lower or upper case;
+    // "upper" also capitalises the echoed export_type and activity_type ("Delta", "All").
     const state = r.stateCase === "lower" ? job.state.toLowerCase() : r.stateCase === "upper" ? job.state.toUpperCase() : job.state;
+    const echo = (x) => (r.stateCase === "upper" ? x[0].toUpperCase() + x.slice(1) : x);
     const t = (ms) => fmtTime(ms, r.jobTimes);
     // readings.fragmentNumbering: "count" (0..fragment-1), "index" (the highest index,
     // 0..fragment; a job with no records says 0 and its fragment 0 is empty), "absent" (no field).
@@ -125,9 +128,9 @@ export class ActivitiesApi {
     const view = {
       job_id: job.id,
       state,
-      export_type: job.params.export_type,
+      export_type: echo(job.params.export_type),
       output_format: job.params.output_format,
-      activity_type: job.params.activity_type,
+      activity_type: echo(job.params.activity_type),
       start_date: job.params.start_date,
       end_date: job.params.end_date,
       job_created_time: t(job.createdMs),

@@ -81,14 +81,17 @@ export class BackstoryAuth {
     this.tokens.set(token, { clientId, expiresAtMs });
     this.prune(now);
     const r = this.sb.config.readings;
-    sendJson(res, 200, {
+    const answer = {
       access_token: token,
       token_type: r.tokenType,
       expires_in: r.expiresIn === "string" ? String(ttl) : ttl,
       // The vendor's documented shape: microseconds and no zone designator (it is UTC). Clients are
-      // meant to rely on expires_in; this field is informative.
+      // meant to rely on expires_in; this field is informative (readings.expiresIn "absent": the
+      // only one).
       expires_at: new Date(expiresAtMs).toISOString().slice(0, -1) + "000",
-    }, { "Cache-Control": "no-store", Pragma: "no-cache" });
+    };
+    if (r.expiresIn === "absent") delete answer.expires_in;
+    sendJson(res, 200, answer, { "Cache-Control": "no-store", Pragma: "no-cache" });
   }
 
   prune(now) {

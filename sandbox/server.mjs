@@ -66,7 +66,7 @@ export const READINGS = Object.freeze({
   jobList: ["array", "jobs", "data"],
   // Backstory auth
   tokenEncoding: ["any", "form", "basic", "json"],
-  expiresIn: ["number", "string"],
+  expiresIn: ["number", "string", "absent"],
   tokenType: ["bearer", "Bearer"],
   expiredTokenStatus: [401, 403],
   // Forecasting

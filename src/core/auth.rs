@@ -4,6 +4,7 @@
 
 use super::http::{form_encode, HttpRequest, HttpResponse};
 use super::step::Step;
+use super::time::parse_utc_seconds;
 use crate::error::{Error, Result};
 use std::fmt;
 
@@ -206,10 +207,15 @@ impl TokenCache {
             .and_then(|a| a.as_str())
             .filter(|a| !a.is_empty())
             .ok_or_else(|| Error::decode(1, 0, "token response has no access_token"))?;
-        // A number as documented, or the same number as text.
+        // A number as documented, or the same number as text; without it, the time left until
+        // `expires_at` (documented zone-less, read as UTC).
         let expires_in = v
             .get("expires_in")
             .and_then(|e| e.as_f64().or_else(|| e.as_str()?.trim().parse().ok()))
+            .or_else(|| {
+                let at = parse_utc_seconds(v.get("expires_at")?.as_str()?)?;
+                Some((at - now_ms) / 1000.0)
+            })
             .filter(|e| e.is_finite() && *e > 0.0)
             .ok_or_else(|| Error::decode(1, 0, "token response has no positive expires_in"))?;
         let lifetime_ms = expires_in * 1000.0;
@@ -555,6 +561,23 @@ mod tests {
             )
             .unwrap();
         assert_eq!(cache.expires_at_ms(), Some(7_200_000.0));
+        // No expires_in: the documented zone-less expires_at, as UTC.
+        let mut cache = TokenCache::new();
+        cache
+            .accept(
+                &HttpResponse::new(
+                    200,
+                    r#"{"access_token":"A","expires_at":"1970-01-01T02:00:00.000000"}"#,
+                ),
+                1_000.0,
+            )
+            .unwrap();
+        assert_eq!(cache.expires_at_ms(), Some(7_200_000.0));
+        let mut cache = TokenCache::new();
+        let past = r#"{"access_token":"A","expires_at":"1970-01-01T00:00:00"}"#;
+        assert!(cache
+            .accept(&HttpResponse::new(200, past), 1_000.0)
+            .is_err());
     }
 
     #[test]

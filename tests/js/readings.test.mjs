@@ -146,9 +146,9 @@ test("activities: a create whose answer is lost adopts its job from the list, un
   }
 });
 
-test("token: form, HTTP Basic or JSON; expires_in as text; bearer casing; an expired token answered 401 or 403", async () => {
+test("token: form, HTTP Basic or JSON; expires_in as text or absent (expires_at); bearer casing; an expired token answered 401 or 403", async () => {
   for (const tokenEncoding of ["any", "form", "basic", "json"]) {
-    for (const [expiresIn, tokenType, expiredTokenStatus] of [["number", "bearer", 401], ["string", "Bearer", 403]]) {
+    for (const [expiresIn, tokenType, expiredTokenStatus] of [["number", "bearer", 401], ["string", "Bearer", 403], ["absent", "bearer", 403]]) {
       const label = JSON.stringify({ tokenEncoding, expiresIn, tokenType, expiredTokenStatus });
       await control(sb, "/__sandbox/reset");
       await readings({ tokenEncoding, expiresIn, tokenType, expiredTokenStatus });

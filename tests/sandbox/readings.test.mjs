@@ -57,7 +57,7 @@ test("activities: numbering, results_size, state case, job times, URL form, list
   await set({ fragmentNumbering: "absent", resultsSize: "absent", stateCase: "upper", jobTimes: "micro" });
   v = await view();
   assert.ok(!("fragment" in v) && !("results_size" in v));
-  assert.equal(v.state, "COMPLETED");
+  assert.deepEqual([v.state, v.export_type, v.activity_type], ["COMPLETED", "Delta", "All"]);
   assert.match(v.job_created_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   for (const [resultsSize, want] of [["compressed", Math.floor(truth.bytes / 3)], ["null", null], ["zero", 0], ["over", truth.bytes + 1000]]) {
     await set({ resultsSize });
@@ -92,6 +92,9 @@ test("token: each encoding alone, expires_in as text, Bearer, an expired token a
   const t = await (await fetch(url, form)).json();
   assert.equal(typeof t.expires_in, "string");
   assert.equal(t.token_type, "Bearer");
+  await set({ expiresIn: "absent" });
+  const t2 = await (await fetch(url, form)).json();
+  assert.ok(!("expires_in" in t2) && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/.test(t2.expires_at));
   await control(sb, "tokens/expire");
   assert.equal((await fetch(J(), { headers: { Authorization: `Bearer ${t.access_token}` } })).status, 403);
 });

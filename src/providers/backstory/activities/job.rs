@@ -123,15 +123,21 @@ impl Job {
             })?,
             _ => return Err(bad("state", "is missing or not a string")),
         };
+        // Echoes of the request: the document writes them lower case ("delta", "email"), the
+        // states capitalised; either case is read.
         let export_type = match opt_str(m, "export_type")? {
             None => None,
-            Some(s) => Some(ExportType::parse(&s).ok_or_else(|| bad("export_type", "is unknown"))?),
+            Some(s) => Some(
+                ExportType::parse(&s.to_ascii_lowercase())
+                    .ok_or_else(|| bad("export_type", "is unknown"))?,
+            ),
         };
         let activity_type = match opt_str(m, "activity_type")? {
             None => None,
-            Some(s) => {
-                Some(ActivityType::parse(&s).ok_or_else(|| bad("activity_type", "is unknown"))?)
-            }
+            Some(s) => Some(
+                ActivityType::parse(&s.to_ascii_lowercase())
+                    .ok_or_else(|| bad("activity_type", "is unknown"))?,
+            ),
         };
         let date = |k: &str| -> Result<Option<String>> {
             match opt_str(m, k)? {
@@ -312,6 +318,14 @@ mod tests {
         );
         assert_eq!(Job::from_value(&j.to_value()).unwrap(), j);
         let done = Job::from_json(with("Completed", "\"fragment\":3,\"x\":1").as_bytes()).unwrap();
+        let echoed = QUEUED
+            .replace("\"delta\"", "\"Delta\"")
+            .replace("\"all\"", "\"ALL\"");
+        let j = Job::from_json(echoed.as_bytes()).unwrap();
+        assert_eq!(
+            (j.export_type, j.activity_type),
+            (Some(ExportType::Delta), Some(ActivityType::All))
+        );
         for (text, state) in [
             ("completed", JobState::Completed),
             ("COMPLETED", JobState::Completed),
