@@ -841,6 +841,12 @@ impl<S: RowsSink> Run<'_, S> {
         if d.raw_in == 0 && d.zero_length {
             return self.deliver(file, d, done, Take::Last).await;
         }
+        if d.raw_in == 0 && d.gz.is_some() {
+            return Err(Error::network(format!(
+                "{}: body ended before its first byte",
+                file.filename
+            )));
+        }
         if let Some(gz) = &mut d.gz {
             if let Err(e) = gz.finish() {
                 return Err(if gz.is_truncated() {

@@ -38,6 +38,8 @@ enum Reply {
         chunks: Vec<Vec<u8>>,
         end: End,
     },
+    /// 200 with `Content-Length: 0`: a zero-byte object (an empty partition, issue 15 §3).
+    ZeroBytes,
 }
 
 fn reply(status: u16, body: impl Into<Vec<u8>>) -> Reply {
@@ -132,16 +134,21 @@ impl Transport for Routes {
             .get_mut(&req.url)
             .and_then(VecDeque::pop_front)
             .unwrap_or_else(|| panic!("no reply for {}", req.url));
-        let Reply::Ok {
-            status,
-            chunks,
-            end,
-        } = r;
-        Ok((
-            ResponseHead {
+        let (status, chunks, end, headers) = match r {
+            Reply::Ok {
                 status,
-                headers: vec![],
-            },
+                chunks,
+                end,
+            } => (status, chunks, end, vec![]),
+            Reply::ZeroBytes => (
+                200,
+                vec![],
+                End::Clean,
+                vec![("content-length".to_string(), "0".to_string())],
+            ),
+        };
+        Ok((
+            ResponseHead { status, headers },
             RBody {
                 chunks: chunks.into(),
                 end,
@@ -498,6 +505,38 @@ fn a_gzip_stream_that_ends_early_is_fetched_again_never_a_short_success() {
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_NETWORK");
     assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
+}
+
+#[test]
+fn a_zero_byte_file_is_empty_but_a_body_ending_before_its_first_byte_is_a_cut() {
+    // Declared empty: no records, no retry, for JSON and CSV names alike.
+    let r = Routes::new();
+    serve_completed(
+        &r,
+        1,
+        &[
+            (FILES[0], vec![Reply::ZeroBytes]),
+            (FILES[1], vec![chunked(&gzip(&jsonl(1, 100, 0)), 64)]),
+        ],
+    );
+    let (out, sink) = run_rows(&r, RowsOptions::default());
+    let out = out.unwrap();
+    assert_eq!((out.records, sink.records.len()), (100, 100));
+    assert_eq!(r.count(&file_url(FILES[0], 1)), 1, "not fetched again");
+    // No bytes and no Content-Length: cut short, fetched again.
+    let r = Routes::new();
+    let gz = gzip(&jsonl(0, 100, 0));
+    serve_completed(
+        &r,
+        1,
+        &[(
+            FILES[0],
+            vec![reply(200, Vec::<u8>::new()), chunked(&gz, 64)],
+        )],
+    );
+    let (out, sink) = run_rows(&r, RowsOptions::default());
+    assert_eq!(out.unwrap().records, 100);
+    assert_eq!(sink.records.len(), 100);
 }
 
 #[test]
