@@ -877,8 +877,10 @@ async fn download_job<T: Transport, S: ActivitySink>(
             Ev::Read(_, Err(e)) => Some(e),
             Ev::Slept(r) => {
                 r?;
-                let req = request(f.index, f.path)?;
+                let form = urls.path();
+                let req = request(f.index, form)?;
                 f.busy = true;
+                f.path = form;
                 inflight.push(k, async move {
                     Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
                 });
