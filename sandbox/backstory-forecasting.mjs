@@ -176,12 +176,14 @@ export class ForecastingApi {
     const p = validateForecastParams(body);
     const { rows } = this.select(p);
     const total = rows.length;
-    const last = Math.max(1, Math.ceil(total / p.per_page));
-    const page = rows.slice((p.page - 1) * p.per_page, p.page * p.per_page).map((r) => r.rec);
+    // readings.forecastPerPageCap: pages hold at most this many, whatever per_page asked.
+    const per = Math.min(p.per_page, Number(this.sb.config.readings.forecastPerPageCap));
+    const last = Math.max(1, Math.ceil(total / per));
+    const page = rows.slice((p.page - 1) * per, p.page * per).map((r) => r.rec);
     const headers = {
       "X-Total-Count": String(total),
       "X-Page-Last": String(last),
-      "X-Limit": String(p.per_page),
+      "X-Limit": String(per),
       "X-Page": String(p.page),
     };
     // readings.forecastHeaders: the document lists four headers; a vendor may send fewer.

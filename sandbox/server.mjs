@@ -72,6 +72,7 @@ export const READINGS = Object.freeze({
   // Forecasting
   forecastHeaders: ["all", "total_only", "last_only", "none"],
   forecastMethod: ["post", "get"],
+  forecastPerPageCap: [1000, 50],
   // Userpilot
   createStatus: [201, 200],
   links: ["relative", "absolute"],

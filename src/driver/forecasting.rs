@@ -238,8 +238,10 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
                 "internal: no page in flight and the run is not done",
             ));
         };
-        let page = fetched?;
+        let mut page = fetched?;
         let accepted = planner.on_page(p, page.headers, page.records.len(), page.status)?;
+        // As the plan read them (a page size the vendor capped without X-Limit is applied).
+        page.headers = accepted.headers;
         if let Some(change) = accepted.change {
             sink.total_changed(change);
         }

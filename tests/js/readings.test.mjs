@@ -192,6 +192,18 @@ test("forecasting: all four page headers, X-Total-Count only, X-Page-Last only, 
         assert.equal(all.totalCount, truth.total, label);
       }
     }
+    // A vendor serving 50 a page when asked for 1000, said in X-Limit or not at all.
+    await readings({ forecastPerPageCap: 50 });
+    const p = { forecast_type_id: 10089, per_page: 1000 };
+    const truth = await control(sb, "/__sandbox/truth/forecasting", c.forecasts.validate(p));
+    assert.ok(truth.total > 50);
+    const pages = [];
+    for await (const page of c.forecasts.query(p, { concurrency: 3 })) pages.push(page);
+    assert.deepEqual(pages.flatMap((x) => x.records), truth.records, `${forecastHeaders} cap 50`);
+    assert.equal(pages[0].records.length, 50);
+    // Without any header nothing tells the page size: the walk goes on to an empty page instead.
+    if (forecastHeaders !== "none") assert.equal(pages[0].limit, 50, `${forecastHeaders} cap 50`);
+    await readings({ forecastPerPageCap: 1000 });
   }
 });
 

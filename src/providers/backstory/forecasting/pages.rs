@@ -21,6 +21,10 @@ pub struct PageHeaders {
     /// The total came from the answer. `false`: the vendor sent no `X-Total-Count` and the
     /// numbers are what this page's records imply (see [`PageHeaders::read`]).
     pub exact: bool,
+    /// `X-Limit` was sent (else `limit` is the request's `per_page`).
+    pub limit_stated: bool,
+    /// `X-Page-Last` was sent (or follows from `X-Total-Count` and `X-Limit`).
+    pub last_stated: bool,
 }
 
 /// An answer we cannot use, although its status was a success.
@@ -78,7 +82,35 @@ impl PageHeaders {
             limit,
             page,
             exact: true,
+            limit_stated: true,
+            last_stated: true,
         })
+    }
+
+    /// The same answer at another page size (a `per_page` the vendor caps without saying so in
+    /// `X-Limit`): what follows from the size is worked out again.
+    pub fn with_limit(self, limit: u32, records: usize) -> PageHeaders {
+        let limit = limit.max(1);
+        let before = u64::from(self.page - 1) * u64::from(limit);
+        let mut h = PageHeaders { limit, ..self };
+        if self.exact {
+            h.page_last = u32::try_from(self.total_count.div_ceil(u64::from(limit)).max(1))
+                .unwrap_or(u32::MAX);
+        } else if self.last_stated && self.page < self.page_last {
+            h.total_count = u64::from(self.page_last - 1) * u64::from(limit) + 1;
+        } else {
+            h.total_count = before + records as u64;
+        }
+        h
+    }
+
+    /// The answer says records follow this page.
+    fn more_after(&self, records: usize) -> bool {
+        if self.exact {
+            self.total_count > u64::from(self.page - 1) * u64::from(self.limit) + records as u64
+        } else {
+            self.last_stated && self.page < self.page_last
+        }
     }
 
     /// Reads an answer to a request for `asked` at `per_page` that held `records` records, under
@@ -106,10 +138,10 @@ impl PageHeaders {
                 Ok(None)
             }
         };
-        let limit = opt("X-Limit")?
+        let stated_limit = opt("X-Limit")?
             .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| *n >= 1)
-            .unwrap_or(per_page.max(1));
+            .filter(|n| *n >= 1);
+        let limit = stated_limit.unwrap_or(per_page.max(1));
         let page = opt("X-Page")?
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| *n >= 1)
@@ -124,29 +156,34 @@ impl PageHeaders {
                 limit,
                 page,
                 exact: true,
+                limit_stated: stated_limit.is_some(),
+                last_stated: stated_limit.is_some(),
             });
         }
         let n = records as u64;
         let stated_last = opt("X-Page-Last")?.and_then(|n| u32::try_from(n).ok());
-        // A full page may have a successor: ask, and let its answer tell.
-        let full = n >= u64::from(limit);
+        // Any page with records may have a successor, even a short one (the vendor may cap
+        // per_page below what was asked, and without X-Limit nothing says so): ask until a page
+        // comes back empty. One request more, never a page less.
         let page_last = match stated_last {
             Some(l) if l >= 1 => l,
-            _ if full => page.saturating_add(1),
+            _ if n > 0 => page.saturating_add(1),
             _ => page,
         };
-        let total_count = if page < page_last {
-            // Enough to make this page full and the next one exist.
-            u64::from(page_last - 1) * u64::from(limit) + 1
-        } else {
-            before + n
+        // Not a total (`exact: false`), but what the page must agree with: a page before a
+        // stated last one is full; otherwise the records seen so far.
+        let total_count = match stated_last {
+            Some(l) if page < l => u64::from(l - 1) * u64::from(limit) + 1,
+            _ => before + n,
         };
         Ok(PageHeaders {
-            total_count: total_count.max(before + n.min(u64::from(limit))),
+            total_count,
             page_last,
             limit,
             page,
             exact: false,
+            limit_stated: stated_limit.is_some(),
+            last_stated: matches!(stated_last, Some(l) if l >= 1),
         })
     }
 
@@ -256,6 +293,26 @@ impl PagePlanner {
                 ),
             ));
         }
+        let first_alone = page == self.first && self.next_start == self.first + 1;
+        let mut headers = headers;
+        // The vendor caps per_page below what was asked (the document says max 1000; a vendor
+        // may cap lower). Known from the first page, before any other is asked for: by its
+        // X-Limit, or without one by a first page shorter than asked that says more follow.
+        // The pages then follow that size.
+        let cap = if headers.limit_stated {
+            Some(headers.limit)
+        } else {
+            (records > 0
+                && (records as u64) < u64::from(self.per_page)
+                && headers.more_after(records))
+            .then_some(records as u32)
+        };
+        if let Some(c) = cap.filter(|c| first_alone && *c < self.per_page) {
+            self.per_page = c;
+        }
+        if !headers.limit_stated && headers.limit != self.per_page {
+            headers = headers.with_limit(self.per_page, records);
+        }
         if headers.limit != self.per_page {
             return Err(bad_answer(
                 status,
@@ -357,6 +414,8 @@ mod tests {
             limit,
             page,
             exact: true,
+            limit_stated: true,
+            last_stated: true,
         }
     }
 
@@ -415,9 +474,9 @@ mod tests {
             // X-Page-Last alone: the same.
             let (asked, _) = walk(total, 10, &["X-Page-Last"]);
             assert_eq!(asked, every, "{total} X-Page-Last only");
-            // No headers: a full last page costs one empty page more, never a page less.
+            // No headers: one empty page more, never a page less.
             let (asked, delivered) = walk(total, 10, &[]);
-            let extra = u32::from(total > 0 && total % 10 == 0);
+            let extra = u32::from(total > 0);
             assert_eq!(
                 asked,
                 (1..=pages + extra).collect::<Vec<_>>(),
@@ -567,6 +626,57 @@ mod tests {
         assert!(p.is_done());
         assert_eq!(p.changes().len(), 2);
         assert_eq!(p.total(), Some(12));
+    }
+
+    #[test]
+    fn a_vendor_capping_per_page_is_followed_from_the_first_page() {
+        let mut p = PagePlanner::new(10, 1, 4, None);
+        assert_eq!(p.next_fetch(), Some(1));
+        p.on_page(1, h(10, 4, 1), 4, 200).unwrap();
+        let mut asked = Vec::new();
+        while let Some(q) = p.next_fetch() {
+            asked.push(q);
+        }
+        assert_eq!(asked, [2, 3], "10 records at 4 a page");
+        p.on_page(3, h(10, 4, 3), 2, 200).unwrap();
+        p.on_page(2, h(10, 4, 2), 4, 200).unwrap();
+        while p.next_ready().is_some() {}
+        assert!(p.is_done());
+        // A limit that changes later is still an error.
+        let mut p = PagePlanner::new(10, 1, 4, None);
+        p.next_fetch();
+        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
+        p.next_fetch();
+        let e = p.on_page(2, h(30, 5, 2), 5, 200).unwrap_err();
+        assert!(e.to_string().contains("X-Limit 5"), "{e}");
+    }
+
+    #[test]
+    fn a_cap_without_x_limit_is_read_from_a_short_first_page() {
+        // 67 records, asked 100 a page, served 50: X-Total-Count alone, or X-Page-Last alone.
+        for keep in [&["X-Total-Count"][..], &["X-Page-Last"]] {
+            let mut p = PagePlanner::new(100, 1, 4, None);
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                let batch: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+                for q in batch {
+                    let n = 67usize.saturating_sub((q as usize - 1) * 50).min(50);
+                    let all = hdrs("67", "2", "50", &q.to_string());
+                    let kept: Vec<(String, String)> = all
+                        .into_iter()
+                        .filter(|(k, _)| keep.iter().any(|w| w.eq_ignore_ascii_case(k)))
+                        .collect();
+                    let h = PageHeaders::read(&kept, 200, q, 100, n).unwrap();
+                    p.on_page(q, h, n, 200).unwrap();
+                    got.push((q, n));
+                }
+                while p.next_ready().is_some() {}
+                if p.is_done() {
+                    break;
+                }
+            }
+            assert_eq!(got, [(1, 50), (2, 17)], "{keep:?}");
+        }
     }
 
     #[test]
