@@ -64,6 +64,7 @@ export const READINGS = Object.freeze({
   stateCase: ["title", "lower", "upper"],
   jobTimes: ["z", "no_zone", "micro"],
   jobList: ["array", "jobs", "data"],
+  dataEncoding: ["identity", "gzip"],
   // Backstory auth
   tokenEncoding: ["any", "form", "basic", "json"],
   expiresIn: ["number", "string", "absent"],

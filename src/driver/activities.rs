@@ -787,9 +787,7 @@ async fn download_job<T: Transport, S: ActivitySink>(
         let failure = match ev {
             Ev::Sent(Ok(Response::Streaming(h, mut body))) => {
                 urls.answered(f.path);
-                f.expected = h
-                    .header("content-length")
-                    .and_then(|v| v.trim().parse().ok());
+                f.expected = body_length(&h);
                 f.received = 0;
                 f.last_byte = None;
                 f.state = FragmentState::Reading;
@@ -857,7 +855,8 @@ async fn download_job<T: Transport, S: ActivitySink>(
             }
             Ev::Read(_, Ok(None)) => {
                 let short = match f.expected {
-                    Some(len) => (f.received != len)
+                    // More than the length: a compressed length the runtime decoded past.
+                    Some(len) => (f.received < len)
                         .then(|| format!("body cut short: {} of {len} bytes", f.received)),
                     // Without a length, a body that stops inside a line was cut short; the
                     // vendor's lines each end with a newline. The last try is accepted as is
@@ -935,6 +934,20 @@ async fn download_job<T: Transport, S: ActivitySink>(
         }
     }
     Ok(())
+}
+
+/// The length of the body as it will be read: `Content-Length`, unless the answer is
+/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
+/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
+fn body_length(h: &ResponseHead) -> Option<u64> {
+    let encoded = h
+        .header("content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded {
+        return None;
+    }
+    h.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The fragments that came without a `Content-Length`: when the total falls short, one of them

@@ -57,6 +57,8 @@ test("activities: fragment numbering x URL form x results_size, with state case 
   for (const fragmentNumbering of ["count", "index"]) {
     for (const resultsSize of sizes) cases.push({ fragmentNumbering, fragmentPath: "both", resultsSize });
   }
+  // HTTP compression of the data, with the sizes as they may be announced.
+  for (const resultsSize of ["exact", "compressed"]) cases.push({ fragmentNumbering: "count", fragmentPath: "both", resultsSize, dataEncoding: "gzip" });
   const states = ["title", "lower", "upper"];
   const times = ["z", "no_zone", "micro"];
   for (const [i, r] of cases.entries()) {

@@ -68,6 +68,12 @@ test("activities: numbering, results_size, state case, job times, URL form, list
   assert.deepEqual([await status("data?fragment=0"), await status("fragment?fragment=0"), await status("data")], [200, 404, 200]);
   await set({ fragmentPath: "fragment" });
   assert.deepEqual([await status("data?fragment=0"), await status("fragment?fragment=0"), await status("data")], [404, 200, 200]);
+  await set({ fragmentPath: "both", dataEncoding: "gzip" });
+  const enc = await fetch(`${J()}/${id}/data?fragment=1`, { headers: h });
+  assert.equal(enc.headers.get("content-encoding"), "gzip");
+  const plain = await (await fetch(`${sb.url}/__sandbox/truth/activities?job_id=${id}&fragment=1`)).text();
+  assert.equal(await enc.text(), plain, "fetch decodes it to the fragment's bytes");
+  assert.ok(Number(enc.headers.get("content-length")) < Buffer.byteLength(plain));
   for (const jobList of ["jobs", "data"]) {
     await set({ jobList });
     const body = await (await fetch(J(), { headers: h })).json();
