@@ -82,6 +82,7 @@ export const READINGS = Object.freeze({
   cursorEnd: ["null", "empty", "missing"],
   lookupShape: ["documented", "arrays", "pages"],
   emptyFiles: ["gzip", "zero_bytes"],
+  jsonFiles: ["lines", "array"],
 });
 
 export function defaultReadings() {

@@ -407,6 +407,17 @@ export class UserpilotApi {
   *fileLines(job, index) {
     const csv = job.params.format === "csv";
     if (csv) yield CSV_COLUMNS.join(",") + "\n";
+    // readings.jsonFiles: JSON Lines (FACTS), or one JSON array of the events.
+    if (!csv && this.sb.config.readings.jsonFiles === "array") {
+      let first = true;
+      yield "[";
+      for (const ev of this.fileEvents(job, index)) {
+        yield (first ? "\n" : ",\n") + toJson(ev);
+        first = false;
+      }
+      yield "\n]\n";
+      return;
+    }
     for (const ev of this.fileEvents(job, index)) {
       yield csv ? CSV_COLUMNS.map((c) => csvCell(ev[c])).join(",") + "\n" : toJson(ev) + "\n";
     }

@@ -21,8 +21,8 @@ use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{
-    self, check_job_id, error_from_response, file_request, running_job, Created, ExportParams,
-    Format, Job, JobStatus, PollSchedule,
+    self, check_job_id, error_from_response, file_request, running_job, ArrayToLines, Created,
+    ExportParams, Format, Job, JobStatus, PollSchedule,
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
 use crate::transport::{Body, Transport};
@@ -452,6 +452,10 @@ struct Decode {
     /// Compressed bytes received: none at all, under a `Content-Length: 0`, is an empty file.
     raw_in: u64,
     zero_length: bool,
+    /// The first data byte has been seen (it tells a JSON array from JSON Lines).
+    sniffed: bool,
+    /// A JSON file that is one JSON array, read as JSON Lines.
+    array: Option<ArrayToLines>,
 }
 
 /// What has been delivered from a file: a fetch from the start skips it.
@@ -566,6 +570,8 @@ impl<S: RowsSink> Run<'_, S> {
         Decode {
             raw_in: 0,
             zero_length,
+            sniffed: false,
+            array: None,
             gz: (!native).then(GzipDecoder::new),
             parser: self.new_parser(format),
             out: Vec::new(),
@@ -606,12 +612,31 @@ impl<S: RowsSink> Run<'_, S> {
             let first = data.iter().find(|b| !b.is_ascii_whitespace());
             let format = match first {
                 None => return Ok(()),
-                Some(b'{') => Format::Json,
+                Some(b'{' | b'[') => Format::Json,
                 Some(_) => Format::Csv,
             };
             d.parser = self.new_parser(Some(format));
             self.skip_delivered(d, done);
         }
+        if !d.sniffed && matches!(d.parser, Parser::Json(_)) {
+            if let Some(&first) = data.iter().find(|b| !b.is_ascii_whitespace()) {
+                d.sniffed = true;
+                if first == b'[' {
+                    d.array = Some(ArrayToLines::default());
+                }
+            }
+        }
+        let converted;
+        let data = match &mut d.array {
+            Some(a) => {
+                let mut out = Vec::with_capacity(data.len());
+                a.feed(data, &mut out)
+                    .map_err(|e| in_file(e, file.filename))?;
+                converted = out;
+                &converted[..]
+            }
+            None => data,
+        };
         let pushed = match &mut d.parser {
             Parser::Json(p) => p.push(data),
             Parser::Csv { parser, .. } => parser.push(data),
@@ -855,6 +880,11 @@ impl<S: RowsSink> Run<'_, S> {
                     in_file(e, file.filename)
                 });
             }
+        }
+        // After the gzip check: a cut stream is fetched again, an unclosed array in a whole one
+        // is bad data.
+        if let Some(a) = &d.array {
+            a.finish().map_err(|e| in_file(e, file.filename))?;
         }
         self.deliver(file, d, done, Take::Last).await
     }

@@ -214,12 +214,13 @@ async function userpilotTruth(query) {
   return (await r.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
-test("userpilot: 201 or 200 on create, relative or absolute links, presigned_urls as objects or strings, status case", async () => {
+test("userpilot: 201 or 200 on create, relative or absolute links, presigned_urls as objects or strings, status case, JSON Lines or a JSON array", async () => {
   const combos = [
     { createStatus: 201, links: "relative", presignedUrls: "objects", statusCase: "lower" },
     { createStatus: 200, links: "absolute", presignedUrls: "strings", statusCase: "upper" },
     { createStatus: 200, links: "relative", presignedUrls: "strings", statusCase: "lower" },
-    { createStatus: 201, links: "absolute", presignedUrls: "objects", statusCase: "upper" },
+    { createStatus: 201, links: "absolute", presignedUrls: "objects", statusCase: "upper", jsonFiles: "array" },
+    { createStatus: 200, links: "relative", presignedUrls: "objects", statusCase: "lower", jsonFiles: "array" },
   ];
   for (const r of combos) {
     const label = JSON.stringify(r);

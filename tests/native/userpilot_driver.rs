@@ -539,6 +539,59 @@ fn a_zero_byte_file_is_empty_but_a_body_ending_before_its_first_byte_is_a_cut() 
     assert_eq!(sink.records.len(), 100);
 }
 
+/// A "JSON" file that is one pretty-printed array instead of JSON Lines (issue 15 §3).
+fn json_array(lines: &[u8]) -> Vec<u8> {
+    let items: Vec<String> = String::from_utf8(lines.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::to_string_pretty(&serde_json::from_str::<Value>(l).unwrap()).unwrap())
+        .collect();
+    format!("[\n{}\n]\n", items.join(",\n")).into_bytes()
+}
+
+#[test]
+fn a_json_array_file_is_read_like_json_lines_even_across_a_restart() {
+    for (chunk, keep) in [(50, 3), (97, 10), (1000, 1)] {
+        let r = Routes::new();
+        let gz1 = gzip(&json_array(&jsonl(1, 100, 10)));
+        serve_completed(
+            &r,
+            1,
+            &[
+                (
+                    FILES[0],
+                    vec![chunked(&gzip(&json_array(&jsonl(0, 100, 10))), chunk)],
+                ),
+                (
+                    FILES[1],
+                    vec![cut_after(&gz1, chunk, keep), chunked(&gz1, chunk)],
+                ),
+            ],
+        );
+        let (out, sink) = run_rows(
+            &r,
+            RowsOptions {
+                batch_records: 5,
+                concurrency: 1,
+                ..RowsOptions::default()
+            },
+        );
+        let out = out.unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
+        let got: Vec<Value> = sink.records.into_iter().map(|(_, v)| v).collect();
+        assert_eq!(got, expected(&[(0, 100, 0), (1, 100, 10)]), "chunk {chunk}");
+        assert_eq!(out.restarts, 1);
+    }
+    // An array that never closes in a whole gzip stream is bad data, not a cut.
+    let r = Routes::new();
+    let mut open = json_array(&jsonl(0, 3, 0));
+    open.truncate(open.len() - 3);
+    serve_completed(&r, 1, &[(FILES[0], vec![chunked(&gzip(&open), 64)])]);
+    let (out, _) = run_rows(&r, RowsOptions::default());
+    let e = out.unwrap_err();
+    assert_eq!(e.code(), "E_DECODE");
+    assert!(e.to_string().contains("not closed"), "{e}");
+}
+
 #[test]
 fn corrupt_data_fails_without_retrying() {
     let r = Routes::new();

@@ -142,6 +142,13 @@ test("userpilot: create status, links, presigned_urls, status case, cursor end, 
   assert.equal(file.status, 200);
   assert.equal(file.headers.get("content-length"), "0");
   assert.equal((await file.arrayBuffer()).byteLength, 0);
+  await set({ jsonFiles: "array", emptyFiles: "gzip" });
+  const r2 = await fetch(`${U()}/`, { method: "POST", headers: h, body: JSON.stringify({ from: "2024-05-06", to: "2024-05-07" }) });
+  const id2 = (await r2.json()).job_id;
+  await waitFor(async () => (await (await fetch(`${U()}/jobs/${id2}`, { headers: h })).json()).status === "COMPLETED");
+  const raw = await (await fetch(`${sb.url}/__sandbox/truth/userpilot/events?job_id=${id2}&raw=1&file=2024-05-06.json.gz`)).text();
+  const events = JSON.parse(raw);
+  assert.ok(Array.isArray(events) && events.length > 0, "one JSON array");
   await set({ cursorEnd: "missing", lookupShape: "documented" });
   let after;
   let page = { metadata: { cursor: { after: "" } } };

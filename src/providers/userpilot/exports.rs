@@ -628,6 +628,91 @@ fn filename_of_url(url: &str) -> Option<&str> {
     path.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
+/// Turns a JSON array, as it streams in, into JSON Lines: one element a line (the document says
+/// "JSON"; FACTS says one object a line; a vendor may send `[{..}, {..}]`, pretty-printed or
+/// not). Outside strings, the array's brackets go, the commas between elements become newlines
+/// and line breaks inside an element become spaces; everything else passes unchanged, so the
+/// JSON Lines parser reads element N as line N.
+#[derive(Debug, Clone, Default)]
+pub struct ArrayToLines {
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    opened: bool,
+    closed: bool,
+    at: u64,
+}
+
+impl ArrayToLines {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        out.reserve(input.len());
+        for &b in input {
+            self.at += 1;
+            if self.in_str {
+                out.push(b);
+                if self.esc {
+                    self.esc = false;
+                } else if b == b'\\' {
+                    self.esc = true;
+                } else if b == b'"' {
+                    self.in_str = false;
+                }
+                continue;
+            }
+            if self.depth == 0 {
+                match b {
+                    b'[' if !self.opened => {
+                        self.opened = true;
+                        self.depth = 1;
+                    }
+                    b' ' | b'\t' | b'\r' | b'\n' => {}
+                    _ => {
+                        return Err(Error::decode(
+                            1,
+                            self.at,
+                            format!("unexpected {:?} outside the JSON array", b as char),
+                        ))
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    self.in_str = true;
+                    out.push(b);
+                }
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    out.push(b);
+                }
+                b']' if self.depth == 1 => {
+                    self.depth = 0;
+                    self.closed = true;
+                    out.push(b'\n');
+                }
+                b']' | b'}' => {
+                    self.depth -= 1;
+                    out.push(b);
+                }
+                b',' if self.depth == 1 => out.push(b'\n'),
+                b' ' | b'\t' | b'\r' | b'\n' if self.depth == 1 => {}
+                b'\r' | b'\n' => out.push(b' '),
+                _ => out.push(b),
+            }
+        }
+        Ok(())
+    }
+
+    /// The input ended: the array must have been closed.
+    pub fn finish(&self) -> Result<()> {
+        if self.closed && self.depth == 0 && !self.in_str {
+            Ok(())
+        } else {
+            Err(Error::decode(1, self.at, "the JSON array is not closed"))
+        }
+    }
+}
+
 /// The job a 409 refers to: the one the list shows in progress (the newest, if several).
 pub fn running_job(jobs: &[Job]) -> Option<&Job> {
     jobs.iter().find(|j| j.status == JobStatus::InProgress)
@@ -945,6 +1030,33 @@ mod tests {
             Job::parse(br#"{"job_id":"j","status":"completed","presigned_urls":["https://f/"]}"#)
                 .unwrap_err();
         assert!(e.to_string().contains("presigned_urls[0]"), "{e}");
+    }
+
+    #[test]
+    fn a_json_array_becomes_one_element_a_line_across_any_chunking() {
+        let text =
+            "[\n  {\n    \"a\": \"x, ] } [\\\" y\",\n    \"b\": [1, 2]\n  },\n  {\"a\": null}\n]\n";
+        let want = "{     \"a\": \"x, ] } [\\\" y\",     \"b\": [1, 2]   }\n{\"a\": null}\n";
+        for size in [1, 2, 5, 1000] {
+            let mut a = ArrayToLines::default();
+            let mut out = Vec::new();
+            for c in text.as_bytes().chunks(size) {
+                a.feed(c, &mut out).unwrap();
+            }
+            a.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {size}");
+        }
+        let mut a = ArrayToLines::default();
+        let mut out = Vec::new();
+        a.feed(b"[]", &mut out).unwrap();
+        a.finish().unwrap();
+        assert_eq!(out, b"\n");
+        let mut a = ArrayToLines::default();
+        a.feed(b"[{\"a\":1},", &mut Vec::new()).unwrap();
+        assert_eq!(a.finish().unwrap_err().code(), "E_DECODE", "not closed");
+        let mut a = ArrayToLines::default();
+        let e = a.feed(b"[1] x", &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("outside the JSON array"), "{e}");
     }
 
     #[test]
