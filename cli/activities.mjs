@@ -148,6 +148,7 @@ export async function run(values, { env, stdout, stderr }) {
     const e = summary.errors[0];
     stderr.write(`warning: ${summary.errorsTotal} malformed record(s) left out; first in job ${e.jobId} fragment ${e.fragment} line ${e.line}: ${e.message}\n`);
   }
+  for (const w of summary.warnings ?? []) stderr.write(`warning: ${w.message} (${w.code})\n`);
   for (const l of summary.lateFields) {
     stderr.write(`warning: field ${l.column} first appeared at line ${l.firstLine}, after the CSV header was written: ${l.count} value(s) not in the CSV\n`);
   }

@@ -142,7 +142,7 @@ export class ActivitiesApi {
    * "participants"` for one row per participant; cells a spreadsheet would run as formulas get a
    * leading apostrophe unless `csvGuard: false`) or "jsonl" (`{ bytes }` as they came).
    * `iterator.result()` resolves to the summary `{ jobs, records, rows, bytes, errors, header,
-   * lateFields, retries }`.
+   * lateFields, retries, warnings }`.
    */
   rows(job, opts = {}) {
     const o = optionsObject(opts);

@@ -130,7 +130,7 @@ function toPage(p, firstTotal) {
     limit: p.limit,
     records: JSON.parse(p.body),
     // The data moved since the first page: records may repeat or be missing across pages.
-    totalChanged: firstTotal !== null && p.totalCount !== firstTotal,
+    totalChanged: firstTotal !== null && p.totalCount !== null && p.totalCount !== firstTotal,
   };
 }
 

@@ -226,8 +226,10 @@ export interface ForecastRecord {
 
 export interface ForecastPage {
   page: number;
+  /** X-Page-Last; without it, what the pages so far imply (a full page: at least one more). */
   pageLast: number;
-  totalCount: number;
+  /** X-Total-Count; null when the vendor did not send it. */
+  totalCount: number | null;
   limit: number;
   records: ForecastRecord[];
   /** This page's total differs from the first page's: records may repeat or be missing. */
@@ -313,7 +315,8 @@ export interface ActivityJob {
   endTime: string | null;
   /** Bytes of all the job's data, once Completed. */
   resultsSize: number | null;
-  /** Number of fragments (numbered 0..fragmentCount-1), once Completed. */
+  /** The job's `fragment` as sent, once Completed: read as a count (0..fragmentCount-1); when the
+   * bytes fall short the client also asks for fragment `fragmentCount` (the highest-index reading). */
   fragmentCount: number | null;
 }
 
@@ -333,6 +336,8 @@ export interface ActivityProgress {
   fragmentsDone: number;
   /** Fragments in flight, the one being delivered first. */
   fragments: ActivityFragmentProgress[];
+  /** What did not stop the export but is worth telling (so far). */
+  warnings: ExportWarning[];
   records: number;
   rows: number;
   bytes: number;
@@ -382,6 +387,12 @@ export type ActivityBatch =
   | (ActivityBatchPlace & { kind: "csv"; csv: string; rows: number })
   | (ActivityBatchPlace & { kind: "jsonl"; bytes: Uint8Array });
 
+/**
+ * `W_RESULTS_SIZE`: a job's data came to more bytes than its `results_size` (the vendor may count
+ * compressed bytes, or leave out line ends). Every line arrived whole; fewer bytes is an error.
+ */
+export interface ExportWarning { code: "W_RESULTS_SIZE"; jobId: string; message: string; resultsSize: number | null; received: number | null }
+
 export interface ActivityDataError { window: number; jobId: string; fragment: number | null; line: number; column: number; message: string }
 
 export interface ActivitySummary {
@@ -397,6 +408,7 @@ export interface ActivitySummary {
   header: string[];
   /** format "csv": fields first seen after the header was written (not in the CSV). */
   lateFields: { column: string; firstLine: number; count: number }[];
+  warnings: ExportWarning[];
 }
 
 export interface ActivitiesApi {

@@ -3,6 +3,7 @@
 // boundaries and exact byte sizes, so `results_size` and each fragment's Content-Length are true.
 
 import { randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { ActivityTimeline, DAY_MS, parseDay } from "./data.mjs";
 import { backstoryError, CORS_HEADERS, HttpError, parseJsonBody, readBody, sendJson, writeInChunks, writeRespecting } from "./http.mjs";
 import { Rng, hash32 } from "./prng.mjs";
@@ -19,8 +20,28 @@ const NDJSON = "application/x-ndjson; charset=utf-8";
 
 const bad = (message, field) => backstoryError(400, "invalid_request", message, field);
 
-function fmtTime(ms) {
-  return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+function fmtTime(ms, how = "z") {
+  if (ms === null) return null;
+  const iso = new Date(ms).toISOString();
+  // readings.jobTimes: the documented `yyyy-MM-ddTHH:mm:ssZ`, no zone, or microseconds.
+  if (how === "no_zone") return iso.replace(/\.\d{3}Z$/, "");
+  if (how === "micro") return iso.replace(/Z$/, "000Z");
+  return iso.replace(/\.\d{3}Z$/, "Z");
+}
+
+/** What `results_size` says under readings.resultsSize, or undefined to leave the field out. */
+function announcedSize(bytes, how) {
+  switch (how) {
+    case "no_final_newline": return Math.max(0, bytes - 1);
+    // As if it counted compressed bytes: JSON Lines of this kind compress to about a third.
+    case "compressed": return Math.floor(bytes / 3);
+    case "null": return null;
+    case "absent": return undefined;
+    case "zero": return 0;
+    // More than is there: the export is short, an error under every reading.
+    case "over": return bytes + 1000;
+    default: return bytes;
+  }
 }
 
 /** Validates job parameters as the vendor does; returns normalised params and the day range. */
@@ -95,20 +116,33 @@ export class ActivitiesApi {
 
   view(job) {
     const done = job.state === "Completed";
-    return {
+    const r = this.sb.config.readings;
+    // readings.stateCase: the state as in the document's table ("Completed"), lower or upper case;
+    // "upper" also capitalises the echoed export_type and activity_type ("Delta", "All").
+    const state = r.stateCase === "lower" ? job.state.toLowerCase() : r.stateCase === "upper" ? job.state.toUpperCase() : job.state;
+    const echo = (x) => (r.stateCase === "upper" ? x[0].toUpperCase() + x.slice(1) : x);
+    const t = (ms) => fmtTime(ms, r.jobTimes);
+    // readings.fragmentNumbering: "count" (0..fragment-1), "index" (the highest index,
+    // 0..fragment; a job with no records says 0 and its fragment 0 is empty), "absent" (no field).
+    const n = job.fragments.length;
+    const fragment = !done ? null : r.fragmentNumbering === "index" ? Math.max(0, n - 1) : n;
+    const view = {
       job_id: job.id,
-      state: job.state,
-      export_type: job.params.export_type,
+      state,
+      export_type: echo(job.params.export_type),
       output_format: job.params.output_format,
-      activity_type: job.params.activity_type,
+      activity_type: echo(job.params.activity_type),
       start_date: job.params.start_date,
       end_date: job.params.end_date,
-      job_created_time: fmtTime(job.createdMs),
-      job_start_time: fmtTime(job.startedMs),
-      job_end_time: fmtTime(job.endedMs),
-      results_size: done ? job.totalBytes : null,
-      fragment: done ? job.fragments.length : null,
+      job_created_time: t(job.createdMs),
+      job_start_time: t(job.startedMs),
+      job_end_time: t(job.endedMs),
+      results_size: done ? announcedSize(job.totalBytes, r.resultsSize) : null,
+      fragment,
     };
+    if (view.results_size === undefined) delete view.results_size;
+    if (r.fragmentNumbering === "absent") delete view.fragment;
+    return view;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -305,7 +339,9 @@ export class ActivitiesApi {
     this.sb.auth.requireBearer(req);
     const since = this.sb.now() - RETENTION_DAYS * DAY_MS;
     const list = [...this.jobs.values()].filter((j) => j.createdMs >= since).reverse().map((j) => this.view(j));
-    sendJson(res, 200, list);
+    // readings.jobList: a bare array, or wrapped as {jobs: [...]} or {data: [...]}.
+    const shape = this.sb.config.readings.jobList;
+    sendJson(res, 200, shape === "array" ? list : { [shape]: list });
   }
 
   requireJob(id) {
@@ -322,10 +358,17 @@ export class ActivitiesApi {
     sendJson(res, 200, this.view(this.requireJob(id)));
   }
 
-  async handleData(req, res, id, url) {
+  async handleData(req, res, id, url, form = "data") {
     req.resume();
     this.sb.auth.requireBearer(req);
     const job = this.requireJob(id);
+    // readings.fragmentPath: "both" URL forms, or only the document's URL line (`data`) or only
+    // its curl (`fragment`); the other form is a 404 like any unknown route.
+    const only = this.sb.config.readings.fragmentPath;
+    const hasFragment = url.searchParams.has("fragment");
+    if ((only === "data" && form === "fragment") || (only === "fragment" && form === "data" && hasFragment)) {
+      throw backstoryError(404, "not_found", `no route ${form}?fragment for this vendor`, "fragment");
+    }
     if (job.state !== "Completed") {
       throw backstoryError(409, "job_not_completed", `job ${id} is ${job.state}; data is available once it is Completed`, "job_id");
     }
@@ -334,6 +377,15 @@ export class ActivitiesApi {
     }
     const parts = this.selectFragments(job, url.searchParams.get("fragment"));
     const bytes = parts.reduce((n, f) => n + f.bytes, 0);
+    if (this.sb.config.readings.dataEncoding === "gzip") {
+      // HTTP compression (Content-Encoding: gzip, Content-Length of the compressed bytes). The
+      // body is built whole to know that length: meant for the small jobs of tests.
+      let text = "";
+      for (const f of parts) for (let i = f.lo; i < f.hi; i++) if (this.timeline.matches(i, job.params.activity_type)) text += this.timeline.line(i);
+      const gz = gzipSync(Buffer.from(text, "utf8"));
+      res.writeHead(200, { ...CORS_HEADERS, "Content-Type": NDJSON, "Content-Encoding": "gzip", "Content-Length": String(gz.length), "Cache-Control": "no-store" });
+      return res.end(req.method === "HEAD" ? undefined : gz);
+    }
     res.writeHead(200, {
       ...CORS_HEADERS,
       "Content-Type": NDJSON,
@@ -349,6 +401,8 @@ export class ActivitiesApi {
     if (fragParam === null) return job.fragments;
     if (!/^\d+$/.test(fragParam)) throw backstoryError(400, "invalid_request", `fragment must be a non-negative integer, got ${JSON.stringify(fragParam)}`, "fragment");
     const k = Number(fragParam);
+    // Under the highest-index reading a job with no records still has its (empty) fragment 0.
+    if (k === 0 && job.fragments.length === 0 && this.sb.config.readings.fragmentNumbering === "index") return [];
     if (k >= job.fragments.length) {
       throw backstoryError(404, "not_found", `fragment ${k} does not exist; this job has ${job.fragments.length} fragments (0..${job.fragments.length - 1})`, "fragment");
     }

@@ -24,17 +24,37 @@ export class BackstoryAuth {
   async handleToken(req, res) {
     const body = await readBody(req, 64 * 1024);
     const ctype = String(req.headers["content-type"] || "").split(";")[0].trim().toLowerCase();
-    if (ctype !== "application/x-www-form-urlencoded") {
-      throw new HttpError(400, {
+    // readings.tokenEncoding: "any" takes a form body (the document), HTTP Basic or JSON; the
+    // others take only their own and answer anything else as such a server would.
+    const enc = this.sb.config.readings.tokenEncoding;
+    const basic = /^Basic\s+(.+)$/i.exec(String(req.headers.authorization || ""));
+    let form;
+    if (ctype === "application/json" && (enc === "any" || enc === "json")) {
+      let j;
+      try {
+        j = JSON.parse(body.toString("utf8"));
+      } catch {
+        throw new HttpError(400, { error: "invalid_request", error_description: "body is not JSON" });
+      }
+      form = new URLSearchParams();
+      for (const k of ["grant_type", "client_id", "client_secret"]) if (typeof j?.[k] === "string") form.set(k, j[k]);
+    } else if (ctype === "application/x-www-form-urlencoded" && enc !== "json") {
+      form = new URLSearchParams(body.toString("utf8"));
+      if (enc === "basic" && !basic) {
+        throw new HttpError(401, { error: "invalid_client", error_description: "client authentication must use HTTP Basic" }, { "WWW-Authenticate": 'Basic realm="tokens"' });
+      }
+      if (enc === "form" && basic) {
+        throw new HttpError(400, { error: "invalid_request", error_description: "client credentials must be in the body" });
+      }
+    } else {
+      throw new HttpError(enc === "json" ? 415 : 400, {
         error: "invalid_request",
-        error_description: "Content-Type must be application/x-www-form-urlencoded",
+        error_description: enc === "json" ? "Content-Type must be application/json" : "Content-Type must be application/x-www-form-urlencoded",
       });
     }
-    const form = new URLSearchParams(body.toString("utf8"));
-    let clientId = form.get("client_id");
-    let clientSecret = form.get("client_secret");
+    let clientId = enc === "basic" ? null : form.get("client_id");
+    let clientSecret = enc === "basic" ? null : form.get("client_secret");
     // RFC 6749 also allows the client to authenticate with HTTP Basic; accept it as real servers do.
-    const basic = /^Basic\s+(.+)$/i.exec(String(req.headers.authorization || ""));
     if (basic && clientId === null) {
       const decoded = Buffer.from(basic[1], "base64").toString("utf8");
       const colon = decoded.indexOf(":");
@@ -60,14 +80,18 @@ export class BackstoryAuth {
     const expiresAtMs = now + ttl * 1000;
     this.tokens.set(token, { clientId, expiresAtMs });
     this.prune(now);
-    sendJson(res, 200, {
+    const r = this.sb.config.readings;
+    const answer = {
       access_token: token,
-      token_type: "bearer",
-      expires_in: ttl,
+      token_type: r.tokenType,
+      expires_in: r.expiresIn === "string" ? String(ttl) : ttl,
       // The vendor's documented shape: microseconds and no zone designator (it is UTC). Clients are
-      // meant to rely on expires_in; this field is informative.
+      // meant to rely on expires_in; this field is informative (readings.expiresIn "absent": the
+      // only one).
       expires_at: new Date(expiresAtMs).toISOString().slice(0, -1) + "000",
-    }, { "Cache-Control": "no-store", Pragma: "no-cache" });
+    };
+    if (r.expiresIn === "absent") delete answer.expires_in;
+    sendJson(res, 200, answer, { "Cache-Control": "no-store", Pragma: "no-cache" });
   }
 
   prune(now) {
@@ -87,7 +111,7 @@ export class BackstoryAuth {
       throw new HttpError(401, { error: "invalid_token", message: "access token is invalid" }, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
     }
     if (entry.expiresAtMs <= this.sb.now()) {
-      throw new HttpError(401, { error: "invalid_token", message: "access token has expired" }, {
+      throw new HttpError(Number(this.sb.config.readings.expiredTokenStatus), { error: "invalid_token", message: "access token has expired" }, {
         "WWW-Authenticate": 'Bearer error="invalid_token", error_description="The access token expired"',
       });
     }

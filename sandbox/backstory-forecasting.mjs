@@ -73,6 +73,24 @@ function cmp(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+function paramsFromQuery(sp) {
+  const out = {};
+  const value = (v) => {
+    try {
+      const j = JSON.parse(v);
+      return typeof j === "number" || typeof j === "boolean" ? j : v;
+    } catch {
+      return v;
+    }
+  };
+  for (const [k, v] of sp) {
+    const m = /^(\w+)\[(\w+)\]$/.exec(k);
+    if (m) (out[m[1]] ??= {})[m[2]] = value(v);
+    else out[k] = value(v);
+  }
+  return out;
+}
+
 /** Nulls sort after values (never-submitted records come last among equals). */
 function cmpNullable(a, b) {
   if (a === null && b === null) return 0;
@@ -142,21 +160,36 @@ export class ForecastingApi {
     return { period, type, rows };
   }
 
-  async handleQuery(req, res) {
+  /**
+   * POST with a JSON body, or (readings.forecastMethod "get") GET with the parameters in the
+   * query string, nested ones as `timeframe[snapshots]=all`; values that read as JSON (numbers,
+   * booleans) are taken as such. The method not served answers 405.
+   */
+  async handleQuery(req, res, url = null) {
     const raw = await readBody(req, 64 * 1024);
+    const want = this.sb.config.readings.forecastMethod === "get" ? "GET" : "POST";
+    if (req.method !== want) {
+      throw new HttpError(405, { error: "method_not_allowed", message: `use ${want}` }, { Allow: want });
+    }
     this.sb.auth.requireBearer(req);
-    const body = parseJsonBody(raw, (m) => bad(m, "body"));
+    const body = url ? paramsFromQuery(url.searchParams) : parseJsonBody(raw, (m) => bad(m, "body"));
     const p = validateForecastParams(body);
     const { rows } = this.select(p);
     const total = rows.length;
-    const last = Math.max(1, Math.ceil(total / p.per_page));
-    const page = rows.slice((p.page - 1) * p.per_page, p.page * p.per_page).map((r) => r.rec);
-    sendJson(res, 200, page, {
+    // readings.forecastPerPageCap: pages hold at most this many, whatever per_page asked.
+    const per = Math.min(p.per_page, Number(this.sb.config.readings.forecastPerPageCap));
+    const last = Math.max(1, Math.ceil(total / per));
+    const page = rows.slice((p.page - 1) * per, p.page * per).map((r) => r.rec);
+    const headers = {
       "X-Total-Count": String(total),
       "X-Page-Last": String(last),
-      "X-Limit": String(p.per_page),
+      "X-Limit": String(per),
       "X-Page": String(p.page),
-    });
+    };
+    // readings.forecastHeaders: the document lists four headers; a vendor may send fewer.
+    const keep = { all: null, total_only: ["X-Total-Count"], last_only: ["X-Page-Last"], none: [] }[this.sb.config.readings.forecastHeaders];
+    if (keep) for (const k of Object.keys(headers)) if (!keep.includes(k)) delete headers[k];
+    sendJson(res, 200, page, headers);
   }
 
   /** POST /__sandbox/truth/forecasting: every record a query matches, unpaginated. */

@@ -47,10 +47,68 @@ export const DEFAULT_OPTIONS = Object.freeze({
   filesOrigin: null,
   eventsPerDay: 200,
   noplanStatus: 403,
+  // How the vendor reads its own documents where they are ambiguous (issue 15 §3): see READINGS.
+  readings: undefined,
   // Shifts the sandbox's clock (quota day, token expiry, retention windows); jobs still run in real time.
   clockOffsetMs: 0,
   log: false,
 });
+
+/**
+ * Each switch of `readings` and the values it takes; the first is the default (the reading the
+ * sandbox served before the switches existed). `POST /__sandbox/config {"readings": {...}}` merges
+ * into the current switches; an unknown switch or value is a 400.
+ */
+export const READINGS = Object.freeze({
+  // Raw Activity Data API
+  fragmentNumbering: ["count", "index", "absent"],
+  fragmentPath: ["both", "data", "fragment"],
+  resultsSize: ["exact", "no_final_newline", "compressed", "null", "absent", "zero", "over"],
+  stateCase: ["title", "lower", "upper"],
+  jobTimes: ["z", "no_zone", "micro"],
+  jobList: ["array", "jobs", "data"],
+  dataEncoding: ["identity", "gzip"],
+  // Backstory auth
+  tokenEncoding: ["any", "form", "basic", "json"],
+  expiresIn: ["number", "string", "absent"],
+  tokenType: ["bearer", "Bearer"],
+  expiredTokenStatus: [401, 403],
+  // Forecasting
+  forecastHeaders: ["all", "total_only", "last_only", "none"],
+  forecastMethod: ["post", "get"],
+  forecastPerPageCap: [1000, 50],
+  // Userpilot
+  createStatus: [201, 200],
+  links: ["relative", "absolute"],
+  presignedUrls: ["objects", "strings"],
+  statusCase: ["lower", "upper"],
+  cursorEnd: ["null", "empty", "missing"],
+  lookupShape: ["documented", "arrays", "pages"],
+  emptyFiles: ["gzip", "zero_bytes"],
+  jsonFiles: ["lines", "array"],
+});
+
+export function defaultReadings() {
+  return Object.fromEntries(Object.entries(READINGS).map(([k, v]) => [k, v[0]]));
+}
+
+function mergeReadings(current, patch) {
+  if (patch === undefined || patch === null) return { ...current };
+  if (typeof patch !== "object" || Array.isArray(patch)) {
+    throw new HttpError(400, { error: "invalid_config", message: "readings must be an object of switches", field: "readings" });
+  }
+  const out = { ...current };
+  for (const [k, v] of Object.entries(patch)) {
+    if (!Object.hasOwn(READINGS, k)) {
+      throw new HttpError(400, { error: "invalid_config", message: `unknown reading "${k}"; known: ${Object.keys(READINGS).join(", ")}`, field: `readings.${k}` });
+    }
+    if (!READINGS[k].includes(v)) {
+      throw new HttpError(400, { error: "invalid_config", message: `readings.${k} must be one of ${READINGS[k].map((x) => JSON.stringify(x)).join(", ")}`, field: `readings.${k}` });
+    }
+    out[k] = v;
+  }
+  return out;
+}
 
 // Options whose change invalidates generated data.
 const DATA_OPTIONS = ["seed", "accounts", "opportunities", "users", "activityRecords", "activities", "fragmentRecords", "eventsPerDay"];
@@ -58,7 +116,8 @@ const DATA_OPTIONS = ["seed", "accounts", "opportunities", "users", "activityRec
 export class Sandbox {
   constructor(options = {}) {
     this.config = { ...DEFAULT_OPTIONS };
-    for (const [k, v] of Object.entries(options)) if (v !== undefined) this.config[k] = v;
+    for (const [k, v] of Object.entries(options)) if (v !== undefined && k !== "readings") this.config[k] = v;
+    this.config.readings = mergeReadings(defaultReadings(), options.readings);
     this.credentials = SANDBOX_CREDENTIALS;
     this.url = null;
     this.timers = new Set();
@@ -132,7 +191,10 @@ export class Sandbox {
       }
     }
     const before = { ...this.config };
-    Object.assign(this.config, patch);
+    const { readings, ...rest } = patch;
+    const merged = mergeReadings(this.config.readings, readings);
+    Object.assign(this.config, rest);
+    this.config.readings = merged;
     if (DATA_OPTIONS.some((k) => before[k] !== this.config[k])) this.rebuildData();
     return this.publicConfig();
   }
@@ -169,8 +231,9 @@ export class Sandbox {
       ["POST", new RegExp(`^${J}/?$`), (req, res) => a.handleCreate(req, res), "activities.create"],
       ["GET", new RegExp(`^${J}/?$`), (req, res) => a.handleList(req, res), "activities.list"],
       ["GET", new RegExp(`^${J}/([^/]+)/?$`), (req, res, m) => a.handleGet(req, res, m[1]), "activities.get"],
-      ["GET", new RegExp(`^${J}/([^/]+)/(data|fragment)/?$`), (req, res, m, url) => a.handleData(req, res, m[1], url), "activities.data"],
+      ["GET", new RegExp(`^${J}/([^/]+)/(data|fragment)/?$`), (req, res, m, url) => a.handleData(req, res, m[1], url, m[2]), "activities.data"],
       ["POST", /^\/v3\/beta\/forecasting\/query\/?$/, (req, res) => f.handleQuery(req, res), "forecasting"],
+      ["GET", /^\/v3\/beta\/forecasting\/query\/?$/, (req, res, m, url) => f.handleQuery(req, res, url), "forecasting"],
       ["POST", new RegExp(`^${U}/?$`), (req, res) => u.handleCreate(req, res), "userpilot.create"],
       ["GET", new RegExp(`^${U}/jobs/?$`), (req, res) => u.handleList(req, res), "userpilot.list"],
       ["GET", new RegExp(`^${U}/jobs/([^/]+)/?$`), (req, res, m) => u.handleGet(req, res, m[1]), "userpilot.get"],

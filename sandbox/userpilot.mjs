@@ -186,8 +186,13 @@ export class UserpilotApi {
       job_id: job.id,
       progress: this.progress(job),
       start_time: microIso(job.createdMs),
-      status: job.status,
+      status: this.statusText(job.status),
     };
+  }
+
+  /** readings.statusCase: `completed` as documented, or `COMPLETED`. */
+  statusText(status) {
+    return this.sb.config.readings.statusCase === "upper" ? status.toUpperCase() : status;
   }
 
   detail(job) {
@@ -199,10 +204,13 @@ export class UserpilotApi {
       current_chunk: job.chunks[Math.min(job.completed, job.chunks.length - 1)],
       end_time: job.status === "in_progress" ? null : microIso(job.endedMs, true),
       job_id: job.id,
-      presigned_urls: done ? job.files.map((f) => ({ filename: f.filename, url: this.presign(job, f.filename) })) : [],
+      // readings.presignedUrls: objects {filename, url} as documented, or bare URL strings.
+      presigned_urls: done
+        ? job.files.map((f) => (this.sb.config.readings.presignedUrls === "strings" ? this.presign(job, f.filename) : { filename: f.filename, url: this.presign(job, f.filename) }))
+        : [],
       progress: this.progress(job),
       start_time: microIso(job.createdMs, true),
-      status: job.status,
+      status: this.statusText(job.status),
       all_chunks: job.chunks.slice(),
       type: "export",
     };
@@ -263,11 +271,14 @@ export class UserpilotApi {
     const fate = req.sandboxFault?.fault;
     if (fate === "fail_job" || fate === "cancel_job") job.fate = "failed";
     this.jobs.set(job.id, job);
-    sendJson(res, 201, {
+    // readings.createStatus (201 documented, 200 seen) and readings.links (relative or absolute).
+    const r = this.sb.config.readings;
+    const link = `/api/v1/analytics/exports/jobs/${job.id}`;
+    sendJson(res, Number(r.createStatus), {
       environment_app_token: who.appToken,
       environment_name: "production",
       job_id: job.id,
-      links: `/api/v1/analytics/exports/jobs/${job.id}`,
+      links: r.links === "absolute" ? `${this.sb.url ?? "http://127.0.0.1"}${link}` : link,
       start_time: microIso(job.createdMs),
     });
   }
@@ -335,14 +346,19 @@ export class UserpilotApi {
     const job = this.jobs.get(jobId);
     const file = job && this.refresh(job).status === "completed" ? job.files.find((f) => f.filename === filename) : null;
     if (!file || !this.visible(job)) throw this.s3Error(404, "NoSuchKey", "The specified key does not exist.");
+    const index = job.files.indexOf(file);
+    // readings.emptyFiles: a file with no events is a gzip of nothing (or of the CSV header), or
+    // a zero-byte object, as a store may keep an empty partition.
+    const zero = this.sb.config.readings.emptyFiles === "zero_bytes" && this.fileEvents(job, index).next().done;
     res.writeHead(200, {
       ...CORS_HEADERS,
       "Content-Type": "application/gzip",
       "Content-Disposition": `attachment; filename="${filename}"`,
       ETag: `"${hash32(job.id, filename).toString(16)}"`,
+      ...(zero ? { "Content-Length": "0" } : {}),
     });
-    if (req.method === "HEAD") return res.end();
-    await this.streamGzip(res, job, job.files.indexOf(file), req.sandboxFault ?? null);
+    if (req.method === "HEAD" || zero) return res.end();
+    await this.streamGzip(res, job, index, req.sandboxFault ?? null);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -391,6 +407,17 @@ export class UserpilotApi {
   *fileLines(job, index) {
     const csv = job.params.format === "csv";
     if (csv) yield CSV_COLUMNS.join(",") + "\n";
+    // readings.jsonFiles: JSON Lines (FACTS), or one JSON array of the events.
+    if (!csv && this.sb.config.readings.jsonFiles === "array") {
+      let first = true;
+      yield "[";
+      for (const ev of this.fileEvents(job, index)) {
+        yield (first ? "\n" : ",\n") + toJson(ev);
+        first = false;
+      }
+      yield "\n]\n";
+      return;
+    }
     for (const ev of this.fileEvents(job, index)) {
       yield csv ? CSV_COLUMNS.map((c) => csvCell(ev[c])).join(",") + "\n" : toJson(ev) + "\n";
     }
@@ -474,8 +501,17 @@ export class UserpilotApi {
     this.auth(req);
     if (!UP_LOOKUPS.includes(name)) throw upError(404, null, { message: `Lookup ${name} not found` });
     const items = this.data.lookups[name];
-    if (!UP_PAGINATED_LOOKUPS.has(name)) return sendJson(res, 200, items);
+    // readings.lookupShape: "documented" (arrays, two paginated), "arrays" (every lookup a whole
+    // array, no cursor), "pages" (every lookup a {data, metadata} page).
+    const shape = this.sb.config.readings.lookupShape;
+    if (shape === "arrays") return sendJson(res, 200, items);
+    if (!UP_PAGINATED_LOOKUPS.has(name) && shape !== "pages") return sendJson(res, 200, items);
     const sp = url.searchParams;
+    if (!UP_PAGINATED_LOOKUPS.has(name)) {
+      // "pages" for a lookup the document does not paginate: the whole list in one page.
+      const cursor = { after: null, before: null };
+      return sendJson(res, 200, { data: items, metadata: { cursor, limit: items.length, total_count: items.length, total_count_cap_exceeded: false } });
+    }
     let limit = 50;
     if (sp.has("limit")) {
       const l = sp.get("limit");
@@ -488,10 +524,17 @@ export class UserpilotApi {
     else if (sp.get("before_cursor")) start = Math.max(0, this.decodeCursor(name, sp.get("before_cursor"), "before_cursor") - limit);
     start = Math.min(start, items.length);
     const end = Math.min(items.length, start + limit);
+    // readings.cursorEnd: the last page's `after` is null (documented), "" or missing.
+    const cursor = { after: end < items.length ? this.encodeCursor(name, end) : null, before: start > 0 ? this.encodeCursor(name, start) : null };
+    if (cursor.after === null) {
+      const how = this.sb.config.readings.cursorEnd;
+      if (how === "empty") cursor.after = "";
+      if (how === "missing") delete cursor.after;
+    }
     sendJson(res, 200, {
       data: items.slice(start, end),
       metadata: {
-        cursor: { after: end < items.length ? this.encodeCursor(name, end) : null, before: start > 0 ? this.encodeCursor(name, start) : null },
+        cursor,
         limit,
         total_count: items.length,
         total_count_cap_exceeded: false,

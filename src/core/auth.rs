@@ -4,6 +4,7 @@
 
 use super::http::{form_encode, HttpRequest, HttpResponse};
 use super::step::Step;
+use super::time::parse_utc_seconds;
 use crate::error::{Error, Result};
 use std::fmt;
 
@@ -50,6 +51,46 @@ impl ClientCredentials {
     }
 
     pub fn exchange_request(&self, token_url: &str) -> HttpRequest {
+        self.exchange_request_as(token_url, TokenEncoding::Form)
+    }
+
+    /// The token request in one of the encodings a reader of the documents could expect: the
+    /// documents show a form body, but OAuth servers often want the client in HTTP Basic, and a
+    /// JSON API may want JSON.
+    pub fn exchange_request_as(&self, token_url: &str, encoding: TokenEncoding) -> HttpRequest {
+        match encoding {
+            TokenEncoding::Form => {}
+            TokenEncoding::Basic => {
+                let pair = format!(
+                    "{}:{}",
+                    form_encode(&self.client_id),
+                    form_encode(self.client_secret.expose())
+                );
+                return HttpRequest::post(
+                    token_url,
+                    "application/x-www-form-urlencoded",
+                    b"grant_type=client_credentials".to_vec(),
+                )
+                .with_header(
+                    "Authorization",
+                    format!("Basic {}", base64(pair.as_bytes())),
+                )
+                .idempotent();
+            }
+            TokenEncoding::Json => {
+                let body = serde_json::json!({
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret.expose(),
+                });
+                return HttpRequest::post(
+                    token_url,
+                    "application/json",
+                    body.to_string().into_bytes(),
+                )
+                .idempotent();
+            }
+        }
         let body = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
             form_encode(&self.client_id),
@@ -64,6 +105,45 @@ impl ClientCredentials {
     }
 }
 
+/// How the token request carries the credentials (see [`ClientCredentials::exchange_request_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenEncoding {
+    #[default]
+    Form,
+    Basic,
+    Json,
+}
+
+impl TokenEncoding {
+    /// The next one to try after this one was refused; `None` after the last.
+    pub fn next(self) -> Option<Self> {
+        match self {
+            TokenEncoding::Form => Some(TokenEncoding::Basic),
+            TokenEncoding::Basic => Some(TokenEncoding::Json),
+            TokenEncoding::Json => None,
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for HTTP Basic.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone)]
 struct Token {
     access: Secret,
@@ -74,6 +154,8 @@ struct Token {
 #[derive(Debug, Clone, Default)]
 pub struct TokenCache {
     token: Option<Token>,
+    /// The encoding that last worked (or is to be tried next).
+    encoding: TokenEncoding,
 }
 
 impl TokenCache {
@@ -95,6 +177,10 @@ impl TokenCache {
 
     pub fn invalidate(&mut self) {
         self.token = None;
+    }
+
+    pub fn encoding(&self) -> TokenEncoding {
+        self.encoding
     }
 
     /// Reads a token answer. Refreshes a tenth of the lifetime early (at most a minute) so a token
@@ -121,9 +207,15 @@ impl TokenCache {
             .and_then(|a| a.as_str())
             .filter(|a| !a.is_empty())
             .ok_or_else(|| Error::decode(1, 0, "token response has no access_token"))?;
+        // A number as documented, or the same number as text; without it, the time left until
+        // `expires_at` (documented zone-less, read as UTC).
         let expires_in = v
             .get("expires_in")
-            .and_then(|e| e.as_f64())
+            .and_then(|e| e.as_f64().or_else(|| e.as_str()?.trim().parse().ok()))
+            .or_else(|| {
+                let at = parse_utc_seconds(v.get("expires_at")?.as_str()?)?;
+                Some((at - now_ms) / 1000.0)
+            })
             .filter(|e| e.is_finite() && *e > 0.0)
             .ok_or_else(|| Error::decode(1, 0, "token response has no positive expires_in"))?;
         let lifetime_ms = expires_in * 1000.0;
@@ -154,6 +246,8 @@ pub struct AuthedCall {
     req: HttpRequest,
     phase: Phase,
     got_fresh_token: bool,
+    /// Token encodings this call has seen refused.
+    refused_encodings: u8,
 }
 
 impl AuthedCall {
@@ -162,6 +256,7 @@ impl AuthedCall {
             req,
             phase: Phase::Start,
             got_fresh_token: false,
+            refused_encodings: 0,
         }
     }
 
@@ -193,7 +288,7 @@ impl AuthedCall {
             }
             None => {
                 self.phase = Phase::AwaitToken;
-                Step::Send(creds.exchange_request(token_url))
+                Step::Send(creds.exchange_request_as(token_url, cache.encoding))
             }
         }
     }
@@ -207,13 +302,27 @@ impl AuthedCall {
     ) -> Result<Option<HttpResponse>> {
         match self.phase {
             Phase::AwaitToken => {
+                // Refused as malformed or unauthenticated: perhaps the vendor reads the token
+                // request another way. Each encoding is tried once per call; the one that works
+                // is kept for the next calls.
+                if matches!(resp.status, 400 | 401 | 415) && self.refused_encodings < 2 {
+                    if let Some(next) = cache.encoding.next().or(Some(TokenEncoding::Form)) {
+                        self.refused_encodings += 1;
+                        cache.encoding = next;
+                        self.phase = Phase::Start;
+                        return Ok(None);
+                    }
+                }
                 cache.accept(&resp, now_ms)?;
                 self.got_fresh_token = true;
                 self.phase = Phase::Start;
                 Ok(None)
             }
-            Phase::AwaitMain { fresh: false } if resp.status == 401 && self.req.needs_auth => {
-                // The cached token was revoked or expired early: one fresh exchange, then retry.
+            Phase::AwaitMain { fresh: false }
+                if matches!(resp.status, 401 | 403) && self.req.needs_auth =>
+            {
+                // The cached token was revoked or expired early (some APIs say 403 for that):
+                // one fresh exchange, then retry.
                 cache.invalidate();
                 self.phase = Phase::Start;
                 Ok(None)
@@ -382,6 +491,117 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(out.status, 401, "second 401 is returned, not retried again");
+    }
+
+    #[test]
+    fn every_reading_of_the_token_request_is_tried_once_and_the_one_that_works_is_kept() {
+        assert_eq!(base64(b"ab:c"), "YWI6Yw==");
+        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(base64(b"a"), "YQ==");
+        let (cr, mut cache) = (creds(), TokenCache::new());
+        let mut call = AuthedCall::new(HttpRequest::get("https://x/data").authed());
+        let mut sent = Vec::new();
+        // A vendor that wants JSON refuses the form and HTTP Basic.
+        for answer in [
+            HttpResponse::new(400, r#"{"error":"invalid_request"}"#),
+            HttpResponse::new(401, r#"{"error":"invalid_client"}"#),
+            token_resp("T", 60),
+        ] {
+            let Step::Send(r) = call.poll(&cr, "https://x/tok", &cache, 0.0) else {
+                panic!()
+            };
+            sent.push((
+                r.header("content-type").unwrap_or("").to_string(),
+                r.header("authorization").map(|a| a.starts_with("Basic ")),
+            ));
+            assert!(call.handle(&mut cache, answer, 0.0).unwrap().is_none());
+        }
+        assert_eq!(
+            sent,
+            [
+                ("application/x-www-form-urlencoded".into(), None),
+                ("application/x-www-form-urlencoded".into(), Some(true)),
+                ("application/json".into(), None),
+            ]
+        );
+        assert_eq!(cache.encoding(), TokenEncoding::Json);
+        let Step::Send(r) = call.poll(&cr, "https://x/tok", &cache, 0.0) else {
+            panic!()
+        };
+        assert_eq!(r.header("authorization"), Some("Bearer T"));
+        // Refused three ways: the error, after three requests and no more.
+        let mut cache = TokenCache::new();
+        let mut call = AuthedCall::new(HttpRequest::get("https://x/data").authed());
+        let mut tries = 0;
+        let e = loop {
+            let Step::Send(_) = call.poll(&cr, "t", &cache, 0.0) else {
+                panic!()
+            };
+            tries += 1;
+            match call.handle(
+                &mut cache,
+                HttpResponse::new(401, r#"{"error":"bad"}"#),
+                0.0,
+            ) {
+                Ok(None) => continue,
+                Ok(Some(_)) => panic!("no token"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((tries, e.code()), (3, "E_AUTH"));
+        // expires_in as text, token_type in any case.
+        let mut cache = TokenCache::new();
+        cache
+            .accept(
+                &HttpResponse::new(
+                    200,
+                    r#"{"access_token":"A","token_type":"Bearer","expires_in":"7200"}"#,
+                ),
+                0.0,
+            )
+            .unwrap();
+        assert_eq!(cache.expires_at_ms(), Some(7_200_000.0));
+        // No expires_in: the documented zone-less expires_at, as UTC.
+        let mut cache = TokenCache::new();
+        cache
+            .accept(
+                &HttpResponse::new(
+                    200,
+                    r#"{"access_token":"A","expires_at":"1970-01-01T02:00:00.000000"}"#,
+                ),
+                1_000.0,
+            )
+            .unwrap();
+        assert_eq!(cache.expires_at_ms(), Some(7_200_000.0));
+        let mut cache = TokenCache::new();
+        let past = r#"{"access_token":"A","expires_at":"1970-01-01T00:00:00"}"#;
+        assert!(cache
+            .accept(&HttpResponse::new(200, past), 1_000.0)
+            .is_err());
+    }
+
+    #[test]
+    fn a_403_on_a_cached_token_refreshes_once_too() {
+        let (cr, mut cache) = (creds(), TokenCache::new());
+        cache.accept(&token_resp("OLD", 3600), 0.0).unwrap();
+        let mut call = AuthedCall::new(HttpRequest::get("https://x/data").authed());
+        let _ = call.poll(&cr, "t", &cache, 5.0);
+        assert!(call
+            .handle(&mut cache, HttpResponse::new(403, ""), 5.0)
+            .unwrap()
+            .is_none());
+        let Step::Send(r) = call.poll(&cr, "t", &cache, 5.0) else {
+            panic!()
+        };
+        assert_eq!(r.url, "t", "expected a token exchange");
+        call.handle(&mut cache, token_resp("NEW", 3600), 5.0)
+            .unwrap();
+        let _ = call.poll(&cr, "t", &cache, 5.0);
+        let out = call
+            .handle(&mut cache, HttpResponse::new(403, ""), 5.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, 403, "a 403 with a fresh token is the answer");
     }
 
     #[test]

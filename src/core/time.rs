@@ -53,11 +53,23 @@ pub fn parse_date(s: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days)
 }
 
-/// Parses a strict `yyyy-MM-ddTHH:mm:ssZ` instant (the Raw Activity API's job times) into epoch
-/// milliseconds.
+/// Parses a `yyyy-MM-ddTHH:mm:ssZ` instant (the Raw Activity API's job times) into epoch
+/// milliseconds. The document shows `Z`; the same vendor's token answer writes
+/// `2026-01-01T00:00:00.000000` (fraction, no zone), so a fraction of any length is read and a
+/// missing zone, `+00:00` or `+0000` mean UTC. Any other offset is refused, not guessed.
 pub fn parse_utc_seconds(s: &str) -> Option<f64> {
-    let (date, time) = s.strip_suffix('Z')?.split_once('T')?;
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix('z'))
+        .or_else(|| s.strip_suffix("+00:00"))
+        .or_else(|| s.strip_suffix("+0000"))
+        .unwrap_or(s);
+    let (date, time) = s.split_once('T')?;
     let day = parse_date(date)?;
+    let (time, frac) = match time.split_once('.') {
+        Some((t, f)) => (t, Some(f)),
+        None => (time, None),
+    };
     let t = time.as_bytes();
     if t.len() != 8 || t[2] != b':' || t[5] != b':' {
         return None;
@@ -70,7 +82,15 @@ pub fn parse_utc_seconds(s: &str) -> Option<f64> {
     if h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    Some(day as f64 * DAY_MS + ((h * 60 + m) * 60 + sec) as f64 * 1000.0)
+    let ms = match frac {
+        None => 0.0,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
+            let digits: String = f.chars().chain("000".chars()).take(3).collect();
+            digits.parse::<f64>().ok()?
+        }
+        Some(_) => return None,
+    };
+    Some(day as f64 * DAY_MS + ((h * 60 + m) * 60 + sec) as f64 * 1000.0 + ms)
 }
 
 pub fn format_date(days: i64) -> String {
@@ -104,9 +124,24 @@ mod tests {
             parse_utc_seconds("1970-01-02T01:02:03Z"),
             Some(DAY_MS + 3_723_000.0)
         );
+        // Every reading of the job times: zone-less, microseconds, an explicit UTC offset.
+        for (text, ms) in [
+            ("1970-01-02T01:02:03", 0.0),
+            ("1970-01-02T01:02:03.5Z", 500.0),
+            ("1970-01-02T01:02:03.123456", 123.0),
+            ("1970-01-02T01:02:03+00:00", 0.0),
+        ] {
+            assert_eq!(
+                parse_utc_seconds(text),
+                Some(DAY_MS + 3_723_000.0 + ms),
+                "{text}"
+            );
+        }
         for bad in [
-            "1970-01-02T01:02:03",
             "1970-01-02 01:02:03Z",
+            "1970-01-02T01:02:03+02:00",
+            "1970-01-02T01:02:03.Z",
+            "1970-01-02T01:02:03.12a",
             "1970-01-02T24:00:00Z",
             "1970-01-02T1:02:03Z",
             "1970-02-30T01:02:03Z",

@@ -25,9 +25,9 @@ use crate::parse::jsonl::LineError;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::backstory::activities::schema::activity_columns;
 use crate::providers::backstory::activities::{
-    data_request, fragment_plan, get_request, list_request, parse_job_list, plan_windows, Action,
-    ExportRequest, Job, JobParams, JobState, JobWatch, PollBackoff, Scheduler, DEFAULT_CONCURRENCY,
-    MAX_CONCURRENCY, MAX_QUEUED,
+    fragment_request, get_request, list_request, parse_job_list, plan_windows, Action,
+    ExportRequest, FragmentPath, FragmentPlan, Job, JobParams, JobState, JobWatch, PollBackoff,
+    Refusal, Scheduler, SizeCheck, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_QUEUED,
 };
 use crate::transport::{Body, ResponseHead, Transport};
 use std::collections::VecDeque;
@@ -233,12 +233,25 @@ pub struct Progress {
     pub fragments_done: usize,
     /// Fragments in flight, head first.
     pub fragments: Vec<FragmentProgress>,
+    /// Things worth telling that did not stop the export (so far).
+    pub warnings: Vec<Warning>,
     pub records: u64,
     pub rows: u64,
     /// Bytes delivered (all jobs).
     pub bytes: u64,
     /// A change worth showing at once (a state change); the rest may be throttled.
     pub significant: bool,
+}
+
+/// Something the user should know that did not stop the export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// `W_RESULTS_SIZE`: more bytes arrived than the job's `results_size` announced.
+    pub code: &'static str,
+    pub job_id: String,
+    pub message: String,
+    pub results_size: Option<u64>,
+    pub received: Option<u64>,
 }
 
 /// A bad line in the data, with where it was.
@@ -266,6 +279,7 @@ pub struct ExportOutcome {
     pub header: Vec<String>,
     /// CSV: fields first seen after the header was written (counted, not written).
     pub late_fields: Vec<LateField>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Receives an export as it arrives.
@@ -395,6 +409,7 @@ struct Emitter {
     errors: Vec<DataError>,
     errors_total: u64,
     retries: u32,
+    warnings: Vec<Warning>,
 }
 
 impl Emitter {
@@ -419,6 +434,7 @@ impl Emitter {
             errors: Vec::new(),
             errors_total: 0,
             retries: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -517,6 +533,7 @@ impl Emitter {
                 .as_ref()
                 .map(|f| f.late_fields().to_vec())
                 .unwrap_or_default(),
+            warnings: self.warnings.clone(),
         }
     }
 }
@@ -539,6 +556,10 @@ struct Frag<B> {
     restarted: bool,
     /// Lines delivered or reported, once the fragment is done.
     lines: u64,
+    /// Asked for past the job's declared fragments (see `FragmentPlan::next_probe`).
+    probe: bool,
+    /// The URL form its last request used.
+    path: FragmentPath,
     backoff: Backoff,
     state: FragmentState,
 }
@@ -627,29 +648,33 @@ async fn download_job<T: Transport, S: ActivitySink>(
             ),
         ));
     }
-    let plan = fragment_plan(job);
+    let mut urls = FragmentPlan::new(job);
     let seed = (t.now_ms() as u64) ^ 0xA076_1D64_78BD_642F;
-    let mut frags: Vec<Frag<T::Body>> = plan
-        .iter()
+    let new_frag = |i: usize, index: Option<u32>, probe: bool| Frag {
+        index,
+        queue: VecDeque::new(),
+        queued: 0,
+        body: None,
+        busy: false,
+        ended: false,
+        expected: None,
+        received: 0,
+        last_byte: None,
+        retries: 0,
+        restarted: false,
+        lines: 0,
+        probe,
+        path: FragmentPath::Data,
+        backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64 * 0x9E37)),
+        state: FragmentState::Requested,
+    };
+    let mut frags: Vec<Frag<T::Body>> = urls
+        .initial(job)
+        .into_iter()
         .enumerate()
-        .map(|(i, &index)| Frag {
-            index,
-            queue: VecDeque::new(),
-            queued: 0,
-            body: None,
-            busy: false,
-            ended: false,
-            expected: None,
-            received: 0,
-            last_byte: None,
-            retries: 0,
-            restarted: false,
-            lines: 0,
-            backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64 * 0x9E37)),
-            state: FragmentState::Requested,
-        })
+        .map(|(i, index)| new_frag(i, index, false))
         .collect();
-    let n = frags.len();
+    let mut n = frags.len();
     let concurrency = opts.concurrency.clamp(1, MAX_CONCURRENCY);
     let cap = opts.read_ahead_bytes.max(1024);
     let stall = opts.stall_timeout_ms;
@@ -664,16 +689,20 @@ async fn download_job<T: Transport, S: ActivitySink>(
     progress.fragments_total = n;
     progress.fragments_done = 0;
     report(sink, progress, &frags, head, started, true);
-    let request = |index: Option<u32>| data_request(&session.base_url, &job.job_id, index);
+    let request = |index: Option<u32>, form: FragmentPath| {
+        fragment_request(&session.base_url, &job.job_id, index, form)
+    };
     loop {
         t.check_aborted()?;
         while started < n && started < head + concurrency {
-            let req = request(frags.get(started).and_then(|f| f.index))?;
+            let form = urls.path();
+            let req = request(frags.get(started).and_then(|f| f.index), form)?;
             inflight.push(started, async move {
                 Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
             });
             if let Some(f) = frags.get_mut(started) {
                 f.busy = true;
+                f.path = form;
             }
             started += 1;
         }
@@ -691,7 +720,24 @@ async fn download_job<T: Transport, S: ActivitySink>(
             }
         }
         if head >= n {
-            break;
+            // Every fragment asked for is delivered: under the highest-index reading of
+            // `fragment` there is one more; the plan decides from the bytes whether to ask.
+            let received: u64 = frags.iter().map(|f| f.received).sum();
+            let last_empty = frags.last().is_some_and(|f| f.probe && f.received == 0);
+            let next = frags
+                .iter()
+                .filter_map(|f| f.index)
+                .max()
+                .map_or(0, |k| k + 1);
+            match urls.next_probe(next, received, last_empty) {
+                Some(k) => {
+                    frags.push(new_frag(n, Some(k), true));
+                    n += 1;
+                    progress.fragments_total = n;
+                    continue;
+                }
+                None => break,
+            }
         }
         let at = Place {
             window: run.window,
@@ -740,9 +786,8 @@ async fn download_job<T: Transport, S: ActivitySink>(
         f.busy = false;
         let failure = match ev {
             Ev::Sent(Ok(Response::Streaming(h, mut body))) => {
-                f.expected = h
-                    .header("content-length")
-                    .and_then(|v| v.trim().parse().ok());
+                urls.answered(f.path);
+                f.expected = body_length(&h);
                 f.received = 0;
                 f.last_byte = None;
                 f.state = FragmentState::Reading;
@@ -761,15 +806,33 @@ async fn download_job<T: Transport, S: ActivitySink>(
                 }
             }
             Ev::Sent(Ok(Response::Buffered(resp))) => {
-                // `send` has already retried what may be retried.
-                return Err(with_place(
-                    Error::from_status(
-                        resp.status,
-                        &resp.body,
-                        super::retry_after(&resp.headers, t.now_ms()),
-                    ),
-                    at,
-                ));
+                match urls.refused(resp.status, f.path, f.probe) {
+                    Refusal::Retry(form) => {
+                        let req = request(f.index, form)?;
+                        f.busy = true;
+                        f.path = form;
+                        inflight.push(k, async move {
+                            Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
+                        });
+                        None
+                    }
+                    Refusal::End => {
+                        f.received = 0;
+                        f.ended = true;
+                        None
+                    }
+                    // `send` has already retried what may be retried.
+                    Refusal::Fail => {
+                        return Err(with_place(
+                            Error::from_status(
+                                resp.status,
+                                &resp.body,
+                                super::retry_after(&resp.headers, t.now_ms()),
+                            ),
+                            at,
+                        ))
+                    }
+                }
             }
             // Our stall timeout: fetched again like a body cut short. Other failures have
             // already been retried by `send`.
@@ -792,7 +855,8 @@ async fn download_job<T: Transport, S: ActivitySink>(
             }
             Ev::Read(_, Ok(None)) => {
                 let short = match f.expected {
-                    Some(len) => (f.received != len)
+                    // More than the length: a compressed length the runtime decoded past.
+                    Some(len) => (f.received < len)
                         .then(|| format!("body cut short: {} of {len} bytes", f.received)),
                     // Without a length, a body that stops inside a line was cut short; the
                     // vendor's lines each end with a newline. The last try is accepted as is
@@ -812,8 +876,10 @@ async fn download_job<T: Transport, S: ActivitySink>(
             Ev::Read(_, Err(e)) => Some(e),
             Ev::Slept(r) => {
                 r?;
-                let req = request(f.index)?;
+                let form = urls.path();
+                let req = request(f.index, form)?;
                 f.busy = true;
+                f.path = form;
                 inflight.push(k, async move {
                     Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
                 });
@@ -839,10 +905,28 @@ async fn download_job<T: Transport, S: ActivitySink>(
         }
     }
     let received: u64 = frags.iter().map(|f| f.received).sum();
-    if let Some(size) = job.results_size {
-        if received != size {
+    match urls.check_size(received) {
+        SizeCheck::Ok => {}
+        SizeCheck::More {
+            announced,
+            received,
+        } => {
+            out.warnings.push(Warning {
+                code: "W_RESULTS_SIZE",
+                job_id: job.job_id.clone(),
+                message: format!(
+                    "job {}: received {received} bytes of data, more than its results_size {announced} (the vendor may count compressed bytes or leave out line ends); every line arrived whole",
+                    job.job_id
+                ),
+                results_size: Some(announced),
+                received: Some(received),
+            });
+            progress.warnings = out.warnings.clone();
+            report(sink, progress, &frags, head, started, true);
+        }
+        SizeCheck::Fewer { announced, .. } => {
             return Err(Error::network(format!(
-                "job {}: received {received} bytes of data but the job reported results_size {size}; {} records were delivered{}",
+                "job {}: received {received} bytes of data but the job reported results_size {announced}; {} records were delivered{}",
                 job.job_id,
                 out.records,
                 unsized_fragments(&frags)
@@ -852,13 +936,28 @@ async fn download_job<T: Transport, S: ActivitySink>(
     Ok(())
 }
 
+/// The length of the body as it will be read: `Content-Length`, unless the answer is
+/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
+/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
+fn body_length(h: &ResponseHead) -> Option<u64> {
+    let encoded = h
+        .header("content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded {
+        return None;
+    }
+    h.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The fragments that came without a `Content-Length`: when the total falls short, one of them
 /// was cut at a line end (any other cut is caught and fetched again), so the error names them
 /// and where each stopped.
 fn unsized_fragments<B>(frags: &[Frag<B>]) -> String {
     let list: Vec<String> = frags
         .iter()
-        .filter(|f| f.expected.is_none())
+        // A probe past the end that found nothing holds no data to doubt.
+        .filter(|f| f.expected.is_none() && !(f.probe && f.received == 0))
         .map(|f| match f.index {
             Some(k) => format!("fragment {k} (ended after line {})", f.lines),
             None => format!("the data (ended after line {})", f.lines),
@@ -1015,6 +1114,7 @@ fn empty_progress(windows: usize) -> Progress {
         fragments_total: 0,
         fragments_done: 0,
         fragments: Vec::new(),
+        warnings: Vec::new(),
         records: 0,
         rows: 0,
         bytes: 0,

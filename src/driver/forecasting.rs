@@ -4,14 +4,17 @@
 
 use super::inflight::InFlight;
 use super::{retry_after, send, Response, Session};
+use crate::core::http::find_header;
 use crate::core::retry::Backoff;
 use crate::error::{Error, Result};
 use crate::providers::backstory::forecasting::pages::bad_answer;
 use crate::providers::backstory::forecasting::table::parse_page;
 use crate::providers::backstory::forecasting::{
-    ForecastQuery, PageHeaders, PagePlanner, Record, TotalChange, DEFAULT_PATH,
+    method_after_refusal, ForecastQuery, PageHeaders, PagePlanner, QueryMethod, Record,
+    TotalChange, DEFAULT_PATH,
 };
 use crate::transport::{Body, Transport};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// An edge worker may hold 6 connections at once; more than that would only queue.
@@ -107,13 +110,21 @@ fn not_a_page(status: u16, body: &[u8], header_error: Error) -> Error {
 /// Reads an answer's headers and records; `Err((error, cut_short))`.
 fn read_page(
     page: u32,
+    per_page: u32,
     status: u16,
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> std::result::Result<ForecastPage, (Error, bool)> {
-    let page_headers =
-        PageHeaders::parse(headers, status).map_err(|e| (not_a_page(status, &body, e), false))?;
+    // An object where the page's array belongs (a 200 carrying an error) is reported as the
+    // body it is, before anything is read from it.
+    let no_total = find_header(headers, "X-Total-Count").is_none();
+    if no_total && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let e = bad_answer(status, "no X-Total-Count header".into());
+        return Err((not_a_page(status, &body, e), false));
+    }
     let records = parse_page(&body, &format!("page {page}"))?;
+    let page_headers = PageHeaders::read(headers, status, page, per_page, records.len())
+        .map_err(|e| (not_a_page(status, &body, e), false))?;
     Ok(ForecastPage {
         number: page,
         status,
@@ -132,13 +143,22 @@ async fn fetch_page<T: Transport>(
     query: &ForecastQuery,
     path: &str,
     page: u32,
+    method: &Cell<QueryMethod>,
 ) -> Result<ForecastPage> {
     let seed = (t.now_ms() as u64) ^ u64::from(page).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut backoff = Backoff::new(session.retry, seed);
     loop {
-        let req = query.page_request(&session.base_url, path, page);
+        let used = method.get();
+        let req = query.page_request_with(&session.base_url, path, page, used);
         let (status, headers, read) = match send(t, session, req, &mut || {}).await? {
             Response::Buffered(r) if r.is_success() => (r.status, r.headers, Ok(r.body)),
+            Response::Buffered(r) if method_after_refusal(used, r.status).is_some() => {
+                // Shared by every page of the run: the first page finds out for all.
+                if let Some(m) = method_after_refusal(used, r.status) {
+                    method.set(m);
+                }
+                continue;
+            }
             Response::Buffered(r) => {
                 return Err(Error::from_status(
                     r.status,
@@ -151,12 +171,13 @@ async fn fetch_page<T: Transport>(
                 (head.status, head.headers, read)
             }
         };
-        let (err, retry_as) = match read.map(|body| read_page(page, status, &headers, body)) {
-            Ok(Ok(p)) => return Ok(p),
-            Err(e) => (e.clone(), e),
-            Ok(Err((e, true))) => (e, Error::network(format!("page {page} was cut short"))),
-            Ok(Err((e, false))) => return Err(e),
-        };
+        let (err, retry_as) =
+            match read.map(|body| read_page(page, query.per_page, status, &headers, body)) {
+                Ok(Ok(p)) => return Ok(p),
+                Err(e) => (e.clone(), e),
+                Ok(Err((e, true))) => (e, Error::network(format!("page {page} was cut short"))),
+                Ok(Err((e, false))) => return Err(e),
+            };
         match backoff.next_delay(&retry_as) {
             Some(d) => t.sleep(d as f64).await?,
             None => return Err(err),
@@ -174,6 +195,8 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
 ) -> Result<ForecastOutcome> {
     let window = opts.concurrency.clamp(1, MAX_CONCURRENCY);
     let mut planner = PagePlanner::new(query.per_page, query.first_page(), window, opts.max_pages);
+    // Declared before the pages in flight, which borrow it.
+    let method = Cell::new(QueryMethod::Post);
     let mut inflight = InFlight::new();
     let mut waiting: BTreeMap<u32, ForecastPage> = BTreeMap::new();
     let mut progress = ForecastProgress {
@@ -188,7 +211,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
         let ready = planner.next_ready();
         let mut started = false;
         while let Some(p) = planner.next_fetch() {
-            inflight.push(p, fetch_page(t, session, query, &opts.path, p));
+            inflight.push(p, fetch_page(t, session, query, &opts.path, p, &method));
             started = true;
         }
         if started {
@@ -215,8 +238,10 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
                 "internal: no page in flight and the run is not done",
             ));
         };
-        let page = fetched?;
+        let mut page = fetched?;
         let accepted = planner.on_page(p, page.headers, page.records.len(), page.status)?;
+        // As the plan read them (a page size the vendor capped without X-Limit is applied).
+        page.headers = accepted.headers;
         if let Some(change) = accepted.change {
             sink.total_changed(change);
         }
@@ -229,7 +254,8 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
     Ok(ForecastOutcome {
         pages: progress.pages,
         records: progress.records,
-        total_count: planner.total().unwrap_or(0),
+        // No X-Total-Count from the vendor: the records there were.
+        total_count: planner.total().unwrap_or(progress.records),
         page_last: planner.page_last().unwrap_or(1),
         total_changes: planner.changes().to_vec(),
         complete: !planner.capped(),

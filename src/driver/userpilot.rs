@@ -21,8 +21,8 @@ use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{
-    self, check_job_id, error_from_response, file_request, running_job, Created, ExportParams,
-    Format, Job, JobStatus, PollSchedule,
+    self, check_job_id, error_from_response, file_request, running_job, ArrayToLines, Created,
+    ExportParams, Format, Job, JobStatus, PollSchedule,
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
 use crate::transport::{Body, Transport};
@@ -454,6 +454,13 @@ struct Decode {
     gz: Option<GzipDecoder>,
     parser: Parser,
     out: Vec<u8>,
+    /// Compressed bytes received: none at all, under a `Content-Length: 0`, is an empty file.
+    raw_in: u64,
+    zero_length: bool,
+    /// The first data byte has been seen (it tells a JSON array from JSON Lines).
+    sniffed: bool,
+    /// A JSON file that is one JSON array, read as JSON Lines.
+    array: Option<ArrayToLines>,
 }
 
 /// What has been delivered from a file: a fetch from the start skips it.
@@ -490,6 +497,8 @@ struct FileRun<B> {
     body: Option<B>,
     reading: bool,
     native: bool,
+    /// The answer said `Content-Length: 0`.
+    zero_length: bool,
     restarts: u32,
     backoff: Backoff,
 }
@@ -562,8 +571,12 @@ struct Run<'s, S: RowsSink> {
 }
 
 impl<S: RowsSink> Run<'_, S> {
-    fn new_decode(&self, format: Option<Format>, native: bool) -> Decode {
+    fn new_decode(&self, format: Option<Format>, native: bool, zero_length: bool) -> Decode {
         Decode {
+            raw_in: 0,
+            zero_length,
+            sniffed: false,
+            array: None,
             gz: (!native).then(GzipDecoder::new),
             parser: self.new_parser(format),
             out: Vec::new(),
@@ -606,12 +619,31 @@ impl<S: RowsSink> Run<'_, S> {
             let first = data.iter().find(|b| !b.is_ascii_whitespace());
             let format = match first {
                 None => return Ok(()),
-                Some(b'{') => Format::Json,
+                Some(b'{' | b'[') => Format::Json,
                 Some(_) => Format::Csv,
             };
             d.parser = self.new_parser(Some(format));
             self.skip_delivered(d, done);
         }
+        if !d.sniffed && matches!(d.parser, Parser::Json(_)) {
+            if let Some(&first) = data.iter().find(|b| !b.is_ascii_whitespace()) {
+                d.sniffed = true;
+                if first == b'[' {
+                    d.array = Some(ArrayToLines::default());
+                }
+            }
+        }
+        let converted;
+        let data = match &mut d.array {
+            Some(a) => {
+                let mut out = Vec::with_capacity(data.len());
+                a.feed(data, &mut out)
+                    .map_err(|e| in_file(e, file.filename))?;
+                converted = out;
+                &converted[..]
+            }
+            None => data,
+        };
         let pushed = match &mut d.parser {
             Parser::Json(p) => p.push(data),
             Parser::Csv { parser, .. } => parser.push(data),
@@ -806,6 +838,7 @@ impl<S: RowsSink> Run<'_, S> {
         done: &mut Delivered,
         chunk: &[u8],
     ) -> Result<()> {
+        d.raw_in += chunk.len() as u64;
         let Some(mut gz) = d.gz.take() else {
             return self.feed(file, d, done, chunk).await;
         };
@@ -834,6 +867,18 @@ impl<S: RowsSink> Run<'_, S> {
     /// The file's body ended: a gzip stream must end between members; then the parser finishes.
     /// A stream cut short is the connection's fault, so it is a (retryable) network error.
     async fn end(&mut self, file: FileRef<'_>, d: &mut Decode, done: &mut Delivered) -> Result<()> {
+        // A zero-byte object is how some stores keep an empty partition (issue 15 §3): no records.
+        // Only when the answer said so: a body that ends before any byte without saying it is a
+        // cut, fetched again.
+        if d.raw_in == 0 && d.zero_length {
+            return self.deliver(file, d, done, Take::Last).await;
+        }
+        if d.raw_in == 0 && d.gz.is_some() {
+            return Err(Error::network(format!(
+                "{}: body ended before its first byte",
+                file.filename
+            )));
+        }
         if let Some(gz) = &mut d.gz {
             if let Err(e) = gz.finish() {
                 return Err(if gz.is_truncated() {
@@ -842,6 +887,11 @@ impl<S: RowsSink> Run<'_, S> {
                     in_file(e, file.filename)
                 });
             }
+        }
+        // After the gzip check: a cut stream is fetched again, an unclosed array in a whole one
+        // is bad data.
+        if let Some(a) = &d.array {
+            a.finish().map_err(|e| in_file(e, file.filename))?;
         }
         self.deliver(file, d, done, Take::Last).await
     }
@@ -935,6 +985,7 @@ where
             body: None,
             reading: false,
             native: false,
+            zero_length: false,
             restarts: 0,
             backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64)),
         })
@@ -1019,7 +1070,7 @@ where
         };
         if let Some(chunk) = f.queue.pop_front() {
             f.queued -= chunk.len();
-            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native));
+            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
             run.progress.bytes += chunk.len() as u64;
             let r = run.chunk(file, d, &mut done, &chunk).await;
             run.sink.progress(&run.progress);
@@ -1036,7 +1087,8 @@ where
         };
         match std::mem::replace(&mut f.state, FileState::Waiting) {
             FileState::Ended if f.queue.is_empty() => {
-                let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native));
+                let d =
+                    decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
                 match run.end(file, d, &mut done).await {
                     Ok(()) => {
                         f.state = FileState::Ended;
@@ -1118,8 +1170,14 @@ where
             continue;
         }
         match event {
-            Event::Opened(Ok(Response::Streaming(_, mut body))) => {
-                g.native = opts.native_gunzip && body.gunzip_natively();
+            Event::Opened(Ok(Response::Streaming(head, mut body))) => {
+                // A zero-byte file cannot go through a native gunzip (it would fail on the
+                // missing header): it is read as it is, and is empty.
+                let empty = head
+                    .header("content-length")
+                    .is_some_and(|v| v.trim() == "0");
+                g.zero_length = empty;
+                g.native = !empty && opts.native_gunzip && body.gunzip_natively();
                 g.body = Some(body);
                 g.state = FileState::Reading;
             }
@@ -1144,7 +1202,7 @@ where
         }
         // A new fetch of the head must decode from scratch, skipping what was delivered.
         if j == head && decode.is_none() {
-            let d = run.new_decode(g.format, g.native);
+            let d = run.new_decode(g.format, g.native, g.zero_length);
             decode = Some(d);
             if let Some(d) = decode.as_mut() {
                 run.skip_delivered(d, &done);

@@ -9,7 +9,7 @@ use super::fetch::FetchTransport;
 use super::js::ek_now;
 use crate::driver::activities::{
     self as drv, ActivitySink, DataError, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
-    OutputKind, Place, Progress, WaitOptions,
+    OutputKind, Place, Progress, WaitOptions, Warning,
 };
 use crate::driver::Session;
 use crate::error::{Error, Result};
@@ -243,10 +243,27 @@ fn progress_to_js(p: &Progress) -> JsValue {
         })
         .collect();
     set(&o, "fragments", frags);
+    set(&o, "warnings", warnings_to_js(&p.warnings));
     set(&o, "records", p.records as f64);
     set(&o, "rows", p.rows as f64);
     set(&o, "bytes", p.bytes as f64);
     o.into()
+}
+
+fn warnings_to_js(warnings: &[Warning]) -> Array {
+    let num = |n: Option<u64>| n.map(|n| JsValue::from(n as f64)).unwrap_or(JsValue::NULL);
+    warnings
+        .iter()
+        .map(|w| {
+            let o = Object::new();
+            set(&o, "code", w.code);
+            set(&o, "jobId", w.job_id.as_str());
+            set(&o, "message", w.message.as_str());
+            set(&o, "resultsSize", num(w.results_size));
+            set(&o, "received", num(w.received));
+            JsValue::from(o)
+        })
+        .collect()
 }
 
 fn data_errors_to_js(errors: &[DataError]) -> Array {
@@ -302,6 +319,7 @@ fn outcome_to_js(out: &ExportOutcome) -> JsValue {
         })
         .collect();
     set(&o, "lateFields", late);
+    set(&o, "warnings", warnings_to_js(&out.warnings));
     o.into()
 }
 

@@ -35,7 +35,13 @@ impl ForecastSink for JsForecastSink {
             let o = Object::new();
             set(&o, "page", page.number);
             set(&o, "pageLast", page.headers.page_last);
-            set(&o, "totalCount", page.headers.total_count as f64);
+            // Without X-Total-Count the vendor said no total: null, not a guess.
+            let total = if page.headers.exact {
+                JsValue::from(page.headers.total_count as f64)
+            } else {
+                JsValue::NULL
+            };
+            set(&o, "totalCount", total);
             set(&o, "limit", page.headers.limit);
             set(&o, "count", page.records.len() as u32);
             set(&o, "body", String::from_utf8_lossy(&page.body).as_ref());

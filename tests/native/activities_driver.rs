@@ -48,6 +48,40 @@ enum CreateFault {
     Unavailable,
 }
 
+/// How this vendor read the document where it is ambiguous (issue 15 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Numbering {
+    /// `fragment` is the number of fragments: 0..fragment-1.
+    #[default]
+    Count,
+    /// `fragment` is the highest index: 0..fragment.
+    Index,
+    /// No `fragment` field: everything from `/data`.
+    Absent,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Form {
+    /// Both `/data?fragment=N` and `/fragment?fragment=N`.
+    #[default]
+    Both,
+    DataOnly,
+    FragmentOnly,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Size {
+    #[default]
+    Exact,
+    /// Announced without the last newline.
+    NoFinalNewline,
+    /// Announced as if compressed (a third).
+    Compressed,
+    Null,
+    /// Fewer bytes than announced: a short export, still an error.
+    Over,
+}
+
 #[derive(Clone, Copy)]
 enum Stop {
     Reset,
@@ -91,6 +125,12 @@ struct Vendor {
     /// Job status reads never answer.
     status_hangs: Cell<bool>,
     log: RefCell<Vec<String>>,
+    numbering: Numbering,
+    form: Form,
+    size: Size,
+    /// Answers `Content-Encoding: gzip` with the compressed length; the body arrives decoded,
+    /// as a runtime's fetch hands it over.
+    encoded: bool,
 }
 
 fn record(day: i64, i: usize) -> String {
@@ -183,14 +223,28 @@ impl Vendor {
         let frags = self.fragments(j);
         let done = st == "Completed";
         let size: usize = frags.iter().map(String::len).sum();
+        let results_size = match self.size {
+            _ if !done => json!(null),
+            Size::Exact => json!(size),
+            Size::NoFinalNewline => json!(size.saturating_sub(1)),
+            Size::Compressed => json!(size / 3),
+            Size::Null => json!(null),
+            Size::Over => json!(size + 10),
+        };
+        let fragment = match self.numbering {
+            _ if !done => json!(null),
+            Numbering::Count => json!(frags.len()),
+            Numbering::Index => json!(frags.len().saturating_sub(1)),
+            Numbering::Absent => json!(null),
+        };
         json!({
             "job_id": j.id, "state": st, "export_type": "delta", "output_format": "JSONLines",
             "activity_type": "all",
             "start_date": exportkit::core::time::format_date(j.start_day),
             "end_date": exportkit::core::time::format_date(j.end_day),
             "job_created_time": utc_seconds(j.created), "job_start_time": null, "job_end_time": null,
-            "results_size": if done { json!(size) } else { json!(null) },
-            "fragment": if done { json!(frags.len()) } else { json!(null) },
+            "results_size": results_size,
+            "fragment": fragment,
         })
         .to_string()
     }
@@ -365,11 +419,22 @@ impl Transport for Vendor {
             Some(Err(view)) => return Ok(reply(200, view)),
             Some(Ok(frags)) => frags,
         };
-        let k: u32 = tail
-            .strip_prefix("data?fragment=")
-            .unwrap()
-            .parse()
-            .unwrap();
+        if tail == "data" {
+            let data: String = frags.concat();
+            let mut head = reply(200, data);
+            head.0.headers = vec![("content-length".into(), head.1.data.len().to_string())];
+            return Ok(head);
+        }
+        let (form, k) = tail.split_once("?fragment=").unwrap();
+        let k: u32 = k.parse().unwrap();
+        let refused = match (form, self.form) {
+            ("data", Form::FragmentOnly) | ("fragment", Form::DataOnly) => true,
+            ("data" | "fragment", _) => k as usize >= frags.len(),
+            _ => panic!("unknown data path {tail}"),
+        };
+        if refused {
+            return Ok(reply(404, r#"{"error":"not_found"}"#.into()));
+        }
         let nth = {
             let mut m = self.data_requests.borrow_mut();
             let c = m.entry((id.to_string(), k)).or_insert(0);
@@ -401,7 +466,10 @@ impl Transport for Vendor {
             Some(Fault::Stall(n)) => Some((n, Stop::Hang)),
             _ => None,
         };
-        if !matches!(fault, Some(Fault::Short(_, false))) {
+        if self.encoded {
+            headers.push(("content-encoding".into(), "gzip".into()));
+            headers.push(("content-length".into(), (data.len() / 4).to_string()));
+        } else if !matches!(fault, Some(Fault::Short(_, false))) {
             headers.push(("content-length".into(), data.len().to_string()));
         }
         Ok((
@@ -691,6 +759,109 @@ fn a_short_body_is_fetched_again_and_never_a_short_success() {
             .ends_with("may have been cut short: fragment 2 (ended after line 1)"),
         "names the fragment that may be short: {e}"
     );
+}
+
+/// Every reading of `fragment`, its URL and `results_size` (issue 15 §3): the same records, in
+/// order, exactly once; more bytes than announced is a warning, fewer an error.
+#[test]
+fn every_reading_of_fragments_and_results_size_gives_the_whole_export() {
+    use Form::*;
+    use Numbering::*;
+    use Size::*;
+    for numbering in [Count, Index, Absent] {
+        for form in [Both, DataOnly, FragmentOnly] {
+            for size in [Exact, NoFinalNewline, Compressed, Null, Over] {
+                for concurrency in [1, 3] {
+                    let case = format!("{numbering:?} {form:?} {size:?} c={concurrency}");
+                    let v = Vendor {
+                        numbering,
+                        form,
+                        size,
+                        ..Vendor::new(9, 10, 100)
+                    };
+                    let (out, sink) = export(&v, 5, opts(concurrency, OutputKind::Records));
+                    if size == Over {
+                        let e = out.unwrap_err();
+                        assert!(e.to_string().contains("results_size"), "{case}: {e}");
+                        continue;
+                    }
+                    let out = out.unwrap_or_else(|e| panic!("{case}: {e}"));
+                    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4), "{case}");
+                    let warned: Vec<&str> = out.warnings.iter().map(|w| w.code).collect();
+                    let expect: &[&str] = match size {
+                        NoFinalNewline | Compressed => &["W_RESULTS_SIZE"],
+                        _ => &[],
+                    };
+                    assert_eq!(warned, expect, "{case}");
+                    assert_eq!(
+                        sink.progress.last().unwrap().warnings,
+                        out.warnings,
+                        "{case}: the last progress carries the warnings too"
+                    );
+                    let data_reqs: Vec<String> = v
+                        .log
+                        .borrow()
+                        .iter()
+                        .filter(|l| l.contains("/data") || l.contains("/fragment"))
+                        .cloned()
+                        .collect();
+                    // Exact sizes under the count reading cost no extra request.
+                    if (numbering, form, size) == (Count, Both, Exact) {
+                        assert_eq!(data_reqs.len(), 5, "{case}: {data_reqs:?}");
+                    }
+                    if numbering == Absent {
+                        assert!(
+                            data_reqs.iter().all(|l| l.ends_with("/data")),
+                            "{case}: {data_reqs:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_content_encoded_fragment_is_not_taken_for_a_cut_one() {
+    let v = Vendor {
+        encoded: true,
+        ..Vendor::new(9, 10, 100)
+    };
+    let (out, sink) = export(&v, 5, opts(3, OutputKind::Records));
+    let out = out.unwrap();
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+    assert_eq!(out.retries, 0, "nothing fetched again");
+    // Cut inside a line, it is still fetched again.
+    let v = Vendor {
+        encoded: true,
+        ..Vendor::new(9, 10, 100)
+    };
+    v.faults
+        .borrow_mut()
+        .insert((2, 1), Fault::Short(123, true));
+    let (out, sink) = export(&v, 5, opts(3, OutputKind::Records));
+    assert_eq!(out.unwrap().retries, 1);
+    assert_eq!(sink.records, v.lines(DAY0, DAY0 + 4));
+}
+
+#[test]
+fn fragment_zero_is_the_whole_data_or_nothing() {
+    for numbering in [Numbering::Count, Numbering::Index] {
+        for size in [Size::Exact, Size::Null] {
+            // 9 records in one fragment (index reading: fragment 0), and a job with none.
+            for per_day in [0, 9] {
+                let v = Vendor {
+                    numbering,
+                    size,
+                    ..Vendor::new(per_day, 100, 100)
+                };
+                let (out, sink) = export(&v, 1, opts(2, OutputKind::Records));
+                let case = format!("{numbering:?} {size:?} {per_day}");
+                out.unwrap_or_else(|e| panic!("{case}: {e}"));
+                assert_eq!(sink.records, v.lines(DAY0, DAY0), "{case}");
+            }
+        }
+    }
 }
 
 fn creates_sent(v: &Vendor) -> usize {

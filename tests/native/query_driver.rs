@@ -215,16 +215,25 @@ fn a_revoked_token_is_replaced_once() {
 
 #[test]
 fn bad_credentials_are_an_auth_error_without_the_secret() {
-    let script = Script::new(vec![Reply::new(
-        401,
-        r#"{"error":"invalid_client","client_secret":"csecret"}"#,
-    )]);
+    // Refused in the form, HTTP Basic and JSON encodings alike (one try each, issue 15 §3).
+    let refused = || {
+        Reply::new(
+            401,
+            r#"{"error":"invalid_client","client_secret":"csecret"}"#,
+        )
+    };
+    let script = Script::new(vec![refused(), refused(), refused()]);
     let mut store = MemoryQuotaStore::default();
     let (out, _) = run(&script, &mut store, QueryOptions::default());
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_AUTH");
     assert!(!e.to_string().contains("csecret"), "{e}");
     assert!(!format!("{e:?}").contains("csecret"));
+    assert_eq!(
+        script.sent.borrow().len(),
+        3,
+        "three token requests, no more"
+    );
     assert_eq!(
         exportkit::driver::calls_left(&store, script.now.get()),
         10,

@@ -38,6 +38,8 @@ enum Reply {
         chunks: Vec<Vec<u8>>,
         end: End,
     },
+    /// 200 with `Content-Length: 0`: a zero-byte object (an empty partition, issue 15 §3).
+    ZeroBytes,
 }
 
 fn reply(status: u16, body: impl Into<Vec<u8>>) -> Reply {
@@ -132,16 +134,21 @@ impl Transport for Routes {
             .get_mut(&req.url)
             .and_then(VecDeque::pop_front)
             .unwrap_or_else(|| panic!("no reply for {}", req.url));
-        let Reply::Ok {
-            status,
-            chunks,
-            end,
-        } = r;
-        Ok((
-            ResponseHead {
+        let (status, chunks, end, headers) = match r {
+            Reply::Ok {
                 status,
-                headers: vec![],
-            },
+                chunks,
+                end,
+            } => (status, chunks, end, vec![]),
+            Reply::ZeroBytes => (
+                200,
+                vec![],
+                End::Clean,
+                vec![("content-length".to_string(), "0".to_string())],
+            ),
+        };
+        Ok((
+            ResponseHead { status, headers },
             RBody {
                 chunks: chunks.into(),
                 end,
@@ -498,6 +505,91 @@ fn a_gzip_stream_that_ends_early_is_fetched_again_never_a_short_success() {
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_NETWORK");
     assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
+}
+
+#[test]
+fn a_zero_byte_file_is_empty_but_a_body_ending_before_its_first_byte_is_a_cut() {
+    // Declared empty: no records, no retry, for JSON and CSV names alike.
+    let r = Routes::new();
+    serve_completed(
+        &r,
+        1,
+        &[
+            (FILES[0], vec![Reply::ZeroBytes]),
+            (FILES[1], vec![chunked(&gzip(&jsonl(1, 100, 0)), 64)]),
+        ],
+    );
+    let (out, sink) = run_rows(&r, RowsOptions::default());
+    let out = out.unwrap();
+    assert_eq!((out.records, sink.records.len()), (100, 100));
+    assert_eq!(r.count(&file_url(FILES[0], 1)), 1, "not fetched again");
+    // No bytes and no Content-Length: cut short, fetched again.
+    let r = Routes::new();
+    let gz = gzip(&jsonl(0, 100, 0));
+    serve_completed(
+        &r,
+        1,
+        &[(
+            FILES[0],
+            vec![reply(200, Vec::<u8>::new()), chunked(&gz, 64)],
+        )],
+    );
+    let (out, sink) = run_rows(&r, RowsOptions::default());
+    assert_eq!(out.unwrap().records, 100);
+    assert_eq!(sink.records.len(), 100);
+}
+
+/// A "JSON" file that is one pretty-printed array instead of JSON Lines (issue 15 §3).
+fn json_array(lines: &[u8]) -> Vec<u8> {
+    let items: Vec<String> = String::from_utf8(lines.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::to_string_pretty(&serde_json::from_str::<Value>(l).unwrap()).unwrap())
+        .collect();
+    format!("[\n{}\n]\n", items.join(",\n")).into_bytes()
+}
+
+#[test]
+fn a_json_array_file_is_read_like_json_lines_even_across_a_restart() {
+    for (chunk, keep) in [(50, 3), (97, 10), (1000, 1)] {
+        let r = Routes::new();
+        let gz1 = gzip(&json_array(&jsonl(1, 100, 10)));
+        serve_completed(
+            &r,
+            1,
+            &[
+                (
+                    FILES[0],
+                    vec![chunked(&gzip(&json_array(&jsonl(0, 100, 10))), chunk)],
+                ),
+                (
+                    FILES[1],
+                    vec![cut_after(&gz1, chunk, keep), chunked(&gz1, chunk)],
+                ),
+            ],
+        );
+        let (out, sink) = run_rows(
+            &r,
+            RowsOptions {
+                batch_records: 5,
+                concurrency: 1,
+                ..RowsOptions::default()
+            },
+        );
+        let out = out.unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
+        let got: Vec<Value> = sink.records.into_iter().map(|(_, v)| v).collect();
+        assert_eq!(got, expected(&[(0, 100, 0), (1, 100, 10)]), "chunk {chunk}");
+        assert_eq!(out.restarts, 1);
+    }
+    // An array that never closes in a whole gzip stream is bad data, not a cut.
+    let r = Routes::new();
+    let mut open = json_array(&jsonl(0, 3, 0));
+    open.truncate(open.len() - 3);
+    serve_completed(&r, 1, &[(FILES[0], vec![chunked(&gzip(&open), 64)])]);
+    let (out, _) = run_rows(&r, RowsOptions::default());
+    let e = out.unwrap_err();
+    assert_eq!(e.code(), "E_DECODE");
+    assert!(e.to_string().contains("not closed"), "{e}");
 }
 
 #[test]

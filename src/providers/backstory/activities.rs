@@ -23,7 +23,7 @@ pub mod schedule;
 pub mod schema;
 
 pub use job::{Job, JobState, JobWatch, PollBackoff};
-pub use plan::{fragment_plan, plan_windows};
+pub use plan::{fragment_plan, plan_windows, FragmentPath, FragmentPlan, Refusal, SizeCheck};
 pub use schedule::{Action, Scheduler};
 
 pub const JOBS_PATH: &str = "/pull/v1/export/activities/jobs";
@@ -377,9 +377,20 @@ pub fn list_request(base_url: &str) -> HttpRequest {
 
 /// `GET /jobs/{id}/data[?fragment=N]`, streamed.
 pub fn data_request(base_url: &str, job_id: &str, fragment: Option<u32>) -> Result<HttpRequest> {
+    fragment_request(base_url, job_id, fragment, FragmentPath::Data)
+}
+
+/// A data request at either URL form the document shows (see [`FragmentPath`]); the whole data
+/// (`fragment: None`) is always `/data`.
+pub fn fragment_request(
+    base_url: &str,
+    job_id: &str,
+    fragment: Option<u32>,
+    form: FragmentPath,
+) -> Result<HttpRequest> {
     let id = check_job_id(job_id)?;
     let path = match fragment {
-        Some(k) => format!("{JOBS_PATH}/{id}/data?fragment={k}"),
+        Some(k) => format!("{JOBS_PATH}/{id}/{}?fragment={k}", form.segment()),
         None => format!("{JOBS_PATH}/{id}/data"),
     };
     Ok(HttpRequest::get(join_url(base_url, &path))
@@ -387,14 +398,14 @@ pub fn data_request(base_url: &str, job_id: &str, fragment: Option<u32>) -> Resu
         .streamed())
 }
 
-/// The job list answer: a JSON array of jobs (an object holding one under `jobs` is accepted
-/// too, as a vendor may wrap lists).
+/// The job list answer: a JSON array of jobs, as "the same response" as a job read suggests; an
+/// object holding the array under `jobs` or `data` is accepted too (wrapped lists).
 pub fn parse_job_list(body: &[u8]) -> Result<Vec<Job>> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| Error::decode(1, e.column() as u64, format!("job list is not JSON: {e}")))?;
     let items = match &v {
         Value::Array(a) => a,
-        Value::Object(o) => match o.get("jobs") {
+        Value::Object(o) => match o.get("jobs").or_else(|| o.get("data")) {
             Some(Value::Array(a)) => a,
             _ => return Err(Error::decode(1, 0, "job list is not an array")),
         },
@@ -407,6 +418,20 @@ pub fn parse_job_list(body: &[u8]) -> Result<Vec<Job>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_job_list_is_read_bare_or_wrapped() {
+        let job = r#"{"job_id":"j1","state":"Completed"}"#;
+        for body in [
+            format!("[{job}]"),
+            format!(r#"{{"jobs":[{job}]}}"#),
+            format!(r#"{{"data":[{job}],"total":1}}"#),
+        ] {
+            let list = parse_job_list(body.as_bytes()).unwrap();
+            assert_eq!(list[0].job_id, "j1", "{body}");
+        }
+        assert!(parse_job_list(br#"{"items":1}"#).is_err());
+    }
 
     fn req(v: Value) -> Result<ExportRequest> {
         ExportRequest::from_value(&v)

@@ -9,7 +9,7 @@
 //! as the caller wrote it (`perPage` or `per_page`, `timeframe.since`) and unknown keys are
 //! refused rather than silently dropped.
 
-use crate::core::http::{join_url, HttpRequest};
+use crate::core::http::{form_encode, join_url, HttpRequest};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 
@@ -419,9 +419,50 @@ impl ForecastQuery {
     /// The request for one page. Idempotent: the query only reads, so a transient failure may be
     /// retried (no daily allowance is documented for this API).
     pub fn page_request(&self, base_url: &str, path: &str, page: u32) -> HttpRequest {
+        self.page_request_with(base_url, path, page, QueryMethod::Post)
+    }
+
+    /// The page request as a POST with a JSON body (the document's example is a JSON body) or
+    /// as a GET with the same parameters in the query string, `timeframe` as
+    /// `timeframe[snapshots]=..` (the public page names neither path nor method).
+    pub fn page_request_with(
+        &self,
+        base_url: &str,
+        path: &str,
+        page: u32,
+        method: QueryMethod,
+    ) -> HttpRequest {
         let mut body = self.to_value();
         if let Value::Object(m) = &mut body {
             m.insert("page".into(), page.into());
+        }
+        if method == QueryMethod::Get {
+            let mut pairs: Vec<String> = Vec::new();
+            let text = |v: &Value| match v {
+                Value::String(s) => form_encode(s),
+                other => form_encode(&other.to_string()),
+            };
+            if let Value::Object(m) = &body {
+                for (k, v) in m {
+                    match v {
+                        Value::Object(inner) => {
+                            for (ik, iv) in inner {
+                                pairs.push(format!(
+                                    "{}={}",
+                                    form_encode(&format!("{k}[{ik}]")),
+                                    text(iv)
+                                ));
+                            }
+                        }
+                        _ => pairs.push(format!("{}={}", form_encode(k), text(v))),
+                    }
+                }
+            }
+            let url = format!("{}?{}", join_url(base_url, path), pairs.join("&"));
+            return HttpRequest::get(url)
+                .with_header("Accept", "application/json")
+                .authed()
+                .streamed();
         }
         HttpRequest::post(
             join_url(base_url, path),
@@ -433,6 +474,19 @@ impl ForecastQuery {
         .idempotent()
         .streamed()
     }
+}
+
+/// How the query is sent (see [`ForecastQuery::page_request_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryMethod {
+    Post,
+    Get,
+}
+
+/// A POST refused with 405 Method Not Allowed: the endpoint takes GET. Any other refusal is an
+/// answer, not a hint about the method.
+pub fn method_after_refusal(used: QueryMethod, status: u16) -> Option<QueryMethod> {
+    (used == QueryMethod::Post && status == 405).then_some(QueryMethod::Get)
 }
 
 /// Checks a caller's override of the request path: absolute, no scheme or host, no query string
@@ -630,6 +684,40 @@ mod tests {
             json!({"timeframe": {"snapshots": "all", "since": 5, "until": 5}})
         ))
         .is_ok());
+    }
+
+    #[test]
+    fn a_post_refused_as_the_wrong_method_becomes_a_get_with_the_same_parameters() {
+        let q = parse(base(json!({"timeframe": {"snapshots": "all", "since": 5}, "include_descendants": true, "fiscal_period_id": "a b"}))).unwrap();
+        assert_eq!(
+            method_after_refusal(QueryMethod::Post, 405),
+            Some(QueryMethod::Get)
+        );
+        for (m, st) in [
+            (QueryMethod::Post, 404),
+            (QueryMethod::Post, 400),
+            (QueryMethod::Get, 405),
+        ] {
+            assert_eq!(method_after_refusal(m, st), None, "{m:?} {st}");
+        }
+        let r = q.page_request_with("https://h", DEFAULT_PATH, 3, QueryMethod::Get);
+        assert_eq!(r.method.as_str(), "GET");
+        assert!(r.body.is_none() && r.needs_auth && r.idempotent && r.stream_body);
+        let query = r.url.split_once('?').unwrap().1;
+        let mut got: Vec<&str> = query.split('&').collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "fiscal_period_id=a+b",
+                "forecast_type_id=10089",
+                "include_descendants=true",
+                "page=3",
+                "per_page=100",
+                "timeframe%5Bsince%5D=5",
+                "timeframe%5Bsnapshots%5D=all",
+            ]
+        );
     }
 
     #[test]

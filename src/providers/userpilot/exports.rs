@@ -425,9 +425,19 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The document writes `completed`, `in_progress`, `failed`; the same words in another case
+    /// or with a space or hyphen (`In Progress`, `in-progress`) are read as them.
     pub fn parse(s: &str) -> JobStatus {
-        match s {
-            "in_progress" => JobStatus::InProgress,
+        let norm: String = s
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        match norm.as_str() {
+            "in_progress" | "inprogress" | "running" => JobStatus::InProgress,
             "completed" => JobStatus::Completed,
             "failed" => JobStatus::Failed,
             other => JobStatus::Other(other.to_string()),
@@ -541,8 +551,15 @@ impl Job {
         let mut presigned_urls = Vec::new();
         if let Some(list) = v.get("presigned_urls").and_then(Value::as_array) {
             for (i, f) in list.iter().enumerate() {
-                let name = f.get("filename").and_then(Value::as_str);
-                let url = f.get("url").and_then(Value::as_str);
+                // Objects `{filename, url}` as documented, or bare URL strings (the field's name
+                // says "urls"): then the name is the URL's last path segment.
+                let (name, url) = match f {
+                    Value::String(u) => (filename_of_url(u), Some(u.as_str())),
+                    _ => (
+                        f.get("filename").and_then(Value::as_str),
+                        f.get("url").and_then(Value::as_str),
+                    ),
+                };
                 match (name, url) {
                     (Some(n), Some(u)) if !n.is_empty() && !u.is_empty() => {
                         presigned_urls.push(PresignedFile {
@@ -602,6 +619,97 @@ impl Job {
     /// The file of this job with that name (URLs change on every read; names do not).
     pub fn file(&self, filename: &str) -> Option<&PresignedFile> {
         self.presigned_urls.iter().find(|f| f.filename == filename)
+    }
+}
+
+/// `https://h/a/2024-07-29.json.gz?X-Amz-...` -> `2024-07-29.json.gz`.
+fn filename_of_url(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?;
+    path.rsplit('/').next().filter(|n| !n.is_empty())
+}
+
+/// Turns a JSON array, as it streams in, into JSON Lines: one element a line (the document says
+/// "JSON"; FACTS says one object a line; a vendor may send `[{..}, {..}]`, pretty-printed or
+/// not). Outside strings, the array's brackets go, the commas between elements become newlines
+/// and line breaks inside an element become spaces; everything else passes unchanged, so the
+/// JSON Lines parser reads element N as line N.
+#[derive(Debug, Clone, Default)]
+pub struct ArrayToLines {
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    opened: bool,
+    closed: bool,
+    at: u64,
+}
+
+impl ArrayToLines {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        out.reserve(input.len());
+        for &b in input {
+            self.at += 1;
+            if self.in_str {
+                out.push(b);
+                if self.esc {
+                    self.esc = false;
+                } else if b == b'\\' {
+                    self.esc = true;
+                } else if b == b'"' {
+                    self.in_str = false;
+                }
+                continue;
+            }
+            if self.depth == 0 {
+                match b {
+                    b'[' if !self.opened => {
+                        self.opened = true;
+                        self.depth = 1;
+                    }
+                    b' ' | b'\t' | b'\r' | b'\n' => {}
+                    _ => {
+                        return Err(Error::decode(
+                            1,
+                            self.at,
+                            format!("unexpected {:?} outside the JSON array", b as char),
+                        ))
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    self.in_str = true;
+                    out.push(b);
+                }
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    out.push(b);
+                }
+                b']' if self.depth == 1 => {
+                    self.depth = 0;
+                    self.closed = true;
+                    out.push(b'\n');
+                }
+                b']' | b'}' => {
+                    self.depth -= 1;
+                    out.push(b);
+                }
+                b',' if self.depth == 1 => out.push(b'\n'),
+                b' ' | b'\t' | b'\r' | b'\n' if self.depth == 1 => {}
+                b'\r' | b'\n' => out.push(b' '),
+                _ => out.push(b),
+            }
+        }
+        Ok(())
+    }
+
+    /// The input ended: the array must have been closed.
+    pub fn finish(&self) -> Result<()> {
+        if self.closed && self.depth == 0 && !self.in_str {
+            Ok(())
+        } else {
+            Err(Error::decode(1, self.at, "the JSON array is not closed"))
+        }
     }
 }
 
@@ -893,6 +1001,62 @@ mod tests {
         let c = Created::parse(br#"{ "environment_app_token": "NX-51f4acf7", "environment_name": "production",
           "job_id": "86f4dd75", "links": "/api/v1/analytics/exports/jobs/86f4dd75", "start_time": "2024-10-06T10:44:50.999504" }"#).unwrap();
         assert_eq!(c.job_id, "86f4dd75");
+    }
+
+    #[test]
+    fn presigned_urls_as_strings_and_statuses_in_any_case_are_read() {
+        let j = Job::parse(br#"{"job_id":"j","status":"Completed","presigned_urls":["https://f/x/2024-07-29.json.gz?X-Amz-Signature=a/b","https://f/x/2024-08-05.csv.gz"]}"#).unwrap();
+        assert_eq!(j.status, JobStatus::Completed);
+        let names: Vec<&str> = j
+            .presigned_urls
+            .iter()
+            .map(|f| f.filename.as_str())
+            .collect();
+        assert_eq!(names, ["2024-07-29.json.gz", "2024-08-05.csv.gz"]);
+        assert!(j.presigned_urls[0].url.ends_with("Signature=a/b"));
+        for (text, st) in [
+            ("IN_PROGRESS", JobStatus::InProgress),
+            ("In Progress", JobStatus::InProgress),
+            ("in-progress", JobStatus::InProgress),
+            ("FAILED", JobStatus::Failed),
+        ] {
+            assert_eq!(JobStatus::parse(text), st, "{text}");
+        }
+        assert_eq!(
+            JobStatus::parse("queued"),
+            JobStatus::Other("queued".into())
+        );
+        let e =
+            Job::parse(br#"{"job_id":"j","status":"completed","presigned_urls":["https://f/"]}"#)
+                .unwrap_err();
+        assert!(e.to_string().contains("presigned_urls[0]"), "{e}");
+    }
+
+    #[test]
+    fn a_json_array_becomes_one_element_a_line_across_any_chunking() {
+        let text =
+            "[\n  {\n    \"a\": \"x, ] } [\\\" y\",\n    \"b\": [1, 2]\n  },\n  {\"a\": null}\n]\n";
+        let want = "{     \"a\": \"x, ] } [\\\" y\",     \"b\": [1, 2]   }\n{\"a\": null}\n";
+        for size in [1, 2, 5, 1000] {
+            let mut a = ArrayToLines::default();
+            let mut out = Vec::new();
+            for c in text.as_bytes().chunks(size) {
+                a.feed(c, &mut out).unwrap();
+            }
+            a.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {size}");
+        }
+        let mut a = ArrayToLines::default();
+        let mut out = Vec::new();
+        a.feed(b"[]", &mut out).unwrap();
+        a.finish().unwrap();
+        assert_eq!(out, b"\n");
+        let mut a = ArrayToLines::default();
+        a.feed(b"[{\"a\":1},", &mut Vec::new()).unwrap();
+        assert_eq!(a.finish().unwrap_err().code(), "E_DECODE", "not closed");
+        let mut a = ArrayToLines::default();
+        let e = a.feed(b"[1] x", &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("outside the JSON array"), "{e}");
     }
 
     #[test]

@@ -19,13 +19,15 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// The document writes states capitalised ("Completed") in its table; a vendor may send them
+    /// in any case, and "Cancelled" is the other spelling of "Canceled". Anything else is refused.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "Queued" => Some(JobState::Queued),
-            "Running" => Some(JobState::Running),
-            "Completed" => Some(JobState::Completed),
-            "Canceled" => Some(JobState::Canceled),
-            "Failed" => Some(JobState::Failed),
+        match s.to_ascii_lowercase().as_str() {
+            "queued" => Some(JobState::Queued),
+            "running" => Some(JobState::Running),
+            "completed" => Some(JobState::Completed),
+            "canceled" | "cancelled" => Some(JobState::Canceled),
+            "failed" => Some(JobState::Failed),
             _ => None,
         }
     }
@@ -121,15 +123,21 @@ impl Job {
             })?,
             _ => return Err(bad("state", "is missing or not a string")),
         };
+        // Echoes of the request: the document writes them lower case ("delta", "email"), the
+        // states capitalised; either case is read.
         let export_type = match opt_str(m, "export_type")? {
             None => None,
-            Some(s) => Some(ExportType::parse(&s).ok_or_else(|| bad("export_type", "is unknown"))?),
+            Some(s) => Some(
+                ExportType::parse(&s.to_ascii_lowercase())
+                    .ok_or_else(|| bad("export_type", "is unknown"))?,
+            ),
         };
         let activity_type = match opt_str(m, "activity_type")? {
             None => None,
-            Some(s) => {
-                Some(ActivityType::parse(&s).ok_or_else(|| bad("activity_type", "is unknown"))?)
-            }
+            Some(s) => Some(
+                ActivityType::parse(&s.to_ascii_lowercase())
+                    .ok_or_else(|| bad("activity_type", "is unknown"))?,
+            ),
         };
         let date = |k: &str| -> Result<Option<String>> {
             match opt_str(m, k)? {
@@ -310,10 +318,27 @@ mod tests {
         );
         assert_eq!(Job::from_value(&j.to_value()).unwrap(), j);
         let done = Job::from_json(with("Completed", "\"fragment\":3,\"x\":1").as_bytes()).unwrap();
+        let echoed = QUEUED
+            .replace("\"delta\"", "\"Delta\"")
+            .replace("\"all\"", "\"ALL\"");
+        let j = Job::from_json(echoed.as_bytes()).unwrap();
+        assert_eq!(
+            (j.export_type, j.activity_type),
+            (Some(ExportType::Delta), Some(ActivityType::All))
+        );
+        for (text, state) in [
+            ("completed", JobState::Completed),
+            ("COMPLETED", JobState::Completed),
+            ("queued", JobState::Queued),
+            ("Cancelled", JobState::Canceled),
+        ] {
+            let j = Job::from_json(with(text, "\"fragment\":null").as_bytes()).unwrap();
+            assert_eq!(j.state, state, "{text}");
+        }
         assert_eq!(done.fragment, Some(3));
         for bad in [
-            QUEUED.replace("Queued", "queued"),
             QUEUED.replace("Queued", "Done"),
+            QUEUED.replace("Queued", "Complete"),
             QUEUED.replace("\"j1\"", "\"\""),
             QUEUED.replace("\"results_size\":null", "\"results_size\":-1"),
             QUEUED.replace("\"fragment\":null", "\"fragment\":\"2\""),

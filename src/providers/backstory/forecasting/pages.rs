@@ -18,6 +18,13 @@ pub struct PageHeaders {
     pub page_last: u32,
     pub limit: u32,
     pub page: u32,
+    /// The total came from the answer. `false`: the vendor sent no `X-Total-Count` and the
+    /// numbers are what this page's records imply (see [`PageHeaders::read`]).
+    pub exact: bool,
+    /// `X-Limit` was sent (else `limit` is the request's `per_page`).
+    pub limit_stated: bool,
+    /// `X-Page-Last` was sent (or follows from `X-Total-Count` and `X-Limit`).
+    pub last_stated: bool,
 }
 
 /// An answer we cannot use, although its status was a success.
@@ -74,6 +81,109 @@ impl PageHeaders {
             page_last,
             limit,
             page,
+            exact: true,
+            limit_stated: true,
+            last_stated: true,
+        })
+    }
+
+    /// The same answer at another page size (a `per_page` the vendor caps without saying so in
+    /// `X-Limit`): what follows from the size is worked out again.
+    pub fn with_limit(self, limit: u32, records: usize) -> PageHeaders {
+        let limit = limit.max(1);
+        let before = u64::from(self.page - 1) * u64::from(limit);
+        let mut h = PageHeaders { limit, ..self };
+        if self.exact {
+            h.page_last = u32::try_from(self.total_count.div_ceil(u64::from(limit)).max(1))
+                .unwrap_or(u32::MAX);
+        } else if self.last_stated && self.page < self.page_last {
+            h.total_count = u64::from(self.page_last - 1) * u64::from(limit) + 1;
+        } else {
+            h.total_count = before + records as u64;
+        }
+        h
+    }
+
+    /// The answer says records follow this page.
+    fn more_after(&self, records: usize) -> bool {
+        if self.exact {
+            self.total_count > u64::from(self.page - 1) * u64::from(self.limit) + records as u64
+        } else {
+            self.last_stated && self.page < self.page_last
+        }
+    }
+
+    /// Reads an answer to a request for `asked` at `per_page` that held `records` records, under
+    /// every reading of the document's headers: all four (checked strictly, as [`parse`]);
+    /// `X-Limit`/`X-Page` absent (the request's own values); `X-Total-Count` alone (the page
+    /// count follows); `X-Page-Last` alone or no headers at all (a full page means there may be
+    /// another, a short or empty page is the last).
+    ///
+    /// [`parse`]: PageHeaders::parse
+    pub fn read(
+        headers: &[(String, String)],
+        status: u16,
+        asked: u32,
+        per_page: u32,
+        records: usize,
+    ) -> Result<PageHeaders> {
+        let has = |n: &str| find_header(headers, n).is_some();
+        if has("X-Total-Count") && has("X-Page-Last") && has("X-Limit") && has("X-Page") {
+            return PageHeaders::parse(headers, status);
+        }
+        let opt = |n: &str| -> Result<Option<u64>> {
+            if has(n) {
+                header_number(headers, n, status).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let stated_limit = opt("X-Limit")?
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1);
+        let limit = stated_limit.unwrap_or(per_page.max(1));
+        let page = opt("X-Page")?
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(asked);
+        let before = u64::from(page - 1) * u64::from(limit);
+        if let Some(total_count) = opt("X-Total-Count")? {
+            let page_last = u32::try_from(total_count.div_ceil(u64::from(limit)).max(1))
+                .map_err(|_| bad_answer(status, "X-Total-Count is out of range".into()))?;
+            return Ok(PageHeaders {
+                total_count,
+                page_last,
+                limit,
+                page,
+                exact: true,
+                limit_stated: stated_limit.is_some(),
+                last_stated: stated_limit.is_some(),
+            });
+        }
+        let n = records as u64;
+        let stated_last = opt("X-Page-Last")?.and_then(|n| u32::try_from(n).ok());
+        // Any page with records may have a successor, even a short one (the vendor may cap
+        // per_page below what was asked, and without X-Limit nothing says so): ask until a page
+        // comes back empty. One request more, never a page less.
+        let page_last = match stated_last {
+            Some(l) if l >= 1 => l,
+            _ if n > 0 => page.saturating_add(1),
+            _ => page,
+        };
+        // Not a total (`exact: false`), but what the page must agree with: a page before a
+        // stated last one is full; otherwise the records seen so far.
+        let total_count = match stated_last {
+            Some(l) if page < l => u64::from(l - 1) * u64::from(limit) + 1,
+            _ => before + n,
+        };
+        Ok(PageHeaders {
+            total_count,
+            page_last,
+            limit,
+            page,
+            exact: false,
+            limit_stated: stated_limit.is_some(),
+            last_stated: matches!(stated_last, Some(l) if l >= 1),
         })
     }
 
@@ -183,6 +293,26 @@ impl PagePlanner {
                 ),
             ));
         }
+        let first_alone = page == self.first && self.next_start == self.first + 1;
+        let mut headers = headers;
+        // The vendor caps per_page below what was asked (the document says max 1000; a vendor
+        // may cap lower). Known from the first page, before any other is asked for: by its
+        // X-Limit, or without one by a first page shorter than asked that says more follow.
+        // The pages then follow that size.
+        let cap = if headers.limit_stated {
+            Some(headers.limit)
+        } else {
+            (records > 0
+                && (records as u64) < u64::from(self.per_page)
+                && headers.more_after(records))
+            .then_some(records as u32)
+        };
+        if let Some(c) = cap.filter(|c| first_alone && *c < self.per_page) {
+            self.per_page = c;
+        }
+        if !headers.limit_stated && headers.limit != self.per_page {
+            headers = headers.with_limit(self.per_page, records);
+        }
         if headers.limit != self.per_page {
             return Err(bad_answer(
                 status,
@@ -203,6 +333,8 @@ impl PagePlanner {
             ));
         }
         let change = match self.total {
+            // Totals implied by a page's records grow page by page: not a change of data.
+            _ if !headers.exact => None,
             Some(prev) if prev != headers.total_count => Some(TotalChange {
                 page,
                 previous: prev,
@@ -213,7 +345,9 @@ impl PagePlanner {
         if let Some(c) = change {
             self.changes.push(c);
         }
-        self.total = Some(headers.total_count);
+        if headers.exact {
+            self.total = Some(headers.total_count);
+        }
         self.last = Some(headers.page_last);
         self.received
             .insert(page, records > 0 || page <= headers.page_last);
@@ -279,6 +413,76 @@ mod tests {
             page_last: total.div_ceil(limit.into()).max(1) as u32,
             limit,
             page,
+            exact: true,
+            limit_stated: true,
+            last_stated: true,
+        }
+    }
+
+    /// Walks a vendor of `total` records at `limit` per page whose answers carry only the
+    /// headers `keep` names, one page at a time as the plan allows.
+    fn walk(total: usize, limit: u32, keep: &[&str]) -> (Vec<u32>, Vec<u32>) {
+        let mut p = PagePlanner::new(limit, 1, 4, None);
+        let (mut asked, mut delivered) = (Vec::new(), Vec::new());
+        for _ in 0..100 {
+            let mut batch = Vec::new();
+            while let Some(q) = p.next_fetch() {
+                batch.push(q);
+            }
+            for q in batch {
+                asked.push(q);
+                let before = (q as usize - 1) * limit as usize;
+                let n = total.saturating_sub(before).min(limit as usize);
+                let all = hdrs(
+                    &total.to_string(),
+                    &total.div_ceil(limit as usize).max(1).to_string(),
+                    &limit.to_string(),
+                    &q.to_string(),
+                );
+                let kept: Vec<(String, String)> = all
+                    .into_iter()
+                    .filter(|(k, _)| keep.iter().any(|w| w.eq_ignore_ascii_case(k)))
+                    .collect();
+                let h = PageHeaders::read(&kept, 200, q, limit, n).unwrap();
+                let a = p.on_page(q, h, n, 200).unwrap();
+                assert_eq!(a.change, None);
+                while let Some((r, deliver)) = p.next_ready() {
+                    if deliver {
+                        delivered.push(r);
+                    }
+                }
+            }
+            if p.is_done() {
+                return (asked, delivered);
+            }
+        }
+        panic!("the walk did not end");
+    }
+
+    #[test]
+    fn every_reading_of_the_page_headers_walks_every_page_once() {
+        let all = ["X-Total-Count", "X-Page-Last", "X-Limit", "X-Page"];
+        for total in [0usize, 7, 10, 25, 30] {
+            let pages = total.div_ceil(10).max(1) as u32;
+            let every: Vec<u32> = (1..=pages).collect();
+            // All four, or the total alone: exactly the pages there are.
+            for keep in [&all[..], &["X-Total-Count"], &["X-Total-Count", "X-Page"]] {
+                let (asked, delivered) = walk(total, 10, keep);
+                assert_eq!(asked, every, "{total} {keep:?}");
+                assert_eq!(delivered, every, "{total} {keep:?}");
+            }
+            // X-Page-Last alone: the same.
+            let (asked, _) = walk(total, 10, &["X-Page-Last"]);
+            assert_eq!(asked, every, "{total} X-Page-Last only");
+            // No headers: one empty page more, never a page less.
+            let (asked, delivered) = walk(total, 10, &[]);
+            let extra = u32::from(total > 0);
+            assert_eq!(
+                asked,
+                (1..=pages + extra).collect::<Vec<_>>(),
+                "{total} none"
+            );
+            assert_eq!(delivered, asked, "{total} none (the extra page is empty)");
         }
     }
 
@@ -422,6 +626,57 @@ mod tests {
         assert!(p.is_done());
         assert_eq!(p.changes().len(), 2);
         assert_eq!(p.total(), Some(12));
+    }
+
+    #[test]
+    fn a_vendor_capping_per_page_is_followed_from_the_first_page() {
+        let mut p = PagePlanner::new(10, 1, 4, None);
+        assert_eq!(p.next_fetch(), Some(1));
+        p.on_page(1, h(10, 4, 1), 4, 200).unwrap();
+        let mut asked = Vec::new();
+        while let Some(q) = p.next_fetch() {
+            asked.push(q);
+        }
+        assert_eq!(asked, [2, 3], "10 records at 4 a page");
+        p.on_page(3, h(10, 4, 3), 2, 200).unwrap();
+        p.on_page(2, h(10, 4, 2), 4, 200).unwrap();
+        while p.next_ready().is_some() {}
+        assert!(p.is_done());
+        // A limit that changes later is still an error.
+        let mut p = PagePlanner::new(10, 1, 4, None);
+        p.next_fetch();
+        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
+        p.next_fetch();
+        let e = p.on_page(2, h(30, 5, 2), 5, 200).unwrap_err();
+        assert!(e.to_string().contains("X-Limit 5"), "{e}");
+    }
+
+    #[test]
+    fn a_cap_without_x_limit_is_read_from_a_short_first_page() {
+        // 67 records, asked 100 a page, served 50: X-Total-Count alone, or X-Page-Last alone.
+        for keep in [&["X-Total-Count"][..], &["X-Page-Last"]] {
+            let mut p = PagePlanner::new(100, 1, 4, None);
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                let batch: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+                for q in batch {
+                    let n = 67usize.saturating_sub((q as usize - 1) * 50).min(50);
+                    let all = hdrs("67", "2", "50", &q.to_string());
+                    let kept: Vec<(String, String)> = all
+                        .into_iter()
+                        .filter(|(k, _)| keep.iter().any(|w| w.eq_ignore_ascii_case(k)))
+                        .collect();
+                    let h = PageHeaders::read(&kept, 200, q, 100, n).unwrap();
+                    p.on_page(q, h, n, 200).unwrap();
+                    got.push((q, n));
+                }
+                while p.next_ready().is_some() {}
+                if p.is_done() {
+                    break;
+                }
+            }
+            assert_eq!(got, [(1, 50), (2, 17)], "{keep:?}");
+        }
     }
 
     #[test]
