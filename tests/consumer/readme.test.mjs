@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
+import { readCsv } from "../js/helpers.mjs";
 import {
   CHROMIUM_ARGS,
   ROOT,
@@ -196,5 +197,12 @@ test("what the command-line quick start wrote: the shipped example query and the
   const shipped = JSON.parse(await readFile(path.join(project, "node_modules", "exportkit", "examples", "accounts.json"), "utf8"));
   assert.deepEqual(written, shipped);
   const truth = await (await fetch(`${sb.url}/__sandbox/truth/insights`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(shipped) })).text();
-  assert.equal(await readFile(path.join(project, "accounts.csv"), "utf8"), truth);
+  // `exportkit query` guards cells a spreadsheet would run as formulas (OWASP CSV injection), so
+  // each cell is the API's, or the API's behind a leading ' where it starts with = + - @ tab or CR
+  // and is not a plain number. Checked here with an independent reader and rule.
+  const formula = (c) => /^[=+\-@\t\r]/.test(c) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(c);
+  const want = readCsv(truth).map((r) => r.map((c) => (formula(c) ? `'${c}` : c)));
+  const got = readCsv(await readFile(path.join(project, "accounts.csv"), "utf8"));
+  assert.deepEqual(got, want);
+  assert.ok(want.length > 1, "the example query returns rows");
 });

@@ -66,7 +66,7 @@ test("Query client: every account arrives, the nameless ones as blank rows", asy
   assert.ok(skipped.rows.every(([n]) => n !== ""));
 });
 
-test("CLI: the summary counts the blank rows; --skip-empty-lines leaves them out of the count only", async () => {
+test("CLI: the summary counts the blank rows; --skip-empty-lines leaves them out of the count (and, guarded, out of the file)", async () => {
   const dir = await mkdtemp(join(tmpdir(), "exportkit-blank-"));
   const q = join(dir, "q.json");
   await writeFile(q, JSON.stringify(NAMES));
@@ -74,12 +74,25 @@ test("CLI: the summary counts the blank rows; --skip-empty-lines leaves them out
   const rows = readCsv(truth).length - 1;
   const blanks = readCsv(truth).slice(1).filter((r) => r.length === 1 && r[0] === "").length;
   assert.ok(blanks > 10);
-  const r = await runCli(["query", "--query", q], { env: backstoryEnv(sb) });
+  // --no-csv-guard: the vendor's bytes, so the file can be compared with the truth byte for byte.
+  const r = await runCli(["query", "--query", q, "--no-csv-guard"], { env: backstoryEnv(sb) });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.toString("utf8"), truth);
   assert.match(r.stderr, new RegExp(`exportkit query: ${rows.toLocaleString("en-US").replace(/,/g, ",?")} rows`));
-  const s = await runCli(["query", "--query", q, "--skip-empty-lines", "--force"], { env: backstoryEnv(sb) });
+  const s = await runCli(["query", "--query", q, "--skip-empty-lines", "--force", "--no-csv-guard"], { env: backstoryEnv(sb) });
   assert.equal(s.code, 0, s.stderr);
-  assert.equal(s.stdout.toString("utf8"), truth, "the file is the API's bytes either way");
+  assert.equal(s.stdout.toString("utf8"), truth, "with --no-csv-guard the file is the API's bytes either way");
   assert.match(s.stderr, new RegExp(`exportkit query: ${rows - blanks} rows`));
+  // Guarded (the default), the file is written from the rows: every blank record is in it as a
+  // row, and --skip-empty-lines leaves them out of the file too.
+  const g = await runCli(["query", "--query", q, "--force"], { env: backstoryEnv(sb) });
+  assert.equal(g.code, 0, g.stderr);
+  const written = readCsv(g.stdout.toString("utf8"));
+  assert.equal(written.length - 1, rows);
+  assert.equal(written.slice(1).filter((r) => r.length === 1 && r[0] === "").length, blanks);
+  const gs = await runCli(["query", "--query", q, "--skip-empty-lines", "--force"], { env: backstoryEnv(sb) });
+  assert.equal(gs.code, 0, gs.stderr);
+  const kept = readCsv(gs.stdout.toString("utf8"));
+  assert.equal(kept.length - 1, rows - blanks);
+  assert.ok(kept.slice(1).every((r) => !(r.length === 1 && r[0] === "")));
 });

@@ -101,7 +101,7 @@ test("Userpilot export: a 5,000-deep event and a 20 MB event are bad records, ev
   assert.ok(truth.length > 20);
   for (const [fault, kind] of [["deep_line", "depth"], ["huge_line", "length"]]) {
     await injected({ scope: "userpilot.file", fault, line: 3, nth: 1 }, async () => {
-      const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, batchRecords: 7 }));
+      const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, batchRecords: 7, dedupe: false }));
       assert.deepEqual(batches.flatMap((b) => b.records), truth.filter((_, i) => i !== 2), fault);
       assert.deepEqual(summary.errors.map((e) => [e.file, e.line, e.filename]), [[0, 3, first]]);
       assert.deepEqual(badLines(summary.errors).map((e) => e[1]), [kind]);
@@ -109,12 +109,12 @@ test("Userpilot export: a 5,000-deep event and a 20 MB event are bad records, ev
   }
   // The limits are options of the export too: raised, the same events arrive as data.
   await injected({ scope: "userpilot.file", fault: "deep_line", depth: 300, line: 3, nth: 1 }, async () => {
-    const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, maxDepth: 400 }));
+    const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, maxDepth: 400, dedupe: false }));
     assert.deepEqual(summary.errors, []);
     assert.equal(JSON.stringify(batches.flatMap((b) => b.records)[2]), deep(300));
   });
   await injected({ scope: "userpilot.file", fault: "huge_line", line: 3, nth: 1 }, async () => {
-    const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, maxLineBytes: 32 << 20 }));
+    const { batches, summary } = await gather(up.exports.rows(job, { concurrency: 1, maxLineBytes: 32 << 20, dedupe: false }));
     assert.deepEqual(summary.errors, []);
     assert.equal(batches.flatMap((b) => b.records)[2].huge.length, (20 << 20) - 12);
   });

@@ -233,7 +233,7 @@ test("userpilot: 201 or 200 on create, relative or absolute links, presigned_url
       assert.equal(done.status, "completed", label);
       const ext = format === "csv" ? "csv.gz" : "json.gz";
       assert.deepEqual(done.presignedUrls.map((f) => f.filename), [`2024-05-06.${ext}`, `2024-05-13.${ext}`], label);
-      const { batches, summary } = await gather(up.exports.rows(job.jobId, { batchRecords: 100 }));
+      const { batches, summary } = await gather(up.exports.rows(job.jobId, { batchRecords: 100, dedupe: false }));
       const records = batches.flatMap((b) => b.records);
       const truth = await userpilotTruth({ job_id: job.jobId });
       if (format === "json") assert.deepEqual(records, truth, label);
@@ -269,7 +269,7 @@ test("userpilot: an export whose files hold no events, served as a gzip of nothi
         const job = await up.exports.start({ from: "2024-05-06", to: "2024-05-19", userId: ["nobody-at-all"], format });
         await up.exports.wait(job, { pollMs: 20 });
         assert.deepEqual(await userpilotTruth({ job_id: job.jobId }), [], label);
-        const { batches, summary } = await gather(up.exports.rows(job.jobId, { nativeGunzip }));
+        const { batches, summary } = await gather(up.exports.rows(job.jobId, { nativeGunzip, dedupe: false }));
         assert.equal(batches.flatMap((b) => b.records ?? []).length, 0, label);
         assert.equal(summary.records, 0, label);
         assert.equal(summary.files.length, 2, label);
@@ -282,7 +282,7 @@ test("userpilot: an export whose files hold no events, served as a gzip of nothi
   const job = await up.exports.start({ from: "2024-05-06", to: "2024-05-19" });
   await up.exports.wait(job, { pollMs: 20 });
   await control(sb, "/__sandbox/faults", { scope: "userpilot.file", fault: "truncate", afterBytes: 0, nth: 1 });
-  const { batches } = await gather(up.exports.rows(job.jobId, { concurrency: 1 }));
+  const { batches } = await gather(up.exports.rows(job.jobId, { concurrency: 1, dedupe: false }));
   assert.deepEqual(batches.flatMap((b) => b.records), await userpilotTruth({ job_id: job.jobId }));
 });
 
