@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, beforeEach, test } from "node:test";
 import init, { BackstoryClient, UserpilotClient } from "../../js/index.js";
-import { backstoryEnv, control, runCli, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { backstoryEnv, control, runCli, SANDBOX_CREDENTIALS, startSandbox } from "../js/helpers.mjs";
 
 let sb;
 let recorder;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import { allowedHosts, fileLinkFetch, isPrivateAddress } from "../../cli/file-links.mjs";
-import { control, runCli, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { control, runCli, SANDBOX_CREDENTIALS, startSandbox } from "../js/helpers.mjs";
 
 let sb;
 let recorder;

@@ -9,7 +9,7 @@ import http from "node:http";
 import { after, before, test } from "node:test";
 import { SANDBOX_CREDENTIALS, startSandbox } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
-import { fillSettings, launchBrowser, openPage, ROOT, setQuery, TIMEOUT } from "./page-helpers.mjs";
+import { fillSettings, launchBrowser, openPage, ROOT, setQuery, TIMEOUT } from "../page/page-helpers.mjs";
 
 let sandbox;
 let site;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import init, { JsonlCsvWriter, JsonlStreamParser, jsonlToCsv, parseJsonl, UserpilotClient } from "../../js/index.js";
-import { control, gather, runCli, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
+import { control, gather, runCli, SANDBOX_CREDENTIALS, startSandbox } from "../js/helpers.mjs";
 
 const deep = (n) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
 const HUGE = `{"huge":"${"x".repeat(20 << 20)}"}`;

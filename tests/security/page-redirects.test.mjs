@@ -7,7 +7,7 @@ import http from "node:http";
 import { after, before, test } from "node:test";
 import { SANDBOX_CREDENTIALS, startSandbox } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
-import { assertClean, launchBrowser, openPage, ROOT } from "./page-helpers.mjs";
+import { assertClean, launchBrowser, openPage, ROOT } from "../page/page-helpers.mjs";
 
 let sandbox;
 let site;
