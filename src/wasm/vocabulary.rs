@@ -1,0 +1,66 @@
+//! The vendors' vocabulary as the Rust providers define it, for the JavaScript that needs the lists
+//! themselves (option pickers, the edge worker's allow-list, CLI help): one source, so the lists
+//! cannot drift from what the clients accept. The sandbox (sandbox/) keeps its own copy on
+//! purpose: it is the independent oracle the clients are tested against.
+
+use crate::providers::backstory::activities::{self, ActivityType, ExportType};
+use crate::providers::backstory::query;
+use crate::providers::userpilot::{exports, lookups};
+use serde::Serialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+/// The characters a job id may hold, as [`crate::providers::check_path_id`] accepts them: the
+/// first may not be `.` (so never `.` or `..`). Kept next to the probe below, which takes the
+/// length from the check itself; tests/edge/vocabulary.test.mjs holds the pattern against the
+/// clients' own refusals.
+const ID_FIRST: &str = "[A-Za-z0-9_-]";
+const ID_REST: &str = "[A-Za-z0-9._-]";
+
+/// The longest id `check` accepts. Probed rather than restated, so the number lives only in the
+/// provider; ids are short, so the probe is a few hundred tiny allocations, once per call.
+fn longest_id(check: impl Fn(&str) -> bool) -> usize {
+    (1..=4096)
+        .take_while(|&n| check(&"a".repeat(n)))
+        .last()
+        .unwrap_or(0)
+}
+
+fn id_rule(check: impl Fn(&str) -> bool) -> Value {
+    let max = longest_id(check);
+    json!({
+        // One path segment, unanchored, so a router can embed it in a larger pattern.
+        "segment": format!("{ID_FIRST}{ID_REST}{{0,{}}}", max.saturating_sub(1)),
+        "maxLength": max,
+    })
+}
+
+fn build() -> Value {
+    json!({
+        "backstory": {
+            "objects": query::OBJECTS,
+            "periods": query::PERIODS,
+            "defaultPeriod": query::DEFAULT_PERIOD,
+            "operators": query::OPERATORS,
+            "activityTypes": ActivityType::ALL,
+            "exportTypes": ExportType::ALL,
+            "jobId": id_rule(|id| activities::check_job_id(id).is_ok()),
+        },
+        "userpilot": {
+            "eventTypes": exports::EVENT_TYPES,
+            "lookups": lookups::LOOKUPS,
+            "paginatedLookups": lookups::PAGINATED,
+            "jobId": id_rule(|id| exports::check_job_id("jobId", id).is_ok()),
+        },
+    })
+}
+
+/// `{ backstory: { objects, periods, defaultPeriod, operators, activityTypes, exportTypes, jobId },
+/// userpilot: { eventTypes, lookups, paginatedLookups, jobId } }`, where each `jobId` is
+/// `{ segment, maxLength }` (`segment`: an unanchored RegExp source for one id).
+#[wasm_bindgen]
+pub fn vocabulary() -> Result<JsValue, JsValue> {
+    build()
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsValue::from_str(&format!("vocabulary: {e}")))
+}
