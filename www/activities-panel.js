@@ -11,15 +11,19 @@ import { dayChart } from "./day-chart.js";
 import { formatBytes, formatInt, h, nextId, replace, select } from "./dom.js";
 import { resultPreview } from "./preview.js";
 import { createRunController, frameThrottle, runErrorBox } from "./run-controller.js";
+import { vocabulary } from "../js/vocabulary.js";
 
 /** Rows kept for the table, its chart and the guarded CSV; the raw downloads keep everything. */
 const TABLE_MAX = 500_000;
 const JOBS_PATH = "/pull/v1/export/activities/jobs";
-const TYPES = [
-  ["email", "Emails"],
-  ["meeting", "Meetings"],
-  ["call", "Calls"],
-];
+// Words for the vendor's activity and export types; the types themselves come from the client
+// (js/vocabulary.js), so a type the client accepts is offered and one it refuses is not.
+const TYPE_LABELS = { all: "All", email: "Emails", meeting: "Meetings", call: "Calls" };
+const EXPORT_LABELS = {
+  delta: "Delta (any range, 14 days per job)",
+  snapshot: "Snapshot (at most a year, one job)",
+};
+const labelled = (names, labels) => names.map((n) => [n, labels[n] ?? n]);
 const PHASES = {
   creating: "Starting jobs",
   waiting: "Waiting for the API to prepare the data",
@@ -45,13 +49,11 @@ export function createActivitiesPanel({ lib, settings }) {
   }
   const startInput = h("input", { type: "date", value: daysAgo(14), "data-testid": "act-start", on: { input: replan } });
   const endInput = h("input", { type: "date", value: daysAgo(1), "data-testid": "act-end", on: { input: replan } });
-  const typeSelect = select({ "data-testid": "act-type", on: { change: replan } }, [["all", "All"], ...TYPES], "all");
+  const { activityTypes, exportTypes } = vocabulary().backstory;
+  const typeSelect = select({ "data-testid": "act-type", on: { change: replan } }, labelled(activityTypes, TYPE_LABELS), "all");
   const exportSelect = select(
     { "data-testid": "act-export-type", on: { change: replan } },
-    [
-      ["delta", "Delta (any range, 14 days per job)"],
-      ["snapshot", "Snapshot (at most a year, one job)"],
-    ],
+    labelled(exportTypes, EXPORT_LABELS),
     "delta",
   );
   const explodeCheck = h("input", { type: "checkbox", id: nextId("act"), "data-testid": "act-explode" });
@@ -360,7 +362,7 @@ export function createActivitiesPanel({ lib, settings }) {
                   recordCol: explode ? col("uid") : -1,
                   from: asked.startDate,
                   to: asked.endDate,
-                  types: TYPES,
+                  types: labelled(activityTypes, TYPE_LABELS).filter(([t]) => t !== "all"),
                   title: "Activities per day by type",
                   noun: "activities",
                   testid: "act-chart",

@@ -9,6 +9,7 @@ import { dayChart } from "./day-chart.js";
 import { formatBytes, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
 import { resultPreview } from "./preview.js";
 import { createRunController, runErrorBox } from "./run-controller.js";
+import { vocabulary } from "../js/vocabulary.js";
 import { explainError } from "./run-errors.js";
 
 /** Events kept in memory for the table and the downloads; past this the page says it was cut. */
@@ -396,7 +397,7 @@ export function createUserpilotPanel({ lib, settings }) {
   const limitInput = h("input", { id: ids.limit, type: "number", min: 1, max: 1000, value: 50, "data-testid": "up-lookup-limit" });
   const lookupMessage = h("div", { "aria-live": "polite", "data-testid": "up-lookup-message" });
   const lookupResult = h("div", { class: "result", "data-testid": "up-lookup-result" });
-  const paginated = () => ["events_properties", "segments"].includes(lookupSelect.value);
+  const paginated = () => vocabulary().userpilot.paginatedLookups.includes(lookupSelect.value);
   let shownItems = [];
   let nextCursor = null;
 
