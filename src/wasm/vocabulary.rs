@@ -3,11 +3,11 @@
 //! cannot drift from what the clients accept. The sandbox (sandbox/) keeps its own copy on
 //! purpose: it is the independent oracle the clients are tested against.
 
+use super::backstory::set;
 use crate::providers::backstory::activities::{self, ActivityType, ExportType};
 use crate::providers::backstory::query;
 use crate::providers::userpilot::{exports, lookups};
-use serde::Serialize;
-use serde_json::{json, Value};
+use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
 /// The characters a job id may hold, as [`crate::providers::check_path_id`] accepts them: the
@@ -26,41 +26,52 @@ fn longest_id(check: impl Fn(&str) -> bool) -> usize {
         .unwrap_or(0)
 }
 
-fn id_rule(check: impl Fn(&str) -> bool) -> Value {
+fn id_rule(check: impl Fn(&str) -> bool) -> Object {
     let max = longest_id(check);
-    json!({
-        // One path segment, unanchored, so a router can embed it in a larger pattern.
-        "segment": format!("{ID_FIRST}{ID_REST}{{0,{}}}", max.saturating_sub(1)),
-        "maxLength": max,
-    })
+    let o = Object::new();
+    // One path segment, unanchored, so a router can embed it in a larger pattern.
+    set(
+        &o,
+        "segment",
+        format!("{ID_FIRST}{ID_REST}{{0,{}}}", max.saturating_sub(1)),
+    );
+    set(&o, "maxLength", max as u32);
+    o
 }
 
-fn build() -> Value {
-    json!({
-        "backstory": {
-            "objects": query::OBJECTS,
-            "periods": query::PERIODS,
-            "defaultPeriod": query::DEFAULT_PERIOD,
-            "operators": query::OPERATORS,
-            "activityTypes": ActivityType::ALL,
-            "exportTypes": ExportType::ALL,
-            "jobId": id_rule(|id| activities::check_job_id(id).is_ok()),
-        },
-        "userpilot": {
-            "eventTypes": exports::EVENT_TYPES,
-            "lookups": lookups::LOOKUPS,
-            "paginatedLookups": lookups::PAGINATED,
-            "jobId": id_rule(|id| exports::check_job_id("jobId", id).is_ok()),
-        },
-    })
+fn list(items: &[&str]) -> Array {
+    items.iter().map(|s| JsValue::from_str(s)).collect()
 }
 
 /// `{ backstory: { objects, periods, defaultPeriod, operators, activityTypes, exportTypes, jobId },
 /// userpilot: { eventTypes, lookups, paginatedLookups, jobId } }`, where each `jobId` is
-/// `{ segment, maxLength }` (`segment`: an unanchored RegExp source for one id).
+/// `{ segment, maxLength }` (`segment`: an unanchored RegExp source for one id). Built with js_sys
+/// rather than serde-wasm-bindgen, which nothing else in the build uses yet (about 9 KB of wasm).
 #[wasm_bindgen]
-pub fn vocabulary() -> Result<JsValue, JsValue> {
-    build()
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsValue::from_str(&format!("vocabulary: {e}")))
+pub fn vocabulary() -> Object {
+    let backstory = Object::new();
+    set(&backstory, "objects", list(&query::OBJECTS));
+    set(&backstory, "periods", list(&query::PERIODS));
+    set(&backstory, "defaultPeriod", query::DEFAULT_PERIOD);
+    set(&backstory, "operators", list(&query::OPERATORS));
+    set(&backstory, "activityTypes", list(&ActivityType::ALL));
+    set(&backstory, "exportTypes", list(&ExportType::ALL));
+    set(
+        &backstory,
+        "jobId",
+        id_rule(|id| activities::check_job_id(id).is_ok()),
+    );
+    let userpilot = Object::new();
+    set(&userpilot, "eventTypes", list(&exports::EVENT_TYPES));
+    set(&userpilot, "lookups", list(&lookups::LOOKUPS));
+    set(&userpilot, "paginatedLookups", list(&lookups::PAGINATED));
+    set(
+        &userpilot,
+        "jobId",
+        id_rule(|id| exports::check_job_id("jobId", id).is_ok()),
+    );
+    let o = Object::new();
+    set(&o, "backstory", backstory);
+    set(&o, "userpilot", userpilot);
+    o
 }
