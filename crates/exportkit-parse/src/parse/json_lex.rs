@@ -149,12 +149,7 @@ pub(crate) fn read_string(
 
 /// From `i` inside the string opened at `open`, the next `"` or `\`; a raw control byte before
 /// it (looked for only when `ctrl`) or the record's end is an error.
-fn next_quote_or_escape(
-    b: &[u8],
-    open: usize,
-    i: usize,
-    ctrl: bool,
-) -> Result<usize, Bad> {
+fn next_quote_or_escape(b: &[u8], open: usize, i: usize, ctrl: bool) -> Result<usize, Bad> {
     let rest = b.get(i..).unwrap_or(&[]);
     let k = find_either(rest, b'"', b'\\').ok_or((open, "unterminated string"))?;
     if ctrl {
