@@ -16,7 +16,14 @@ const COMMANDS = {
   query: { options: QUERY_OPTIONS, usage: QUERY_USAGE, run: runQuery },
   activities: { options: activities.OPTIONS, usage: activities.USAGE, run: activities.run },
   forecasts: { options: forecasts.OPTIONS, usage: forecasts.USAGE, run: forecasts.run },
-  userpilot: { options: userpilot.OPTIONS, usage: userpilot.USAGE, run: userpilot.run, positionals: true },
+  userpilot: {
+    options: userpilot.OPTIONS,
+    get usage() {
+      return userpilot.usage();
+    },
+    run: userpilot.run,
+    positionals: true,
+  },
 };
 
 // The synopsis of every command, taken from its own usage text so the two never disagree.
@@ -35,6 +42,13 @@ Exit codes: 0 success, 2 bad input, 1 a failed call.`;
 export async function main(argv, io) {
   const { stderr, stdout } = io;
   const [command, ...rest] = argv;
+  // Before any usage text: lookup names and other vendor vocabulary come from the wasm.
+  try {
+    await init();
+  } catch (e) {
+    stderr.write(`exportkit: ${toExportError(e).message}\n`);
+    return 1;
+  }
   if (!command || command === "help" || command === "--help" || command === "-h") {
     const topic = COMMANDS[rest[0]];
     (command ? stdout : stderr).write(`${topic ? topic.usage : USAGE}\n`);

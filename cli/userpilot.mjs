@@ -29,7 +29,8 @@ export const OPTIONS = {
   quiet: { type: "boolean" },
 };
 
-export const USAGE = `exportkit userpilot export --from YYYY-MM-DD --to YYYY-MM-DD [--event-type T ...] [--user-id ID ...]
+// A function: the lookup names come from the wasm (js/vocabulary.js), loaded before any usage is shown.
+export const usage = () => `exportkit userpilot export --from YYYY-MM-DD --to YYYY-MM-DD [--event-type T ...] [--user-id ID ...]
                          [--company-id ID ...] [--segment-id ID] [--email ADDR ...] [--exclusions]
                          [--format json|csv] [--out FILE] [--keep-duplicates] [--flatten] [--wait-for-running]
                          [--concurrency N] [--strict] [--no-csv-guard] [--quiet] [--base-url URL]

@@ -3,22 +3,13 @@
 // never copied from the request, so nothing a caller sends can reach another path or host.
 // The Backstory token endpoint is deliberately absent: the worker exchanges its own credentials.
 
-const ID = "([A-Za-z0-9][A-Za-z0-9_-]{0,127})";
+// Job ids and lookup names come from the clients' own rules (the Rust providers, through the
+// wasm's vocabulary; worker.mjs loads the wasm before any route is built), so the worker cannot
+// refuse an id the client sends, nor pass one the client would refuse.
+import { vocabulary } from "../js/vocabulary.js";
 
-export const USERPILOT_LOOKUPS = Object.freeze([
-  "user_properties",
-  "company_properties",
-  "features_events",
-  "events_properties",
-  "segments",
-  "flows",
-  "banners",
-  "spotlights",
-  "surveys",
-  "resource_center_modules",
-  "checklists",
-  "embeds",
-]);
+/** A capturing group for one job id of `vendor`, as its client accepts it. */
+const jobId = (vendor) => `(${vocabulary()[vendor].jobId.segment})`;
 
 const CURSOR = /^[A-Za-z0-9+/=_-]{1,4096}$/;
 
@@ -29,6 +20,7 @@ function route(method, pattern, upstream, extra = {}) {
 /** Backstory routes; `forecastingPath` comes from the configuration. */
 export function backstoryRoutes(forecastingPath) {
   const J = "/pull/v1/export/activities/jobs";
+  const ID = jobId("backstory");
   const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   return [
     route("POST", /^\/v3\/beta\/insights\/export\/?$/, () => "/v3/beta/insights/export", { kind: "query" }),
@@ -44,11 +36,13 @@ export function backstoryRoutes(forecastingPath) {
 
 export function userpilotRoutes() {
   const U = "/api/v1/analytics/exports";
+  const ID = jobId("userpilot");
+  const lookups = vocabulary().userpilot.lookups;
   return [
     route("POST", /^\/api\/v1\/analytics\/exports\/?$/, () => `${U}/`),
     route("GET", /^\/api\/v1\/analytics\/exports\/jobs\/?$/, () => `${U}/jobs/`),
     route("GET", new RegExp(`^\\/api\\/v1\\/analytics\\/exports\\/jobs\\/${ID}\\/?$`), (m) => `${U}/jobs/${m[1]}`, { kind: "job" }),
-    route("GET", new RegExp(`^\\/api\\/v1\\/analytics\\/exports\\/lookups\\/(${USERPILOT_LOOKUPS.join("|")})\\/?$`), (m) => `${U}/lookups/${m[1]}`, {
+    route("GET", new RegExp(`^\\/api\\/v1\\/analytics\\/exports\\/lookups\\/(${lookups.join("|")})\\/?$`), (m) => `${U}/lookups/${m[1]}`, {
       query: { limit: /^[0-9]{1,4}$/, after_cursor: CURSOR, before_cursor: CURSOR },
     }),
   ];

@@ -182,8 +182,8 @@ export function variation(slug, period) {
   }
 }
 
-export const PERIODS = Object.freeze(["last_7_days", "last_30_days", "last_90_days", "current_quarter", "last_quarter"]);
-export const OBJECTS = Object.freeze(["account", "opportunity", "user", "activity"]);
+// From the Rust providers through the wasm (js/vocabulary.js): filled by `init()`.
+export { BACKSTORY_PERIODS as PERIODS, BACKSTORY_OBJECTS as OBJECTS } from "./vocabulary.js";
 
 /** The out-of-the-box slugs the client knows for an object: `[{ slug, label, timeBased }]`. */
 export function knownSlugs(object) {

@@ -57,7 +57,9 @@ export function localStorageStore(storage?: Storage): KeyValueStore;
 
 export type QueryObject = "account" | "opportunity" | "user" | "activity";
 export type Period = "last_7_days" | "last_30_days" | "last_90_days" | "current_quarter" | "last_quarter";
+/** From the wasm (the Rust providers): empty until `init()` (or `initSync`) has run. */
 export const PERIODS: readonly Period[];
+/** From the wasm (the Rust providers): empty until `init()` (or `initSync`) has run. */
 export const OBJECTS: readonly QueryObject[];
 
 export interface Column { slug: string; variation_id?: string; variationId?: string }
@@ -430,7 +432,9 @@ export type UserpilotEventType = "identify_user" | "identify_company" | "page_vi
 export type UserpilotLookup =
   | "user_properties" | "company_properties" | "features_events" | "events_properties" | "segments" | "flows"
   | "banners" | "spotlights" | "surveys" | "resource_center_modules" | "checklists" | "embeds";
+/** From the wasm (the Rust providers): empty until `init()` (or `initSync`) has run. */
 export const USERPILOT_EVENT_TYPES: readonly UserpilotEventType[];
+/** From the wasm (the Rust providers): empty until `init()` (or `initSync`) has run. */
 export const USERPILOT_LOOKUPS: readonly UserpilotLookup[];
 
 /** Export parameters; camelCase or the vendor's snake_case keys (not both for one field). */

@@ -1,5 +1,6 @@
 // Shared by every client: loading the wasm, ExportError, stores, packed batches, async iterators.
 import initWasm, * as wasm from "../pkg/exportkit.js";
+import { fillVocabulary } from "./vocabulary.js";
 
 export { wasm };
 
@@ -30,6 +31,7 @@ export default function init(input) {
       return initWasm({ module_or_path: fs ? await fs.readFile(url) : url });
     })().then((exports) => {
       instance = exports;
+      fillVocabulary();
       return exports;
     }).catch((e) => {
       ready = null;
@@ -42,6 +44,7 @@ export default function init(input) {
 /** Synchronous init for runtimes that already hold the compiled module (workerd). */
 export function initSync(module) {
   instance = wasm.initSync({ module });
+  fillVocabulary();
   ready = Promise.resolve(instance);
 }
 

@@ -5,12 +5,8 @@ import { bytesAt, StagedStream, words } from "./staging.js";
 
 const DEFAULT_BASE_URL = "https://appex.userpilot.io";
 
-export const EVENT_TYPES = Object.freeze(["identify_user", "identify_company", "page_view", "track", "track_feature", "interaction"]);
-export const LOOKUPS = Object.freeze([
-  "user_properties", "company_properties", "features_events", "events_properties", "segments", "flows",
-  "banners", "spotlights", "surveys", "resource_center_modules", "checklists", "embeds",
-]);
-export const PAGINATED_LOOKUPS = Object.freeze(["events_properties", "segments"]);
+// From the Rust providers through the wasm (js/vocabulary.js): filled by `init()`.
+export { USERPILOT_EVENT_TYPES as EVENT_TYPES, USERPILOT_LOOKUPS as LOOKUPS, USERPILOT_PAGINATED_LOOKUPS as PAGINATED_LOOKUPS } from "./vocabulary.js";
 
 
 

@@ -4,7 +4,8 @@
 
 import { randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { ActivityTimeline, DAY_MS, parseDay } from "./data.mjs";
+import { ActivityTimeline } from "./data/activities.mjs";
+import { DAY_MS, parseDay } from "./data/common.mjs";
 import { backstoryError, CORS_HEADERS, HttpError, parseJsonBody, readBody, sendJson, writeInChunks, writeRespecting } from "./http.mjs";
 import { Rng, hash32 } from "./prng.mjs";
 import { malformLine } from "./faults.mjs";

@@ -2,7 +2,7 @@
 // POST /v3/beta/forecasting/query (clients let callers override it). Page-number pagination is
 // reported in X-Total-Count / X-Page-Last / X-Limit / X-Page.
 
-import { ForecastData } from "./data.mjs";
+import { ForecastData } from "./data/forecasting.mjs";
 import { backstoryError, HttpError, parseJsonBody, readBody, sendJson } from "./http.mjs";
 
 const bad = (message, field) => backstoryError(400, "invalid_request", message, field);

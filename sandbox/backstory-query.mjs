@@ -2,7 +2,8 @@
 // applies filter and sort to the generated records and streams CSV. Invalid slugs are silently
 // dropped (documented), so the only way a client can notice is by comparing CSV headers.
 
-import { CATALOG, OBJECTS, PERIODS, DEFAULT_PERIOD, isoMs, periodLabel } from "./data.mjs";
+import { isoMs } from "./data/common.mjs";
+import { CATALOG, OBJECTS, PERIODS, DEFAULT_PERIOD, periodLabel } from "./data/query.mjs";
 import { backstoryError, parseJsonBody, readBody, secondsUntilUtcMidnight, utcDay, writeInChunks, CORS_HEADERS } from "./http.mjs";
 import { Rng, hash32 } from "./prng.mjs";
 

@@ -13,7 +13,7 @@ import { ActivitiesApi } from "./backstory-activities.mjs";
 import { ForecastingApi } from "./backstory-forecasting.mjs";
 import { UserpilotApi } from "./userpilot.mjs";
 import { Faults } from "./faults.mjs";
-import { QueryData, OBJECTS, describeCatalog } from "./data.mjs";
+import { QueryData, OBJECTS, describeCatalog } from "./data/query.mjs";
 
 export const SANDBOX_CREDENTIALS = Object.freeze({
   backstory: Object.freeze({ clientId: "sandbox-client-id", clientSecret: "sandbox-client-secret" }),

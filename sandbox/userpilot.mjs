@@ -4,7 +4,8 @@
 
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import zlib from "node:zlib";
-import { DAY_MS, parseDay, UP_EVENT_TYPES, UP_LOOKUPS, UP_PAGINATED_LOOKUPS, UserpilotData, toJson } from "./data.mjs";
+import { DAY_MS, parseDay, toJson } from "./data/common.mjs";
+import { UP_EVENT_TYPES, UP_LOOKUPS, UP_PAGINATED_LOOKUPS, UserpilotData } from "./data/userpilot.mjs";
 import { CORS_HEADERS, HttpError, drained, parseJsonBody, readBody, sendJson } from "./http.mjs";
 import { safeEqual } from "./backstory-auth.mjs";
 import { hash32 } from "./prng.mjs";

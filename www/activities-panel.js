@@ -10,15 +10,20 @@ import { curlRequest } from "./curl.js";
 import { dayChart } from "./day-chart.js";
 import { formatBytes, formatInt, h, nextId, replace, select } from "./dom.js";
 import { resultPreview } from "./preview.js";
+import { createRunController, frameThrottle, runErrorBox } from "./run-controller.js";
+import { vocabulary } from "../js/vocabulary.js";
 
 /** Rows kept for the table, its chart and the guarded CSV; the raw downloads keep everything. */
 const TABLE_MAX = 500_000;
 const JOBS_PATH = "/pull/v1/export/activities/jobs";
-const TYPES = [
-  ["email", "Emails"],
-  ["meeting", "Meetings"],
-  ["call", "Calls"],
-];
+// Words for the vendor's activity and export types; the types themselves come from the client
+// (js/vocabulary.js), so a type the client accepts is offered and one it refuses is not.
+const TYPE_LABELS = { all: "All", email: "Emails", meeting: "Meetings", call: "Calls" };
+const EXPORT_LABELS = {
+  delta: "Delta (any range, 14 days per job)",
+  snapshot: "Snapshot (at most a year, one job)",
+};
+const labelled = (names, labels) => names.map((n) => [n, labels[n] ?? n]);
 const PHASES = {
   creating: "Starting jobs",
   waiting: "Waiting for the API to prepare the data",
@@ -42,18 +47,13 @@ export function createActivitiesPanel({ lib, settings }) {
   if (!document.querySelector("link[data-ek='activities-panel']")) {
     document.head.append(h("link", { rel: "stylesheet", href: new URL("./activities-panel.css", import.meta.url).href, "data-ek": "activities-panel" }));
   }
-  let controller = null;
-  let shown = null; // the preview on screen
-
   const startInput = h("input", { type: "date", value: daysAgo(14), "data-testid": "act-start", on: { input: replan } });
   const endInput = h("input", { type: "date", value: daysAgo(1), "data-testid": "act-end", on: { input: replan } });
-  const typeSelect = select({ "data-testid": "act-type", on: { change: replan } }, [["all", "All"], ...TYPES], "all");
+  const { activityTypes, exportTypes } = vocabulary().backstory;
+  const typeSelect = select({ "data-testid": "act-type", on: { change: replan } }, labelled(activityTypes, TYPE_LABELS), "all");
   const exportSelect = select(
     { "data-testid": "act-export-type", on: { change: replan } },
-    [
-      ["delta", "Delta (any range, 14 days per job)"],
-      ["snapshot", "Snapshot (at most a year, one job)"],
-    ],
+    labelled(exportTypes, EXPORT_LABELS),
     "delta",
   );
   const explodeCheck = h("input", { type: "checkbox", id: nextId("act"), "data-testid": "act-explode" });
@@ -67,7 +67,8 @@ export function createActivitiesPanel({ lib, settings }) {
 
   const planBox = h("div", { class: "validation", "aria-live": "polite", "data-testid": "act-plan" });
   const runBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "act-run", on: { click: run } }, "Start export");
-  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "act-cancel", on: { click: () => controller?.abort() } }, "Cancel");
+  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "act-cancel" }, "Cancel");
+  const runs = createRunController({ runButton: runBtn, cancelButton: cancelBtn });
   const progressBar = h("progress", { class: "progress-bar", "aria-label": "Jobs done" });
   const progressText = h("p", { class: "progress-text", "data-testid": "act-progress-text" });
   const jobsList = h("ol", { class: "act-jobs", "data-testid": "act-jobs" });
@@ -203,97 +204,85 @@ export function createActivitiesPanel({ lib, settings }) {
     const asked = params();
     const explode = explodeCheck.checked ? "participants" : undefined;
     const concurrency = Number(concurrencyInput.value);
-    controller = new AbortController();
-    const ctrl = controller;
-    runBtn.disabled = true;
-    cancelBtn.disabled = false;
-    progressBox.hidden = false;
-    shown?.destroy();
-    shown = null;
-    replace(resultBox);
-    const jobs = [];
-    const stats = windows.map(() => ({ records: 0, bytes: 0 }));
-    const raw = []; // the JSON Lines as received
-    const csvText = []; // the same records flattened, unguarded
-    const rows = [];
-    let last = { records: 0, bytes: 0 };
-    let frame = 0;
-    let pending = null;
-    const draw = () => {
-      frame = 0;
-      const p = pending;
-      progressText.textContent = `${PHASES[p.phase] || p.phase} · jobs ${p.windowsDone}/${p.windows} · ${formatInt(p.records)} records · ${formatBytes(p.bytes)}`;
-      progressText.dataset.phase = p.phase;
-      progressBar.max = p.windows || 1;
-      progressBar.value = p.phase === "done" ? progressBar.max : p.windowsDone;
-      renderJobs(windows, jobs, stats);
-      if (p.phase === "downloading" || p.phase === "done") renderFragments(p);
-    };
-    renderJobs(windows, jobs, stats);
-    replace(fragList);
-    progressText.textContent = PHASES.creating;
-    progressText.dataset.phase = "creating";
-    progressBar.removeAttribute("value");
-    // Cells as they came: the table shows them so, and the download bar guards the CSV itself.
-    const writer = new lib.JsonlCsvWriter({ columns: bs.activities.columns({ explode }), explode, csvGuard: false });
-    const parser = new lib.CsvStreamParser({ header: true });
-    const encoder = new TextEncoder();
-    const keep = (batches) => {
-      for (const b of batches) {
-        if (rows.length >= TABLE_MAX) return;
-        for (const r of lib.batchRows(b)) if (rows.length < TABLE_MAX) rows.push(r);
-      }
-    };
-    const flatten = (text) => {
-      if (!text) return;
-      csvText.push(text);
-      if (rows.length < TABLE_MAX) keep(parser.push(encoder.encode(text)));
-    };
-    const started = performance.now();
-    try {
-      const it = bs.activities.export(asked, {
-        signal: ctrl.signal,
-        format: "jsonl",
-        concurrency,
-        onJob: (job, w) => {
-          jobs[w] = job;
-          if (!frame) renderJobs(windows, jobs, stats);
-        },
-        onProgress: (p) => {
-          // The totals run over the whole export: what they grew by belongs to the job downloading.
-          if (p.window >= 0 && p.window < stats.length) {
-            stats[p.window].records += p.records - last.records;
-            stats[p.window].bytes += p.bytes - last.bytes;
-          }
-          last = { records: p.records, bytes: p.bytes };
-          pending = p;
-          if (!frame) frame = requestAnimationFrame(draw);
-        },
+    await runs.run(async (signal) => {
+      progressBox.hidden = false;
+      replace(resultBox);
+      const jobs = [];
+      const stats = windows.map(() => ({ records: 0, bytes: 0 }));
+      const raw = []; // the JSON Lines as received
+      const csvText = []; // the same records flattened, unguarded
+      const rows = [];
+      let last = { records: 0, bytes: 0 };
+      const progress = frameThrottle((p) => {
+        progressText.textContent = `${PHASES[p.phase] || p.phase} · jobs ${p.windowsDone}/${p.windows} · ${formatInt(p.records)} records · ${formatBytes(p.bytes)}`;
+        progressText.dataset.phase = p.phase;
+        progressBar.max = p.windows || 1;
+        progressBar.value = p.phase === "done" ? progressBar.max : p.windowsDone;
+        renderJobs(windows, jobs, stats);
+        if (p.phase === "downloading" || p.phase === "done") renderFragments(p);
       });
-      for await (const b of it) {
-        raw.push(b.bytes);
-        flatten(writer.push(b.bytes));
+      renderJobs(windows, jobs, stats);
+      replace(fragList);
+      progressText.textContent = PHASES.creating;
+      progressText.dataset.phase = "creating";
+      progressBar.removeAttribute("value");
+      // Cells as they came: the table shows them so, and the download bar guards the CSV itself.
+      const writer = new lib.JsonlCsvWriter({ columns: bs.activities.columns({ explode }), explode, csvGuard: false });
+      const parser = new lib.CsvStreamParser({ header: true });
+      const encoder = new TextEncoder();
+      const keep = (batches) => {
+        for (const b of batches) {
+          if (rows.length >= TABLE_MAX) return;
+          for (const r of lib.batchRows(b)) if (rows.length < TABLE_MAX) rows.push(r);
+        }
+      };
+      const flatten = (text) => {
+        if (!text) return;
+        csvText.push(text);
+        if (rows.length < TABLE_MAX) keep(parser.push(encoder.encode(text)));
+      };
+      const started = performance.now();
+      try {
+        const it = bs.activities.export(asked, {
+          signal,
+          format: "jsonl",
+          concurrency,
+          onJob: (job, w) => {
+            jobs[w] = job;
+            if (!progress.scheduled) renderJobs(windows, jobs, stats);
+          },
+          onProgress: (p) => {
+            // The totals run over the whole export: what they grew by belongs to the job downloading.
+            if (p.window >= 0 && p.window < stats.length) {
+              stats[p.window].records += p.records - last.records;
+              stats[p.window].bytes += p.bytes - last.bytes;
+            }
+            last = { records: p.records, bytes: p.bytes };
+            progress.schedule(p);
+          },
+        });
+        for await (const b of it) {
+          raw.push(b.bytes);
+          flatten(writer.push(b.bytes));
+        }
+        flatten(writer.finish());
+        if (rows.length < TABLE_MAX) keep(parser.finish());
+        const summary = await it.result();
+        const flat = writer.takeMeta();
+        progress.flush();
+        showResult({ summary, seconds: (performance.now() - started) / 1000, asked, windows, explode, header: parser.header() || flat.header, rows, raw, csvText, lateFields: flat.lateFields, flatRows: flat.rows });
+      } catch (e) {
+        showError(e);
+      } finally {
+        progress.stop();
+        writer.free();
+        parser.free();
       }
-      flatten(writer.finish());
-      if (rows.length < TABLE_MAX) keep(parser.finish());
-      const summary = await it.result();
-      const flat = writer.takeMeta();
-      if (pending) draw();
-      showResult({ summary, seconds: (performance.now() - started) / 1000, asked, windows, explode, header: parser.header() || flat.header, rows, raw, csvText, lateFields: flat.lateFields, flatRows: flat.rows });
-    } catch (e) {
-      showError(e);
-    } finally {
-      if (frame) cancelAnimationFrame(frame);
-      writer.free();
-      parser.free();
-      if (controller === ctrl) controller = null;
-      runBtn.disabled = false;
-      cancelBtn.disabled = true;
-    }
+    });
   }
 
   function showError(e) {
-    const box = h("div", { class: e.code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "act-error", "data-code": e.code || "" });
+    const box = runErrorBox(e, "act-error");
     if (e.code === "E_ABORTED") box.append(h("p", {}, "Cancelled: no further request was made."));
     else if (e.code === "E_JOB_FAILED") box.append(h("p", {}, `The API reports job ${e.jobId} as ${e.state}: its data cannot be downloaded. Start the export again.`));
     else if (e.code === "E_AUTH") box.append(h("p", {}, "The API refused the credentials. Check the client id and secret in Settings."));
@@ -373,7 +362,7 @@ export function createActivitiesPanel({ lib, settings }) {
                   recordCol: explode ? col("uid") : -1,
                   from: asked.startDate,
                   to: asked.endDate,
-                  types: TYPES,
+                  types: labelled(activityTypes, TYPE_LABELS).filter(([t]) => t !== "all"),
                   title: "Activities per day by type",
                   noun: "activities",
                   testid: "act-chart",
@@ -381,7 +370,7 @@ export function createActivitiesPanel({ lib, settings }) {
             ]
           : [],
     });
-    shown = preview;
+    runs.keep(preview);
     out.push(preview.element);
     replace(resultBox, out);
   }

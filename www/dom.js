@@ -114,3 +114,11 @@ export async function copyText(text) {
     return false;
   }
 }
+
+/**
+ * An icon button's content: the symbol for the eye, the words for a screen reader. Words in the
+ * content rather than an aria-label, so that the accessible name contains what is visible.
+ */
+export function icon(symbol, words) {
+  return [h("span", { "aria-hidden": "true" }, symbol), h("span", { class: "visually-hidden" }, words)];
+}

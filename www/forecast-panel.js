@@ -7,6 +7,7 @@ import { curlRequest } from "./curl.js";
 import { formatInt, h, nextId, replace, select } from "./dom.js";
 import { byNode, nodeChart, SERIES, snapshotOrder } from "./forecast-chart.js";
 import { resultPreview } from "./preview.js";
+import { createRunController, runErrorBox } from "./run-controller.js";
 import { explainError, invalidText } from "./run-errors.js";
 import { swatch } from "./svg-chart.js";
 
@@ -38,8 +39,6 @@ function cellText(v) {
 
 export function createForecastPanel({ lib, settings }) {
   ensureStylesheet();
-  let controller = null;
-  let shown = null; // the preview on screen
   let placeholder = null;
 
   // ------------------------------------------------------------ the form
@@ -80,7 +79,8 @@ export function createForecastPanel({ lib, settings }) {
   const jsonView = h("pre", { class: "json fc-json", "data-testid": "fc-json", tabindex: "0", role: "region", "aria-label": "JSON that will be sent" });
   const validationBox = h("div", { class: "validation", "aria-live": "polite", "data-testid": "fc-validation" });
   const runBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "fc-run", on: { click: run } }, "Fetch forecasts");
-  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "fc-cancel", on: { click: () => controller?.abort() } }, "Cancel");
+  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "fc-cancel" }, "Cancel");
+  const runs = createRunController({ runButton: runBtn, cancelButton: cancelBtn });
   const progressBar = h("progress", { class: "progress-bar", "aria-label": "Pages fetched" });
   const progressText = h("p", { class: "progress-text", "data-testid": "fc-progress" });
   const progressBox = h("div", { class: "progress", hidden: true, role: "status" }, progressBar, progressText);
@@ -250,11 +250,6 @@ export function createForecastPanel({ lib, settings }) {
   }
 
   // ------------------------------------------------------------ running
-  function setRunning(running) {
-    runBtn.disabled = running;
-    cancelBtn.disabled = !running;
-  }
-
   function showProgress(p, started) {
     const of = p.pageLast ? ` of ${formatInt(p.pageLast)}` : "";
     progressText.textContent = `Page ${formatInt(p.pages)}${of} · ${formatInt(p.records)} records · ${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -281,36 +276,29 @@ export function createForecastPanel({ lib, settings }) {
       replace(runMessage, h("div", { class: "error-box" }, h("p", {}, `Could not set up the client: ${e.message}`)));
       return;
     }
-    controller = new AbortController();
-    const ctrl = controller;
-    setRunning(true);
-    shown?.destroy();
-    shown = null;
-    replace(resultBox);
-    progressBox.hidden = false;
-    progressText.dataset.state = "running";
-    progressBar.removeAttribute("value");
-    const started = performance.now();
-    showProgress({ pages: 0, records: 0, pageLast: null }, started);
-    try {
-      const res = await client.forecasts.all(wire, { ...options(), signal: ctrl.signal, onProgress: (p) => showProgress(p, started) });
-      progressText.dataset.state = "done";
-      showResult(res, wire, options(), (performance.now() - started) / 1000);
-    } catch (e) {
-      progressBox.hidden = true;
-      const code = e?.code;
-      const explained = explainError(e, {
-        service: "Backstory",
-        credentials: "client id and secret",
-        baseUrl: settings.values.baseUrl,
-        openSettings: () => settings.reveal(),
-        proxied: !!settings.proxy.backstory,
-      });
-      replace(runMessage, h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "fc-run-error", "data-code": code ?? "" }, explained));
-    } finally {
-      if (controller === ctrl) controller = null;
-      setRunning(false);
-    }
+    await runs.run(async (signal) => {
+      replace(resultBox);
+      progressBox.hidden = false;
+      progressText.dataset.state = "running";
+      progressBar.removeAttribute("value");
+      const started = performance.now();
+      showProgress({ pages: 0, records: 0, pageLast: null }, started);
+      try {
+        const res = await client.forecasts.all(wire, { ...options(), signal, onProgress: (p) => showProgress(p, started) });
+        progressText.dataset.state = "done";
+        showResult(res, wire, options(), (performance.now() - started) / 1000);
+      } catch (e) {
+        progressBox.hidden = true;
+        const explained = explainError(e, {
+          service: "Backstory",
+          credentials: "client id and secret",
+          baseUrl: settings.values.baseUrl,
+          openSettings: () => settings.reveal(),
+          proxied: !!settings.proxy.backstory,
+        });
+        replace(runMessage, runErrorBox(e, "fc-run-error", explained));
+      }
+    });
   }
 
   function curlFor(wire, opts) {
@@ -355,7 +343,7 @@ export function createForecastPanel({ lib, settings }) {
     parts.push(h("h3", {}, "Table"));
     if (table.rows.length) {
       const rows = table.rows.map((r) => r.map(cellText));
-      shown = resultPreview({
+      const shown = runs.keep(resultPreview({
         header: table.columns,
         rows,
         label: "Forecast records",
@@ -366,7 +354,7 @@ export function createForecastPanel({ lib, settings }) {
           records: () => recordParts(res.records),
           curl: () => curlFor(wire, opts),
         },
-      });
+      }));
       parts.push(shown.element);
     } else {
       parts.push(h("p", { class: "empty", "data-testid": "fc-empty" }, "No forecast records match these parameters."));

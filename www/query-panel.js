@@ -3,26 +3,23 @@
 // curl, save queries in this browser and share them as links.
 
 import { chartPanel } from "./charts.js";
-import { formatBytes, formatDuration, formatInt, h, nextId, replace, select } from "./dom.js";
+import { formatBytes, formatDuration, formatInt, h, icon, nextId, replace, select } from "./dom.js";
 import {
-  OPERATORS,
   defaultState,
-  findNode,
   fromWire,
   keyForField,
   newColumn,
-  newCond,
-  newGroup,
   newSort,
-  parseJsonText,
-  prettyJson,
   slugsOf,
   toWire,
   unknownSlugs,
 } from "./query-model.js";
 import { resultPreview } from "./preview.js";
+import { createFilterTree } from "./query-filter-tree.js";
+import { createJsonEditor } from "./query-json-editor.js";
 import { createQueryTools } from "./query-tools.js";
 import { dragHandle } from "./reorder.js";
+import { createRunController, frameThrottle, runErrorBox } from "./run-controller.js";
 import { explainError } from "./run-errors.js";
 import { queryFromHash } from "./saved-queries.js";
 
@@ -94,13 +91,8 @@ export function createQueryPanel({ lib, settings }) {
   let catalog = null;
   let wire = toWire(state, lib.variation);
   let invalidKeys = [];
-  let controller = null;
-  let shownTable = null; // the virtualised preview on screen
   let placeholderClient = null;
   let slugInfo = new Map();
-  // What is wrong with the editor's text, while it differs from the query the form holds: Run
-  // would otherwise send that last valid query, a different one, and spend a call on it.
-  let editorProblem = null;
   // Queries whose unknown slugs the user has seen named and chose to run anyway.
   const confirmedQueries = new Set();
   let catalogReady = Promise.resolve();
@@ -121,6 +113,8 @@ export function createQueryPanel({ lib, settings }) {
   );
   const columnsList = h("ol", { class: "rows columns", "data-testid": "columns" });
   const filterBox = h("div", { class: "filter-tree", "data-testid": "filters" });
+  // Made below, once the validation box it points conditions at exists.
+  let filterTree = null;
   const sortList = h("ol", { class: "rows sorts", "data-testid": "sorts" });
   const addColumnBtn = h(
     "button",
@@ -134,23 +128,13 @@ export function createQueryPanel({ lib, settings }) {
   );
 
   const jsonId = nextId("q");
-  const jsonArea = h("textarea", {
-    id: jsonId,
-    class: "json",
-    rows: "18",
-    spellcheck: "false",
-    autocomplete: "off",
-    "aria-describedby": `${jsonId}-status`,
-    "data-testid": "query-json",
-    on: { input: onJsonInput, blur: onJsonBlur },
-  });
-  const jsonStatus = h("p", { class: "help json-status", id: `${jsonId}-status`, "data-testid": "query-json-status" }, "Edit the form or this JSON: each follows the other.");
+  const editor = createJsonEditor({ id: jsonId, query: () => wire.query, apply: (value) => applyQuery(value, "Applied to the form.", true) });
   const validationId = nextId("q");
   const validationBox = h("div", { class: "validation", id: validationId, "aria-live": "polite", "data-testid": "validation" });
 
   const callsLeft = h("p", { class: "calls-left", "data-testid": "calls-left", "aria-live": "polite" });
   const runBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "run", on: { click: () => run(false) } }, "Run export");
-  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "cancel", on: { click: cancel } }, "Cancel");
+  const cancelBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "cancel" }, "Cancel");
   const progressBar = h("progress", { class: "progress-bar", "aria-label": "Export progress" });
   const progressText = h("p", { class: "progress-text", "data-testid": "progress-text" });
   const progressBox = h("div", { class: "progress", hidden: true, "data-testid": "progress", role: "status" }, progressBar, progressText);
@@ -209,8 +193,8 @@ export function createQueryPanel({ lib, settings }) {
         "div",
         { class: "json-side" },
         h("label", { for: jsonId, class: "json-label" }, "JSON that will be sent"),
-        jsonArea,
-        jsonStatus,
+        editor.textarea,
+        editor.status,
         validationBox,
       ),
     ),
@@ -226,6 +210,9 @@ export function createQueryPanel({ lib, settings }) {
     runMessage,
     resultBox,
   );
+
+  // One run at a time, Cancel, the buttons and the released preview: as in every panel.
+  const runs = createRunController({ runButton: runBtn, cancelButton: cancelBtn, element });
 
   // ------------------------------------------------------------ suggestions
   function refreshSuggestions() {
@@ -311,23 +298,12 @@ export function createQueryPanel({ lib, settings }) {
   }
 
   // ------------------------------------------------------------ state changes
-  function sizeJson() {
-    jsonArea.rows = Math.min(40, Math.max(12, jsonArea.value.split("\n").length + 1));
-  }
-
   function changed({ structure = false, focusKey = null, fromJson = false } = {}) {
     pristine = false;
     wire = toWire(state, lib.variation);
     if (structure) renderForm(focusKey);
     else renderHints();
-    if (!fromJson) {
-      editorProblem = null;
-      jsonArea.value = prettyJson(wire.query);
-      sizeJson();
-      jsonArea.removeAttribute("aria-invalid");
-      jsonStatus.textContent = "Edit the form or this JSON: each follows the other.";
-      jsonStatus.classList.remove("is-error");
-    }
+    if (!fromJson) editor.show(wire.query);
     validate();
   }
 
@@ -374,13 +350,6 @@ export function createQueryPanel({ lib, settings }) {
   }
 
   // ------------------------------------------------------------ rendering the form
-  /**
-   * An icon button's content: the symbol for the eye, the words for a screen reader. Words in the
-   * content rather than an aria-label, so that the accessible name contains what is visible.
-   */
-  function icon(symbol, words) {
-    return [h("span", { "aria-hidden": "true" }, symbol), h("span", { class: "visually-hidden" }, words)];
-  }
   function rowButtons(list, i, noun, keyOf) {
     const item = list[i];
     const n = i + 1;
@@ -544,151 +513,7 @@ export function createQueryPanel({ lib, settings }) {
     if (!state.sort.length) sortList.append(h("li", { class: "empty" }, "No sort: the API's own order."));
   }
 
-  function renderGroup(g, path, depth) {
-    const joinId = nextId("q");
-    const isRoot = depth === 0;
-    const items = h("ul", { class: "fgroup-items" });
-    g.children.forEach((c, i) => {
-      const p = `${path}-${i}`;
-      items.append(h("li", {}, c.kind === "group" ? renderGroup(c, p, depth + 1) : renderCond(g, c, p)));
-    });
-    if (!g.children.length) {
-      items.append(h("li", { class: "empty" }, isRoot ? "No filter: every record is exported." : "Empty group: add a condition."));
-    }
-    const groupLabel = isRoot ? "All filters" : `Filter group ${path.slice(2).split("-").map((x) => Number(x) + 1).join(".")}`;
-    return h(
-      "div",
-      { class: ["fgroup", isRoot ? "fgroup-root" : "", g.join === "$or" ? "is-or" : "is-and"], role: "group", "aria-label": groupLabel, "data-testid": path },
-      h(
-        "div",
-        { class: "fgroup-head" },
-        h("label", { for: joinId }, "Match"),
-        select(
-          {
-            id: joinId,
-            "data-key": `${g.id}:join`,
-            "data-testid": `${path}-join`,
-            on: {
-              change: (e) => {
-                g.join = e.target.value;
-                changed({ structure: true, focusKey: `${g.id}:join` });
-              },
-            },
-          },
-          [
-            ["$and", "all (AND)"],
-            ["$or", "any (OR)"],
-          ],
-          g.join,
-        ),
-        h("span", {}, "of these"),
-        isRoot
-          ? null
-          : h(
-              "button",
-              {
-                type: "button",
-                class: "btn btn-small btn-danger",
-                "aria-label": `Remove ${groupLabel.toLowerCase()}`,
-                "data-testid": `${path}-remove`,
-                on: { click: () => removeNode(g.id) },
-              },
-              "Remove group",
-            ),
-      ),
-      items,
-      h(
-        "div",
-        { class: "fgroup-actions" },
-        h(
-          "button",
-          { type: "button", class: "btn btn-small", "data-key": `${g.id}:add-condition`, "data-testid": `${path}-add-condition`, on: { click: () => addToGroup(g, newCond()) } },
-          "+ Condition",
-        ),
-        h(
-          "button",
-          { type: "button", class: "btn btn-small", "data-key": `${g.id}:add-group`, "data-testid": `${path}-add-group`, on: { click: () => addToGroup(g, newGroup(g.join === "$and" ? "$or" : "$and", [newCond()])) } },
-          "+ Group",
-        ),
-      ),
-    );
-  }
-
-  function renderCond(parent, c, path) {
-    const opId = nextId("q");
-    const valId = nextId("q");
-    const n = path.slice(2).split("-").map((x) => Number(x) + 1).join(".");
-    const valueInput = h("input", {
-      id: valId,
-      type: "text",
-      value: c.value,
-      autocomplete: "off",
-      spellcheck: "false",
-      placeholder: c.op === "$in" ? "a, b, c" : "value",
-      "aria-describedby": validationId,
-      "data-key": `${c.id}:value`,
-      "data-testid": `${path}-value`,
-      on: {
-        input: (e) => {
-          c.value = e.target.value;
-          changed();
-        },
-      },
-    });
-    return h(
-      "div",
-      { class: "cond", role: "group", "aria-label": `Condition ${n}`, "data-testid": path },
-      slugInput(c, `${c.id}:slug`, `Condition ${n} slug`, `${path}-slug`),
-      h(
-        "div",
-        { class: "field field-op" },
-        h("label", { for: opId, class: "visually-hidden" }, `Condition ${n} operator`),
-        select(
-          {
-            id: opId,
-            "data-key": `${c.id}:op`,
-            "data-testid": `${path}-op`,
-            "aria-describedby": validationId,
-            on: {
-              change: (e) => {
-                c.op = e.target.value;
-                valueInput.placeholder = c.op === "$in" ? "a, b, c" : "value";
-                changed();
-              },
-            },
-          },
-          OPERATORS,
-          c.op,
-        ),
-      ),
-      h("div", { class: "field field-value" }, h("label", { for: valId, class: "visually-hidden" }, `Condition ${n} value`), valueInput),
-      h(
-        "button",
-        { type: "button", class: "btn btn-icon btn-danger", title: "Remove", "data-testid": `${path}-remove`, on: { click: () => removeNode(c.id) } },
-        icon("✕", `Remove condition ${n}`),
-      ),
-    );
-  }
-
-  function addToGroup(g, node) {
-    g.children.push(node);
-    const first = node.kind === "cond" ? node : node.children[0];
-    changed({ structure: true, focusKey: `${first.id}:slug` });
-  }
-  function removeNode(id) {
-    const found = findNode(state.filter, id);
-    if (!found || !found.parent) return;
-    const list = found.parent.children;
-    const i = list.indexOf(found.node);
-    list.splice(i, 1);
-    const next = list[i] || list[i - 1];
-    const focusKey = next ? (next.kind === "group" ? `${next.id}:join` : `${next.id}:slug`) : `${found.parent.id}:add-condition`;
-    changed({ structure: true, focusKey });
-  }
-
-  function renderFilters() {
-    replace(filterBox, renderGroup(state.filter, "f", 0));
-  }
+  filterTree = createFilterTree({ box: filterBox, root: () => state.filter, changed, slugInput, validationId });
 
   function renderForm(focusKey) {
     if (![...objectSelect.options].some((o) => o.value === state.object)) {
@@ -697,7 +522,7 @@ export function createQueryPanel({ lib, settings }) {
     objectSelect.value = state.object;
     hintFns = [];
     renderColumns();
-    renderFilters();
+    filterTree.render();
     renderSorts();
     if (focusKey) {
       const el = element.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
@@ -705,14 +530,7 @@ export function createQueryPanel({ lib, settings }) {
     }
   }
 
-  // ------------------------------------------------------------ JSON editor
-  function onJsonInput() {
-    const parsed = parseJsonText(jsonArea.value);
-    if (parsed.error) {
-      return jsonProblem(`Not valid JSON: ${parsed.error.text}. The form keeps the last valid query; Run waits until this is fixed.`, parsed.error);
-    }
-    applyQuery(parsed.value, "Applied to the form.", true);
-  }
+  // ------------------------------------------------------------ the form from JSON (the editor, a saved query, a link)
   /**
    * Shows a wire query in the form (from the editor, a saved query or a shared link). Returns
    * false, with the reason under the editor, when the form cannot show it.
@@ -723,41 +541,26 @@ export function createQueryPanel({ lib, settings }) {
       next = fromWire(parsed, PERIODS);
     } catch (e) {
       const msg = `The form cannot show this: ${e.message}. It keeps the last valid query.`;
-      if (fromEditor) jsonProblem(msg);
-      else showJsonNote(msg, true);
+      if (fromEditor) editor.fail(msg);
+      else editor.note(msg, true);
       return false;
     }
     const objectChanged = next.object !== state.object;
-    editorProblem = null;
+    editor.clearProblem();
     state = next;
     if (objectChanged) refreshSuggestions();
     renderForm(null);
     changed({ fromJson: fromEditor });
-    showJsonNote(note, false);
+    editor.note(note, false);
     return true;
-  }
-  function showJsonNote(msg, isError) {
-    jsonArea.removeAttribute("aria-invalid");
-    jsonStatus.textContent = msg;
-    jsonStatus.classList.toggle("is-error", isError);
   }
   /** A link made with "Copy share link" opens with its query in the form (never run by itself). */
   function openShared() {
     const shared = queryFromHash(location.hash);
     if (!shared) return;
-    if (shared.error) showJsonNote(`The shared link could not be opened: ${shared.error}.`, true);
+    if (shared.error) editor.note(`The shared link could not be opened: ${shared.error}.`, true);
     else applyQuery(shared.query, "Opened the query from the shared link: check it, then run it.");
   }
-  function jsonProblem(msg, where = null) {
-    editorProblem = { text: msg, offset: where?.offset ?? null };
-    jsonArea.setAttribute("aria-invalid", "true");
-    jsonStatus.textContent = msg;
-    jsonStatus.classList.add("is-error");
-  }
-  function onJsonBlur() {
-    if (jsonArea.getAttribute("aria-invalid") !== "true") jsonArea.value = prettyJson(wire.query);
-  }
-
   // ------------------------------------------------------------ validation
   function validator() {
     try {
@@ -848,51 +651,30 @@ export function createQueryPanel({ lib, settings }) {
   }
 
   // ------------------------------------------------------------ running
-  function setRunning(running) {
-    runBtn.disabled = running;
-    cancelBtn.disabled = !running;
-    element.classList.toggle("is-running", running);
-  }
-
-  let progressFrame = 0;
-  let lastProgress = null;
   let startedAt = 0;
-  function showProgress(p) {
-    lastProgress = p;
-    if (progressFrame) return;
-    progressFrame = requestAnimationFrame(() => {
-      progressFrame = 0;
-      const q = lastProgress || {};
-      const secs = ((performance.now() - startedAt) / 1000).toFixed(1);
-      progressText.textContent = `${PHASES[q.phase] || q.phase || "Starting"} · ${formatBytes(q.bytes || 0)} · ${formatInt(q.rows || 0)} rows · ${secs} s`;
-      progressText.dataset.phase = q.phase || "";
-      if (q.phase === "done") {
-        progressBar.max = 1;
-        progressBar.value = 1;
-      } else {
-        progressBar.removeAttribute("value");
-      }
-    });
-  }
-
-  function cancel() {
-    if (controller) controller.abort();
-  }
+  const progress = frameThrottle((q = {}) => {
+    const secs = ((performance.now() - startedAt) / 1000).toFixed(1);
+    progressText.textContent = `${PHASES[q.phase] || q.phase || "Starting"} · ${formatBytes(q.bytes || 0)} · ${formatInt(q.rows || 0)} rows · ${secs} s`;
+    progressText.dataset.phase = q.phase || "";
+    if (q.phase === "done") {
+      progressBar.max = 1;
+      progressBar.value = 1;
+    } else {
+      progressBar.removeAttribute("value");
+    }
+  });
+  const showProgress = (p) => progress.schedule(p);
 
   /** Run refused: the editor's text is not the query the form holds. No call is made. */
   function showEditorBlock() {
-    const goTo = () => {
-      jsonArea.focus();
-      const at = editorProblem?.offset;
-      if (Number.isInteger(at)) jsonArea.setSelectionRange(at, Math.min(at + 1, jsonArea.value.length));
-    };
+    const goTo = () => editor.focusProblem();
     replace(
       runMessage,
       h(
         "div",
         { class: "error-box", "data-testid": "run-blocked" },
         h("p", {}, h("strong", {}, "Not run: the JSON editor holds a query that cannot be sent. ")),
-        h("p", { "data-testid": "run-blocked-reason" }, editorProblem.text),
+        h("p", { "data-testid": "run-blocked-reason" }, editor.problem.text),
         h("p", {}, "Running now would send the last valid query instead, a different one, and spend a call on it. Fix the JSON, or change the form to start again from the last valid query."),
         h("button", { type: "button", class: "btn btn-small", "data-testid": "run-blocked-go", on: { click: goTo } }, "Go to the JSON"),
       ),
@@ -948,9 +730,9 @@ export function createQueryPanel({ lib, settings }) {
   let waitingForCatalog = false;
   async function run(force, refresh = false) {
     // A second click while the first waits for the catalog must not start a second call.
-    if (controller || waitingForCatalog) return;
+    if (runs.busy || waitingForCatalog) return;
     replace(runMessage);
-    if (editorProblem) {
+    if (editor.problem) {
       showEditorBlock();
       return;
     }
@@ -979,7 +761,7 @@ export function createQueryPanel({ lib, settings }) {
       waitingForCatalog = false;
     }
     // The editor may have changed while the catalog loaded.
-    if (editorProblem) return showEditorBlock();
+    if (editor.problem) return showEditorBlock();
     if (query !== wire.query) return run(force, refresh);
     const key = JSON.stringify(query);
     const unknown = unknownSlugs(state, slugInfo);
@@ -988,40 +770,34 @@ export function createQueryPanel({ lib, settings }) {
       return;
     }
 
-    controller = new AbortController();
-    const ctrl = controller;
-    setRunning(true);
-    shownTable?.destroy();
-    shownTable = null;
-    replace(resultBox);
-    startedAt = performance.now();
-    lastProgress = null;
-    progressBox.hidden = false;
-    progressText.dataset.phase = "";
-    showProgress({ phase: "token", bytes: 0, rows: 0 });
-    try {
-      const res = await bs.query(query, { signal: ctrl.signal, force, refresh, onProgress: showProgress });
-      const seconds = (performance.now() - startedAt) / 1000;
-      showProgress({ ...(lastProgress || {}), phase: "done", rows: res.rowCount });
-      const missing = new Set((res.missingColumns || []).map((m) => m.slug));
-      rememberUsed(query.object, slugsOf(state).filter((s) => !missing.has(s)));
-      refreshSuggestions();
-      renderHints();
-      showResult(res, seconds, query.object);
-    } catch (e) {
-      progressBox.hidden = true;
-      showRunError(e, refresh);
-    } finally {
-      if (controller === ctrl) controller = null;
-      setRunning(false);
-      renderCallsLeft();
-    }
+    await runs.run(async (signal) => {
+      replace(resultBox);
+      startedAt = performance.now();
+      progressBox.hidden = false;
+      progressText.dataset.phase = "";
+      showProgress({ phase: "token", bytes: 0, rows: 0 });
+      try {
+        const res = await bs.query(query, { signal, force, refresh, onProgress: showProgress });
+        const seconds = (performance.now() - startedAt) / 1000;
+        showProgress({ ...(progress.latest || {}), phase: "done", rows: res.rowCount });
+        const missing = new Set((res.missingColumns || []).map((m) => m.slug));
+        rememberUsed(query.object, slugsOf(state).filter((s) => !missing.has(s)));
+        refreshSuggestions();
+        renderHints();
+        showResult(res, seconds, query.object);
+      } catch (e) {
+        progressBox.hidden = true;
+        showRunError(e, refresh);
+      } finally {
+        renderCallsLeft();
+      }
+    });
   }
 
   function showRunError(e, refresh) {
     const code = e && e.code;
     const msg = String((e && e.message) || e);
-    const box = h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "run-error", "data-code": code || "" });
+    const box = runErrorBox(e, "run-error");
     switch (code) {
       case "E_ABORTED":
         box.append(h("p", {}, "Cancelled. Nothing was downloaded."));
@@ -1128,7 +904,7 @@ export function createQueryPanel({ lib, settings }) {
         download: { rawCsv: typeof res.csv === "string" ? res.csv : null, name: object },
         charts: [(view) => chartPanel({ header, rows, view })],
       });
-      shownTable = preview;
+      runs.keep(preview);
       parts.push(preview.element);
     } else {
       parts.push(h("p", { class: "empty" }, "The CSV has no header."));
@@ -1147,8 +923,7 @@ export function createQueryPanel({ lib, settings }) {
 
   refreshSuggestions();
   renderForm(null);
-  jsonArea.value = prettyJson(wire.query);
-  sizeJson();
+  editor.show(wire.query);
   validate();
   renderCallsLeft();
   loadCatalog();

@@ -8,6 +8,8 @@ import { curlRequest } from "./curl.js";
 import { dayChart } from "./day-chart.js";
 import { formatBytes, formatInt, h, isoDate, nextId, replace, select } from "./dom.js";
 import { resultPreview } from "./preview.js";
+import { createRunController, runErrorBox } from "./run-controller.js";
+import { vocabulary } from "../js/vocabulary.js";
 import { explainError } from "./run-errors.js";
 
 /** Events kept in memory for the table and the downloads; past this the page says it was cut. */
@@ -42,7 +44,7 @@ function cell(v) {
 function errorBox(e, settings) {
   const code = e && e.code;
   const msg = String((e && e.message) || e);
-  const box = h("div", { class: code === "E_ABORTED" ? "note-box" : "error-box", "data-testid": "up-error", "data-code": code || "" });
+  const box = runErrorBox(e, "up-error");
   switch (code) {
     case "E_CONFLICT":
       box.append(
@@ -89,7 +91,8 @@ export function createUserpilotPanel({ lib, settings }) {
   const exclusionsBox = h("input", { type: "checkbox", id: nextId("up"), "data-testid": "up-exclusions" });
   const waitBox = h("input", { type: "checkbox", id: nextId("up"), "data-testid": "up-wait" });
   const runButton = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "up-run" }, "Start export");
-  const cancelButton = h("button", { type: "button", class: "btn", hidden: true, "data-testid": "up-cancel", on: { click: () => controller?.abort() } }, "Cancel");
+  const cancelButton = h("button", { type: "button", class: "btn", hidden: true, "data-testid": "up-cancel" }, "Cancel");
+  const runs = createRunController({ runButton, cancelButton, cancelHides: true });
   const message = h("div", { "data-testid": "up-message", "aria-live": "polite" });
   const progressText = h("p", { class: "progress-text", "data-testid": "up-progress" });
   const progressBar = h("progress", { class: "progress-bar", max: 1, value: 0, "aria-label": "Export progress" });
@@ -132,14 +135,7 @@ export function createUserpilotPanel({ lib, settings }) {
     }
   }
 
-  let controller = null;
   let last = null;
-  let shown = null; // the preview on screen
-
-  function setRunning(on) {
-    runButton.disabled = on;
-    cancelButton.hidden = !on;
-  }
 
   function showProgress(text, fraction) {
     progressBox.hidden = false;
@@ -180,81 +176,75 @@ export function createUserpilotPanel({ lib, settings }) {
     }
     const up = settings.userpilot();
     const wire = up.exports.validate(p);
-    controller = new AbortController();
-    const ctrl = controller;
-    setRunning(true);
-    replace(message);
-    shown?.destroy();
-    shown = null;
-    replace(resultBox);
-    replace(filesList);
-    const started = performance.now();
-    const kept = [];
-    let header = null;
-    let count = 0;
-    try {
-      showProgress("Starting the export…", null);
-      const job = await up.exports.start(p, {
-        signal: ctrl.signal,
-        waitForRunning: waitBox.checked,
-        onWaiting: (id) => showProgress(`Another export is running${id ? ` (${id})` : ""}; waiting for it to end…`, null),
-      });
-      showProgress(`Job ${job.jobId} started…`, 0);
-      const ready = await up.exports.wait(job.jobId, {
-        signal: ctrl.signal,
-        onProgress: (j) => {
-          const pr = j.progress;
-          showProgress(pr ? `Job ${j.jobId}: ${pr.done} of ${pr.total} partitions` : `Job ${j.jobId}: ${j.status}`, pr && pr.total ? pr.done / pr.total : null);
-        },
-      });
-      const names = ready.presignedUrls.map((f) => f.filename);
-      const counts = [];
-      let current = 0;
-      let done = 0;
-      renderFiles(names, counts, done, current);
-      const it = up.exports.rows(job.jobId, {
-        signal: ctrl.signal,
-        dedupe: dedupeBox.checked,
-        onProgress: (pr) => {
-          done = pr.filesDone;
-          showProgress(
-            `Downloading: ${pr.filesDone} of ${pr.filesTotal} files · ${formatInt(pr.records)} events · ${formatBytes(pr.bytes)}`,
-            pr.filesTotal ? pr.filesDone / pr.filesTotal : null,
-          );
-          renderFiles(names, counts, done, current);
-        },
-      });
-      for await (const b of it) {
-        current = b.file;
-        if (b.format === "json") {
-          counts[b.file] = (counts[b.file] || 0) + b.records.length;
-          for (const r of b.records) {
-            count++;
-            if (kept.length < KEEP_MAX) kept.push(r);
-          }
-        } else {
-          header = header ?? b.header;
-          counts[b.file] = (counts[b.file] || 0) + b.rows.length;
-          for (const r of b.rows) {
-            count++;
-            if (kept.length < KEEP_MAX) kept.push(r);
+    await runs.run(async (signal) => {
+      replace(message);
+      replace(resultBox);
+      replace(filesList);
+      const started = performance.now();
+      const kept = [];
+      let header = null;
+      let count = 0;
+      try {
+        showProgress("Starting the export…", null);
+        const job = await up.exports.start(p, {
+          signal,
+          waitForRunning: waitBox.checked,
+          onWaiting: (id) => showProgress(`Another export is running${id ? ` (${id})` : ""}; waiting for it to end…`, null),
+        });
+        showProgress(`Job ${job.jobId} started…`, 0);
+        const ready = await up.exports.wait(job.jobId, {
+          signal,
+          onProgress: (j) => {
+            const pr = j.progress;
+            showProgress(pr ? `Job ${j.jobId}: ${pr.done} of ${pr.total} partitions` : `Job ${j.jobId}: ${j.status}`, pr && pr.total ? pr.done / pr.total : null);
+          },
+        });
+        const names = ready.presignedUrls.map((f) => f.filename);
+        const counts = [];
+        let current = 0;
+        let done = 0;
+        renderFiles(names, counts, done, current);
+        const it = up.exports.rows(job.jobId, {
+          signal,
+          dedupe: dedupeBox.checked,
+          onProgress: (pr) => {
+            done = pr.filesDone;
+            showProgress(
+              `Downloading: ${pr.filesDone} of ${pr.filesTotal} files · ${formatInt(pr.records)} events · ${formatBytes(pr.bytes)}`,
+              pr.filesTotal ? pr.filesDone / pr.filesTotal : null,
+            );
+            renderFiles(names, counts, done, current);
+          },
+        });
+        for await (const b of it) {
+          current = b.file;
+          if (b.format === "json") {
+            counts[b.file] = (counts[b.file] || 0) + b.records.length;
+            for (const r of b.records) {
+              count++;
+              if (kept.length < KEEP_MAX) kept.push(r);
+            }
+          } else {
+            header = header ?? b.header;
+            counts[b.file] = (counts[b.file] || 0) + b.rows.length;
+            for (const r of b.rows) {
+              count++;
+              if (kept.length < KEEP_MAX) kept.push(r);
+            }
           }
         }
+        const summary = await it.result();
+        renderFiles(names, counts, names.length, -1);
+        last = { job, wire, params: p, format: p.format, header, kept, count, summary };
+        showProgress(`Done: ${formatInt(count)} events from ${summary.files.length} files · ${formatBytes(summary.bytes)}`, 1);
+        showResult((performance.now() - started) / 1000);
+        rememberSeen(kept, header);
+      } catch (err) {
+        progressBox.hidden = err?.code !== "E_ABORTED";
+        if (err?.code === "E_ABORTED") showProgress("Cancelled: no further request was made.", 0);
+        replace(message, errorBox(err, settings));
       }
-      const summary = await it.result();
-      renderFiles(names, counts, names.length, -1);
-      last = { job, wire, params: p, format: p.format, header, kept, count, summary };
-      showProgress(`Done: ${formatInt(count)} events from ${summary.files.length} files · ${formatBytes(summary.bytes)}`, 1);
-      showResult((performance.now() - started) / 1000);
-      rememberSeen(kept, header);
-    } catch (err) {
-      progressBox.hidden = err?.code !== "E_ABORTED";
-      if (err?.code === "E_ABORTED") showProgress("Cancelled: no further request was made.", 0);
-      replace(message, errorBox(err, settings));
-    } finally {
-      if (controller === ctrl) controller = null;
-      setRunning(false);
-    }
+    });
   }
 
   /** Users and companies seen in the last export, offered as one-click picks. */
@@ -376,7 +366,7 @@ export function createUserpilotPanel({ lib, settings }) {
             ]
           : [],
     });
-    shown = preview;
+    runs.keep(preview);
     parts.push(preview.element);
     replace(resultBox, parts);
   }
@@ -407,7 +397,7 @@ export function createUserpilotPanel({ lib, settings }) {
   const limitInput = h("input", { id: ids.limit, type: "number", min: 1, max: 1000, value: 50, "data-testid": "up-lookup-limit" });
   const lookupMessage = h("div", { "aria-live": "polite", "data-testid": "up-lookup-message" });
   const lookupResult = h("div", { class: "result", "data-testid": "up-lookup-result" });
-  const paginated = () => ["events_properties", "segments"].includes(lookupSelect.value);
+  const paginated = () => vocabulary().userpilot.paginatedLookups.includes(lookupSelect.value);
   let shownItems = [];
   let nextCursor = null;
 

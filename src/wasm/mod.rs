@@ -12,6 +12,7 @@ mod js;
 mod jsonl;
 mod staging;
 mod userpilot;
+mod vocabulary;
 
 pub use backstory::BackstoryCore;
 pub use csv::CsvStreamParser;

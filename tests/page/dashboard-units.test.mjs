@@ -14,6 +14,7 @@ import { curlCommand, curlRequest, shellQuote } from "../../www/curl.js";
 import { cellDay, countDayType, dayNumber, dayTypeIndex } from "../../www/day-chart.js";
 import { queryFromHash, shareLink } from "../../www/saved-queries.js";
 import { datesInText, invalidText, vendorWords } from "../../www/run-errors.js";
+import { createRunController } from "../../www/run-controller.js";
 import { cellMatcher, filterOrder, sortOrder } from "../../www/table.js";
 
 test("the guard: formula starts get an apostrophe, plain numbers and text do not", () => {
@@ -185,4 +186,38 @@ test("run errors in plain words: the vendor's words once, dates as dates", () =>
   const e = { field: "timeframe.since", message: `invalid \`timeframe.since\`: must not be after timeframe.until (${since} > ${until})` };
   assert.equal(invalidText(e), `timeframe.since: must not be after timeframe.until (${local(since)} > ${local(until)})`);
   assert.equal(invalidText({ field: "to", message: "invalid `to`: must not be before `from` (2024-02-09), got 2024-02-05" }), "to: must not be before `from` (2024-02-09), got 2024-02-05");
+});
+
+test("the panels' run controller: one run at a time, Cancel aborts it, the buttons follow, the last preview is released", async () => {
+  // Buttons as the controller sees them (EventTargets with the two properties it sets); the
+  // controller itself is the real module every panel uses.
+  const button = (props) => Object.assign(new EventTarget(), { disabled: false, hidden: false, ...props });
+  const runButton = button();
+  const cancelButton = button({ disabled: true });
+  const runs = createRunController({ runButton, cancelButton });
+  let signal = null;
+  const first = runs.run((s) => {
+    signal = s;
+    return new Promise((_, reject) => s.addEventListener("abort", () => reject(s.reason)));
+  });
+  assert.equal(runs.busy, true);
+  assert.deepEqual([runButton.disabled, cancelButton.disabled], [true, false]);
+  let second = false;
+  assert.equal(await runs.run(async () => (second = true)), undefined, "a second run while one is on does nothing");
+  assert.equal(second, false);
+  cancelButton.dispatchEvent(new Event("click"));
+  await assert.rejects(first, { name: "AbortError" });
+  assert.equal(signal.aborted, true);
+  assert.equal(runs.busy, false);
+  assert.deepEqual([runButton.disabled, cancelButton.disabled], [false, true]);
+
+  let destroyed = 0;
+  runs.keep({ destroy: () => destroyed++ });
+  assert.equal(await runs.run(async () => destroyed), 1, "the previous preview is released before the next run starts");
+  assert.equal(await runs.run(async () => destroyed), 1, "and only once");
+
+  const cancel2 = button({ hidden: true });
+  const hiding = createRunController({ runButton: button(), cancelButton: cancel2, cancelHides: true });
+  await hiding.run(async () => assert.equal(cancel2.hidden, false, "Cancel shows while a run is on"));
+  assert.equal(cancel2.hidden, true, "and hides after");
 });

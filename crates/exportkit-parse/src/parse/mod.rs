@@ -4,5 +4,6 @@ pub mod csv;
 pub mod csv_write;
 pub mod flatten;
 pub mod gzip;
+pub(crate) mod json_lex;
 pub mod jsonl;
 pub mod scan;
