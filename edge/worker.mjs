@@ -10,6 +10,7 @@
 //
 // Every route but the sign-in page is closed to a caller who has not authenticated (access.mjs).
 //   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
+//   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
 
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
@@ -19,6 +20,10 @@ import { apiHeaders, drain, handleProxy, refusal } from "./proxy.mjs";
 import { handleSignIn } from "./signin.mjs";
 import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
+import { handleRuns } from "./workflows.mjs";
+
+// Workflow classes are found by name among the main module's exports.
+export { ActivitiesExport } from "./workflows.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
 initSync(wasmModule);
@@ -28,6 +33,8 @@ const PREFIXES = [
   ["userpilot", PROXY_PATHS.userpilot],
   ["backstory", PROXY_PATHS.backstory],
 ];
+
+const RUNS_PATH = "/api/runs/activities";
 
 function plainError(status, code, message, extra = {}) {
   const headers = apiHeaders();
@@ -89,6 +96,7 @@ export default {
       for (const [vendor, prefix] of PREFIXES) {
         if (path === prefix || path.startsWith(`${prefix}/`)) return handleProxy(request, env, cfg, vendor, path.slice(prefix.length));
       }
+      if (path === RUNS_PATH || path.startsWith(`${RUNS_PATH}/`)) return handleRuns(request, env, path.slice(RUNS_PATH.length));
       return plainError(404, "not_found", "no such API");
     }
     return serveStatic(request, env);

@@ -75,7 +75,7 @@ test("activities: killed mid-export, --resume ends with the truth byte for byte 
   const jobsBefore = await jobCount();
   // What a crash in the middle of a write leaves: bytes past the checkpoint, which --resume cuts off.
   await appendFile(`${out}.partial`, '{"half": "a record cut by the crash');
-  await control(sb, "/__sandbox/faults/clear");
+  await control(sb, "/__sandbox/faults/clear", {});
 
   const r = await runCli([...args, "--resume"], { env });
   assert.equal(r.code, 0, r.stderr);
@@ -100,7 +100,7 @@ test("activities CSV: resumed in the middle of a window, the file equals an unin
   // Inside the second window: its CSV header must be dropped again and its first rows skipped.
   assert.ok(ck.state.window >= 1 && ck.state.windowBytes > 0, "caught inside a window after the first");
   const jobsBefore = await jobCount();
-  await control(sb, "/__sandbox/faults/clear");
+  await control(sb, "/__sandbox/faults/clear", {});
   const r = await runCli([...common, "--out", out, "--resume"], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.ok((await readFile(out)).equals(await readFile(join(dir, "whole.csv"))), "one header, every row once");
@@ -145,7 +145,7 @@ test("userpilot export: killed between files, --resume uses the same job and wri
   const ck = await killWhen([...common, "--out", out], env, out, async (c) => c.outputBytes > 0 && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
   assert.ok(ck.state.jobId, "the checkpoint names the job");
   await appendFile(`${out}.partial`, '{"internal_event_id": "cut');
-  await control(sb, "/__sandbox/faults/clear");
+  await control(sb, "/__sandbox/faults/clear", {});
   const r = await runCli([...common, "--out", out, "--resume"], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.ok((await readFile(out)).equals(await readFile(join(dir, "whole.jsonl"))), "the same events, each once");
