@@ -22,8 +22,9 @@ import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
 import { handleRuns } from "./workflows.mjs";
 
-// Workflow classes are found by name among the main module's exports.
+// Workflow and Durable Object classes are found by name among the main module's exports.
 export { ActivitiesExport } from "./workflows.mjs";
+export { VendorLimits } from "./limits.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
 initSync(wasmModule);

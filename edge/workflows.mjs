@@ -14,6 +14,7 @@
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { BackstoryClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
+import { backstoryLimits } from "./limits.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
 
 export const RUNS_PREFIX = "exports/activities";
@@ -69,22 +70,47 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     for (let i = 0; i < windows.length; i++) {
       const w = windows[i];
       const doneKey = `${prefix}/_steps/window-${i}.json`;
-      const { jobId } = await step.do(`window ${i}: create job`, VENDOR_STEP, async () => {
+      // A job slot from the credential's Durable Object first: at most 10 of this key's jobs queued
+      // or running across every run. Waiting is a durable sleep, not a busy step.
+      const holder = `${runId}/window-${i}`;
+      if (this.env.VENDOR_LIMITS) {
+        for (let n = 0; ; n++) {
+          const { granted } = await step.do(`window ${i}: job slot ${n}`, async () => (await backstoryLimits(this.env)).acquire("backstoryJobs", holder));
+          if (granted) break;
+          await step.sleep(`window ${i}: wait for a job slot ${n}`, Math.min(60_000, (Number(this.env.RUN_SLOT_WAIT_MS) || 5000) * 2 ** Math.min(n, 4)));
+        }
+      }
+      const release = () => (this.env.VENDOR_LIMITS ? step.do(`window ${i}: release job slot`, async () => (await backstoryLimits(this.env)).release("backstoryJobs", holder)) : null);
+      let jobId;
+      let job;
+      try {
+      ({ jobId } = await step.do(`window ${i}: create job`, VENDOR_STEP, async () => {
         const c = client(this.env);
         // An earlier attempt of this step (or an earlier instance of this run) may have created
         // the job and died before its result was saved: a job of the same window created since
         // the run began is that job.
         const mine = (await c.activities.list()).filter((j) => sameWindow(j, w) && j.state !== "Failed" && j.state !== "Canceled" && Date.parse(j.createdTime ?? "") >= startedMs - 60_000);
         const taken = new Set(objects.map((o) => o.jobId));
-        const adopt = mine.find((j) => !taken.has(j.jobId));
-        if (adopt) return { jobId: adopt.jobId, adopted: true };
+        const limits = this.env.VENDOR_LIMITS ? await backstoryLimits(this.env) : null;
+        for (const j of mine) {
+          if (taken.has(j.jobId)) continue;
+          // Another run of the same window made it: not ours (its data would be right, but that
+          // run would lose track of what it started).
+          if (limits && !(await limits.claimJob(j.jobId, holder))) continue;
+          return { jobId: j.jobId, adopted: true };
+        }
         const job = await c.activities.start(w);
+        await limits?.claimJob(job.jobId, holder);
         return { jobId: job.jobId, adopted: false };
-      });
-      const job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
+      }));
+      job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
         const j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
         return { jobId: j.jobId, resultsSize: j.resultsSize, fragmentCount: j.fragmentCount };
       });
+      } finally {
+        // The job has ended (or will never run): its slot goes back, failure or not.
+        await release();
+      }
       const key = `${prefix}/window-${i}_${w.startDate}_${w.endDate}.jsonl`;
       const obj = await step.do(`window ${i}: download`, VENDOR_STEP, async () => {
         // Written by an earlier instance of this run: not downloaded again.

@@ -47,6 +47,10 @@ export async function wranglerConfig() {
       binding: /binding\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
       className: /class_name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
     })),
+    durableObjects: [...text.matchAll(/^\[\[durable_objects\.bindings\]\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/gm)].map((m) => ({
+      name: /name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+      className: /class_name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+    })),
     crons,
   };
 }
@@ -123,6 +127,7 @@ export async function startEdge({ vars = {}, secrets = {}, persist, shipped = tr
     bindings: { ...vars, ...secrets },
     kvNamespaces: [cfg.kv],
     r2Buckets: [cfg.r2],
+    durableObjects: Object.fromEntries(cfg.durableObjects.map((d) => [d.name, { className: d.className, useSQLite: true }])),
     workflows: Object.fromEntries(cfg.workflows.map((w) => [w.binding, { name: w.name, className: w.className }])),
     assets: {
       directory: (await stage()).assets,
@@ -139,6 +144,7 @@ export async function startEdge({ vars = {}, secrets = {}, persist, shipped = tr
     options.kvPersist = path.join(persist, "kv");
     options.r2Persist = path.join(persist, "r2");
     options.workflowsPersist = path.join(persist, "workflows");
+    options.durableObjectsPersist = path.join(persist, "do");
   }
   const mf = new Miniflare(options);
   const url = (await mf.ready).href.replace(/\/$/, "");
