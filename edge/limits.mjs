@@ -7,7 +7,7 @@
 // lease not given back (a run deleted in the middle) lapses after LEASE_TTL_MS.
 import { DurableObject } from "cloudflare:workers";
 
-export const LIMITS = Object.freeze({ backstoryJobs: 10, userpilotExports: 1 });
+export const LIMITS = Object.freeze({ backstoryJobs: 10, userpilotExports: 1, activitiesIncremental: 1 });
 export const LEASE_TTL_MS = 6 * 3600 * 1000;
 
 export class VendorLimits extends DurableObject {
@@ -48,6 +48,23 @@ export class VendorLimits extends DurableObject {
     if (had && had.holder !== holder) return false;
     if (!had) await this.ctx.storage.put(key, { holder, at: Date.now() });
     return true;
+  }
+
+  /** The last day an incremental export delivered (YYYY-MM-DD), or null before the first run. */
+  async watermark(name) {
+    return (await this.ctx.storage.get(`watermark:${name}`)) ?? null;
+  }
+
+  /**
+   * Moves a watermark from `from` to `to`, only if it still is `from` (compare and set): two runs
+   * can never both claim the same days, so the deltas have no overlap and no gap.
+   */
+  async advanceWatermark(name, from, to) {
+    const key = `watermark:${name}`;
+    const now = (await this.ctx.storage.get(key)) ?? null;
+    if (now !== from) return { advanced: false, watermark: now };
+    await this.ctx.storage.put(key, to);
+    return { advanced: true, watermark: to };
   }
 
   async status() {

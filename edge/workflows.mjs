@@ -11,6 +11,7 @@
 // under the same key (the unfinished upload of the failed attempt is aborted), so a row is never
 // in R2 twice.
 
+import { NonRetryableError } from "cloudflare:workflows";
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { BackstoryClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
@@ -18,6 +19,7 @@ import { backstoryLimits } from "./limits.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
 
 export const RUNS_PREFIX = "exports/activities";
+export const ACTIVITIES_WATERMARK = "activities";
 
 /** Where a run's parameters are kept, so that a new instance can continue it. */
 export const runRecordKey = (runId) => `${RUNS_PREFIX}/_runs/${runId}.json`;
@@ -26,9 +28,29 @@ export function runPrefix(day, runId) {
   return `${RUNS_PREFIX}/day=${day}/run=${runId}`;
 }
 
+const DAY_MS = 86_400_000;
+const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+const nextDay = (day) => isoDay(Date.parse(`${day}T00:00:00Z`) + DAY_MS);
+
+/**
+ * An incremental run: `{ incremental: { startDate?, through? } }`. It exports the days after the
+ * watermark (or from `startDate`, the first run) through `through` (default: yesterday, UTC).
+ */
+export function incrementalParams(inc, now = Date.now()) {
+  if (!inc || typeof inc !== "object" || Array.isArray(inc)) throw new TypeError("incremental must be an object { startDate?, through? }");
+  const out = { through: inc.through ?? isoDay(now - DAY_MS) };
+  if (inc.startDate !== undefined) out.startDate = inc.startDate;
+  for (const k of ["through", "startDate"]) {
+    if (out[k] !== undefined && (typeof out[k] !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(out[k]))) throw new TypeError(`incremental.${k} must be YYYY-MM-DD`);
+  }
+  if (inc.activityType !== undefined) out.activityType = inc.activityType;
+  return out;
+}
+
 /** The export parameters a run accepts (anything else is refused before the run starts). */
 export function runParams(body) {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new TypeError("the body must be a JSON object");
+  if (body.incremental !== undefined) return { incremental: incrementalParams(body.incremental) };
   const out = {};
   for (const k of ["startDate", "endDate", "activityType", "exportType", "windowDays"]) {
     if (body[k] !== undefined) out[k] = body[k];
@@ -61,11 +83,23 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     const prefix = runPrefix(day, runId);
     const startedMs = Date.parse(startedAt);
 
-    const windows = await step.do("plan", async () => {
-      const plan = client(this.env).activities.plan(params);
+    // An incremental run turns the watermark into dates here, once: the step's result is what
+    // every retry and every later step sees.
+    const planned = await step.do("plan", async () => {
       await this.env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ runId, params, startedAt, prefix }));
-      return plan;
+      if (!params.incremental) return { params, windows: client(this.env).activities.plan(params), watermark: null };
+      const inc = params.incremental;
+      const limits = await backstoryLimits(this.env);
+      // One incremental run at a time: two reading the same watermark would export the same days.
+      if (!(await limits.acquire("activitiesIncremental", runId)).granted) throw new NonRetryableError("another incremental activities run is going; try again when it ends");
+      const before = await limits.watermark(ACTIVITIES_WATERMARK);
+      const startDate = before ? nextDay(before) : inc.startDate;
+      if (!startDate) throw new NonRetryableError("the first incremental run needs incremental.startDate");
+      if (startDate > inc.through) return { params: null, windows: [], watermark: { before, after: before } };
+      const p = { startDate, endDate: inc.through, exportType: "delta", ...(inc.activityType ? { activityType: inc.activityType } : {}) };
+      return { params: p, windows: client(this.env).activities.plan(p), watermark: { before, after: inc.through } };
     });
+    const windows = planned.windows;
     const objects = [];
     for (let i = 0; i < windows.length; i++) {
       const w = windows[i];
@@ -147,16 +181,27 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       objects.push(obj);
     }
     return await step.do("manifest", async () => {
+      let state = "complete";
+      if (planned.watermark) {
+        const limits = await backstoryLimits(this.env);
+        if (planned.watermark.after !== planned.watermark.before) {
+          const moved = await limits.advanceWatermark(ACTIVITIES_WATERMARK, planned.watermark.before, planned.watermark.after);
+          // Already moved by an earlier attempt of this step: the same move, nothing to do.
+          if (!moved.advanced && moved.watermark !== planned.watermark.after) state = "superseded";
+        }
+        await limits.release("activitiesIncremental", runId);
+      }
       const manifest = {
         run: runId,
         instance: event.instanceId,
         api: "activities",
-        params,
+        params: planned.params ?? params,
         startedAt,
         finishedAt: new Date().toISOString(),
-        state: "complete",
-        // A delta run's data runs through endDate: the next run's watermark starts the day after.
-        watermark: { before: params.startDate, after: params.endDate },
+        state,
+        // The last day delivered before and after this run (incremental runs); a plain run says
+        // the days it covered.
+        watermark: planned.watermark ?? { before: null, after: params.endDate, from: params.startDate },
         objects: objects.map(({ key, jobId, window, records, bytes, sha256, parts }) => ({ key, jobId, window, records, bytes, sha256, parts: parts.length })),
         rows: objects.reduce((a, o) => a + o.records, 0),
         bytes: objects.reduce((a, o) => a + o.bytes, 0),
@@ -171,7 +216,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
 
 /**
  * `/api/runs/activities` (POST: start a run with `{ startDate, endDate, activityType?, exportType?,
- * windowDays? }`), `/api/runs/activities/<id>` (GET: its status), `/api/runs/activities/<id>/cancel`
+ * windowDays? }`, or an incremental one with `{ incremental: { startDate?, through? } }`), `/api/runs/activities/<id>` (GET: its status), `/api/runs/activities/<id>/cancel`
  * (POST), `/api/runs/activities/<id>/resume` (POST: the run goes on in a new instance). Reached only after the worker's access check.
  */
 export async function handleRuns(request, env, sub) {
@@ -181,7 +226,7 @@ export async function handleRuns(request, env, sub) {
     let params;
     try {
       params = runParams(await request.json());
-      client(env).activities.plan(params);
+      if (!params.incremental) client(env).activities.plan(params);
     } catch (e) {
       return json(400, { error: "invalid_argument", message: e.message, field: e.field });
     }

@@ -211,3 +211,58 @@ test("20 concurrent runs: the credential's Durable Object keeps at most 10 jobs 
     await relay.close();
   }
 });
+
+test("three consecutive incremental runs cover exactly the union of their windows; a fourth with nothing new changes nothing", async () => {
+  await control(sb, "/__sandbox/reset");
+  const dir = await tempDir("exportkit-scale-");
+  const edge = await edgeFor(dir.path);
+  try {
+    const runs = [
+      { incremental: { startDate: "2024-06-01", through: "2024-06-20" } },
+      { incremental: { through: "2024-07-08" } },
+      { incremental: { through: "2024-07-09" } },
+      { incremental: { through: "2024-07-09" } },
+    ];
+    const manifests = [];
+    for (const body of runs) {
+      const id = await startRun(edge, body);
+      await until(edge, id, (s) => s.status === "complete");
+      const listed = await (await edge.r2()).list({ prefix: "exports/activities/day=" });
+      const key = listed.objects.map((o) => o.key).find((k) => k.endsWith(`/run=${id}/manifest.json`));
+      manifests.push(JSON.parse(await objectBytes(edge, key)));
+    }
+    assert.deepEqual(
+      manifests.map((m) => m.watermark),
+      [
+        { before: null, after: "2024-06-20" },
+        { before: "2024-06-20", after: "2024-07-08" },
+        { before: "2024-07-08", after: "2024-07-09" },
+        { before: "2024-07-09", after: "2024-07-09" },
+      ],
+    );
+    assert.deepEqual(
+      manifests.map((m) => m.objects.map((o) => [o.window.startDate, o.window.endDate])),
+      [
+        [
+          ["2024-06-01", "2024-06-14"],
+          ["2024-06-15", "2024-06-20"],
+        ],
+        [
+          ["2024-06-21", "2024-07-04"],
+          ["2024-07-05", "2024-07-08"],
+        ],
+        [["2024-07-09", "2024-07-09"]],
+        [],
+      ],
+      "each run starts the day after the last one ended",
+    );
+    // Every object of the three runs, in order, is the truth of the whole range: no gap, no overlap.
+    const parts = [];
+    for (const m of manifests) for (const o of m.objects) parts.push(await objectBytes(edge, o.key));
+    assert.ok(Buffer.concat(parts).equals(await truth({ start_date: "2024-06-01", end_date: "2024-07-09" })));
+    assert.equal(await jobTotal(), 5);
+  } finally {
+    await edge.close();
+    await dir.remove();
+  }
+});
