@@ -266,3 +266,28 @@ test("three consecutive incremental runs cover exactly the union of their window
     await dir.remove();
   }
 });
+
+test("5xx answers and connection resets in the middle of fragments: the run ends identical, one job per window", async () => {
+  await control(sb, "/__sandbox/reset");
+  await control(sb, "/__sandbox/faults", {
+    rules: [
+      { scope: "activities.data", fault: "reset", afterBytes: 3000, every: 3 },
+      { scope: "activities.data", fault: "status", status: 503, every: 4 },
+      { scope: "activities.get", fault: "status", status: 502, every: 3 },
+    ],
+  });
+  const edge = await edgeFor();
+  try {
+    const id = await startRun(edge, { startDate: "2024-08-01", endDate: "2024-08-20" });
+    await until(edge, id, (s) => s.status === "complete");
+    const fired = (await control(sb, "/__sandbox/faults")).reduce((a, r) => a + r.fired, 0);
+    assert.ok(fired >= 3, `faults fired (${fired})`);
+    await checkRun(edge, id, [
+      ["2024-08-01", "2024-08-14"],
+      ["2024-08-15", "2024-08-20"],
+    ]);
+    assert.equal(await jobTotal(), 2);
+  } finally {
+    await edge.close();
+  }
+});
