@@ -20,7 +20,7 @@ import { apiHeaders, drain, handleProxy, refusal } from "./proxy.mjs";
 import { handleSignIn } from "./signin.mjs";
 import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
-import { handleRuns } from "./workflows.mjs";
+import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
 
 // Workflow and Durable Object classes are found by name among the main module's exports.
 export { ActivitiesExport } from "./workflows.mjs";
@@ -104,6 +104,14 @@ export default {
   },
 
   async scheduled(controller, env) {
+    // The day's incremental activity run only starts here (a Workflow does the work), so a Query
+    // export failing below never keeps it from starting.
+    try {
+      const id = await scheduleIncrementalRun(controller.scheduledTime, env);
+      if (id) console.log(JSON.stringify({ incrementalRun: id }));
+    } catch (e) {
+      console.error(JSON.stringify({ incrementalRun: "not started", reason: String(e?.message ?? e) }));
+    }
     await runScheduled(controller, env);
   },
 };

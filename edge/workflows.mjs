@@ -215,6 +215,26 @@ export class ActivitiesExport extends WorkflowEntrypoint {
 }
 
 /**
+ * The cron's daily incremental run, when `ACTIVITIES_INCREMENTAL_START` (the first day) is set: one
+ * instance per UTC day (`activities-incremental-<day>`), through the day before; a second tick the
+ * same day finds it there and starts nothing. Resolves to the instance id, or null.
+ */
+export async function scheduleIncrementalRun(scheduledTime, env) {
+  const start = env.ACTIVITIES_INCREMENTAL_START;
+  if (!start || !env.ACTIVITIES_WORKFLOW) return null;
+  const id = `activities-incremental-${isoDay(scheduledTime)}`;
+  const params = { incremental: incrementalParams({ startDate: start }, scheduledTime) };
+  try {
+    await env.ACTIVITIES_WORKFLOW.get(id);
+    return null;
+  } catch (_) {
+    // Not there yet: this tick starts it.
+  }
+  await env.ACTIVITIES_WORKFLOW.create({ id, params: { params } });
+  return id;
+}
+
+/**
  * `/api/runs/activities` (POST: start a run with `{ startDate, endDate, activityType?, exportType?,
  * windowDays? }`, or an incremental one with `{ incremental: { startDate?, through? } }`), `/api/runs/activities/<id>` (GET: its status), `/api/runs/activities/<id>/cancel`
  * (POST), `/api/runs/activities/<id>/resume` (POST: the run goes on in a new instance). Reached only after the worker's access check.

@@ -291,3 +291,31 @@ test("5xx answers and connection resets in the middle of fragments: the run ends
     await edge.close();
   }
 });
+
+test("the cron starts one incremental run a day, through the day before; a second tick that day starts none", async () => {
+  await control(sb, "/__sandbox/reset");
+  const dir = await tempDir("exportkit-scale-");
+  const edge = await startEdge({
+    vars: { BACKSTORY_BASE_URL: sb.url, RUN_POLL_INTERVAL_MS: "50", ACTIVITIES_INCREMENTAL_START: "2024-09-01", EXPORT_QUERIES: "[]" },
+    secrets: sandboxSecrets(),
+    persist: dir.path,
+  });
+  try {
+    const at = Date.parse("2024-09-11T05:15:00Z");
+    for (const ms of [at, at + 30 * 60_000]) {
+      const r = await fetch(`${edge.url}/cdn-cgi/handler/scheduled?time=${ms}`);
+      assert.equal(r.status, 200, await r.text());
+    }
+    await until(edge, "activities-incremental-2024-09-11", (s) => s.status === "complete");
+    const listed = await (await edge.r2()).list({ prefix: "exports/activities/day=" });
+    const manifests = listed.objects.filter((o) => o.key.endsWith("/manifest.json"));
+    assert.equal(manifests.length, 1, "one run for the day");
+    const m = JSON.parse(await objectBytes(edge, manifests[0].key));
+    assert.deepEqual(m.watermark, { before: null, after: "2024-09-10" });
+    assert.ok(Buffer.concat(await Promise.all(m.objects.map((o) => objectBytes(edge, o.key)))).equals(await truth({ start_date: "2024-09-01", end_date: "2024-09-10" })));
+    assert.equal(await jobTotal(), 1);
+  } finally {
+    await edge.close();
+    await dir.remove();
+  }
+});
