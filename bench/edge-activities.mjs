@@ -57,10 +57,19 @@ try {
   });
   const { id } = await r.json();
   let peakRss = 0;
+  let statusFailures = 0;
   let status;
   for (;;) {
     peakRss = Math.max(peakRss, kib(pid, "VmRSS"));
-    status = await (await fetch(`${edge.url}/api/runs/activities/${id}`, { headers: { "X-Exportkit-Key": ACCESS_KEY } })).json();
+    try {
+      status = await (await fetch(`${edge.url}/api/runs/activities/${id}`, { headers: { "X-Exportkit-Key": ACCESS_KEY } })).json();
+    } catch (e) {
+      // The status read shares the isolate with the run; a read cut off is tried again.
+      if (++statusFailures > 30) throw e;
+      console.error(`status read failed (${e.cause?.code ?? e.message}); again in 1 s`);
+      await sleep(1000);
+      continue;
+    }
     if (status.status !== "running" && status.status !== "queued") break;
     await sleep(200);
   }
@@ -83,6 +92,7 @@ try {
         identical: got.sha256 === want.sha256 && got.bytes === want.bytes && obj.sha256 === got.sha256,
         seconds: Number(seconds.toFixed(1)),
         workerdIdleRssMiB: Math.round(idleRss / 1024),
+        statusReadsCut: statusFailures,
         workerdPeakRssMiB: Math.round(Math.max(peakRss, hwm) / 1024),
       },
       null,

@@ -11,6 +11,7 @@
 // Every route but the sign-in page is closed to a caller who has not authenticated (access.mjs).
 //   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
 //   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
+//   /api/runs/userpilot/...   durable Userpilot event export runs into EXPORTS       userpilot-workflow.mjs
 
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
@@ -21,10 +22,12 @@ import { handleSignIn } from "./signin.mjs";
 import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
 import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
+import { handleUserpilotRuns } from "./userpilot-workflow.mjs";
 
 // Workflow and Durable Object classes are found by name among the main module's exports.
 export { ActivitiesExport } from "./workflows.mjs";
 export { VendorLimits } from "./limits.mjs";
+export { UserpilotExport } from "./userpilot-workflow.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
 initSync(wasmModule);
@@ -36,6 +39,7 @@ const PREFIXES = [
 ];
 
 const RUNS_PATH = "/api/runs/activities";
+const UP_RUNS_PATH = "/api/runs/userpilot";
 
 function plainError(status, code, message, extra = {}) {
   const headers = apiHeaders();
@@ -98,6 +102,7 @@ export default {
         if (path === prefix || path.startsWith(`${prefix}/`)) return handleProxy(request, env, cfg, vendor, path.slice(prefix.length));
       }
       if (path === RUNS_PATH || path.startsWith(`${RUNS_PATH}/`)) return handleRuns(request, env, path.slice(RUNS_PATH.length));
+      if (path === UP_RUNS_PATH || path.startsWith(`${UP_RUNS_PATH}/`)) return handleUserpilotRuns(request, env, path.slice(UP_RUNS_PATH.length));
       return plainError(404, "not_found", "no such API");
     }
     return serveStatic(request, env);
