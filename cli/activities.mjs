@@ -224,7 +224,8 @@ export async function run(values, { env, stdout, stderr }) {
     summary = totals;
     await out.close();
   } catch (e) {
-    const kept = await out.fail();
+    // A job that failed or was canceled fails again on --resume: nothing is kept for it.
+    const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
     if (e.delivered && !values.quiet) {
       const d = e.delivered;
       const where = d.jobId ? ` (last from job ${d.jobId}, fragment ${d.fragment})` : "";

@@ -81,7 +81,8 @@ export async function openResumable({ out, resume, command, params, stdout }) {
       write: (chunk) => (stdout.write(chunk) ? undefined : new Promise((r) => stdout.once("drain", r))),
       save: async () => {},
       close: async () => {},
-      fail: async () => {},
+      fail: async () => null,
+      discard: async () => null,
     };
   }
   const ckPath = checkpointPath(out);
@@ -167,6 +168,15 @@ export async function openResumable({ out, resume, command, params, stdout }) {
       await fh.close();
       await rename(partial, out);
       await rm(ckPath, { force: true });
+    },
+    /** After a failure --resume cannot get past (a failed vendor job): nothing is kept. */
+    async discard() {
+      await pending.catch(() => {});
+      if (!closed) await fh.close().catch(() => {});
+      closed = true;
+      await rm(partial, { force: true });
+      await rm(ckPath, { force: true });
+      return null;
     },
     /** After a failure: keeps FILE.partial and the checkpoint for --resume when there is one. */
     async fail() {

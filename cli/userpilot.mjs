@@ -199,7 +199,8 @@ async function runExport(values, env, stdout, stderr, extra) {
     result = await it.result();
     await out.close();
   } catch (e) {
-    const kept = await out.fail();
+    // A job that failed or was canceled fails again on --resume: nothing is kept for it.
+    const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
     if (kept && !values.quiet) stderr.write(`exportkit userpilot: ${values.out}.partial keeps what is final (job ${jobId}): the same command with --resume goes on from there\n`);
     throw e;
   } finally {

@@ -152,3 +152,30 @@ test("userpilot export: killed between files, --resume uses the same job and wri
   const jobs = (await control(sb, "/__sandbox/state")).userpilotJobs;
   assert.equal(jobs.completed + jobs.in_progress + jobs.failed, 1, "one Userpilot job across both runs");
 });
+
+test("a failed call keeps OUT.partial and the checkpoint for --resume; a failed vendor job keeps nothing", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "exportkit-resume-"));
+  const out = join(dir, "a.jsonl");
+  const env = backstoryEnv(sb);
+  const args = ["activities", "--start-date", "2024-07-01", "--end-date", "2024-07-20", "--concurrency", "1", "--out", out, "--poll-interval-ms", "40"];
+  // Every fragment request fails for good (404): the run stops once its job exists.
+  await control(sb, "/__sandbox/faults", { scope: "activities.data", fault: "status", status: 404, every: 1 });
+  let r = await runCli(args, { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--resume goes on from there|was not written/);
+  const kept = (await readdir(dir)).sort();
+  assert.deepEqual(kept, ["a.jsonl.exportkit-checkpoint.json", "a.jsonl.partial"], "partial output and checkpoint kept");
+  const jobs = await jobCount();
+  await control(sb, "/__sandbox/faults/clear", {});
+  r = await runCli([...args, "--resume", "--quiet"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok((await readFile(out)).equals(await truth({ start_date: "2024-07-01", end_date: "2024-07-20" })));
+  assert.equal(await jobCount(), jobs, "the resumed run made no job");
+
+  const dir2 = await mkdtemp(join(tmpdir(), "exportkit-resume-"));
+  await control(sb, "/__sandbox/faults", { scope: "activities.create", fault: "fail_job", nth: 1 });
+  r = await runCli(["activities", "--start-date", "2024-07-01", "--end-date", "2024-07-03", "--out", join(dir2, "x.jsonl"), ...FAST], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /E_JOB_FAILED/);
+  assert.deepEqual(await readdir(dir2), [], "a failed job leaves nothing to resume");
+});
