@@ -2,6 +2,8 @@
 import { UserpilotClient, writeCsv } from "../js/index.js";
 import { LOOKUPS } from "../js/userpilot.js";
 import { allowedHosts, fileLinkFetch } from "./file-links.mjs";
+import { existsSync } from "node:fs";
+import { openResumable, prefixSkipper, runningHash } from "./checkpoint.mjs";
 import { checkOutputPath, formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
 export const OPTIONS = {
@@ -27,6 +29,7 @@ export const OPTIONS = {
   "allow-file-host": { type: "string", multiple: true },
   "allow-private-file-links": { type: "boolean" },
   quiet: { type: "boolean" },
+  resume: { type: "boolean" },
 };
 
 // A function: the lookup names come from the wasm (js/vocabulary.js), loaded before any usage is shown.
@@ -34,7 +37,7 @@ export const usage = () => `exportkit userpilot export --from YYYY-MM-DD --to YY
                          [--company-id ID ...] [--segment-id ID] [--email ADDR ...] [--exclusions]
                          [--format json|csv] [--out FILE] [--keep-duplicates] [--flatten] [--wait-for-running]
                          [--concurrency N] [--strict] [--no-csv-guard] [--quiet] [--base-url URL]
-                         [--allow-file-host HOST ...] [--allow-private-file-links]
+                         [--allow-file-host HOST ...] [--allow-private-file-links] [--resume]
 exportkit userpilot lookup NAME [--out FILE] [--limit N]
 exportkit userpilot jobs | job JOB_ID
 
@@ -55,6 +58,9 @@ exportkit userpilot jobs | job JOB_ID
            at the --base-url origin itself. --allow-file-host HOST (repeatable; or
            EXPORTKIT_ALLOW_FILE_HOSTS=HOST,HOST) trusts a host at any address, http included;
            --allow-private-file-links allows any address over https. Each redirect hop is checked.
+           With --out, FILE.exportkit-checkpoint.json names the job and says after each file
+           what is final; --resume (same command) goes on with the same job (its links are
+           asked for again), writing no event twice; with no checkpoint it simply starts.
   lookup   writes every item of a lookup as a JSON array, all cursor pages walked. Names:
            ${LOOKUPS.join(", ")}.
   jobs     lists the export jobs of the past 3 days; job JOB_ID shows one (JSON).
@@ -116,21 +122,44 @@ async function runExport(values, env, stdout, stderr, extra) {
   const up = client(values, env);
   // Bad parameters fail here, before any call.
   up.exports.validate(params);
-  await checkOutputPath(values.out);
+  // A resumed run keeps FILE.partial; the probe would empty it.
+  if (!(values.resume && values.out && existsSync(`${values.out}.partial`))) await checkOutputPath(values.out);
+  const out = await openResumable({
+    out: values.out,
+    resume: !!values.resume,
+    command: "userpilot export",
+    params: { ...params, dedupe, flatten: !!values.flatten, csvGuard },
+    stdout,
+  });
+  const resumed = out.state;
+  if (resumed && (typeof resumed.jobId !== "string" || !Number.isSafeInteger(resumed.jobBytes))) {
+    throw new UsageError(`the checkpoint of ${values.out} does not name a Userpilot job; remove it to start again`);
+  }
   const progress = progressReporter(stderr, { quiet: values.quiet });
-  const job = await up.exports.start(params, {
-    waitForRunning: !!values["wait-for-running"],
-    onWaiting: (id) => progress.update(`exportkit userpilot: another export is running${id ? ` (${id})` : ""}; waiting for it`, { force: true }),
-  });
-  progress.update(`exportkit userpilot: job ${job.jobId} started`, { force: true });
-  await up.exports.wait(job.jobId, {
-    onProgress: (j) => progress.update(`exportkit userpilot: job ${j.jobId} ${j.status}${j.progress ? `, ${j.progress.done} of ${j.progress.total} partitions` : ""}`),
-  });
-  const out = openOutput(values.out, stdout);
+  let jobId = resumed?.jobId;
+  // The job's output so far, in the checkpoint's terms: `jobBytes` bytes hashed by `jh`.
+  let jobBytes = 0;
+  const jh = runningHash();
+  const save = () => out.save({ jobId, jobBytes, jobSha256: jh.digest() });
   let header = null;
   let result;
   try {
-    const it = up.exports.rows(job.jobId, {
+    if (!jobId) {
+      const job = await up.exports.start(params, {
+        waitForRunning: !!values["wait-for-running"],
+        onWaiting: (id) => progress.update(`exportkit userpilot: another export is running${id ? ` (${id})` : ""}; waiting for it`, { force: true }),
+      });
+      jobId = job.jobId;
+      // Saved before anything else: a run killed while the job runs goes on with this job.
+      await save();
+      progress.update(`exportkit userpilot: job ${jobId} started`, { force: true });
+    } else {
+      progress.update(`exportkit userpilot: resuming job ${jobId} after ${formatBytes(resumed.jobBytes)}`, { force: true });
+    }
+    await up.exports.wait(jobId, {
+      onProgress: (j) => progress.update(`exportkit userpilot: job ${j.jobId} ${j.status}${j.progress ? `, ${j.progress.done} of ${j.progress.total} partitions` : ""}`),
+    });
+    const it = up.exports.rows(jobId, {
       concurrency,
       dedupe,
       flatten: !!values.flatten,
@@ -138,6 +167,11 @@ async function runExport(values, env, stdout, stderr, extra) {
       strict: !!values.strict,
       onProgress: (p) => progress.update(`exportkit userpilot: ${p.filesDone}/${p.filesTotal} files, ${p.records} events, ${formatBytes(p.bytes)}`),
     });
+    // The files are read again from the first (the duplicates of later files are known only so);
+    // what was written before is checked and skipped.
+    const target = resumed?.jobBytes ?? 0;
+    const skipper = target > 0 ? prefixSkipper(target, resumed.jobSha256, `job ${jobId}`) : null;
+    let lastFile = null;
     for await (const b of it) {
       let text = "";
       if (b.format === "json") {
@@ -153,12 +187,22 @@ async function runExport(values, env, stdout, stderr, extra) {
       } else {
         text = b.csv;
       }
-      await writeAll(out, text);
+      const skipping = jobBytes < target;
+      if (lastFile !== null && b.file !== lastFile && !skipping) await save();
+      lastFile = b.file;
+      const bytes = Buffer.from(text, "utf8");
+      const fresh = skipping ? skipper.skip(bytes) : bytes;
+      jh.update(bytes);
+      jobBytes += bytes.length;
+      await out.write(fresh);
     }
+    skipper?.finish();
     result = await it.result();
     await out.close();
   } catch (e) {
-    await out.abort();
+    // A job that failed or was canceled fails again on --resume: nothing is kept for it.
+    const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
+    if (kept && !values.quiet) stderr.write(`exportkit userpilot: ${values.out}.partial keeps what is final (job ${jobId}): the same command with --resume goes on from there\n`);
     throw e;
   } finally {
     progress.done();
@@ -169,7 +213,7 @@ async function runExport(values, env, stdout, stderr, extra) {
   }
   if (!values.quiet) {
     const dups = dedupe ? `, ${result.duplicates} duplicates dropped` : ", duplicates kept";
-    stderr.write(`exportkit userpilot: job ${job.jobId}: ${result.records} events from ${result.files.length} files${dups}\n`);
+    stderr.write(`exportkit userpilot: job ${jobId}: ${result.records} events from ${result.files.length} files${dups}\n`);
   }
   return 0;
 }

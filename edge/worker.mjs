@@ -10,6 +10,8 @@
 //
 // Every route but the sign-in page is closed to a caller who has not authenticated (access.mjs).
 //   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
+//   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
+//   /api/runs/userpilot/...   durable Userpilot event export runs into EXPORTS       userpilot-workflow.mjs
 
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
@@ -19,6 +21,13 @@ import { apiHeaders, drain, handleProxy, refusal } from "./proxy.mjs";
 import { handleSignIn } from "./signin.mjs";
 import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
+import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
+import { handleUserpilotRuns } from "./userpilot-workflow.mjs";
+
+// Workflow and Durable Object classes are found by name among the main module's exports.
+export { ActivitiesExport } from "./workflows.mjs";
+export { VendorLimits } from "./limits.mjs";
+export { UserpilotExport } from "./userpilot-workflow.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
 initSync(wasmModule);
@@ -28,6 +37,9 @@ const PREFIXES = [
   ["userpilot", PROXY_PATHS.userpilot],
   ["backstory", PROXY_PATHS.backstory],
 ];
+
+const RUNS_PATH = "/api/runs/activities";
+const UP_RUNS_PATH = "/api/runs/userpilot";
 
 function plainError(status, code, message, extra = {}) {
   const headers = apiHeaders();
@@ -89,12 +101,22 @@ export default {
       for (const [vendor, prefix] of PREFIXES) {
         if (path === prefix || path.startsWith(`${prefix}/`)) return handleProxy(request, env, cfg, vendor, path.slice(prefix.length));
       }
+      if (path === RUNS_PATH || path.startsWith(`${RUNS_PATH}/`)) return handleRuns(request, env, path.slice(RUNS_PATH.length));
+      if (path === UP_RUNS_PATH || path.startsWith(`${UP_RUNS_PATH}/`)) return handleUserpilotRuns(request, env, path.slice(UP_RUNS_PATH.length));
       return plainError(404, "not_found", "no such API");
     }
     return serveStatic(request, env);
   },
 
   async scheduled(controller, env) {
+    // The day's incremental activity run only starts here (a Workflow does the work), so a Query
+    // export failing below never keeps it from starting.
+    try {
+      const id = await scheduleIncrementalRun(controller.scheduledTime, env);
+      if (id) console.log(JSON.stringify({ incrementalRun: id }));
+    } catch (e) {
+      console.error(JSON.stringify({ incrementalRun: "not started", reason: String(e?.message ?? e) }));
+    }
     await runScheduled(controller, env);
   },
 };

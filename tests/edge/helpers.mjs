@@ -42,6 +42,15 @@ export async function wranglerConfig() {
     r2: binding("r2_buckets"),
     kv: binding("kv_namespaces"),
     assetsBinding: binding("assets"),
+    workflows: [...text.matchAll(/^\[\[workflows\]\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/gm)].map((m) => ({
+      name: /name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+      binding: /binding\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+      className: /class_name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+    })),
+    durableObjects: [...text.matchAll(/^\[\[durable_objects\.bindings\]\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/gm)].map((m) => ({
+      name: /name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+      className: /class_name\s*=\s*"([^"]+)"/.exec(m[1])?.[1],
+    })),
     crons,
   };
 }
@@ -118,6 +127,8 @@ export async function startEdge({ vars = {}, secrets = {}, persist, shipped = tr
     bindings: { ...vars, ...secrets },
     kvNamespaces: [cfg.kv],
     r2Buckets: [cfg.r2],
+    durableObjects: Object.fromEntries(cfg.durableObjects.map((d) => [d.name, { className: d.className, useSQLite: true }])),
+    workflows: Object.fromEntries(cfg.workflows.map((w) => [w.binding, { name: w.name, className: w.className }])),
     assets: {
       directory: (await stage()).assets,
       binding: cfg.assetsBinding,
@@ -132,6 +143,8 @@ export async function startEdge({ vars = {}, secrets = {}, persist, shipped = tr
   if (persist) {
     options.kvPersist = path.join(persist, "kv");
     options.r2Persist = path.join(persist, "r2");
+    options.workflowsPersist = path.join(persist, "workflows");
+    options.durableObjectsPersist = path.join(persist, "do");
   }
   const mf = new Miniflare(options);
   const url = (await mf.ready).href.replace(/\/$/, "");

@@ -1,0 +1,116 @@
+// The edge's durable activity run at size (issue 18): one snapshot job of RECORDS records (default
+// 1,000,000, about 1.5 GB of JSON Lines) in FRAGMENTS fragments, run by the ActivitiesExport
+// Workflow in workerd (miniflare, R2 persisted to a temporary folder) against the sandbox. The R2
+// object and the sandbox's truth are compared by SHA-256 of every byte, both streamed. Reports the
+// run's time and workerd's peak resident memory (VmHWM of the workerd process, which runs every
+// invocation of the run: an upper bound for one invocation).
+//
+//   node bench/edge-activities.mjs [RECORDS] [FRAGMENTS]
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ACCESS_KEY, sandboxSecrets, startEdge, startSandbox, tempDir } from "../tests/edge/helpers.mjs";
+
+const RECORDS = Number(process.argv[2] ?? 1_000_000);
+const FRAGMENTS = Number(process.argv[3] ?? 40);
+
+function workerdPids() {
+  const out = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/status`, "utf8");
+      if (/^Name:\s*workerd/m.test(st) && Number(/^PPid:\s*(\d+)/m.exec(st)[1]) === process.pid) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+const kib = (pid, field) => {
+  try {
+    return Number(new RegExp(`^${field}:\\s*(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+  } catch {
+    return 0;
+  }
+};
+
+async function hashStream(stream) {
+  const h = createHash("sha256");
+  let bytes = 0;
+  for await (const c of stream) {
+    h.update(c);
+    bytes += c.length;
+  }
+  return { sha256: h.digest("hex"), bytes };
+}
+
+const sb = await startSandbox({ seed: 7, activities: RECORDS, fragmentRecords: Math.ceil(RECORDS / FRAGMENTS), jobSpeed: 1000 });
+const dir = await tempDir("exportkit-edge-bench-");
+const edge = await startEdge({ vars: { BACKSTORY_BASE_URL: sb.url, RUN_POLL_INTERVAL_MS: "200" }, secrets: sandboxSecrets(), persist: dir.path });
+try {
+  const [pid] = workerdPids();
+  const idleRss = kib(pid, "VmRSS");
+  const t0 = performance.now();
+  const r = await fetch(`${edge.url}/api/runs/activities`, {
+    method: "POST",
+    headers: { "X-Exportkit-Key": ACCESS_KEY, "Content-Type": "application/json" },
+    body: JSON.stringify({ startDate: "2023-01-01", endDate: "2023-12-31", exportType: "snapshot" }),
+  });
+  const { id } = await r.json();
+  let peakRss = 0;
+  let statusFailures = 0;
+  let status;
+  for (;;) {
+    peakRss = Math.max(peakRss, kib(pid, "VmRSS"));
+    try {
+      status = await (await fetch(`${edge.url}/api/runs/activities/${id}`, { headers: { "X-Exportkit-Key": ACCESS_KEY } })).json();
+    } catch (e) {
+      // The status read shares the isolate with the run; a read cut off is tried again.
+      if (++statusFailures > 30) throw e;
+      console.error(`status read failed (${e.cause?.code ?? e.message}); again in 1 s`);
+      await sleep(1000);
+      continue;
+    }
+    if (status.status !== "running" && status.status !== "queued") break;
+    await sleep(200);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const hwm = kib(pid, "VmHWM");
+  if (status.status !== "complete") throw new Error(`run ${status.status}: ${JSON.stringify(status.error)}`);
+  const bucket = await edge.r2();
+  const listed = await bucket.list({ prefix: "exports/activities/day=" });
+  const manifest = JSON.parse(await (await bucket.get(listed.objects.find((o) => o.key.endsWith(`/run=${id}/manifest.json`)).key)).text());
+  const obj = manifest.objects[0];
+  console.error(`run complete in ${seconds.toFixed(1)} s, workerd peak RSS ${Math.round(Math.max(peakRss, hwm) / 1024)} MiB; checking ${obj.bytes} bytes`);
+  // Read back in ranges: one get of a multi-GB object through miniflare's proxy is cut off.
+  const got = await hashStream(
+    (async function* () {
+      const step = 64 << 20;
+      for (let offset = 0; offset < obj.bytes; offset += step) {
+        const part = await bucket.get(obj.key, { range: { offset, length: Math.min(step, obj.bytes - offset) } });
+        yield Buffer.from(await part.arrayBuffer());
+      }
+    })(),
+  );
+  const want = await hashStream((await fetch(`${sb.url}/__sandbox/truth/activities?start_date=2023-01-01&end_date=2023-12-31&export_type=snapshot`)).body);
+  console.log(
+    JSON.stringify(
+      {
+        records: manifest.rows,
+        fragments: FRAGMENTS,
+        bytes: got.bytes,
+        parts: obj.parts,
+        identical: got.sha256 === want.sha256 && got.bytes === want.bytes && obj.sha256 === got.sha256,
+        seconds: Number(seconds.toFixed(1)),
+        workerdIdleRssMiB: Math.round(idleRss / 1024),
+        statusReadsCut: statusFailures,
+        workerdPeakRssMiB: Math.round(Math.max(peakRss, hwm) / 1024),
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await edge.close();
+  await sb.close();
+  await dir.remove();
+}

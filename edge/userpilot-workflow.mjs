@@ -1,0 +1,181 @@
+// Durable Userpilot event exports at the edge (issue 18): one Workflow instance per run, the
+// Bulk Data Export job started, waited for and downloaded in durable steps, one export at a time
+// per key (the credential's VendorLimits object), events written once (deduplicated by
+// internal_event_id across the job's files) into an R2 multipart upload, with a manifest.
+//
+// R2 layout:
+//   exports/userpilot/day=<UTC day the run started>/run=<run id>/events_<from>_<to>.jsonl
+//   exports/userpilot/day=<...>/run=<run id>/manifest.json
+// Incremental runs (`{ incremental: { startDate?, through? } }`) export the days after the
+// "userpilot" watermark, which the manifest step moves by compare and set.
+
+import { NonRetryableError } from "cloudflare:workflows";
+import { WorkflowEntrypoint } from "cloudflare:workers";
+import { UserpilotClient } from "../js/index.js";
+import { readConfig } from "./config.mjs";
+import { userpilotLimits } from "./limits.mjs";
+import { R2StreamWriter } from "./r2-writer.mjs";
+import { incrementalParams } from "./workflows.mjs";
+
+export const USERPILOT_PREFIX = "exports/userpilot";
+const WATERMARK = "userpilot";
+const DAY_MS = 86_400_000;
+const nextDay = (day) => new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+const VENDOR_STEP = { retries: { limit: 5, delay: "2 seconds", backoff: "exponential" }, timeout: "30 minutes" };
+
+function client(env) {
+  const cfg = readConfig(env);
+  return new UserpilotClient({ baseUrl: cfg.userpilotBase, apiKey: env.USERPILOT_API_KEY });
+}
+
+/** `{ from, to, eventType? }` or `{ incremental: { startDate?, through? } }`. */
+export function userpilotRunParams(body) {
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new TypeError("the body must be a JSON object");
+  if (body.incremental !== undefined) return { incremental: incrementalParams(body.incremental) };
+  const out = { from: body.from, to: body.to };
+  if (body.eventType !== undefined) out.eventType = body.eventType;
+  for (const k of ["from", "to"]) if (typeof out[k] !== "string") throw new TypeError(`${k} (YYYY-MM-DD) is required`);
+  return out;
+}
+
+export class UserpilotExport extends WorkflowEntrypoint {
+  async run(event, step) {
+    const runId = event.instanceId;
+    const startedAt = new Date(event.timestamp).toISOString();
+    const prefix = `${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`;
+    // The credential's limits object: one Userpilot export at a time, and the watermark.
+    const limits = () => userpilotLimits(this.env);
+
+    const planned = await step.do("plan", async () => {
+      const p = event.payload.params;
+      if (!p.incremental) return { params: { ...p, format: "json" }, watermark: null };
+      const before = await (await limits()).watermark(WATERMARK);
+      const from = before ? nextDay(before) : p.incremental.startDate;
+      if (!from) throw new NonRetryableError("the first incremental run needs incremental.startDate");
+      if (from > p.incremental.through) return { params: null, watermark: { before, after: before } };
+      return { params: { from, to: p.incremental.through, format: "json" }, watermark: { before, after: p.incremental.through } };
+    });
+    const objects = [];
+    if (planned.params) {
+      for (let n = 0; ; n++) {
+        const { granted } = await step.do(`export slot ${n}`, async () => (await limits()).acquire("userpilotExports", runId));
+        if (granted) break;
+        await step.sleep(`wait for the export slot ${n}`, Math.min(60_000, (Number(this.env.RUN_SLOT_WAIT_MS) || 5000) * 2 ** Math.min(n, 4)));
+      }
+      let jobId;
+      try {
+        ({ jobId } = await step.do("start job", VENDOR_STEP, async () => {
+          const up = client(this.env);
+          const l = await limits();
+          // A job started since this run took the key's only export slot, claimed by no other
+          // run, is the one an earlier attempt started and lost the answer to.
+          const since = Date.parse(startedAt) - 60_000;
+          for (const j of await up.exports.list()) {
+            if (Date.parse(j.startTime ?? "") >= since && (await l.claimJob(`userpilot:${j.jobId}`, runId))) return { jobId: j.jobId, adopted: true };
+          }
+          try {
+            const job = await up.exports.start(planned.params);
+            await l.claimJob(`userpilot:${job.jobId}`, runId);
+            return { jobId: job.jobId, adopted: false };
+          } catch (e) {
+            // 409: an export is running; ours if nobody else claimed it.
+            if (e.code === "E_CONFLICT" && e.jobId && (await l.claimJob(`userpilot:${e.jobId}`, runId))) return { jobId: e.jobId, adopted: true };
+            throw e;
+          }
+        }));
+        await step.do("wait for job", VENDOR_STEP, async () => {
+          const j = await client(this.env).exports.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+          return { jobId: j.jobId, files: j.presignedUrls.length };
+        });
+      } finally {
+        await step.do("release export slot", async () => (await limits()).release("userpilotExports", runId));
+      }
+      const key = `${prefix}/events_${planned.params.from}_${planned.params.to}.jsonl`;
+      objects.push(
+        await step.do("download", VENDOR_STEP, async () => {
+          const writer = await R2StreamWriter.create(this.env.EXPORTS, key, { httpMetadata: { contentType: "application/x-ndjson" } });
+          const digest = new crypto.DigestStream("SHA-256");
+          const hash = digest.getWriter();
+          const enc = new TextEncoder();
+          try {
+            // The job's links are asked for again here: a link that expired since the wait step
+            // is not used.
+            const it = client(this.env).exports.rows(jobId, { dedupe: true });
+            for await (const b of it) {
+              let text = "";
+              for (const r of b.records) text += `${JSON.stringify(r)}\n`;
+              const bytes = enc.encode(text);
+              writer.write(bytes);
+              await hash.write(bytes);
+              await writer.ready();
+            }
+            const summary = await it.result();
+            const parts = await writer.finish();
+            await writer.complete(parts);
+            await hash.close();
+            const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
+            return { key, jobId, records: summary.records, duplicates: summary.duplicates, files: summary.files.length, bytes: writer.bytes, sha256, parts: parts.length };
+          } catch (e) {
+            await writer.abort();
+            throw e;
+          }
+        }),
+      );
+    }
+    return await step.do("manifest", async () => {
+      let state = "complete";
+      if (planned.watermark && planned.watermark.after !== planned.watermark.before) {
+        const moved = await (await limits()).advanceWatermark(WATERMARK, planned.watermark.before, planned.watermark.after);
+        if (!moved.advanced && moved.watermark !== planned.watermark.after) state = "superseded";
+      }
+      const manifest = {
+        run: runId,
+        api: "userpilot",
+        params: planned.params ?? event.payload.params,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        state,
+        watermark: planned.watermark ?? { before: null, after: planned.params.to, from: planned.params.from },
+        objects,
+        rows: objects.reduce((a, o) => a + o.records, 0),
+        duplicatesDropped: objects.reduce((a, o) => a + o.duplicates, 0),
+        bytes: objects.reduce((a, o) => a + o.bytes, 0),
+        vendorJobs: objects.map((o) => o.jobId),
+      };
+      const key = `${prefix}/manifest.json`;
+      await this.env.EXPORTS.put(key, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
+      return { manifest: key, rows: manifest.rows };
+    });
+  }
+}
+
+/** `/api/runs/userpilot` (POST), `/api/runs/userpilot/<id>` (GET), `.../<id>/cancel` (POST). */
+export async function handleUserpilotRuns(request, env, sub) {
+  const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
+  if (!env.USERPILOT_WORKFLOW) return json(501, { error: "not_configured", message: "the USERPILOT_WORKFLOW binding is not set (see wrangler.toml)" });
+  if (sub === "" && request.method === "POST") {
+    let params;
+    try {
+      params = userpilotRunParams(await request.json());
+      if (!params.incremental) client(env).exports.validate({ ...params, format: "json" });
+    } catch (e) {
+      return json(400, { error: "invalid_argument", message: e.message, field: e.field });
+    }
+    const instance = await env.USERPILOT_WORKFLOW.create({ params: { params } });
+    return json(202, { id: instance.id });
+  }
+  const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel)?$/.exec(sub);
+  if (!m) return json(404, { error: "not_found", message: "no such run route" });
+  let instance;
+  try {
+    instance = await env.USERPILOT_WORKFLOW.get(m[1]);
+  } catch (_) {
+    return json(404, { error: "not_found", message: `no run ${m[1]}` });
+  }
+  if (m[2] && request.method === "POST") {
+    await instance.terminate();
+    return json(200, { id: m[1], status: "terminated" });
+  }
+  if (!m[2] && request.method === "GET") return json(200, { id: m[1], ...(await instance.status()) });
+  return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` });
+}

@@ -1,0 +1,280 @@
+// Durable Raw Activity Data exports at the edge (issue 18): one Cloudflare Workflow instance per
+// run. Each vendor job is created, waited for and downloaded in its own durable step, and every
+// step returns only small state (ids, keys, counts, checksums, part etags), so a crash, a deploy or
+// a retried step resumes at the step, not at the start, and the vendor job is never created twice.
+//
+// R2 layout (Hive-style partitions a warehouse reads as columns):
+//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.jsonl
+//   exports/activities/day=<...>/run=<run id>/manifest.json
+// Each window's JSON Lines go into one object through an R2 multipart upload (5 MiB parts),
+// streamed: a window is never held whole. A retried download step writes the whole object again
+// under the same key (the unfinished upload of the failed attempt is aborted), so a row is never
+// in R2 twice.
+
+import { NonRetryableError } from "cloudflare:workflows";
+import { WorkflowEntrypoint } from "cloudflare:workers";
+import { BackstoryClient } from "../js/index.js";
+import { readConfig } from "./config.mjs";
+import { backstoryLimits } from "./limits.mjs";
+import { R2StreamWriter } from "./r2-writer.mjs";
+
+export const RUNS_PREFIX = "exports/activities";
+export const ACTIVITIES_WATERMARK = "activities";
+
+/** Where a run's parameters are kept, so that a new instance can continue it. */
+export const runRecordKey = (runId) => `${RUNS_PREFIX}/_runs/${runId}.json`;
+
+export function runPrefix(day, runId) {
+  return `${RUNS_PREFIX}/day=${day}/run=${runId}`;
+}
+
+const DAY_MS = 86_400_000;
+const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+const nextDay = (day) => isoDay(Date.parse(`${day}T00:00:00Z`) + DAY_MS);
+
+/**
+ * An incremental run: `{ incremental: { startDate?, through? } }`. It exports the days after the
+ * watermark (or from `startDate`, the first run) through `through` (default: yesterday, UTC).
+ */
+export function incrementalParams(inc, now = Date.now()) {
+  if (!inc || typeof inc !== "object" || Array.isArray(inc)) throw new TypeError("incremental must be an object { startDate?, through? }");
+  const out = { through: inc.through ?? isoDay(now - DAY_MS) };
+  if (inc.startDate !== undefined) out.startDate = inc.startDate;
+  for (const k of ["through", "startDate"]) {
+    if (out[k] !== undefined && (typeof out[k] !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(out[k]))) throw new TypeError(`incremental.${k} must be YYYY-MM-DD`);
+  }
+  if (inc.activityType !== undefined) out.activityType = inc.activityType;
+  return out;
+}
+
+/** The export parameters a run accepts (anything else is refused before the run starts). */
+export function runParams(body) {
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new TypeError("the body must be a JSON object");
+  if (body.incremental !== undefined) return { incremental: incrementalParams(body.incremental) };
+  const out = {};
+  for (const k of ["startDate", "endDate", "activityType", "exportType", "windowDays"]) {
+    if (body[k] !== undefined) out[k] = body[k];
+  }
+  for (const k of ["startDate", "endDate"]) {
+    if (typeof out[k] !== "string") throw new TypeError(`${k} (YYYY-MM-DD) is required`);
+  }
+  return out;
+}
+
+function client(env) {
+  const cfg = readConfig(env);
+  return new BackstoryClient({ baseUrl: cfg.backstoryBase, clientId: env.BACKSTORY_CLIENT_ID, clientSecret: env.BACKSTORY_CLIENT_SECRET });
+}
+
+// Steps that talk to the vendor retry with backoff; a job's create step adopts a job the vendor
+// made for an attempt whose answer was lost, so its retries never make a second job.
+const VENDOR_STEP = { retries: { limit: 5, delay: "2 seconds", backoff: "exponential" }, timeout: "30 minutes" };
+
+const sameWindow = (j, w) => j.startDate === w.startDate && j.endDate === w.endDate && (j.activityType ?? "all") === w.activityType && (j.exportType ?? "delta") === w.exportType;
+
+export class ActivitiesExport extends WorkflowEntrypoint {
+  async run(event, step) {
+    const { params } = event.payload;
+    // A run continued by a new instance (POST .../<id>/resume) keeps its id, day and start time,
+    // so it writes under the same prefix and adopts the jobs the first instance made.
+    const runId = event.payload.runId ?? event.instanceId;
+    const startedAt = event.payload.startedAt ?? new Date(event.timestamp).toISOString();
+    const day = startedAt.slice(0, 10);
+    const prefix = runPrefix(day, runId);
+    const startedMs = Date.parse(startedAt);
+
+    // An incremental run turns the watermark into dates here, once: the step's result is what
+    // every retry and every later step sees.
+    const planned = await step.do("plan", async () => {
+      await this.env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ runId, params, startedAt, prefix }));
+      if (!params.incremental) return { params, windows: client(this.env).activities.plan(params), watermark: null };
+      const inc = params.incremental;
+      const limits = await backstoryLimits(this.env);
+      // One incremental run at a time: two reading the same watermark would export the same days.
+      if (!(await limits.acquire("activitiesIncremental", runId)).granted) throw new NonRetryableError("another incremental activities run is going; try again when it ends");
+      const before = await limits.watermark(ACTIVITIES_WATERMARK);
+      const startDate = before ? nextDay(before) : inc.startDate;
+      if (!startDate) throw new NonRetryableError("the first incremental run needs incremental.startDate");
+      if (startDate > inc.through) return { params: null, windows: [], watermark: { before, after: before } };
+      const p = { startDate, endDate: inc.through, exportType: "delta", ...(inc.activityType ? { activityType: inc.activityType } : {}) };
+      return { params: p, windows: client(this.env).activities.plan(p), watermark: { before, after: inc.through } };
+    });
+    const windows = planned.windows;
+    const objects = [];
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i];
+      const doneKey = `${prefix}/_steps/window-${i}.json`;
+      // A job slot from the credential's Durable Object first: at most 10 of this key's jobs queued
+      // or running across every run. Waiting is a durable sleep, not a busy step.
+      const holder = `${runId}/window-${i}`;
+      if (this.env.VENDOR_LIMITS) {
+        for (let n = 0; ; n++) {
+          const { granted } = await step.do(`window ${i}: job slot ${n}`, async () => (await backstoryLimits(this.env)).acquire("backstoryJobs", holder));
+          if (granted) break;
+          await step.sleep(`window ${i}: wait for a job slot ${n}`, Math.min(60_000, (Number(this.env.RUN_SLOT_WAIT_MS) || 5000) * 2 ** Math.min(n, 4)));
+        }
+      }
+      const release = () => (this.env.VENDOR_LIMITS ? step.do(`window ${i}: release job slot`, async () => (await backstoryLimits(this.env)).release("backstoryJobs", holder)) : null);
+      let jobId;
+      let job;
+      try {
+      ({ jobId } = await step.do(`window ${i}: create job`, VENDOR_STEP, async () => {
+        const c = client(this.env);
+        // An earlier attempt of this step (or an earlier instance of this run) may have created
+        // the job and died before its result was saved: a job of the same window created since
+        // the run began is that job.
+        const mine = (await c.activities.list()).filter((j) => sameWindow(j, w) && j.state !== "Failed" && j.state !== "Canceled" && Date.parse(j.createdTime ?? "") >= startedMs - 60_000);
+        const taken = new Set(objects.map((o) => o.jobId));
+        const limits = this.env.VENDOR_LIMITS ? await backstoryLimits(this.env) : null;
+        for (const j of mine) {
+          if (taken.has(j.jobId)) continue;
+          // Another run of the same window made it: not ours (its data would be right, but that
+          // run would lose track of what it started).
+          if (limits && !(await limits.claimJob(j.jobId, holder))) continue;
+          return { jobId: j.jobId, adopted: true };
+        }
+        const job = await c.activities.start(w);
+        await limits?.claimJob(job.jobId, holder);
+        return { jobId: job.jobId, adopted: false };
+      }));
+      job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
+        const j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+        return { jobId: j.jobId, resultsSize: j.resultsSize, fragmentCount: j.fragmentCount };
+      });
+      } finally {
+        // The job has ended (or will never run): its slot goes back, failure or not.
+        await release();
+      }
+      const key = `${prefix}/window-${i}_${w.startDate}_${w.endDate}.jsonl`;
+      const obj = await step.do(`window ${i}: download`, VENDOR_STEP, async () => {
+        // Written by an earlier instance of this run: not downloaded again.
+        const done = await this.env.EXPORTS.get(doneKey);
+        if (done) {
+          const d = JSON.parse(await done.text());
+          if (d.jobId === job.jobId) return d;
+        }
+        const writer = await R2StreamWriter.create(this.env.EXPORTS, key, { httpMetadata: { contentType: "application/x-ndjson" } });
+        const digest = new crypto.DigestStream("SHA-256");
+        const hash = digest.getWriter();
+        let result;
+        try {
+          const it = client(this.env).activities.rows(job.jobId, { format: "jsonl" });
+          for await (const b of it) {
+            writer.write(b.bytes);
+            await hash.write(b.bytes);
+            // Backpressure: at most two parts in memory besides the one filling.
+            await writer.ready();
+          }
+          const summary = await it.result();
+          const parts = await writer.finish();
+          await writer.complete(parts);
+          await hash.close();
+          const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
+          result = { key, jobId: job.jobId, window: w, records: summary.records, bytes: writer.bytes, sha256, parts: parts.map((p) => p.etag) };
+        } catch (e) {
+          await writer.abort();
+          throw e;
+        }
+        await this.env.EXPORTS.put(doneKey, JSON.stringify(result));
+        return result;
+      });
+      objects.push(obj);
+    }
+    return await step.do("manifest", async () => {
+      let state = "complete";
+      if (planned.watermark) {
+        const limits = await backstoryLimits(this.env);
+        if (planned.watermark.after !== planned.watermark.before) {
+          const moved = await limits.advanceWatermark(ACTIVITIES_WATERMARK, planned.watermark.before, planned.watermark.after);
+          // Already moved by an earlier attempt of this step: the same move, nothing to do.
+          if (!moved.advanced && moved.watermark !== planned.watermark.after) state = "superseded";
+        }
+        await limits.release("activitiesIncremental", runId);
+      }
+      const manifest = {
+        run: runId,
+        instance: event.instanceId,
+        api: "activities",
+        params: planned.params ?? params,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        state,
+        // The last day delivered before and after this run (incremental runs); a plain run says
+        // the days it covered.
+        watermark: planned.watermark ?? { before: null, after: params.endDate, from: params.startDate },
+        objects: objects.map(({ key, jobId, window, records, bytes, sha256, parts }) => ({ key, jobId, window, records, bytes, sha256, parts: parts.length })),
+        rows: objects.reduce((a, o) => a + o.records, 0),
+        bytes: objects.reduce((a, o) => a + o.bytes, 0),
+        vendorJobs: objects.map((o) => o.jobId),
+      };
+      const key = `${prefix}/manifest.json`;
+      await this.env.EXPORTS.put(key, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
+      return { manifest: key, rows: manifest.rows, bytes: manifest.bytes, objects: objects.length };
+    });
+  }
+}
+
+/**
+ * The cron's daily incremental run, when `ACTIVITIES_INCREMENTAL_START` (the first day) is set: one
+ * instance per UTC day (`activities-incremental-<day>`), through the day before; a second tick the
+ * same day finds it there and starts nothing. Resolves to the instance id, or null.
+ */
+export async function scheduleIncrementalRun(scheduledTime, env) {
+  const start = env.ACTIVITIES_INCREMENTAL_START;
+  if (!start || !env.ACTIVITIES_WORKFLOW) return null;
+  const id = `activities-incremental-${isoDay(scheduledTime)}`;
+  const params = { incremental: incrementalParams({ startDate: start }, scheduledTime) };
+  try {
+    await env.ACTIVITIES_WORKFLOW.get(id);
+    return null;
+  } catch (_) {
+    // Not there yet: this tick starts it.
+  }
+  await env.ACTIVITIES_WORKFLOW.create({ id, params: { params } });
+  return id;
+}
+
+/**
+ * `/api/runs/activities` (POST: start a run with `{ startDate, endDate, activityType?, exportType?,
+ * windowDays? }`, or an incremental one with `{ incremental: { startDate?, through? } }`), `/api/runs/activities/<id>` (GET: its status), `/api/runs/activities/<id>/cancel`
+ * (POST), `/api/runs/activities/<id>/resume` (POST: the run goes on in a new instance). Reached only after the worker's access check.
+ */
+export async function handleRuns(request, env, sub) {
+  const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
+  if (!env.ACTIVITIES_WORKFLOW) return json(501, { error: "not_configured", message: "the ACTIVITIES_WORKFLOW binding is not set (see wrangler.toml)" });
+  if (sub === "" && request.method === "POST") {
+    let params;
+    try {
+      params = runParams(await request.json());
+      if (!params.incremental) client(env).activities.plan(params);
+    } catch (e) {
+      return json(400, { error: "invalid_argument", message: e.message, field: e.field });
+    }
+    const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params } });
+    return json(202, { id: instance.id });
+  }
+  const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel|\/resume)?$/.exec(sub);
+  if (!m) return json(404, { error: "not_found", message: "no such run route" });
+  if (m[2] === "/resume" && request.method === "POST") {
+    // A run whose instance is gone or stuck (an errored instance, a local engine restarted under
+    // it) goes on in a new instance: same id, same prefix, the same vendor jobs adopted, windows
+    // already in R2 not downloaded again.
+    const rec = await env.EXPORTS.get(runRecordKey(m[1]));
+    if (!rec) return json(404, { error: "not_found", message: `no run ${m[1]}` });
+    const { runId, params, startedAt } = JSON.parse(await rec.text());
+    const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params, runId, startedAt } });
+    return json(202, { id: instance.id, run: runId });
+  }
+  let instance;
+  try {
+    instance = await env.ACTIVITIES_WORKFLOW.get(m[1]);
+  } catch (_) {
+    return json(404, { error: "not_found", message: `no run ${m[1]}` });
+  }
+  if (m[2] && request.method === "POST") {
+    await instance.terminate();
+    return json(200, { id: m[1], status: "terminated" });
+  }
+  if (!m[2] && request.method === "GET") return json(200, { id: m[1], ...(await instance.status()) });
+  return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` });
+}
