@@ -3,6 +3,7 @@
 
 use crate::core::auth::{AuthedCall, ClientCredentials, Secret, TokenCache};
 use crate::core::http::{error_instead_of_data, join_url, HttpRequest, HttpResponse};
+use crate::core::policy::{classify, Stage, Verdict};
 use crate::core::retry::{parse_retry_after, Backoff, RetryPolicy};
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
@@ -172,8 +173,9 @@ pub async fn send<T: Transport>(
         let now = t.now_ms();
         if r.idempotent && !resp.is_success() && resp.status != 401 {
             let err = Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now));
-            if let Some(delay) = backoff.next_delay(&err) {
-                t.sleep(delay as f64).await?;
+            let stage = Stage::Request { idempotent: true };
+            if let Verdict::Retry { delay_ms } = classify(&err, stage, &mut backoff) {
+                t.sleep(delay_ms as f64).await?;
                 continue;
             }
         }
@@ -211,8 +213,14 @@ async fn pause_or_fail<T: Transport>(
     backoff: &mut Backoff,
     err: Error,
 ) -> Result<()> {
-    match (r.idempotent, backoff.next_delay(&err)) {
-        (true, Some(delay)) => t.sleep(delay as f64).await,
+    match classify(
+        &err,
+        Stage::Request {
+            idempotent: r.idempotent,
+        },
+        backoff,
+    ) {
+        Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await,
         _ => Err(err),
     }
 }
@@ -272,8 +280,8 @@ where
                 Err(e) => return Err(e),
             },
         };
-        match (idempotent, backoff.next_delay(&err)) {
-            (true, Some(ms)) => t.sleep(ms as f64).await?,
+        match classify(&err, Stage::Request { idempotent }, &mut backoff) {
+            Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await?,
             _ => return Err(err),
         }
     }
