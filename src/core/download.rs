@@ -111,6 +111,11 @@ impl Part {
         self.queued
     }
 
+    /// The fetch now current: events tagged with another belong to an abandoned one.
+    pub fn ticket(&self) -> u32 {
+        self.ticket
+    }
+
     pub fn opened_once(&self) -> bool {
         self.ticket > 0
     }
@@ -324,6 +329,14 @@ impl OrderedDownload {
         p.last_byte = None;
         p.idle = true;
         true
+    }
+
+    /// The length of the part's body as it will be read, learnt after it opened (a runtime that
+    /// inflates the body makes the announced length meaningless).
+    pub fn set_expected(&mut self, part: usize, expected: Option<u64>) {
+        if let Some(p) = self.parts.get_mut(part) {
+            p.expected = expected;
+        }
     }
 
     /// A chunk of the part's body; the body is open again for the next read. `false`: the

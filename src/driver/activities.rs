@@ -15,7 +15,7 @@
 //! `results_size`, so a short body is an error, never a short success.
 
 use super::inflight::InFlight;
-use super::{read_answer, send, send_small, within, Response, Session};
+use super::{body_length, read_answer, send, send_small, within, Response, Session};
 use crate::core::download::{Action, Config, Failed, OrderedDownload, PartPhase};
 use crate::core::http::{error_instead_of_data, HttpRequest};
 use crate::core::policy::{classify, Stage, Verdict};
@@ -848,20 +848,6 @@ async fn download_job<T: Transport, S: ActivitySink>(
         }
     }
     Ok(())
-}
-
-/// The length of the body as it will be read: `Content-Length`, unless the answer is
-/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
-/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
-fn body_length(h: &ResponseHead) -> Option<u64> {
-    let encoded = h
-        .header("content-encoding")
-        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-    if encoded {
-        return None;
-    }
-    h.header("content-length")
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The fragments that came without a `Content-Length`: when the total falls short, one of them

@@ -107,6 +107,20 @@ pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The length of the body as it will be read: `Content-Length`, unless the answer is
+/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
+/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
+pub(crate) fn body_length(h: &ResponseHead) -> Option<u64> {
+    let encoded = h
+        .header("content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded {
+        return None;
+    }
+    h.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
     crate::core::http::find_header(headers, "retry-after")
         .and_then(|v| parse_retry_after(v, now_ms))

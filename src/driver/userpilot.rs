@@ -13,8 +13,8 @@
 //! URLs, once per file; a second 403 after that is `LinkExpired`.
 
 use super::inflight::InFlight;
-use super::{read_answer, retry_after, send, within, Response, Session};
-use crate::core::retry::Backoff;
+use super::{body_length, read_answer, retry_after, send, within, Response, Session};
+use crate::core::download::{Action, Config, Failed, OrderedDownload};
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::{FlattenOptions, Flattener};
@@ -26,7 +26,7 @@ use crate::providers::userpilot::exports::{
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
 use crate::transport::{Body, Transport};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 /// An edge worker may hold 6 connections at once.
 pub const MAX_CONCURRENCY: usize = 6;
@@ -474,51 +474,21 @@ struct Delivered {
     duplicates: u64,
 }
 
-enum FileState {
-    /// Not requested (or to be requested again).
-    Waiting,
-    Opening,
-    Reading,
-    Ended,
-    Failed(Error),
-}
-
-struct FileRun<B> {
+/// What the driver knows of a file beyond the download machine's part.
+struct FileRun {
     filename: String,
     format: Option<Format>,
-    /// The generation of job reads its URL came from, and whether this file already caused one.
-    gen: u32,
-    renewed: bool,
-    /// Incremented on every fetch: a late answer to an abandoned fetch is recognised and dropped.
-    ticket: u32,
-    state: FileState,
-    queue: VecDeque<Vec<u8>>,
-    queued: usize,
-    body: Option<B>,
-    reading: bool,
+    /// The runtime decompresses its body.
     native: bool,
     /// The answer said `Content-Length: 0`.
     zero_length: bool,
-    restarts: u32,
-    backoff: Backoff,
 }
 
 enum Event<B> {
     Opened(Result<Response<B>>),
     Read(B, Result<Option<Vec<u8>>>),
-}
-
-/// The presigned-link refusal the run can fix by reading the job again.
-fn is_link_refusal(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Auth { status: 403, .. } | ErrorKind::LinkExpired
-    )
-}
-
-/// A failure a fresh fetch of the same file may cure (a truncated stream is a network error).
-fn is_transient(e: &Error) -> bool {
-    e.is_retryable()
+    /// A restart deadline passed.
+    Timer(Result<()>),
 }
 
 fn in_file(e: Error, filename: &str) -> Error {
@@ -571,6 +541,13 @@ struct Run<'s, S: RowsSink> {
 }
 
 impl<S: RowsSink> Run<'_, S> {
+    /// The head file's decoder for a fresh fetch: what was delivered before is skipped.
+    fn fresh_decode(&self, f: &FileRun, done: &Delivered) -> Decode {
+        let mut d = self.new_decode(f.format, f.native, f.zero_length);
+        self.skip_delivered(&mut d, done);
+        d
+    }
+
     fn new_decode(&self, format: Option<Format>, native: bool, zero_length: bool) -> Decode {
         Decode {
             raw_in: 0,
@@ -968,28 +945,17 @@ where
         }
         _ => job = wait(t, session, job_id, &opts.wait, &mut |_| {}).await?,
     }
-    let seed = (t.now_ms() as u64) ^ 0x5851_F42D_4C95_7F2D;
-    let mut files: Vec<FileRun<T::Body>> = job
+    let files: Vec<FileRun> = job
         .presigned_urls
         .iter()
-        .enumerate()
-        .map(|(i, f)| FileRun {
+        .map(|f| FileRun {
             filename: f.filename.clone(),
             format: Format::of_filename(&f.filename),
-            gen: 0,
-            renewed: false,
-            ticket: 0,
-            state: FileState::Waiting,
-            queue: VecDeque::new(),
-            queued: 0,
-            body: None,
-            reading: false,
             native: false,
             zero_length: false,
-            restarts: 0,
-            backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64)),
         })
         .collect();
+    let mut files = files;
     let mut run = Run {
         opts: opts.clone(),
         sink,
@@ -1007,23 +973,30 @@ where
         },
         errors: Vec::new(),
     };
+    let cfg = Config {
+        concurrency: opts.concurrency,
+        read_ahead_bytes: QUEUE_LIMIT,
+        line_ended: false,
+        reopen: true,
+        signed: true,
+        retry: session.retry,
+        seed: (t.now_ms() as u64) ^ 0x5851_F42D_4C95_7F2D,
+    };
+    let mut m = OrderedDownload::new(cfg, files.len());
+    let mut bodies: Vec<Option<T::Body>> = files.iter().map(|_| None).collect();
     let mut summaries: Vec<FileSummary> = Vec::with_capacity(files.len());
-    let mut gen = 0u32;
     let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
-    let window = opts.concurrency;
+    let mut timer: Option<f64> = None;
     let stall = opts.stall_timeout_ms;
-    let mut head = 0usize;
     let mut decode: Option<Decode> = None;
     let mut done = Delivered::default();
     run.sink.progress(&run.progress);
 
-    while head < files.len() {
+    loop {
         t.check_aborted()?;
-        // Open every file in the window that is not open, and read ahead where there is room.
-        let mut pushed = false;
-        let end = (head + window).min(files.len());
-        for (j, f) in files.iter_mut().enumerate().take(end).skip(head) {
-            if let FileState::Waiting = f.state {
+        match m.poll(t.now_ms()) {
+            Action::Open { part, ticket } => {
+                let Some(f) = files.get(part) else { break };
                 let url = job
                     .file(&f.filename)
                     .ok_or_else(|| {
@@ -1035,63 +1008,48 @@ where
                     })?
                     .clone();
                 let req = file_request(&url)?;
-                f.ticket += 1;
-                f.gen = gen;
-                f.state = FileState::Opening;
-                inflight.push((j, f.ticket), async move {
+                bodies[part] = None;
+                inflight.push((part, ticket), async move {
                     Event::Opened(within(t, stall, send(t, session, req, &mut || {})).await)
                 });
-                pushed = true;
             }
-            let room = if j == head {
-                f.queue.is_empty()
-            } else {
-                f.queued < QUEUE_LIMIT
-            };
-            if room && !f.reading {
-                if let Some(mut body) = f.body.take() {
-                    f.reading = true;
-                    inflight.push((j, f.ticket), async move {
-                        let r = within(t, stall, body.chunk()).await;
-                        Event::Read(body, r)
-                    });
-                    pushed = true;
+            Action::Read { part, ticket } => {
+                let Some(mut body) = bodies.get_mut(part).and_then(Option::take) else {
+                    return Err(Error::network("internal: a file to read has no body"));
+                };
+                inflight.push((part, ticket), async move {
+                    let r = within(t, stall, body.chunk()).await;
+                    Event::Read(body, r)
+                });
+            }
+            // Everything already delivered is skipped on the new fetch.
+            Action::Reset { .. } => decode = None,
+            Action::Deliver { part, chunk } => {
+                inflight.kick().await;
+                let Some(f) = files.get(part) else { break };
+                let file = FileRef {
+                    index: part,
+                    filename: &f.filename,
+                };
+                let d = decode.get_or_insert_with(|| run.fresh_decode(f, &done));
+                run.progress.bytes += chunk.len() as u64;
+                let r = run.chunk(file, d, &mut done, &chunk).await;
+                run.sink.progress(&run.progress);
+                if let Err(e) = r {
+                    // A stream cut short is fetched again; anything else ends the run.
+                    let ticket = m.part(part).map_or(0, |p| p.ticket());
+                    m.handle_failure(part, ticket, Failed::Body, e, t.now_ms())?;
                 }
             }
-        }
-        if pushed {
-            inflight.kick().await;
-        }
-
-        let f = &mut files[head];
-        let file = FileRef {
-            index: head,
-            filename: &f.filename,
-        };
-        if let Some(chunk) = f.queue.pop_front() {
-            f.queued -= chunk.len();
-            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
-            run.progress.bytes += chunk.len() as u64;
-            let r = run.chunk(file, d, &mut done, &chunk).await;
-            run.sink.progress(&run.progress);
-            match r {
-                Ok(()) => continue,
-                Err(e) if is_transient(&e) => f.state = FileState::Failed(e),
-                Err(e) => return Err(e),
-            }
-        }
-        let f = &mut files[head];
-        let file = FileRef {
-            index: head,
-            filename: &f.filename,
-        };
-        match std::mem::replace(&mut f.state, FileState::Waiting) {
-            FileState::Ended if f.queue.is_empty() => {
-                let d =
-                    decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
+            Action::Finish { part } => {
+                let Some(f) = files.get(part) else { break };
+                let file = FileRef {
+                    index: part,
+                    filename: &f.filename,
+                };
+                let d = decode.get_or_insert_with(|| run.fresh_decode(f, &done));
                 match run.end(file, d, &mut done).await {
                     Ok(()) => {
-                        f.state = FileState::Ended;
                         summaries.push(FileSummary {
                             filename: f.filename.clone(),
                             format: f.format.or(match d.parser {
@@ -1101,113 +1059,91 @@ where
                             }),
                             records: done.records,
                             duplicates: done.duplicates,
-                            restarts: f.restarts,
+                            restarts: m.part(part).map_or(0, |p| p.restarts),
                         });
                         decode = None;
                         done = Delivered::default();
-                        head += 1;
-                        run.progress.files_done = head;
+                        m.handle_finished(part);
+                        run.progress.files_done = m.head();
                         run.sink.progress(&run.progress);
                     }
-                    Err(e) if is_transient(&e) => f.state = FileState::Failed(e),
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        let ticket = m.part(part).map_or(0, |p| p.ticket());
+                        m.handle_failure(part, ticket, Failed::Body, e, t.now_ms())?;
+                    }
                 }
-                continue;
             }
-            FileState::Failed(e) => {
-                if is_link_refusal(&e) {
-                    if f.gen == gen {
-                        if f.renewed {
-                            return Err(Error::new(ErrorKind::LinkExpired));
+            Action::Renew => {
+                // One read of the job renews every link at once.
+                job = get_job(t, session, job_id).await?;
+                m.handle_renewed();
+            }
+            Action::Done => break,
+            Action::Idle => {
+                if let Some(until) = m.poll_timeout() {
+                    if timer.is_none_or(|armed| until < armed) {
+                        timer = Some(until);
+                        let ms = (until - t.now_ms()).max(0.0);
+                        inflight.push(
+                            (usize::MAX, 0),
+                            async move { Event::Timer(t.sleep(ms).await) },
+                        );
+                    }
+                }
+                let Some(((k, ticket), event)) = inflight.next().await else {
+                    return Err(Error::network(
+                        "internal: no download in flight and the head file is not finished",
+                    ));
+                };
+                let now = t.now_ms();
+                let name = files.get(k).map_or("", |f| f.filename.as_str());
+                let failed = |e: Error| in_file(e, name);
+                match event {
+                    Event::Timer(r) => {
+                        r?;
+                        timer = None;
+                    }
+                    Event::Opened(Ok(Response::Streaming(head, mut body))) => {
+                        // A zero-byte file cannot go through a native gunzip (it would fail on
+                        // the missing header): it is read as it is, and is empty.
+                        let empty = head
+                            .header("content-length")
+                            .is_some_and(|v| v.trim() == "0");
+                        if !m.handle_opened(k, ticket, None) {
+                            continue;
                         }
-                        // One read of the job renews every link at once.
-                        job = get_job(t, session, job_id).await?;
-                        gen += 1;
-                        f.renewed = true;
-                        run.progress.renewals += 1;
+                        let native = !empty && opts.native_gunzip && body.gunzip_natively();
+                        // A natively inflated body is longer than its length says.
+                        let expected = if native { None } else { body_length(&head) };
+                        m.set_expected(k, expected);
+                        if let Some(f) = files.get_mut(k) {
+                            f.zero_length = empty;
+                            f.native = native;
+                        }
+                        bodies[k] = Some(body);
                     }
-                } else if is_transient(&e) {
-                    match f.backoff.next_delay(&e) {
-                        Some(ms) => t.sleep(ms as f64).await?,
-                        None => return Err(in_file(e, &f.filename)),
+                    Event::Opened(Ok(Response::Buffered(resp))) => {
+                        let e = file_error(&resp, now);
+                        m.handle_failure(k, ticket, Failed::Open, e, now)
+                            .map_err(failed)?
                     }
-                } else {
-                    return Err(in_file(e, &f.filename));
-                }
-                f.restarts += 1;
-                run.progress.restarts += 1;
-                f.queue.clear();
-                f.queued = 0;
-                f.body = None;
-                f.reading = false;
-                f.gen = gen;
-                // Everything already delivered is skipped on the new fetch.
-                decode = None;
-                // Files waiting behind the head whose links were refused start again too.
-                for g in files.iter_mut().skip(head + 1).take(window) {
-                    if let FileState::Failed(e) = &g.state {
-                        if is_link_refusal(e) && g.gen < gen {
-                            g.state = FileState::Waiting;
-                            g.gen = gen;
-                            g.queue.clear();
-                            g.queued = 0;
+                    Event::Opened(Err(e)) => m
+                        .handle_failure(k, ticket, Failed::Open, e, now)
+                        .map_err(failed)?,
+                    Event::Read(body, Ok(Some(chunk))) => {
+                        if m.handle_chunk(k, ticket, chunk) {
+                            bodies[k] = Some(body);
                         }
                     }
+                    Event::Read(_, Ok(None)) => m.handle_end(k, ticket, now).map_err(failed)?,
+                    Event::Read(_, Err(e)) => m
+                        .handle_failure(k, ticket, Failed::Body, e, now)
+                        .map_err(failed)?,
                 }
-                continue;
-            }
-            other => f.state = other,
-        }
-
-        // Nothing to do for the head until something arrives.
-        let Some(((j, ticket), event)) = inflight.next().await else {
-            return Err(Error::network(
-                "internal: no download in flight and the head file is not finished",
-            ));
-        };
-        let Some(g) = files.get_mut(j) else { continue };
-        if g.ticket != ticket {
-            continue;
-        }
-        match event {
-            Event::Opened(Ok(Response::Streaming(head, mut body))) => {
-                // A zero-byte file cannot go through a native gunzip (it would fail on the
-                // missing header): it is read as it is, and is empty.
-                let empty = head
-                    .header("content-length")
-                    .is_some_and(|v| v.trim() == "0");
-                g.zero_length = empty;
-                g.native = !empty && opts.native_gunzip && body.gunzip_natively();
-                g.body = Some(body);
-                g.state = FileState::Reading;
-            }
-            Event::Opened(Ok(Response::Buffered(resp))) => {
-                g.state = FileState::Failed(file_error(&resp, t.now_ms()));
-            }
-            Event::Opened(Err(e)) => g.state = FileState::Failed(e),
-            Event::Read(body, Ok(Some(chunk))) => {
-                g.reading = false;
-                g.queued += chunk.len();
-                g.queue.push_back(chunk);
-                g.body = Some(body);
-            }
-            Event::Read(_, Ok(None)) => {
-                g.reading = false;
-                g.state = FileState::Ended;
-            }
-            Event::Read(_, Err(e)) => {
-                g.reading = false;
-                g.state = FileState::Failed(e);
             }
         }
-        // A new fetch of the head must decode from scratch, skipping what was delivered.
-        if j == head && decode.is_none() {
-            let d = run.new_decode(g.format, g.native, g.zero_length);
-            decode = Some(d);
-            if let Some(d) = decode.as_mut() {
-                run.skip_delivered(d, &done);
-            }
-        }
+        run.progress.restarts = m.restarts();
+        run.progress.renewals = m.renewals();
     }
     let mut late_fields = Vec::new();
     if let Some(f) = &mut run.flattener {
