@@ -479,3 +479,318 @@ impl OrderedDownload {
         self.head += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn cfg(concurrency: usize) -> Config {
+        Config {
+            concurrency,
+            read_ahead_bytes: 8,
+            line_ended: true,
+            reopen: false,
+            signed: false,
+            retry: RetryPolicy {
+                max_retries: 2,
+                base_ms: 100,
+                cap_ms: 1_000,
+                retry_after_cap_ms: 5_000,
+            },
+            seed: 3,
+        }
+    }
+
+    /// Polls until the machine has nothing to do, collecting what it asked for.
+    fn drain(m: &mut OrderedDownload, now: f64) -> Vec<Action> {
+        let mut out = Vec::new();
+        loop {
+            match m.poll(now) {
+                Action::Idle => return out,
+                // Both stay the answer until the driver acts on them.
+                a @ (Action::Done | Action::Finish { .. }) => {
+                    out.push(a);
+                    return out;
+                }
+                a => out.push(a),
+            }
+        }
+    }
+
+    fn opens(actions: &[Action]) -> Vec<usize> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Open { part, .. } => Some(*part),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn delivered(actions: &[Action]) -> Vec<(usize, Vec<u8>)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Deliver { part, chunk } => Some((*part, chunk.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parts_open_within_the_window_and_deliver_in_order() {
+        let mut m = OrderedDownload::new(cfg(2), 3);
+        assert_eq!(
+            opens(&drain(&mut m, 0.0)),
+            [0, 1],
+            "the window is two parts"
+        );
+        // Part 1 answers and ends first: nothing is delivered before part 0.
+        assert!(m.handle_opened(1, 1, Some(3)));
+        assert_eq!(drain(&mut m, 0.0), [Action::Read { part: 1, ticket: 1 }]);
+        m.handle_chunk(1, 1, b"b\n\n".to_vec());
+        m.handle_end(1, 1, 0.0).unwrap();
+        assert_eq!(drain(&mut m, 0.0), []);
+        assert!(m.handle_opened(0, 1, None));
+        drain(&mut m, 0.0);
+        m.handle_chunk(0, 1, b"a\n".to_vec());
+        let a = drain(&mut m, 0.0);
+        assert_eq!(delivered(&a), [(0, b"a\n".to_vec())]);
+        m.handle_end(0, 1, 0.0).unwrap();
+        assert_eq!(drain(&mut m, 0.0), [Action::Finish { part: 0 }]);
+        m.handle_finished(0);
+        let a = drain(&mut m, 0.0);
+        assert_eq!(opens(&a), [2], "the window moved on");
+        assert_eq!(delivered(&a), [(1, b"b\n\n".to_vec())]);
+        assert_eq!(a.last(), Some(&Action::Finish { part: 1 }));
+    }
+
+    #[test]
+    fn a_part_ahead_of_the_head_stops_reading_at_its_cap() {
+        let mut m = OrderedDownload::new(cfg(2), 2);
+        drain(&mut m, 0.0);
+        m.handle_opened(1, 1, None);
+        assert_eq!(drain(&mut m, 0.0), [Action::Read { part: 1, ticket: 1 }]);
+        m.handle_chunk(1, 1, vec![b'x'; 8]);
+        assert_eq!(
+            drain(&mut m, 0.0),
+            [],
+            "8 bytes queued: at the cap, no read"
+        );
+        assert_eq!(m.part(1).map(Part::queued), Some(8));
+        m.handle_opened(0, 1, Some(0));
+        drain(&mut m, 0.0);
+        m.handle_end(0, 1, 0.0).unwrap();
+        assert_eq!(drain(&mut m, 0.0), [Action::Finish { part: 0 }]);
+        m.handle_finished(0);
+        // Now the head: its queue is taken, which makes room to read on.
+        let a = drain(&mut m, 0.0);
+        assert_eq!(delivered(&a), [(1, vec![b'x'; 8])]);
+        assert_eq!(a.last(), Some(&Action::Read { part: 1, ticket: 1 }));
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_length_restarts_after_a_backoff_and_the_head_resets() {
+        let mut m = OrderedDownload::new(cfg(1), 1);
+        drain(&mut m, 0.0);
+        m.handle_opened(0, 1, Some(10));
+        drain(&mut m, 0.0);
+        m.handle_chunk(0, 1, b"abc\n".to_vec());
+        assert_eq!(delivered(&drain(&mut m, 0.0)).len(), 1);
+        m.handle_end(0, 1, 1_000.0).unwrap();
+        assert_eq!(m.part(0).map(|p| p.phase), Some(PartPhase::Backoff));
+        assert_eq!(m.restarts(), 1);
+        let until = m.poll_timeout().expect("a restart deadline");
+        assert!((1_000.0..=1_100.0).contains(&until), "{until}");
+        assert_eq!(drain(&mut m, 1_000.0), [Action::Reset { part: 0 }]);
+        assert_eq!(drain(&mut m, until - 0.5), [], "not before its deadline");
+        assert_eq!(drain(&mut m, until), [Action::Open { part: 0, ticket: 2 }]);
+        // A late chunk of the abandoned fetch is dropped.
+        assert!(!m.handle_chunk(0, 1, b"zzz".to_vec()));
+        assert!(m.handle_opened(0, 2, Some(4)));
+    }
+
+    #[test]
+    fn without_a_length_a_body_must_end_at_a_line_end_except_on_the_last_try() {
+        let mut m = OrderedDownload::new(cfg(1), 1);
+        let mut ticket = 0;
+        for round in 0..3 {
+            let a = drain(&mut m, 1e9);
+            ticket = match a.iter().find(|x| matches!(x, Action::Open { .. })) {
+                Some(Action::Open { ticket, .. }) => *ticket,
+                _ => panic!("round {round}: no open in {a:?}"),
+            };
+            m.handle_opened(0, ticket, None);
+            drain(&mut m, 1e9);
+            m.handle_chunk(0, ticket, b"{\"a\":1}\n{\"a\"".to_vec());
+            m.handle_end(0, ticket, 0.0).unwrap();
+        }
+        assert_eq!(m.restarts(), 2);
+        assert_eq!(ticket, 3);
+        assert_eq!(
+            m.part(0).map(|p| p.phase),
+            Some(PartPhase::Ended),
+            "budget of 2 spent: taken as is"
+        );
+        let mut plain = OrderedDownload::new(
+            Config {
+                line_ended: false,
+                ..cfg(1)
+            },
+            1,
+        );
+        drain(&mut plain, 0.0);
+        plain.handle_opened(0, 1, None);
+        plain.handle_chunk(0, 1, b"no newline".to_vec());
+        plain.handle_end(0, 1, 0.0).unwrap();
+        assert_eq!(plain.restarts(), 0, "files are checked by their own format");
+    }
+
+    #[test]
+    fn an_open_that_failed_restarts_only_on_a_stall_unless_parts_reopen() {
+        let mut m = OrderedDownload::new(cfg(1), 1);
+        drain(&mut m, 0.0);
+        m.handle_failure(0, 1, Failed::Open, Error::new(ErrorKind::Timeout), 0.0)
+            .unwrap();
+        assert_eq!(m.restarts(), 1);
+        let e = Error::from_status(503, b"", None);
+        let until = m.poll_timeout().unwrap();
+        drain(&mut m, until);
+        assert_eq!(
+            m.handle_failure(0, 2, Failed::Open, e.clone(), 0.0),
+            Err(e.clone())
+        );
+        let mut files = OrderedDownload::new(
+            Config {
+                reopen: true,
+                ..cfg(1)
+            },
+            1,
+        );
+        drain(&mut files, 0.0);
+        files.handle_failure(0, 1, Failed::Open, e, 0.0).unwrap();
+        assert_eq!(files.restarts(), 1);
+    }
+
+    #[test]
+    fn the_restart_budget_is_per_part_and_its_end_is_the_error() {
+        let mut m = OrderedDownload::new(cfg(1), 1);
+        let e = Error::network("connection reset");
+        for ticket in 1..=2 {
+            drain(&mut m, 1e9);
+            m.handle_failure(0, ticket, Failed::Body, e.clone(), 0.0)
+                .unwrap();
+        }
+        drain(&mut m, 1e9);
+        assert_eq!(m.handle_failure(0, 3, Failed::Body, e.clone(), 0.0), Err(e));
+    }
+
+    #[test]
+    fn a_refused_link_is_renewed_once_for_every_part_and_a_second_refusal_fails() {
+        let signed = Config {
+            signed: true,
+            reopen: true,
+            ..cfg(2)
+        };
+        let mut m = OrderedDownload::new(signed, 2);
+        drain(&mut m, 0.0);
+        let refused = Error::from_status(403, b"Request has expired", None);
+        m.handle_failure(0, 1, Failed::Open, refused.clone(), 0.0)
+            .unwrap();
+        m.handle_failure(1, 1, Failed::Open, refused.clone(), 0.0)
+            .unwrap();
+        let a = drain(&mut m, 0.0);
+        assert_eq!(
+            a.iter().filter(|x| **x == Action::Renew).count(),
+            1,
+            "{a:?}"
+        );
+        assert_eq!(
+            opens(&a),
+            [] as [usize; 0],
+            "nothing opens before the links are fresh"
+        );
+        m.handle_renewed();
+        assert_eq!(m.renewals(), 1);
+        assert_eq!(opens(&drain(&mut m, 0.0)), [0, 1]);
+        // Part 0 renewed once already: a refusal of its fresh link is the end.
+        let mut first = m.clone();
+        assert_eq!(
+            first
+                .handle_failure(0, 2, Failed::Open, refused.clone(), 0.0)
+                .map_err(|e| e.code()),
+            Err("E_LINK_EXPIRED")
+        );
+        // Part 1 did not spend a renewal (part 0 asked for it): it may ask for one.
+        m.handle_failure(1, 2, Failed::Open, refused.clone(), 0.0)
+            .unwrap();
+        assert!(drain(&mut m, 0.0).contains(&Action::Renew));
+        m.handle_renewed();
+        assert_eq!(m.renewals(), 2);
+    }
+
+    #[test]
+    fn a_link_from_before_a_renewal_is_replaced_without_another() {
+        let signed = Config {
+            signed: true,
+            reopen: true,
+            ..cfg(2)
+        };
+        let mut m = OrderedDownload::new(signed, 2);
+        drain(&mut m, 0.0);
+        let refused = Error::new(ErrorKind::LinkExpired);
+        m.handle_failure(0, 1, Failed::Open, refused.clone(), 0.0)
+            .unwrap();
+        assert!(drain(&mut m, 0.0).contains(&Action::Renew));
+        m.handle_renewed();
+        drain(&mut m, 0.0);
+        // Part 1's answer to its old link arrives after the renewal.
+        m.handle_failure(1, 1, Failed::Open, refused, 0.0).unwrap();
+        let a = drain(&mut m, 0.0);
+        assert!(!a.contains(&Action::Renew), "{a:?}");
+        assert_eq!(opens(&a), [1]);
+        assert_eq!(m.renewals(), 1);
+    }
+
+    #[test]
+    fn a_saved_state_resumes_at_its_head() {
+        let mut m = OrderedDownload::new(cfg(2), 3);
+        drain(&mut m, 0.0);
+        m.handle_opened(0, 1, Some(0));
+        m.handle_end(0, 1, 0.0).unwrap();
+        drain(&mut m, 0.0);
+        m.handle_finished(0);
+        let text = serde_json::to_string(&m.state()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"version":1,"parts":3,"head":1,"restarts":0,"renewals":0}"#
+        );
+        let saved: State = serde_json::from_str(&text).unwrap();
+        let mut again = OrderedDownload::resume(cfg(2), &saved).unwrap();
+        assert_eq!(again.head(), 1);
+        assert_eq!(opens(&drain(&mut again, 0.0)), [1, 2]);
+        let bad = State {
+            version: 2,
+            ..saved.clone()
+        };
+        assert!(OrderedDownload::resume(cfg(2), &bad).is_err());
+        let past = State { head: 4, ..saved };
+        assert!(OrderedDownload::resume(cfg(2), &past).is_err());
+    }
+
+    #[test]
+    fn a_part_pushed_after_the_end_is_fetched_too() {
+        let mut m = OrderedDownload::new(cfg(2), 0);
+        assert_eq!(m.poll(0.0), Action::Done);
+        assert_eq!(m.push_part(), 0);
+        assert_eq!(m.poll(0.0), Action::Open { part: 0, ticket: 1 });
+        m.handle_moved(0, 1);
+        assert_eq!(
+            m.poll(0.0),
+            Action::Open { part: 0, ticket: 2 },
+            "asked again at once"
+        );
+        assert_eq!(m.restarts(), 0, "a moved request is no restart");
+    }
+}
