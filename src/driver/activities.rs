@@ -586,22 +586,36 @@ fn parser_options(opts: &DownloadOptions) -> JsonlOptions {
     }
 }
 
+/// Names the job and fragment on the error, as fields and (for the messages people read) in
+/// its text.
 fn with_place(e: Error, at: Place<'_>) -> Error {
+    if e.place().job.is_some() {
+        return e;
+    }
     let frag = at
         .fragment
         .map(|k| format!(" fragment {k}"))
         .unwrap_or_default();
-    match e.kind() {
+    let kind = match e.kind() {
         ErrorKind::Decode {
             line,
             column,
             reason,
-        } => Error::decode(*line, *column, format!("job {}{frag}: {reason}", at.job_id)),
-        ErrorKind::Network { message } => {
-            Error::network(format!("job {}{frag}: {message}", at.job_id))
-        }
-        _ => e,
-    }
+        } => Some(ErrorKind::Decode {
+            line: *line,
+            column: *column,
+            reason: format!("job {}{frag}: {reason}", at.job_id),
+        }),
+        ErrorKind::Network { message } => Some(ErrorKind::Network {
+            message: format!("job {}{frag}: {message}", at.job_id),
+        }),
+        _ => None,
+    };
+    let e = match kind {
+        Some(k) => e.with_kind(k),
+        None => e,
+    };
+    e.in_job(at.job_id).in_fragment(at.fragment)
 }
 
 struct JobRun<'j> {

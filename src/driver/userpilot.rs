@@ -491,16 +491,31 @@ enum Event<B> {
     Timer(Result<()>),
 }
 
+/// Names the file on the error, as a field and (for the messages people read) in its text.
 fn in_file(e: Error, filename: &str) -> Error {
-    match e.kind() {
+    if e.file().is_some() {
+        return e;
+    }
+    let kind = match e.kind() {
         ErrorKind::Decode {
             line,
             column,
             reason,
-        } => Error::decode(*line, *column, format!("{filename}: {reason}")),
-        ErrorKind::Network { message } => Error::network(format!("{filename}: {message}")),
-        _ => e,
-    }
+        } => Some(ErrorKind::Decode {
+            line: *line,
+            column: *column,
+            reason: format!("{filename}: {reason}"),
+        }),
+        ErrorKind::Network { message } => Some(ErrorKind::Network {
+            message: format!("{filename}: {message}"),
+        }),
+        _ => None,
+    };
+    let e = match kind {
+        Some(k) => e.with_kind(k),
+        None => e,
+    };
+    e.in_file(filename)
 }
 
 /// Rows `keep` selects, repacked (the CSV parser's batches are packed; a filtered one must be
@@ -851,15 +866,18 @@ impl<S: RowsSink> Run<'_, S> {
             return self.deliver(file, d, done, Take::Last).await;
         }
         if d.raw_in == 0 && d.gz.is_some() {
-            return Err(Error::network(format!(
-                "{}: body ended before its first byte",
-                file.filename
-            )));
+            return Err(in_file(
+                Error::network("body ended before its first byte"),
+                file.filename,
+            ));
         }
         if let Some(gz) = &mut d.gz {
             if let Err(e) = gz.finish() {
                 return Err(if gz.is_truncated() {
-                    Error::network(format!("{}: body cut short: {e}", file.filename))
+                    in_file(
+                        Error::network(format!("body cut short: {e}")),
+                        file.filename,
+                    )
                 } else {
                     in_file(e, file.filename)
                 });

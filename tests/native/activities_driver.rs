@@ -1001,6 +1001,12 @@ fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mo
     let (out, sink) = export_with_a_bad_line(OutputKind::Records, true);
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_DECODE");
+    // Where it stopped, as fields a caller can branch on.
+    let at = e.place();
+    assert_eq!(
+        (at.job.as_deref(), at.fragment, at.line),
+        (Some("job-0"), Some(2), Some(3))
+    );
     let msg = e.to_string();
     assert!(
         msg.starts_with("line 3, column ")

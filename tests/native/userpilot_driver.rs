@@ -505,6 +505,12 @@ fn a_gzip_stream_that_ends_early_is_fetched_again_never_a_short_success() {
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_NETWORK");
     assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
+    assert_eq!(e.file(), Some("2024-01-01.json.gz"));
+    assert_eq!(
+        e.to_string().matches("2024-01-01.json.gz").count(),
+        1,
+        "named once: {e}"
+    );
 }
 
 #[test]
@@ -716,6 +722,10 @@ fn malformed_lines_are_reported_with_file_and_line_or_fail_in_strict_mode() {
             assert_eq!(e.code(), "E_DECODE");
             assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
             assert!(matches!(e.kind(), ErrorKind::Decode { line: 2, .. }), "{e}");
+            assert_eq!(
+                (e.file(), e.place().line),
+                (Some("2024-01-01.json.gz"), Some(2))
+            );
             assert_eq!(
                 sink.records.len(),
                 1,
