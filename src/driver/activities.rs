@@ -17,14 +17,14 @@
 use super::inflight::InFlight;
 use super::{body_length, read_answer, send, send_small, within, Response, Session};
 use crate::core::download::{Action, Config, Failed, OrderedDownload, PartPhase};
-use crate::core::http::{error_instead_of_data, HttpRequest};
-use crate::core::policy::{classify, Stage, Verdict};
+use crate::core::http::{error_instead_of_data, HttpRequest, Method};
 use crate::core::retry::Backoff;
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener, LateField};
 use crate::parse::jsonl::LineError;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
+use crate::providers::backstory::activities::create::CreateJob;
 use crate::providers::backstory::activities::schema::activity_columns;
 use crate::providers::backstory::activities::{
     fragment_request, get_request, list_request, parse_job_list, plan_windows, Action as Next,
@@ -308,36 +308,25 @@ async fn read_job<T: Transport>(t: &T, session: &Session, req: HttpRequest) -> R
     .await
 }
 
-/// How far behind ours the vendor's clock may run when a job whose create answer was lost is
-/// looked for in the job list. An identical job someone made this shortly before is adopted too:
-/// its data is the same range, at most this much older.
-const CREATE_CLOCK_SLACK_MS: f64 = 120_000.0;
-
-/// `POST /jobs`, never sent blindly a second time (that could make a second job). When an
-/// attempt's outcome is unknown (a 5xx, a dropped connection, an answer that is not a job), the
-/// job list is read: a job with these parameters created since the attempt is the one it made
-/// and is returned; only when there is none is the request sent again, within the retry budget.
+/// `POST /jobs`, never sent blindly a second time (that could make a second job): the
+/// [`CreateJob`] machine decides when to read the job list and adopt, when to ask again.
 /// A refusal (429: the vendor's queue is full; any other 4xx) comes back as it came.
 pub async fn create_job<T: Transport>(t: &T, session: &Session, params: &JobParams) -> Result<Job> {
-    let mut backoff = Backoff::new(session.retry, (t.now_ms() as u64) ^ 0x6A09_E667_F3BC_C909);
+    let backoff = Backoff::new(session.retry, (t.now_ms() as u64) ^ 0x6A09_E667_F3BC_C909);
+    let mut create = CreateJob::new(&session.base_url, *params, backoff);
     loop {
-        let sent_at = t.now_ms();
-        let err = match read_job(t, session, params.create_request(&session.base_url)).await {
-            Ok(job) => return Ok(job),
-            Err(e) => e,
-        };
-        if let Verdict::Fail(e) = classify(&err, Stage::Create, &mut backoff) {
-            return Err(e);
-        }
-        // Adopt: a list that fails too leaves the outcome unknown: an error beats a second job.
-        let jobs = list_jobs(t, session).await.map_err(|_| err.clone())?;
-        let since = sent_at - CREATE_CLOCK_SLACK_MS;
-        if let Some(job) = jobs.into_iter().find(|j| j.matches_request(params, since)) {
-            return Ok(job);
-        }
-        match classify(&err, Stage::Request { idempotent: true }, &mut backoff) {
-            Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await?,
-            _ => return Err(err),
+        match create.poll(t.now_ms())? {
+            Step::Done(job) => return Ok(job),
+            Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
+            Step::Send(req) if req.method == Method::Post => {
+                create.handle_created(read_job(t, session, req).await)
+            }
+            Step::Send(req) => {
+                let listed = send_small(t, session, req)
+                    .await
+                    .and_then(|r| parse_job_list(&r.body));
+                create.handle_listed(listed, t.now_ms())
+            }
         }
     }
 }
