@@ -21,10 +21,11 @@ use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{
-    self, check_job_id, error_from_response, file_request, running_job, ArrayToLines, Created,
-    ExportParams, Format, Job, JobStatus, PollSchedule,
+    self, check_job_id, error_from_response, file_request, ArrayToLines, Created, ExportParams,
+    Format, Job, JobStatus, PollSchedule,
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
+use crate::providers::userpilot::start::{Start, StartJob};
 use crate::transport::{Body, Transport};
 use std::collections::HashSet;
 
@@ -182,12 +183,9 @@ pub enum StartEvent<'a> {
     Progress(&'a Job),
 }
 
-/// Attempts at creating the job when the caller waits out other jobs: someone else may start one
-/// in the moment between theirs ending and ours being sent.
-const START_ATTEMPTS: u32 = 4;
-
 /// Starts an export. A 409 fails with `Conflict` naming the running job when the jobs list can
-/// tell, or, with `wait_for_running`, waits for that job and tries again.
+/// tell, or, with `wait_for_running`, waits for that job and tries again: the [`StartJob`]
+/// machine decides, this loop runs its requests and waits.
 pub async fn start<T: Transport>(
     t: &T,
     session: &Session,
@@ -196,66 +194,43 @@ pub async fn start<T: Transport>(
     on_event: &mut dyn FnMut(StartEvent<'_>),
 ) -> Result<Created> {
     let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
-    let mut unknown = PollSchedule::new(opts.wait.initial_ms, opts.wait.max_ms, deadline);
-    let mut attempt = 0;
+    let mut s = StartJob::new(
+        &session.base_url,
+        params,
+        opts.wait_for_running,
+        opts.wait.initial_ms,
+        opts.wait.max_ms,
+        deadline,
+    );
     loop {
-        attempt += 1;
         t.check_aborted()?;
-        let resp = match send(
-            t,
-            session,
-            params.create_request(&session.base_url),
-            &mut || {},
-        )
-        .await?
-        {
-            Response::Buffered(r) => r,
-            Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
-                status: head.status,
-                headers: head.headers,
-                body: super::read_all(&mut body, super::SMALL_BODY_LIMIT).await?,
-            },
-        };
-        if resp.is_success() {
-            return Created::parse(&resp.body);
-        }
-        if resp.status != 409 {
-            return Err(error_from_response(
-                &resp,
-                retry_after(&resp.headers, t.now_ms()),
-            ));
-        }
-        // Which job holds the lock: worth one more call, but its failure must not hide the 409.
-        let running = list_jobs(t, session)
-            .await
-            .ok()
-            .and_then(|jobs| running_job(&jobs).map(|j| j.job_id.clone()));
-        if !opts.wait_for_running || attempt >= START_ATTEMPTS {
-            return Err(Error::new(ErrorKind::Conflict {
-                running_job_id: running,
-            }));
-        }
-        on_event(StartEvent::WaitingFor(running.as_deref()));
-        let left = deadline.map(|d| (d - t.now_ms()).max(0.0));
-        let wait_opts = WaitOptions {
-            timeout_ms: left,
-            ..opts.wait
-        };
-        match running {
-            Some(id) => {
-                match wait(t, session, &id, &wait_opts, &mut |j| {
+        match s.poll(t.now_ms())? {
+            Start::Done(created) => return Ok(created),
+            Start::Create(req) => {
+                let resp = match send(t, session, req, &mut || {}).await? {
+                    Response::Buffered(r) => r,
+                    Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
+                        status: head.status,
+                        headers: head.headers,
+                        body: super::read_all(&mut body, super::SMALL_BODY_LIMIT).await?,
+                    },
+                };
+                s.handle_created(&resp, retry_after(&resp.headers, t.now_ms()));
+            }
+            Start::List(_) => s.handle_listed(list_jobs(t, session).await),
+            Start::Conflicted { running } => on_event(StartEvent::WaitingFor(running.as_deref())),
+            Start::WaitFor { job_id, timeout_ms } => {
+                let wait_opts = WaitOptions {
+                    timeout_ms,
+                    ..opts.wait
+                };
+                let r = wait(t, session, &job_id, &wait_opts, &mut |j| {
                     on_event(StartEvent::Progress(j))
                 })
-                .await
-                {
-                    // The other job's failure ends it just as well: ours can start.
-                    Ok(_) => {}
-                    Err(e) if matches!(e.kind(), ErrorKind::JobFailed { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+                .await;
+                s.handle_waited(r.map(|_| ()));
             }
-            // The list could not tell which job runs: try again later.
-            None => t.sleep(unknown.next_delay(t.now_ms())?).await?,
+            Start::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
         }
     }
 }
