@@ -14,7 +14,7 @@
 
 use super::inflight::InFlight;
 use super::{body_length, read_answer, retry_after, send, within, Response, Session};
-use crate::core::download::{Action, Config, Failed, OrderedDownload};
+use crate::core::download::{Action, Config, Failed, OrderedDownload, State as DownloadState};
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::{FlattenOptions, Flattener};
@@ -351,6 +351,22 @@ pub trait RowsSink {
     /// With `flatten`: CSV text of JSON records (the header in the first piece).
     async fn flat(&mut self, file: FileRef<'_>, csv: String, rows: u64) -> Result<()>;
     fn progress(&mut self, p: &RowsProgress);
+    /// Where the run stands after each delivery: saved, it lets [`rows_from`] continue the run
+    /// later without repeating or losing a row.
+    fn checkpoint(&mut self, _at: &RowsCheckpoint) {}
+}
+
+/// Where a rows run stands (issue 18's `--resume`): ids, counts and offsets, never rows. The
+/// files before `download.head` are delivered in full; of the head file, JSON Lines through
+/// `line` and CSV data rows before `rows`. Events repeated across the resume point are not
+/// recognised by `dedupe` (the set of ids seen is not kept).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RowsCheckpoint {
+    pub version: u32,
+    pub job_id: String,
+    pub download: DownloadState,
+    pub line: u64,
+    pub rows: u64,
 }
 
 /// A malformed line (JSON Lines) or record (CSV) that was skipped or reported.
@@ -907,6 +923,24 @@ where
     T::Body: GunzipBody,
     S: RowsSink,
 {
+    rows_from(t, session, job_id, opts, None, sink).await
+}
+
+/// [`rows`], continuing from a checkpoint a sink saved: the files and lines it covers are
+/// skipped. The outcome counts what this run delivered.
+pub async fn rows_from<T, S>(
+    t: &T,
+    session: &Session,
+    job_id: &str,
+    opts: &RowsOptions,
+    resume_from: Option<&RowsCheckpoint>,
+    sink: &mut S,
+) -> Result<RowsOutcome>
+where
+    T: Transport,
+    T::Body: GunzipBody,
+    S: RowsSink,
+{
     check_job_id("jobId", job_id)?;
     if !(1..=MAX_CONCURRENCY).contains(&opts.concurrency) {
         return Err(Error::invalid(
@@ -976,13 +1010,35 @@ where
         seed: (t.now_ms() as u64) ^ 0x5851_F42D_4C95_7F2D,
     };
     let mut m = OrderedDownload::new(cfg, files.len());
+    let mut done = Delivered::default();
+    if let Some(cp) = resume_from {
+        if cp.version != 1 || cp.job_id != job_id || cp.download.parts != files.len() {
+            return Err(Error::invalid(
+                "resumeFrom",
+                format!(
+                    "is not a version 1 checkpoint of job {job_id} and its {} files",
+                    files.len()
+                ),
+            ));
+        }
+        m = OrderedDownload::resume(cfg, &cp.download)?;
+        done.line = cp.line;
+        done.rows = cp.rows;
+        run.progress.files_done = m.head();
+    }
+    let checkpoint = |m: &OrderedDownload, done: &Delivered| RowsCheckpoint {
+        version: 1,
+        job_id: job_id.to_string(),
+        download: m.state(),
+        line: done.line,
+        rows: done.rows,
+    };
     let mut bodies: Vec<Option<T::Body>> = files.iter().map(|_| None).collect();
     let mut summaries: Vec<FileSummary> = Vec::with_capacity(files.len());
     let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
     let mut timer: Option<f64> = None;
     let stall = opts.stall_timeout_ms;
     let mut decode: Option<Decode> = None;
-    let mut done = Delivered::default();
     run.sink.progress(&run.progress);
 
     loop {
@@ -1028,6 +1084,7 @@ where
                 run.progress.bytes += chunk.len() as u64;
                 let r = run.chunk(file, d, &mut done, &chunk).await;
                 run.sink.progress(&run.progress);
+                run.sink.checkpoint(&checkpoint(&m, &done));
                 if let Err(e) = r {
                     // A stream cut short is fetched again; anything else ends the run.
                     let ticket = m.part(part).map_or(0, |p| p.ticket());
@@ -1059,6 +1116,7 @@ where
                         m.handle_finished(part);
                         run.progress.files_done = m.head();
                         run.sink.progress(&run.progress);
+                        run.sink.checkpoint(&checkpoint(&m, &done));
                     }
                     Err(e) => {
                         let ticket = m.part(part).map_or(0, |p| p.ticket());

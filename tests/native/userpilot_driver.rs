@@ -6,8 +6,8 @@ use super::script::block_on;
 use exportkit::core::auth::Secret;
 use exportkit::core::http::HttpRequest;
 use exportkit::driver::userpilot::{
-    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsOptions, RowsOutcome, RowsProgress,
-    RowsSink, StartEvent, StartOptions, WaitOptions,
+    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsCheckpoint, RowsOptions, RowsOutcome,
+    RowsProgress, RowsSink, StartEvent, StartOptions, WaitOptions,
 };
 use exportkit::driver::Session;
 use exportkit::parse::csv::RowBatch;
@@ -1154,4 +1154,130 @@ fn a_job_read_that_never_answers_meets_the_wait_deadline() {
         },
     );
     assert_eq!(out.unwrap_err().code(), "E_TIMEOUT");
+}
+
+/// Stops the run (an error from the sink) once `limit` records are in, keeping the last
+/// checkpoint the run handed over.
+struct StopAfter {
+    inner: Collect,
+    limit: usize,
+    saved: Option<RowsCheckpoint>,
+}
+
+impl RowsSink for StopAfter {
+    async fn records(&mut self, file: FileRef<'_>, batch: JsonBatch) -> Result<()> {
+        if self.inner.records.len() >= self.limit {
+            return Err(Error::new(ErrorKind::Aborted));
+        }
+        self.inner.records(file, batch).await
+    }
+    async fn rows(&mut self, file: FileRef<'_>, header: &[String], batch: RowBatch) -> Result<()> {
+        self.inner.rows(file, header, batch).await
+    }
+    async fn flat(&mut self, file: FileRef<'_>, csv: String, rows: u64) -> Result<()> {
+        self.inner.flat(file, csv, rows).await
+    }
+    fn progress(&mut self, p: &RowsProgress) {
+        self.inner.progress(p)
+    }
+    fn checkpoint(&mut self, at: &RowsCheckpoint) {
+        self.saved = Some(at.clone());
+    }
+}
+
+#[test]
+fn a_run_resumed_from_its_checkpoint_delivers_the_rest_once() {
+    let files = |r: &Routes| {
+        serve_completed(
+            r,
+            1,
+            &[
+                (FILES[0], vec![chunked(&gzip(&jsonl(0, 100, 0)), 64)]),
+                (FILES[1], vec![chunked(&gzip(&jsonl(1, 100, 10)), 64)]),
+                (FILES[2], vec![chunked(&gzip(&jsonl(2, 50, 0)), 64)]),
+            ],
+        )
+    };
+    let opts = RowsOptions {
+        batch_records: 7,
+        concurrency: 2,
+        ..RowsOptions::default()
+    };
+    for limit in [1, 99, 130, 210] {
+        let r = Routes::new();
+        files(&r);
+        let mut first = StopAfter {
+            inner: Collect::default(),
+            limit,
+            saved: None,
+        };
+        let out = block_on(up::rows(&r, &session(), "job-1", &opts, &mut first));
+        assert_eq!(out.unwrap_err().code(), "E_ABORTED");
+        let saved = first.saved.expect("a checkpoint");
+        // What a resume stores: plain data, versioned.
+        let text = serde_json::to_string(&saved).unwrap();
+        assert!(
+            text.starts_with(r#"{"version":1,"job_id":"job-1","download":{"version":1,"#),
+            "{text}"
+        );
+        let saved: RowsCheckpoint = serde_json::from_str(&text).unwrap();
+
+        let r = Routes::new();
+        files(&r);
+        let mut rest = Collect::default();
+        let out = block_on(up::rows_from(
+            &r,
+            &session(),
+            "job-1",
+            &opts,
+            Some(&saved),
+            &mut rest,
+        ))
+        .unwrap();
+        let before = first.inner.records.len();
+        let mut got: Vec<Value> = first.inner.records.into_iter().map(|(_, v)| v).collect();
+        got.extend(rest.records.into_iter().map(|(_, v)| v));
+        assert_eq!(
+            got,
+            expected(&[(0, 100, 0), (1, 100, 10), (2, 50, 0)]),
+            "limit {limit}"
+        );
+        assert_eq!(
+            out.records as usize + before,
+            260,
+            "limit {limit}: the outcome counts this run"
+        );
+        let fetched_first = r.sent.borrow().iter().any(|q| q.url.contains(FILES[0]));
+        assert_eq!(
+            fetched_first,
+            saved.download.head == 0,
+            "limit {limit}: done files are not fetched"
+        );
+    }
+    // A checkpoint of another job is refused, naming the option.
+    let r = Routes::new();
+    files(&r);
+    let other = RowsCheckpoint {
+        version: 1,
+        job_id: "job-2".into(),
+        download: exportkit::core::download::State {
+            version: 1,
+            parts: 3,
+            head: 1,
+            restarts: 0,
+            renewals: 0,
+        },
+        line: 0,
+        rows: 0,
+    };
+    let e = block_on(up::rows_from(
+        &r,
+        &session(),
+        "job-1",
+        &opts,
+        Some(&other),
+        &mut Collect::default(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.field(), Some("resumeFrom"));
 }
