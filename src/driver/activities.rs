@@ -1,6 +1,9 @@
 //! The Raw Activity Data run: create jobs, poll them, and download completed jobs' fragments in
 //! parallel, parsing each as JSON Lines while it arrives.
 //!
+//! The ordered-download machine (core/download.rs) makes every download decision below; this
+//! file moves its requests, bodies and timers and parses the head fragment.
+//!
 //! Order and exactly-once: fragments are fetched up to `concurrency` at a time, but only the
 //! next one in order (the head) is parsed and delivered; the others read ahead into a buffer of
 //! at most `read_ahead_bytes` each and then wait (their connection is simply not read), so memory

@@ -5,6 +5,7 @@
 use super::inflight::InFlight;
 use super::{retry_after, send, Response, Session};
 use crate::core::http::find_header;
+use crate::core::policy::{classify, Stage, Verdict};
 use crate::core::retry::Backoff;
 use crate::error::{Error, Result};
 use crate::providers::backstory::forecasting::pages::bad_answer;
@@ -178,9 +179,10 @@ async fn fetch_page<T: Transport>(
                 Ok(Err((e, true))) => (e, Error::network(format!("page {page} was cut short"))),
                 Ok(Err((e, false))) => return Err(e),
             };
-        match backoff.next_delay(&retry_as) {
-            Some(d) => t.sleep(d as f64).await?,
-            None => return Err(err),
+        // A page read is repeatable (it spends no allowance).
+        match classify(&retry_as, Stage::Request { idempotent: true }, &mut backoff) {
+            Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await?,
+            _ => return Err(err),
         }
     }
 }

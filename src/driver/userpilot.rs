@@ -2,18 +2,20 @@
 //! plus the rows of a finished job: every presigned gzip file fetched with a bounded number in
 //! flight, inflated and parsed while it arrives, and delivered once, in file order.
 //!
-//! Downloads are one loop over [`InFlight`]: each in-flight future either opens a file or reads
-//! one chunk of it (owning the body and handing it back), so no file is read further ahead than
-//! its small queue allows and memory stays bounded by chunk size times concurrency. Only the
-//! first undelivered file (the head) is decoded; the others wait in their queues.
-//!
-//! A file that fails part way (a dropped connection, a truncated gzip stream) is fetched again
-//! from its start and the lines or rows already delivered are skipped, so nothing is lost or
-//! repeated. A 403 on a presigned URL means the link expired: the job is read again for fresh
-//! URLs, once per file; a second 403 after that is `LinkExpired`.
+//! Downloads run the ordered-download machine ([`OrderedDownload`], core/download.rs) over
+//! [`InFlight`]: each in-flight future either opens a file or reads one chunk of it (owning the
+//! body and handing it back). The machine decides what to open and read (no file further ahead
+//! than its queue allows, so memory stays bounded by chunk size times concurrency), what to
+//! deliver, and what a failure means (core/policy.rs): a file that fails part way (a dropped
+//! connection, a truncated gzip stream) is fetched again from its start and the lines or rows
+//! already delivered are skipped, so nothing is lost or repeated; a 403 on a presigned URL means
+//! the link expired: the job is read again for fresh URLs, once per file, and a second 403 after
+//! that is `LinkExpired`. Only the head file is decoded: gunzip, format sniffing and dedupe are
+//! small adapters between the machine's deliveries and the sink.
 
 use super::inflight::InFlight;
 use super::{body_length, read_answer, retry_after, send, within, Response, Session};
+use crate::core::dedupe::{event_id, SeenIds};
 use crate::core::download::{Action, Config, Failed, OrderedDownload, State as DownloadState};
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
@@ -21,13 +23,12 @@ use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{
-    self, check_job_id, error_from_response, file_request, ArrayToLines, Created, ExportParams,
-    Format, Job, JobStatus, PollSchedule,
+    self, check_job_id, error_from_response, file_request, sniff, ArrayToLines, Created,
+    ExportParams, Format, Job, JobStatus, PollSchedule, Sniffed,
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
 use crate::providers::userpilot::start::{Start, StartJob};
 use crate::transport::{Body, Transport};
-use std::collections::HashSet;
 
 /// An edge worker may hold 6 connections at once.
 pub const MAX_CONCURRENCY: usize = 6;
@@ -405,31 +406,6 @@ pub struct RowsOutcome {
     pub late_fields: Vec<(String, u64)>,
 }
 
-/// Ids already delivered. Userpilot's ids are 32 hex digits, kept as a u128; others as text.
-#[derive(Default)]
-struct Seen {
-    hex: HashSet<u128>,
-    other: HashSet<String>,
-}
-
-impl Seen {
-    /// `true` the first time an id is seen.
-    fn insert(&mut self, id: &str) -> bool {
-        if id.len() == 32 {
-            if let Ok(n) = u128::from_str_radix(id, 16) {
-                return self.hex.insert(n);
-            }
-        }
-        self.other.insert(id.to_string())
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct IdOnly<'a> {
-    #[serde(borrow, default)]
-    internal_event_id: Option<std::borrow::Cow<'a, str>>,
-}
-
 enum Parser {
     /// Format not known yet (an unusual file name): decided by the first byte.
     Unknown,
@@ -540,7 +516,7 @@ fn retain_rows(b: &RowBatch, mut keep: impl FnMut(usize, &RowBatch) -> bool) -> 
 struct Run<'s, S: RowsSink> {
     opts: RowsOptions,
     sink: &'s mut S,
-    seen: Option<Seen>,
+    seen: Option<SeenIds>,
     flattener: Option<Flattener>,
     progress: RowsProgress,
     errors: Vec<RowsError>,
@@ -599,19 +575,16 @@ impl<S: RowsSink> Run<'_, S> {
             return Ok(());
         }
         if let Parser::Unknown = d.parser {
-            let first = data.iter().find(|b| !b.is_ascii_whitespace());
-            let format = match first {
-                None => return Ok(()),
-                Some(b'{' | b'[') => Format::Json,
-                Some(_) => Format::Csv,
+            let Some(sniffed) = sniff(data) else {
+                return Ok(());
             };
-            d.parser = self.new_parser(Some(format));
+            d.parser = self.new_parser(Some(sniffed.format()));
             self.skip_delivered(d, done);
         }
         if !d.sniffed && matches!(d.parser, Parser::Json(_)) {
-            if let Some(&first) = data.iter().find(|b| !b.is_ascii_whitespace()) {
+            if let Some(sniffed) = sniff(data) {
                 d.sniffed = true;
-                if first == b'[' {
+                if sniffed == Sniffed::JsonArray {
                     d.array = Some(ArrayToLines::default());
                 }
             }
@@ -750,10 +723,7 @@ impl<S: RowsSink> Run<'_, S> {
             let mut list = Vec::with_capacity(batch.len());
             let mut dups = 0;
             for (line, text) in batch.iter_text() {
-                let id = serde_json::from_str::<IdOnly>(text)
-                    .ok()
-                    .and_then(|r| r.internal_event_id);
-                match id {
+                match event_id(text) {
                     Some(id) if !seen.insert(&id) => dups += 1,
                     _ => list.push((line, text)),
                 }
@@ -986,7 +956,7 @@ where
     let mut run = Run {
         opts: opts.clone(),
         sink,
-        seen: opts.dedupe.then(Seen::default),
+        seen: opts.dedupe.then(SeenIds::default),
         flattener: opts.flatten.then(|| {
             Flattener::new(FlattenOptions {
                 columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),

@@ -830,6 +830,33 @@ impl Default for PollSchedule {
     }
 }
 
+/// What a file holds, told by its first byte that is not white space: files whose name does not
+/// say, and JSON files that turn out to be one JSON array rather than JSON Lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    JsonLines,
+    JsonArray,
+    Csv,
+}
+
+impl Sniffed {
+    pub fn format(self) -> Format {
+        match self {
+            Sniffed::JsonLines | Sniffed::JsonArray => Format::Json,
+            Sniffed::Csv => Format::Csv,
+        }
+    }
+}
+
+/// `None` while only white space has arrived.
+pub fn sniff(data: &[u8]) -> Option<Sniffed> {
+    match data.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'[' => Some(Sniffed::JsonArray),
+        b'{' => Some(Sniffed::JsonLines),
+        _ => Some(Sniffed::Csv),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1122,5 +1149,14 @@ mod tests {
         assert_eq!(p.next_delay(0.0).unwrap(), 500.0);
         assert_eq!(p.next_delay(600.0).unwrap(), 400.0);
         assert_eq!(p.next_delay(1_000.0).unwrap_err().code(), "E_TIMEOUT");
+    }
+
+    #[test]
+    fn a_file_is_sniffed_by_its_first_byte_that_is_not_white_space() {
+        assert_eq!(sniff(b" \n\t"), None);
+        assert_eq!(sniff(b"\n {\"a\":1}"), Some(Sniffed::JsonLines));
+        assert_eq!(sniff(b"  [{\"a\":1}]"), Some(Sniffed::JsonArray));
+        assert_eq!(sniff(b"app_token,event_type"), Some(Sniffed::Csv));
+        assert_eq!(Sniffed::JsonArray.format(), Format::Json);
     }
 }
