@@ -19,7 +19,9 @@
 
 use super::inflight::InFlight;
 use super::{body_length, read_answer, send, send_small, within, Response, Session};
-use crate::core::download::{Action, Config, Failed, OrderedDownload, PartPhase};
+use crate::core::download::{
+    Action, Config, Failed, OrderedDownload, PartPhase, State as DownloadState,
+};
 use crate::core::http::{error_instead_of_data, HttpRequest, Method};
 use crate::core::retry::Backoff;
 use crate::core::Step;
@@ -295,6 +297,23 @@ pub trait ActivitySink {
     /// A job was created or changed state.
     fn job(&mut self, window: usize, job: &Job);
     fn progress(&mut self, p: &Progress);
+    /// Where the download stands after each delivery: saved, it lets [`download_from`] continue
+    /// it later without repeating or losing a line.
+    fn checkpoint(&mut self, _at: &DownloadCheckpoint) {}
+}
+
+/// Where one job's download stands (issue 18's `--resume`): ids, counts and offsets, never
+/// data. Fragments before `download.head` are delivered in full; of the head, lines through
+/// `lines` (records, CSV) or its first `bytes` (raw output). `bytes_before`: the bytes of the
+/// fragments done, for the check against the job's `results_size`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DownloadCheckpoint {
+    pub version: u32,
+    pub job_id: String,
+    pub download: DownloadState,
+    pub lines: u64,
+    pub bytes: u64,
+    pub bytes_before: u64,
 }
 
 // ------------------------------------------------------------------------- jobs
@@ -554,15 +573,26 @@ struct Head {
     /// skip because an earlier body delivered them.
     consumed: u64,
     skip: u64,
+    /// The last line of this fragment the sink took (for checkpoints).
+    delivered: u64,
 }
 
 impl Head {
+    /// Starts past what a saved run delivered of this fragment.
+    fn resume(&mut self, lines: u64, bytes: u64) {
+        self.skip_lines = lines;
+        self.delivered = lines;
+        self.parser.skip_through_line(lines);
+        self.skip = bytes;
+    }
+
     fn new(opts: &DownloadOptions) -> Self {
         Head {
             parser: JsonlParser::new(parser_options(opts)),
             skip_lines: 0,
             consumed: 0,
             skip: 0,
+            delivered: 0,
         }
     }
 }
@@ -613,6 +643,7 @@ fn with_place(e: Error, at: Place<'_>) -> Error {
 struct JobRun<'j> {
     window: usize,
     job: &'j Job,
+    resume: Option<&'j DownloadCheckpoint>,
 }
 
 /// Downloads one Completed job's data: fragments in parallel, delivered in order. The ordered
@@ -661,12 +692,41 @@ async fn download_job<T: Transport, S: ActivitySink>(
         seed: (t.now_ms() as u64) ^ 0xA076_1D64_78BD_642F,
     };
     let mut m = OrderedDownload::new(cfg, frags.len());
+    let mut consumer = Head::new(opts);
+    let mut bytes_before = 0;
+    if let Some(cp) = run.resume {
+        if cp.version != 1 || cp.job_id != job.job_id || cp.download.parts < frags.len() {
+            return Err(Error::invalid(
+                "resumeFrom",
+                format!("is not a version 1 checkpoint of job {}", job.job_id),
+            ));
+        }
+        // Probes past the declared fragments that the saved run had asked for.
+        while frags.len() < cp.download.parts {
+            let next = frags
+                .iter()
+                .filter_map(|f| f.index)
+                .max()
+                .map_or(0, |k| k + 1);
+            frags.push(new_frag(Some(next), true));
+        }
+        m = OrderedDownload::resume(cfg, &cp.download)?;
+        consumer.resume(cp.lines, cp.bytes);
+        bytes_before = cp.bytes_before;
+    }
     let mut bodies: Vec<Option<T::Body>> = frags.iter().map(|_| None).collect();
     let stall = opts.stall_timeout_ms;
     let mut inflight: InFlight<'_, (usize, u32), Ev<T::Body>> = InFlight::new();
     let mut timer: Option<f64> = None;
-    let mut consumer = Head::new(opts);
     let retries_before = out.retries;
+    let checkpoint = |m: &OrderedDownload, h: &Head, before: u64| DownloadCheckpoint {
+        version: 1,
+        job_id: job.job_id.clone(),
+        download: m.state(),
+        lines: h.delivered,
+        bytes: h.consumed + h.skip,
+        bytes_before: before,
+    };
     progress.phase = Phase::Downloading;
     progress.window = run.window;
     progress.job_id = Some(job.job_id.clone());
@@ -703,7 +763,9 @@ async fn download_job<T: Transport, S: ActivitySink>(
             Action::Deliver { part, chunk } => {
                 // Requests just pushed go out now, while the consumer takes this chunk.
                 inflight.kick().await;
-                consume(&mut consumer, chunk, place(&frags, part), opts, out, sink).await?;
+                let r = consume(&mut consumer, chunk, place(&frags, part), opts, out, sink).await;
+                sink.checkpoint(&checkpoint(&m, &consumer, bytes_before));
+                r?;
                 sync_counts(progress, out);
                 report(sink, progress, &m, &frags, false);
             }
@@ -712,8 +774,10 @@ async fn download_job<T: Transport, S: ActivitySink>(
                 if let Some(f) = frags.get_mut(part) {
                     f.lines = consumer.parser.lines();
                 }
+                bytes_before += m.part(part).map_or(0, |p| p.received);
                 m.handle_finished(part);
                 consumer = Head::new(opts);
+                sink.checkpoint(&checkpoint(&m, &consumer, bytes_before));
                 progress.fragments_done = m.head();
                 sync_counts(progress, out);
                 report(sink, progress, &m, &frags, true);
@@ -728,7 +792,7 @@ async fn download_job<T: Transport, S: ActivitySink>(
                     .filter_map(|f| f.index)
                     .max()
                     .map_or(0, |k| k + 1);
-                match urls.next_probe(next, m.received(), last_empty) {
+                match urls.next_probe(next, bytes_before, last_empty) {
                     Some(k) => {
                         frags.push(new_frag(Some(k), true));
                         bodies.push(None);
@@ -824,7 +888,8 @@ async fn download_job<T: Transport, S: ActivitySink>(
             }
         }
     }
-    let received = m.received();
+    // Every fragment is done: their bytes, the saved run's included.
+    let received = bytes_before;
     match urls.check_size(received) {
         SizeCheck::Ok => {}
         SizeCheck::More {
@@ -954,13 +1019,16 @@ async fn consume<S: ActivitySink>(
     let pushed = h.parser.push(&chunk);
     out.line_errors(at, &mut h.parser);
     if opts.output == OutputKind::Raw && pushed.is_ok() {
-        h.consumed += n;
         sink.deliver(at, Delivery::Raw(chunk)).await?;
+        // Counted once taken: a checkpoint never claims bytes the sink refused.
+        h.consumed += n;
     }
     // In strict mode the records before the bad line are still delivered, so the error's line
     // says exactly where delivery stopped.
     while let Some(b) = h.parser.take_pending() {
+        let last = b.last_line();
         out.batch(at, b, sink).await?;
+        h.delivered = h.delivered.max(last);
     }
     pushed.map_err(|e| with_place(e, at))?;
     out.bytes += n;
@@ -1053,6 +1121,20 @@ pub async fn download<T: Transport, S: ActivitySink>(
     opts: &DownloadOptions,
     sink: &mut S,
 ) -> Result<ExportOutcome> {
+    download_from(t, session, job, wait, opts, None, sink).await
+}
+
+/// [`download`], continuing from a checkpoint a sink saved: the fragments and lines it covers
+/// are skipped. The outcome counts what this run delivered.
+pub async fn download_from<T: Transport, S: ActivitySink>(
+    t: &T,
+    session: &Session,
+    job: Job,
+    wait: &WaitOptions,
+    opts: &DownloadOptions,
+    resume_from: Option<&DownloadCheckpoint>,
+    sink: &mut S,
+) -> Result<ExportOutcome> {
     opts.validate()?;
     let mut progress = empty_progress(1);
     let job = if job.state.is_terminal() {
@@ -1071,6 +1153,7 @@ pub async fn download<T: Transport, S: ActivitySink>(
         JobRun {
             window: 0,
             job: &job,
+            resume: resume_from,
         },
         opts,
         &mut out,
@@ -1178,6 +1261,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     JobRun {
                         window: w,
                         job: &job,
+                        resume: None,
                     },
                     &opts.download,
                     &mut out,
