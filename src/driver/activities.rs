@@ -386,7 +386,7 @@ pub async fn wait_job<T: Transport>(
             Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
             Step::Send(req) => {
                 let job = within(t, left(t, deadline), read_job(t, session, req)).await?;
-                if watch.accept(job, t.now_ms())? {
+                if watch.handle_job(job, t.now_ms())? {
                     on_change(watch.job());
                 }
             }
@@ -1211,7 +1211,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
         progress.jobs_active = sched.active();
         progress.jobs_running = sched.running();
         progress.windows_done = sched.done();
-        match sched.next(now) {
+        match sched.poll(now) {
             Next::Done => break,
             Next::Create(w) => {
                 let Some(params) = sched.window(w).copied() else {
@@ -1221,14 +1221,14 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                 match within(t, left(t, deadline), create_job(t, session, &params)).await {
                     Ok(job) => {
                         sink.job(w, &job);
-                        sched.created(w, job, t.now_ms())?;
+                        sched.handle_created(w, job, t.now_ms())?;
                     }
                     Err(e) if e.status() == Some(429) => {
                         // The vendor's queue is full (other callers' jobs count too).
                         if sched.refusals() >= MAX_REFUSALS && sched.active() == 0 {
                             return Err(e);
                         }
-                        sched.refused(t.now_ms(), e.retry_after_ms());
+                        sched.handle_refused(t.now_ms(), e.retry_after_ms());
                     }
                     Err(e) => return Err(e),
                 }
@@ -1244,7 +1244,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     // Reported before a Failed state ends the run, so the caller sees it.
                     sink.job(w, &job);
                 }
-                if sched.polled(w, job, t.now_ms())? {
+                if sched.handle_polled(w, job, t.now_ms())? {
                     progress.jobs_active = sched.active();
                     progress.jobs_running = sched.running();
                     progress.significant = true;
@@ -1269,7 +1269,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     sink,
                 )
                 .await?;
-                sched.downloaded(w);
+                sched.handle_downloaded(w);
                 jobs.push(job);
             }
             Next::Wait { until_ms } => {

@@ -212,7 +212,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
         t.check_aborted()?;
         let ready = planner.next_ready();
         let mut started = false;
-        while let Some(p) = planner.next_fetch() {
+        while let Some(p) = planner.poll_fetch() {
             inflight.push(p, fetch_page(t, session, query, &opts.path, p, &method));
             started = true;
         }
@@ -241,7 +241,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
             ));
         };
         let mut page = fetched?;
-        let accepted = planner.on_page(p, page.headers, page.records.len(), page.status)?;
+        let accepted = planner.handle_page(p, page.headers, page.records.len(), page.status)?;
         // As the plan read them (a page size the vendor capped without X-Limit is applied).
         page.headers = accepted.headers;
         if let Some(change) = accepted.change {

@@ -262,9 +262,9 @@ pub async fn lookup_pages<T: Transport, S: PageSink>(
     sink: &mut S,
 ) -> Result<(u64, u64)> {
     let mut walk = CursorWalk::new(name, limit)?;
-    while let Some(req) = walk.next_request(&session.base_url) {
+    while let Some(req) = walk.poll_request(&session.base_url) {
         t.check_aborted()?;
-        let page = read(t, session, req?, |body| walk.accept(body)).await?;
+        let page = read(t, session, req?, |body| walk.handle_page(body)).await?;
         sink.page(page).await?;
     }
     Ok((walk.pages, walk.items))
