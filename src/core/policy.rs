@@ -6,6 +6,9 @@
 use crate::core::retry::Backoff;
 use crate::error::{Error, ErrorKind};
 
+/// Refusals of a new job (the vendor's queue full) tolerated in a row while none of ours runs.
+pub const MAX_QUEUE_REFUSALS: u32 = 30;
+
 /// Where the failure happened.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stage {
@@ -14,6 +17,10 @@ pub enum Stage {
     Request { idempotent: bool },
     /// A create whose answer was lost: the job may exist all the same.
     Create,
+    /// A create refused because the vendor's job queue is full (429; other callers' jobs count
+    /// too), after `refusals` such refusals in a row while `active` jobs of ours are queued or
+    /// running. The scheduler decides how long to wait.
+    QueueFull { refusals: u32, active: usize },
     /// Opening a part of an ordered download (the transport has already retried the request).
     /// `reopen`: a failure the transport gave up on still starts the part again (presigned
     /// files, whose fetch costs nothing); otherwise only our own stall timeout does.
@@ -60,6 +67,16 @@ pub fn classify(err: &Error, stage: Stage, backoff: &mut Backoff) -> Verdict {
         Stage::Create => {
             if create_outcome_unknown(err) {
                 Verdict::Adopt
+            } else {
+                Verdict::Fail(err.clone())
+            }
+        }
+        Stage::QueueFull { refusals, active } => {
+            // With none of ours ahead, a queue that stays full is someone else's: give up.
+            if err.status() == Some(429) && (active > 0 || refusals < MAX_QUEUE_REFUSALS) {
+                Verdict::Retry {
+                    delay_ms: err.retry_after_ms().unwrap_or(0),
+                }
             } else {
                 Verdict::Fail(err.clone())
             }
@@ -175,6 +192,29 @@ mod tests {
             ));
         }
         assert_eq!(b.attempts(), 0, "classifying a create spends no retry");
+    }
+
+    #[test]
+    fn a_full_queue_is_waited_out_unless_it_stays_full_with_none_of_ours_ahead() {
+        let mut b = budget(0);
+        let full = Error::from_status(429, b"", Some(5_000));
+        let q = |refusals, active| Stage::QueueFull { refusals, active };
+        assert_eq!(
+            classify(&full, q(0, 0), &mut b),
+            Verdict::Retry { delay_ms: 5_000 }
+        );
+        assert!(matches!(
+            classify(&full, q(MAX_QUEUE_REFUSALS, 2), &mut b),
+            Verdict::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(&full, q(MAX_QUEUE_REFUSALS, 0), &mut b),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(
+            classify(&status(400), q(0, 1), &mut b),
+            Verdict::Fail(_)
+        ));
     }
 
     #[test]

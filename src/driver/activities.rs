@@ -23,7 +23,8 @@ use crate::core::download::{
     Action, Config, Failed, OrderedDownload, PartPhase, State as DownloadState,
 };
 use crate::core::http::{error_instead_of_data, HttpRequest, Method};
-use crate::core::retry::Backoff;
+use crate::core::policy::{classify, Stage, Verdict};
+use crate::core::retry::{Backoff, RetryPolicy};
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener, LateField};
@@ -42,8 +43,6 @@ use crate::transport::{Body, ResponseHead, Transport};
 const MAX_KEPT_ERRORS: usize = 1000;
 /// Bytes of a plain-JSON data answer read to tell an error body from data.
 const ERROR_BODY_PEEK: usize = 64 * 1024;
-/// Refusals of a new job (the vendor's queue full) tolerated in a row while none of ours runs.
-const MAX_REFUSALS: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputKind {
@@ -1223,14 +1222,19 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                         sink.job(w, &job);
                         sched.handle_created(w, job, t.now_ms())?;
                     }
-                    Err(e) if e.status() == Some(429) => {
-                        // The vendor's queue is full (other callers' jobs count too).
-                        if sched.refusals() >= MAX_REFUSALS && sched.active() == 0 {
-                            return Err(e);
+                    Err(e) => {
+                        let stage = Stage::QueueFull {
+                            refusals: sched.refusals(),
+                            active: sched.active(),
+                        };
+                        let mut no_budget = Backoff::new(RetryPolicy::none(), 0);
+                        match classify(&e, stage, &mut no_budget) {
+                            Verdict::Retry { .. } => {
+                                sched.handle_refused(t.now_ms(), e.retry_after_ms())
+                            }
+                            _ => return Err(e),
                         }
-                        sched.handle_refused(t.now_ms(), e.retry_after_ms());
                     }
-                    Err(e) => return Err(e),
                 }
             }
             Next::Poll(w) => {
