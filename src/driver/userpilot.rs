@@ -17,6 +17,7 @@ use super::inflight::InFlight;
 use super::{body_length, read_answer, retry_after, send, within, Response, Session};
 use crate::core::dedupe::{event_id, SeenIds};
 use crate::core::download::{Action, Config, Failed, OrderedDownload, State as DownloadState};
+use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::{FlattenOptions, Flattener};
@@ -24,7 +25,7 @@ use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{
     self, check_job_id, error_from_response, file_request, sniff, ArrayToLines, Created,
-    ExportParams, Format, Job, JobStatus, PollSchedule, Sniffed,
+    ExportParams, Format, Job, JobStatus, PollSchedule, Sniffed, WaitJob,
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
 use crate::providers::userpilot::start::{Start, StartJob};
@@ -147,24 +148,20 @@ pub async fn wait<T: Transport>(
 ) -> Result<Job> {
     check_job_id("jobId", job_id)?;
     let deadline = opts.timeout_ms.map(|ms| t.now_ms() + ms);
-    let mut schedule = PollSchedule::new(opts.initial_ms, opts.max_ms, deadline);
+    let schedule = PollSchedule::new(opts.initial_ms, opts.max_ms, deadline);
+    let mut w = WaitJob::new(&session.base_url, job_id, schedule)?;
     loop {
         t.check_aborted()?;
-        let left = deadline.map(|d| (d - t.now_ms()).max(0.0));
-        let job = within(t, left, get_job(t, session, job_id)).await?;
-        on_progress(&job);
-        match job.status {
-            JobStatus::Completed => return Ok(job),
-            JobStatus::Failed => {
-                return Err(Error::new(ErrorKind::JobFailed {
-                    job_id: job.job_id,
-                    state: "failed".into(),
-                }))
+        match w.poll(t.now_ms())? {
+            Step::Done(job) => return Ok(job),
+            Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
+            Step::Send(req) => {
+                let left = w.poll_timeout(t.now_ms());
+                let job = within(t, left, read(t, session, req, Job::parse)).await?;
+                on_progress(&job);
+                w.handle_job(job, t.now_ms())?;
             }
-            _ => {}
         }
-        let d = schedule.next_delay(t.now_ms())?;
-        t.sleep(d).await?;
     }
 }
 
