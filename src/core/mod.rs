@@ -1,7 +1,10 @@
 //! Sans-IO building blocks: no clock, no fetch, no JavaScript. Time comes in as `now_ms`.
 
 pub mod auth;
+pub mod dedupe;
+pub mod download;
 pub mod http;
+pub mod policy;
 pub mod poll;
 pub mod quota;
 pub mod retry;

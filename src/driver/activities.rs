@@ -1,6 +1,9 @@
 //! The Raw Activity Data run: create jobs, poll them, and download completed jobs' fragments in
 //! parallel, parsing each as JSON Lines while it arrives.
 //!
+//! The ordered-download machine (core/download.rs) makes every download decision below; this
+//! file moves its requests, bodies and timers and parses the head fragment.
+//!
 //! Order and exactly-once: fragments are fetched up to `concurrency` at a time, but only the
 //! next one in order (the head) is parsed and delivered; the others read ahead into a buffer of
 //! at most `read_ahead_bytes` each and then wait (their connection is simply not read), so memory
@@ -15,29 +18,31 @@
 //! `results_size`, so a short body is an error, never a short success.
 
 use super::inflight::InFlight;
-use super::{read_answer, send, send_small, within, Response, Session};
-use crate::core::http::{error_instead_of_data, HttpRequest};
-use crate::core::retry::Backoff;
+use super::{body_length, read_answer, send, send_small, within, Response, Session};
+use crate::core::download::{
+    Action, Config, Failed, OrderedDownload, PartPhase, State as DownloadState,
+};
+use crate::core::http::{error_instead_of_data, HttpRequest, Method};
+use crate::core::policy::{classify, Stage, Verdict};
+use crate::core::retry::{Backoff, RetryPolicy};
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener, LateField};
 use crate::parse::jsonl::LineError;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
+use crate::providers::backstory::activities::create::CreateJob;
 use crate::providers::backstory::activities::schema::activity_columns;
 use crate::providers::backstory::activities::{
-    fragment_request, get_request, list_request, parse_job_list, plan_windows, Action,
+    fragment_request, get_request, list_request, parse_job_list, plan_windows, Action as Next,
     ExportRequest, FragmentPath, FragmentPlan, Job, JobParams, JobState, JobWatch, PollBackoff,
     Refusal, Scheduler, SizeCheck, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_QUEUED,
 };
 use crate::transport::{Body, ResponseHead, Transport};
-use std::collections::VecDeque;
 
 /// Data errors kept in full; past this only their count grows.
 const MAX_KEPT_ERRORS: usize = 1000;
 /// Bytes of a plain-JSON data answer read to tell an error body from data.
 const ERROR_BODY_PEEK: usize = 64 * 1024;
-/// Refusals of a new job (the vendor's queue full) tolerated in a row while none of ours runs.
-const MAX_REFUSALS: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputKind {
@@ -291,6 +296,23 @@ pub trait ActivitySink {
     /// A job was created or changed state.
     fn job(&mut self, window: usize, job: &Job);
     fn progress(&mut self, p: &Progress);
+    /// Where the download stands after each delivery: saved, it lets [`download_from`] continue
+    /// it later without repeating or losing a line.
+    fn checkpoint(&mut self, _at: &DownloadCheckpoint) {}
+}
+
+/// Where one job's download stands (issue 18's `--resume`): ids, counts and offsets, never
+/// data. Fragments before `download.head` are delivered in full; of the head, lines through
+/// `lines` (records, CSV) or its first `bytes` (raw output). `bytes_before`: the bytes of the
+/// fragments done, for the check against the job's `results_size`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DownloadCheckpoint {
+    pub version: u32,
+    pub job_id: String,
+    pub download: DownloadState,
+    pub lines: u64,
+    pub bytes: u64,
+    pub bytes_before: u64,
 }
 
 // ------------------------------------------------------------------------- jobs
@@ -307,44 +329,26 @@ async fn read_job<T: Transport>(t: &T, session: &Session, req: HttpRequest) -> R
     .await
 }
 
-/// How far behind ours the vendor's clock may run when a job whose create answer was lost is
-/// looked for in the job list. An identical job someone made this shortly before is adopted too:
-/// its data is the same range, at most this much older.
-const CREATE_CLOCK_SLACK_MS: f64 = 120_000.0;
-
-/// `POST /jobs`, never sent blindly a second time (that could make a second job). When an
-/// attempt's outcome is unknown (a 5xx, a dropped connection, an answer that is not a job), the
-/// job list is read: a job with these parameters created since the attempt is the one it made
-/// and is returned; only when there is none is the request sent again, within the retry budget.
+/// `POST /jobs`, never sent blindly a second time (that could make a second job): the
+/// [`CreateJob`] machine decides when to read the job list and adopt, when to ask again.
 /// A refusal (429: the vendor's queue is full; any other 4xx) comes back as it came.
 pub async fn create_job<T: Transport>(t: &T, session: &Session, params: &JobParams) -> Result<Job> {
-    let mut backoff = Backoff::new(session.retry, (t.now_ms() as u64) ^ 0x6A09_E667_F3BC_C909);
+    let backoff = Backoff::new(session.retry, (t.now_ms() as u64) ^ 0x6A09_E667_F3BC_C909);
+    let mut create = CreateJob::new(&session.base_url, *params, backoff);
     loop {
-        let sent_at = t.now_ms();
-        let err = match read_job(t, session, params.create_request(&session.base_url)).await {
-            Ok(job) => return Ok(job),
-            Err(e) if create_outcome_unknown(&e) => e,
-            Err(e) => return Err(e),
-        };
-        // A list that fails too leaves the outcome unknown: an error beats a second job.
-        let jobs = list_jobs(t, session).await.map_err(|_| err.clone())?;
-        let since = sent_at - CREATE_CLOCK_SLACK_MS;
-        if let Some(job) = jobs.into_iter().find(|j| j.matches_request(params, since)) {
-            return Ok(job);
+        match create.poll(t.now_ms())? {
+            Step::Done(job) => return Ok(job),
+            Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
+            Step::Send(req) if req.method == Method::Post => {
+                create.handle_created(read_job(t, session, req).await)
+            }
+            Step::Send(req) => {
+                let listed = send_small(t, session, req)
+                    .await
+                    .and_then(|r| parse_job_list(&r.body));
+                create.handle_listed(listed, t.now_ms())
+            }
         }
-        match backoff.next_delay(&err) {
-            Some(ms) => t.sleep(ms as f64).await?,
-            None => return Err(err),
-        }
-    }
-}
-
-/// A create failure after which the job may exist all the same.
-fn create_outcome_unknown(e: &Error) -> bool {
-    match e.kind() {
-        ErrorKind::Network { .. } | ErrorKind::Timeout | ErrorKind::Decode { .. } => true,
-        ErrorKind::Http { status, .. } => *status >= 500,
-        _ => false,
     }
 }
 
@@ -381,7 +385,7 @@ pub async fn wait_job<T: Transport>(
             Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
             Step::Send(req) => {
                 let job = within(t, left(t, deadline), read_job(t, session, req)).await?;
-                if watch.accept(job, t.now_ms())? {
+                if watch.handle_job(job, t.now_ms())? {
                     on_change(watch.job());
                 }
             }
@@ -540,34 +544,23 @@ impl Emitter {
 
 // ------------------------------------------------------------------------- fragments
 
-struct Frag<B> {
+/// What the driver knows of a fragment beyond the download machine's part.
+struct Frag {
     index: Option<u32>,
-    queue: VecDeque<Vec<u8>>,
-    queued: usize,
-    /// An open body with no read in flight.
-    body: Option<B>,
-    busy: bool,
-    ended: bool,
-    expected: Option<u64>,
-    received: u64,
-    last_byte: Option<u8>,
-    retries: u32,
-    /// The body was fetched again: whoever consumed part of it must skip what it delivered.
-    restarted: bool,
     /// Lines delivered or reported, once the fragment is done.
     lines: u64,
     /// Asked for past the job's declared fragments (see `FragmentPlan::next_probe`).
     probe: bool,
-    /// The URL form its last request used.
+    /// The URL form its last request used, and the one to use next if a refusal named it.
     path: FragmentPath,
-    backoff: Backoff,
-    state: FragmentState,
+    next_path: Option<FragmentPath>,
 }
 
 enum Ev<B> {
     Sent(Result<Response<B>>),
     Read(B, Result<Option<Vec<u8>>>),
-    Slept(Result<()>),
+    /// A restart deadline passed.
+    Timer(Result<()>),
 }
 
 /// Parses and delivers the head fragment.
@@ -579,15 +572,26 @@ struct Head {
     /// skip because an earlier body delivered them.
     consumed: u64,
     skip: u64,
+    /// The last line of this fragment the sink took (for checkpoints).
+    delivered: u64,
 }
 
 impl Head {
+    /// Starts past what a saved run delivered of this fragment.
+    fn resume(&mut self, lines: u64, bytes: u64) {
+        self.skip_lines = lines;
+        self.delivered = lines;
+        self.parser.skip_through_line(lines);
+        self.skip = bytes;
+    }
+
     fn new(opts: &DownloadOptions) -> Self {
         Head {
             parser: JsonlParser::new(parser_options(opts)),
             skip_lines: 0,
             consumed: 0,
             skip: 0,
+            delivered: 0,
         }
     }
 }
@@ -603,30 +607,46 @@ fn parser_options(opts: &DownloadOptions) -> JsonlOptions {
     }
 }
 
+/// Names the job and fragment on the error, as fields and (for the messages people read) in
+/// its text.
 fn with_place(e: Error, at: Place<'_>) -> Error {
+    if e.place().job.is_some() {
+        return e;
+    }
     let frag = at
         .fragment
         .map(|k| format!(" fragment {k}"))
         .unwrap_or_default();
-    match e.kind() {
+    let kind = match e.kind() {
         ErrorKind::Decode {
             line,
             column,
             reason,
-        } => Error::decode(*line, *column, format!("job {}{frag}: {reason}", at.job_id)),
-        ErrorKind::Network { message } => {
-            Error::network(format!("job {}{frag}: {message}", at.job_id))
-        }
-        _ => e,
-    }
+        } => Some(ErrorKind::Decode {
+            line: *line,
+            column: *column,
+            reason: format!("job {}{frag}: {reason}", at.job_id),
+        }),
+        ErrorKind::Network { message } => Some(ErrorKind::Network {
+            message: format!("job {}{frag}: {message}", at.job_id),
+        }),
+        _ => None,
+    };
+    let e = match kind {
+        Some(k) => e.with_kind(k),
+        None => e,
+    };
+    e.in_job(at.job_id).in_fragment(at.fragment)
 }
 
 struct JobRun<'j> {
     window: usize,
     job: &'j Job,
+    resume: Option<&'j DownloadCheckpoint>,
 }
 
-/// Downloads one Completed job's data: fragments in parallel, delivered in order.
+/// Downloads one Completed job's data: fragments in parallel, delivered in order. The ordered
+/// download machine decides; this loop moves its requests, bodies and timers.
 async fn download_job<T: Transport, S: ActivitySink>(
     t: &T,
     session: &Session,
@@ -649,262 +669,226 @@ async fn download_job<T: Transport, S: ActivitySink>(
         ));
     }
     let mut urls = FragmentPlan::new(job);
-    let seed = (t.now_ms() as u64) ^ 0xA076_1D64_78BD_642F;
-    let new_frag = |i: usize, index: Option<u32>, probe: bool| Frag {
+    let new_frag = |index, probe| Frag {
         index,
-        queue: VecDeque::new(),
-        queued: 0,
-        body: None,
-        busy: false,
-        ended: false,
-        expected: None,
-        received: 0,
-        last_byte: None,
-        retries: 0,
-        restarted: false,
         lines: 0,
         probe,
         path: FragmentPath::Data,
-        backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64 * 0x9E37)),
-        state: FragmentState::Requested,
+        next_path: None,
     };
-    let mut frags: Vec<Frag<T::Body>> = urls
+    let mut frags: Vec<Frag> = urls
         .initial(job)
         .into_iter()
-        .enumerate()
-        .map(|(i, index)| new_frag(i, index, false))
+        .map(|i| new_frag(i, false))
         .collect();
-    let mut n = frags.len();
-    let concurrency = opts.concurrency.clamp(1, MAX_CONCURRENCY);
-    let cap = opts.read_ahead_bytes.max(1024);
-    let stall = opts.stall_timeout_ms;
-    let mut inflight: InFlight<'_, usize, Ev<T::Body>> = InFlight::new();
-    let mut started = 0usize;
-    let mut head = 0usize;
-    let mut consumer = Head::new(opts);
-    progress.phase = Phase::Downloading;
-    progress.window = run.window;
-    progress.job_id = Some(job.job_id.clone());
-    progress.results_size = job.results_size;
-    progress.fragments_total = n;
-    progress.fragments_done = 0;
-    report(sink, progress, &frags, head, started, true);
-    let request = |index: Option<u32>, form: FragmentPath| {
-        fragment_request(&session.base_url, &job.job_id, index, form)
+    let cfg = Config {
+        concurrency: opts.concurrency.clamp(1, MAX_CONCURRENCY),
+        read_ahead_bytes: opts.read_ahead_bytes.max(1024),
+        line_ended: true,
+        reopen: false,
+        signed: false,
+        retry: session.retry,
+        seed: (t.now_ms() as u64) ^ 0xA076_1D64_78BD_642F,
     };
-    loop {
-        t.check_aborted()?;
-        while started < n && started < head + concurrency {
-            let form = urls.path();
-            let req = request(frags.get(started).and_then(|f| f.index), form)?;
-            inflight.push(started, async move {
-                Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
-            });
-            if let Some(f) = frags.get_mut(started) {
-                f.busy = true;
-                f.path = form;
-            }
-            started += 1;
+    let mut m = OrderedDownload::new(cfg, frags.len());
+    let mut consumer = Head::new(opts);
+    let mut bytes_before = 0;
+    if let Some(cp) = run.resume {
+        if cp.version != 1 || cp.job_id != job.job_id || cp.download.parts < frags.len() {
+            return Err(Error::invalid(
+                "resumeFrom",
+                format!("is not a version 1 checkpoint of job {}", job.job_id),
+            ));
         }
-        for (k, f) in frags.iter_mut().enumerate().take(started).skip(head) {
-            if f.busy || f.ended || f.queued >= cap {
-                continue;
-            }
-            if let Some(mut body) = f.body.take() {
-                f.busy = true;
-                f.state = FragmentState::Reading;
-                inflight.push(k, async move {
-                    let r = within(t, stall, body.chunk()).await;
-                    Ev::Read(body, r)
-                });
-            }
-        }
-        if head >= n {
-            // Every fragment asked for is delivered: under the highest-index reading of
-            // `fragment` there is one more; the plan decides from the bytes whether to ask.
-            let received: u64 = frags.iter().map(|f| f.received).sum();
-            let last_empty = frags.last().is_some_and(|f| f.probe && f.received == 0);
+        // Probes past the declared fragments that the saved run had asked for.
+        while frags.len() < cp.download.parts {
             let next = frags
                 .iter()
                 .filter_map(|f| f.index)
                 .max()
                 .map_or(0, |k| k + 1);
-            match urls.next_probe(next, received, last_empty) {
-                Some(k) => {
-                    frags.push(new_frag(n, Some(k), true));
-                    n += 1;
-                    progress.fragments_total = n;
-                    continue;
-                }
-                None => break,
-            }
+            frags.push(new_frag(Some(next), true));
         }
-        let at = Place {
-            window: run.window,
-            job_id: &job.job_id,
-            fragment: frags.get(head).and_then(|f| f.index),
-        };
-        let Some(f) = frags.get_mut(head) else { break };
-        if std::mem::take(&mut f.restarted) {
-            restart_head(&mut consumer, opts);
-        }
-        if let Some(chunk) = f.queue.pop_front() {
-            f.queued -= chunk.len();
-            if f.queued < cap && f.state == FragmentState::Buffered {
-                f.state = FragmentState::Reading;
-            }
-            // Requests just pushed go out now, while the consumer takes this chunk.
-            inflight.kick().await;
-            consume(&mut consumer, chunk, at, opts, out, sink).await?;
-            sync_counts(progress, out);
-            report(sink, progress, &frags, head, started, false);
-            continue;
-        }
-        if f.ended && !f.busy {
-            finish_fragment(&mut consumer, at, out, sink).await?;
-            f.lines = consumer.parser.lines();
-            f.state = FragmentState::Done;
-            head += 1;
-            consumer = Head::new(opts);
-            progress.fragments_done = head;
-            sync_counts(progress, out);
-            report(sink, progress, &frags, head, started, true);
-            continue;
-        }
-        let Some((k, ev)) = inflight.next().await else {
-            return Err(Error::network(format!(
-                "internal: fragment {head} of job {} is waiting on nothing",
-                job.job_id
-            )));
-        };
-        let Some(f) = frags.get_mut(k) else { continue };
-        let at = Place {
-            window: run.window,
-            job_id: &job.job_id,
-            fragment: f.index,
-        };
-        f.busy = false;
-        let failure = match ev {
-            Ev::Sent(Ok(Response::Streaming(h, mut body))) => {
-                urls.answered(f.path);
-                f.expected = body_length(&h);
-                f.received = 0;
-                f.last_byte = None;
-                f.state = FragmentState::Reading;
-                match peek_error_body(&h, &mut body).await {
-                    Ok(Peek::Data(first)) => {
-                        if !first.is_empty() {
-                            f.received = first.len() as u64;
-                            f.last_byte = first.last().copied();
-                            f.queued += first.len();
-                            f.queue.push_back(first);
-                        }
-                        f.body = Some(body);
-                        None
-                    }
-                    Ok(Peek::Error(e)) | Err(e) => Some(e),
-                }
-            }
-            Ev::Sent(Ok(Response::Buffered(resp))) => {
-                match urls.refused(resp.status, f.path, f.probe) {
-                    Refusal::Retry(form) => {
-                        let req = request(f.index, form)?;
-                        f.busy = true;
-                        f.path = form;
-                        inflight.push(k, async move {
-                            Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
-                        });
-                        None
-                    }
-                    Refusal::End => {
-                        f.received = 0;
-                        f.ended = true;
-                        None
-                    }
-                    // `send` has already retried what may be retried.
-                    Refusal::Fail => {
-                        return Err(with_place(
-                            Error::from_status(
-                                resp.status,
-                                &resp.body,
-                                super::retry_after(&resp.headers, t.now_ms()),
-                            ),
-                            at,
-                        ))
-                    }
-                }
-            }
-            // Our stall timeout: fetched again like a body cut short. Other failures have
-            // already been retried by `send`.
-            Ev::Sent(Err(e)) if matches!(e.kind(), ErrorKind::Timeout) => Some(e),
-            Ev::Sent(Err(e)) => return Err(with_place(e, at)),
-            Ev::Read(body, Ok(Some(chunk))) => {
-                f.received += chunk.len() as u64;
-                f.last_byte = chunk.last().copied().or(f.last_byte);
-                f.queued += chunk.len();
-                if !chunk.is_empty() {
-                    f.queue.push_back(chunk);
-                }
-                f.state = if f.queued >= cap && k != head {
-                    FragmentState::Buffered
-                } else {
-                    FragmentState::Reading
-                };
-                f.body = Some(body);
-                None
-            }
-            Ev::Read(_, Ok(None)) => {
-                let short = match f.expected {
-                    // More than the length: a compressed length the runtime decoded past.
-                    Some(len) => (f.received < len)
-                        .then(|| format!("body cut short: {} of {len} bytes", f.received)),
-                    // Without a length, a body that stops inside a line was cut short; the
-                    // vendor's lines each end with a newline. The last try is accepted as is
-                    // (a short job is still caught by the results_size check).
-                    None => (f.last_byte.is_some_and(|b| b != b'\n')
-                        && f.retries < session.retry.max_retries)
-                        .then(|| "body ended inside a line".to_string()),
-                };
-                match short {
-                    Some(why) => Some(Error::network(why)),
-                    None => {
-                        f.ended = true;
-                        None
-                    }
-                }
-            }
-            Ev::Read(_, Err(e)) => Some(e),
-            Ev::Slept(r) => {
-                r?;
-                let form = urls.path();
-                let req = request(f.index, form)?;
-                f.busy = true;
-                f.path = form;
-                inflight.push(k, async move {
+        m = OrderedDownload::resume(cfg, &cp.download)?;
+        consumer.resume(cp.lines, cp.bytes);
+        bytes_before = cp.bytes_before;
+    }
+    let mut bodies: Vec<Option<T::Body>> = frags.iter().map(|_| None).collect();
+    let stall = opts.stall_timeout_ms;
+    let mut inflight: InFlight<'_, (usize, u32), Ev<T::Body>> = InFlight::new();
+    let mut timer: Option<f64> = None;
+    let retries_before = out.retries;
+    let checkpoint = |m: &OrderedDownload, h: &Head, before: u64| DownloadCheckpoint {
+        version: 1,
+        job_id: job.job_id.clone(),
+        download: m.state(),
+        lines: h.delivered,
+        bytes: h.consumed + h.skip,
+        bytes_before: before,
+    };
+    progress.phase = Phase::Downloading;
+    progress.window = run.window;
+    progress.job_id = Some(job.job_id.clone());
+    progress.results_size = job.results_size;
+    progress.fragments_total = frags.len();
+    progress.fragments_done = 0;
+    report(sink, progress, &m, &frags, true);
+    let place = |frags: &[Frag], k: usize| Place {
+        window: run.window,
+        job_id: &job.job_id,
+        fragment: frags.get(k).and_then(|f| f.index),
+    };
+    loop {
+        t.check_aborted()?;
+        match m.poll(t.now_ms()) {
+            Action::Open { part, ticket } => {
+                let Some(f) = frags.get_mut(part) else { break };
+                f.path = f.next_path.take().unwrap_or(urls.path());
+                let req = fragment_request(&session.base_url, &job.job_id, f.index, f.path)?;
+                inflight.push((part, ticket), async move {
                     Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
                 });
-                None
             }
-        };
-        if let Some(e) = failure {
-            // Fetch the fragment again from its start; drop what was read ahead of the consumer.
-            let Some(delay) = f.backoff.next_delay(&e) else {
-                return Err(with_place(e, at));
-            };
-            f.retries += 1;
-            out.retries += 1;
-            f.queue.clear();
-            f.queued = 0;
-            f.body = None;
-            f.ended = false;
-            f.restarted = true;
-            f.state = FragmentState::Retrying;
-            f.busy = true;
-            inflight.push(k, async move { Ev::Slept(t.sleep(delay as f64).await) });
-            report(sink, progress, &frags, head, started, true);
+            Action::Read { part, ticket } => {
+                let Some(mut body) = bodies.get_mut(part).and_then(Option::take) else {
+                    return Err(Error::network("internal: a fragment to read has no body"));
+                };
+                inflight.push((part, ticket), async move {
+                    let r = within(t, stall, body.chunk()).await;
+                    Ev::Read(body, r)
+                });
+            }
+            Action::Reset { .. } => restart_head(&mut consumer, opts),
+            Action::Deliver { part, chunk } => {
+                // Requests just pushed go out now, while the consumer takes this chunk.
+                inflight.kick().await;
+                let r = consume(&mut consumer, chunk, place(&frags, part), opts, out, sink).await;
+                sink.checkpoint(&checkpoint(&m, &consumer, bytes_before));
+                r?;
+                sync_counts(progress, out);
+                report(sink, progress, &m, &frags, false);
+            }
+            Action::Finish { part } => {
+                finish_fragment(&mut consumer, place(&frags, part), out, sink).await?;
+                if let Some(f) = frags.get_mut(part) {
+                    f.lines = consumer.parser.lines();
+                }
+                bytes_before += m.part(part).map_or(0, |p| p.received);
+                m.handle_finished(part);
+                consumer = Head::new(opts);
+                sink.checkpoint(&checkpoint(&m, &consumer, bytes_before));
+                progress.fragments_done = m.head();
+                sync_counts(progress, out);
+                report(sink, progress, &m, &frags, true);
+            }
+            Action::Done => {
+                // Every fragment asked for is delivered: under the highest-index reading of
+                // `fragment` there is one more; the plan decides from the bytes whether to ask.
+                let last_empty = frags.last().is_some_and(|f| f.probe)
+                    && m.parts().last().is_some_and(|p| p.received == 0);
+                let next = frags
+                    .iter()
+                    .filter_map(|f| f.index)
+                    .max()
+                    .map_or(0, |k| k + 1);
+                match urls.next_probe(next, bytes_before, last_empty) {
+                    Some(k) => {
+                        frags.push(new_frag(Some(k), true));
+                        bodies.push(None);
+                        m.push_part();
+                        progress.fragments_total = frags.len();
+                    }
+                    None => break,
+                }
+            }
+            Action::Renew => {
+                return Err(Error::network(
+                    "internal: fragment URLs are not signed, yet a renewal was asked for",
+                ))
+            }
+            Action::Idle => {
+                if let Some(until) = m.poll_timeout() {
+                    if timer.is_none_or(|armed| until < armed) {
+                        timer = Some(until);
+                        let ms = (until - t.now_ms()).max(0.0);
+                        inflight.push((usize::MAX, 0), async move { Ev::Timer(t.sleep(ms).await) });
+                    }
+                }
+                let Some(((k, ticket), ev)) = inflight.next().await else {
+                    return Err(Error::network(format!(
+                        "internal: fragment {} of job {} is waiting on nothing",
+                        m.head(),
+                        job.job_id
+                    )));
+                };
+                let at = place(&frags, k);
+                let now = t.now_ms();
+                let restarts = m.restarts();
+                match ev {
+                    Ev::Timer(r) => {
+                        r?;
+                        timer = None;
+                    }
+                    Ev::Sent(Ok(Response::Streaming(h, mut body))) => {
+                        if !m.handle_opened(k, ticket, body_length(&h)) {
+                            continue;
+                        }
+                        if let Some(f) = frags.get(k) {
+                            urls.answered(f.path);
+                        }
+                        match peek_error_body(&h, &mut body).await {
+                            Ok(Peek::Data(first)) => {
+                                m.handle_chunk(k, ticket, first);
+                                bodies[k] = Some(body);
+                            }
+                            Ok(Peek::Error(e)) | Err(e) => m
+                                .handle_failure(k, ticket, Failed::Body, e, now)
+                                .map_err(|e| with_place(e, at))?,
+                        }
+                    }
+                    Ev::Sent(Ok(Response::Buffered(resp))) => {
+                        let Some(f) = frags.get_mut(k) else { continue };
+                        match urls.refused(resp.status, f.path, f.probe) {
+                            Refusal::Retry(form) => {
+                                f.next_path = Some(form);
+                                m.handle_moved(k, ticket);
+                            }
+                            Refusal::End => {
+                                m.handle_opened(k, ticket, None);
+                                m.handle_end(k, ticket, now)?;
+                            }
+                            // `send` has already retried what may be retried.
+                            Refusal::Fail => {
+                                let ra = super::retry_after(&resp.headers, now);
+                                let e = Error::from_status(resp.status, &resp.body, ra);
+                                return Err(with_place(e, at));
+                            }
+                        }
+                    }
+                    Ev::Sent(Err(e)) => m
+                        .handle_failure(k, ticket, Failed::Open, e, now)
+                        .map_err(|e| with_place(e, at))?,
+                    Ev::Read(body, Ok(Some(chunk))) => {
+                        if m.handle_chunk(k, ticket, chunk) {
+                            bodies[k] = Some(body);
+                        }
+                    }
+                    Ev::Read(_, Ok(None)) => m
+                        .handle_end(k, ticket, now)
+                        .map_err(|e| with_place(e, at))?,
+                    Ev::Read(_, Err(e)) => m
+                        .handle_failure(k, ticket, Failed::Body, e, now)
+                        .map_err(|e| with_place(e, at))?,
+                }
+                if m.restarts() != restarts {
+                    out.retries = retries_before + m.restarts();
+                    report(sink, progress, &m, &frags, true);
+                }
+            }
         }
     }
-    let received: u64 = frags.iter().map(|f| f.received).sum();
+    // Every fragment is done: their bytes, the saved run's included.
+    let received = bytes_before;
     match urls.check_size(received) {
         SizeCheck::Ok => {}
         SizeCheck::More {
@@ -922,43 +906,30 @@ async fn download_job<T: Transport, S: ActivitySink>(
                 received: Some(received),
             });
             progress.warnings = out.warnings.clone();
-            report(sink, progress, &frags, head, started, true);
+            report(sink, progress, &m, &frags, true);
         }
         SizeCheck::Fewer { announced, .. } => {
             return Err(Error::network(format!(
                 "job {}: received {received} bytes of data but the job reported results_size {announced}; {} records were delivered{}",
                 job.job_id,
                 out.records,
-                unsized_fragments(&frags)
+                unsized_fragments(&m, &frags)
             )));
         }
     }
     Ok(())
 }
 
-/// The length of the body as it will be read: `Content-Length`, unless the answer is
-/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
-/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
-fn body_length(h: &ResponseHead) -> Option<u64> {
-    let encoded = h
-        .header("content-encoding")
-        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-    if encoded {
-        return None;
-    }
-    h.header("content-length")
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// The fragments that came without a `Content-Length`: when the total falls short, one of them
 /// was cut at a line end (any other cut is caught and fetched again), so the error names them
 /// and where each stopped.
-fn unsized_fragments<B>(frags: &[Frag<B>]) -> String {
+fn unsized_fragments(m: &OrderedDownload, frags: &[Frag]) -> String {
     let list: Vec<String> = frags
         .iter()
+        .zip(m.parts())
         // A probe past the end that found nothing holds no data to doubt.
-        .filter(|f| f.expected.is_none() && !(f.probe && f.received == 0))
-        .map(|f| match f.index {
+        .filter(|(f, p)| p.expected.is_none() && !(f.probe && p.received == 0))
+        .map(|(f, _)| match f.index {
             Some(k) => format!("fragment {k} (ended after line {})", f.lines),
             None => format!("the data (ended after line {})", f.lines),
         })
@@ -1047,13 +1018,16 @@ async fn consume<S: ActivitySink>(
     let pushed = h.parser.push(&chunk);
     out.line_errors(at, &mut h.parser);
     if opts.output == OutputKind::Raw && pushed.is_ok() {
-        h.consumed += n;
         sink.deliver(at, Delivery::Raw(chunk)).await?;
+        // Counted once taken: a checkpoint never claims bytes the sink refused.
+        h.consumed += n;
     }
     // In strict mode the records before the bad line are still delivered, so the error's line
     // says exactly where delivery stopped.
     while let Some(b) = h.parser.take_pending() {
+        let last = b.last_line();
         out.batch(at, b, sink).await?;
+        h.delivered = h.delivered.max(last);
     }
     pushed.map_err(|e| with_place(e, at))?;
     out.bytes += n;
@@ -1080,21 +1054,34 @@ fn sync_counts(p: &mut Progress, out: &Emitter) {
     p.rows = out.rows;
 }
 
-fn report<S: ActivitySink, B>(
+fn report<S: ActivitySink>(
     sink: &mut S,
     p: &mut Progress,
-    frags: &[Frag<B>],
-    head: usize,
-    started: usize,
+    m: &OrderedDownload,
+    frags: &[Frag],
     significant: bool,
 ) {
     p.fragments.clear();
-    for f in frags.iter().take(started).skip(head) {
+    let head = m.head();
+    for (i, (f, part)) in frags.iter().zip(m.parts()).enumerate() {
+        if i < head || !m.window().contains(&i) || !part.opened_once() {
+            continue;
+        }
+        let state = match part.phase {
+            PartPhase::Waiting | PartPhase::Opening if part.restarts > 0 => FragmentState::Retrying,
+            PartPhase::Waiting | PartPhase::Opening => FragmentState::Requested,
+            PartPhase::Reading if i != head && part.queued() >= m.config().read_ahead_bytes => {
+                FragmentState::Buffered
+            }
+            PartPhase::Reading | PartPhase::Ended => FragmentState::Reading,
+            PartPhase::Backoff | PartPhase::NeedsLink => FragmentState::Retrying,
+            PartPhase::Done => FragmentState::Done,
+        };
         p.fragments.push(FragmentProgress {
             index: f.index,
-            state: f.state,
-            bytes: f.received,
-            retries: f.retries,
+            state,
+            bytes: part.received,
+            retries: part.restarts,
         });
     }
     p.significant = significant;
@@ -1133,6 +1120,20 @@ pub async fn download<T: Transport, S: ActivitySink>(
     opts: &DownloadOptions,
     sink: &mut S,
 ) -> Result<ExportOutcome> {
+    download_from(t, session, job, wait, opts, None, sink).await
+}
+
+/// [`download`], continuing from a checkpoint a sink saved: the fragments and lines it covers
+/// are skipped. The outcome counts what this run delivered.
+pub async fn download_from<T: Transport, S: ActivitySink>(
+    t: &T,
+    session: &Session,
+    job: Job,
+    wait: &WaitOptions,
+    opts: &DownloadOptions,
+    resume_from: Option<&DownloadCheckpoint>,
+    sink: &mut S,
+) -> Result<ExportOutcome> {
     opts.validate()?;
     let mut progress = empty_progress(1);
     let job = if job.state.is_terminal() {
@@ -1151,6 +1152,7 @@ pub async fn download<T: Transport, S: ActivitySink>(
         JobRun {
             window: 0,
             job: &job,
+            resume: resume_from,
         },
         opts,
         &mut out,
@@ -1208,9 +1210,9 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
         progress.jobs_active = sched.active();
         progress.jobs_running = sched.running();
         progress.windows_done = sched.done();
-        match sched.next(now) {
-            Action::Done => break,
-            Action::Create(w) => {
+        match sched.poll(now) {
+            Next::Done => break,
+            Next::Create(w) => {
                 let Some(params) = sched.window(w).copied() else {
                     break;
                 };
@@ -1218,19 +1220,24 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                 match within(t, left(t, deadline), create_job(t, session, &params)).await {
                     Ok(job) => {
                         sink.job(w, &job);
-                        sched.created(w, job, t.now_ms())?;
+                        sched.handle_created(w, job, t.now_ms())?;
                     }
-                    Err(e) if e.status() == Some(429) => {
-                        // The vendor's queue is full (other callers' jobs count too).
-                        if sched.refusals() >= MAX_REFUSALS && sched.active() == 0 {
-                            return Err(e);
+                    Err(e) => {
+                        let stage = Stage::QueueFull {
+                            refusals: sched.refusals(),
+                            active: sched.active(),
+                        };
+                        let mut no_budget = Backoff::new(RetryPolicy::none(), 0);
+                        match classify(&e, stage, &mut no_budget) {
+                            Verdict::Retry { .. } => {
+                                sched.handle_refused(t.now_ms(), e.retry_after_ms())
+                            }
+                            _ => return Err(e),
                         }
-                        sched.refused(t.now_ms(), e.retry_after_ms());
                     }
-                    Err(e) => return Err(e),
                 }
             }
-            Action::Poll(w) => {
+            Next::Poll(w) => {
                 let Some(id) = sched.job(w).map(|j| j.job_id.clone()) else {
                     continue;
                 };
@@ -1241,14 +1248,14 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     // Reported before a Failed state ends the run, so the caller sees it.
                     sink.job(w, &job);
                 }
-                if sched.polled(w, job, t.now_ms())? {
+                if sched.handle_polled(w, job, t.now_ms())? {
                     progress.jobs_active = sched.active();
                     progress.jobs_running = sched.running();
                     progress.significant = true;
                     sink.progress(&progress);
                 }
             }
-            Action::Download(w) => {
+            Next::Download(w) => {
                 let Some(job) = sched.job(w).cloned() else {
                     break;
                 };
@@ -1258,6 +1265,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     JobRun {
                         window: w,
                         job: &job,
+                        resume: None,
                     },
                     &opts.download,
                     &mut out,
@@ -1265,10 +1273,10 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                     sink,
                 )
                 .await?;
-                sched.downloaded(w);
+                sched.handle_downloaded(w);
                 jobs.push(job);
             }
-            Action::Wait { until_ms } => {
+            Next::Wait { until_ms } => {
                 if deadline.is_some_and(|d| now >= d) {
                     return Err(Error::new(ErrorKind::Timeout));
                 }

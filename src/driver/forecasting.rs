@@ -5,6 +5,7 @@
 use super::inflight::InFlight;
 use super::{retry_after, send, Response, Session};
 use crate::core::http::find_header;
+use crate::core::policy::{classify, Stage, Verdict};
 use crate::core::retry::Backoff;
 use crate::error::{Error, Result};
 use crate::providers::backstory::forecasting::pages::bad_answer;
@@ -178,9 +179,10 @@ async fn fetch_page<T: Transport>(
                 Ok(Err((e, true))) => (e, Error::network(format!("page {page} was cut short"))),
                 Ok(Err((e, false))) => return Err(e),
             };
-        match backoff.next_delay(&retry_as) {
-            Some(d) => t.sleep(d as f64).await?,
-            None => return Err(err),
+        // A page read is repeatable (it spends no allowance).
+        match classify(&retry_as, Stage::Request { idempotent: true }, &mut backoff) {
+            Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await?,
+            _ => return Err(err),
         }
     }
 }
@@ -210,7 +212,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
         t.check_aborted()?;
         let ready = planner.next_ready();
         let mut started = false;
-        while let Some(p) = planner.next_fetch() {
+        while let Some(p) = planner.poll_fetch() {
             inflight.push(p, fetch_page(t, session, query, &opts.path, p, &method));
             started = true;
         }
@@ -239,7 +241,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
             ));
         };
         let mut page = fetched?;
-        let accepted = planner.on_page(p, page.headers, page.records.len(), page.status)?;
+        let accepted = planner.handle_page(p, page.headers, page.records.len(), page.status)?;
         // As the plan read them (a page size the vendor capped without X-Limit is applied).
         page.headers = accepted.headers;
         if let Some(change) = accepted.change {

@@ -3,6 +3,7 @@
 
 use crate::core::auth::{AuthedCall, ClientCredentials, Secret, TokenCache};
 use crate::core::http::{error_instead_of_data, join_url, HttpRequest, HttpResponse};
+use crate::core::policy::{classify, Stage, Verdict};
 use crate::core::retry::{parse_retry_after, Backoff, RetryPolicy};
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
@@ -106,6 +107,20 @@ pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The length of the body as it will be read: `Content-Length`, unless the answer is
+/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
+/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
+pub(crate) fn body_length(h: &ResponseHead) -> Option<u64> {
+    let encoded = h
+        .header("content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded {
+        return None;
+    }
+    h.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
     crate::core::http::find_header(headers, "retry-after")
         .and_then(|v| parse_retry_after(v, now_ms))
@@ -172,8 +187,9 @@ pub async fn send<T: Transport>(
         let now = t.now_ms();
         if r.idempotent && !resp.is_success() && resp.status != 401 {
             let err = Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now));
-            if let Some(delay) = backoff.next_delay(&err) {
-                t.sleep(delay as f64).await?;
+            let stage = Stage::Request { idempotent: true };
+            if let Verdict::Retry { delay_ms } = classify(&err, stage, &mut backoff) {
+                t.sleep(delay_ms as f64).await?;
                 continue;
             }
         }
@@ -211,8 +227,14 @@ async fn pause_or_fail<T: Transport>(
     backoff: &mut Backoff,
     err: Error,
 ) -> Result<()> {
-    match (r.idempotent, backoff.next_delay(&err)) {
-        (true, Some(delay)) => t.sleep(delay as f64).await,
+    match classify(
+        &err,
+        Stage::Request {
+            idempotent: r.idempotent,
+        },
+        backoff,
+    ) {
+        Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await,
         _ => Err(err),
     }
 }
@@ -272,8 +294,8 @@ where
                 Err(e) => return Err(e),
             },
         };
-        match (idempotent, backoff.next_delay(&err)) {
-            (true, Some(ms)) => t.sleep(ms as f64).await?,
+        match classify(&err, Stage::Request { idempotent }, &mut backoff) {
+            Verdict::Retry { delay_ms } => t.sleep(delay_ms as f64).await?,
             _ => return Err(err),
         }
     }

@@ -2,31 +2,34 @@
 //! plus the rows of a finished job: every presigned gzip file fetched with a bounded number in
 //! flight, inflated and parsed while it arrives, and delivered once, in file order.
 //!
-//! Downloads are one loop over [`InFlight`]: each in-flight future either opens a file or reads
-//! one chunk of it (owning the body and handing it back), so no file is read further ahead than
-//! its small queue allows and memory stays bounded by chunk size times concurrency. Only the
-//! first undelivered file (the head) is decoded; the others wait in their queues.
-//!
-//! A file that fails part way (a dropped connection, a truncated gzip stream) is fetched again
-//! from its start and the lines or rows already delivered are skipped, so nothing is lost or
-//! repeated. A 403 on a presigned URL means the link expired: the job is read again for fresh
-//! URLs, once per file; a second 403 after that is `LinkExpired`.
+//! Downloads run the ordered-download machine ([`OrderedDownload`], core/download.rs) over
+//! [`InFlight`]: each in-flight future either opens a file or reads one chunk of it (owning the
+//! body and handing it back). The machine decides what to open and read (no file further ahead
+//! than its queue allows, so memory stays bounded by chunk size times concurrency), what to
+//! deliver, and what a failure means (core/policy.rs): a file that fails part way (a dropped
+//! connection, a truncated gzip stream) is fetched again from its start and the lines or rows
+//! already delivered are skipped, so nothing is lost or repeated; a 403 on a presigned URL means
+//! the link expired: the job is read again for fresh URLs, once per file, and a second 403 after
+//! that is `LinkExpired`. Only the head file is decoded: gunzip, format sniffing and dedupe are
+//! small adapters between the machine's deliveries and the sink.
 
 use super::inflight::InFlight;
-use super::{read_answer, retry_after, send, within, Response, Session};
-use crate::core::retry::Backoff;
+use super::{body_length, read_answer, retry_after, send, within, Response, Session};
+use crate::core::dedupe::{event_id, SeenIds};
+use crate::core::download::{Action, Config, Failed, OrderedDownload, State as DownloadState};
+use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{
-    self, check_job_id, error_from_response, file_request, running_job, ArrayToLines, Created,
-    ExportParams, Format, Job, JobStatus, PollSchedule,
+    self, check_job_id, error_from_response, file_request, sniff, ArrayToLines, Created,
+    ExportParams, Format, Job, JobStatus, PollSchedule, Sniffed, WaitJob,
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
+use crate::providers::userpilot::start::{Start, StartJob};
 use crate::transport::{Body, Transport};
-use std::collections::{HashSet, VecDeque};
 
 /// An edge worker may hold 6 connections at once.
 pub const MAX_CONCURRENCY: usize = 6;
@@ -145,24 +148,20 @@ pub async fn wait<T: Transport>(
 ) -> Result<Job> {
     check_job_id("jobId", job_id)?;
     let deadline = opts.timeout_ms.map(|ms| t.now_ms() + ms);
-    let mut schedule = PollSchedule::new(opts.initial_ms, opts.max_ms, deadline);
+    let schedule = PollSchedule::new(opts.initial_ms, opts.max_ms, deadline);
+    let mut w = WaitJob::new(&session.base_url, job_id, schedule)?;
     loop {
         t.check_aborted()?;
-        let left = deadline.map(|d| (d - t.now_ms()).max(0.0));
-        let job = within(t, left, get_job(t, session, job_id)).await?;
-        on_progress(&job);
-        match job.status {
-            JobStatus::Completed => return Ok(job),
-            JobStatus::Failed => {
-                return Err(Error::new(ErrorKind::JobFailed {
-                    job_id: job.job_id,
-                    state: "failed".into(),
-                }))
+        match w.poll(t.now_ms())? {
+            Step::Done(job) => return Ok(job),
+            Step::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
+            Step::Send(req) => {
+                let left = w.poll_timeout(t.now_ms());
+                let job = within(t, left, read(t, session, req, Job::parse)).await?;
+                on_progress(&job);
+                w.handle_job(job, t.now_ms())?;
             }
-            _ => {}
         }
-        let d = schedule.next_delay(t.now_ms())?;
-        t.sleep(d).await?;
     }
 }
 
@@ -182,12 +181,9 @@ pub enum StartEvent<'a> {
     Progress(&'a Job),
 }
 
-/// Attempts at creating the job when the caller waits out other jobs: someone else may start one
-/// in the moment between theirs ending and ours being sent.
-const START_ATTEMPTS: u32 = 4;
-
 /// Starts an export. A 409 fails with `Conflict` naming the running job when the jobs list can
-/// tell, or, with `wait_for_running`, waits for that job and tries again.
+/// tell, or, with `wait_for_running`, waits for that job and tries again: the [`StartJob`]
+/// machine decides, this loop runs its requests and waits.
 pub async fn start<T: Transport>(
     t: &T,
     session: &Session,
@@ -196,66 +192,43 @@ pub async fn start<T: Transport>(
     on_event: &mut dyn FnMut(StartEvent<'_>),
 ) -> Result<Created> {
     let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
-    let mut unknown = PollSchedule::new(opts.wait.initial_ms, opts.wait.max_ms, deadline);
-    let mut attempt = 0;
+    let mut s = StartJob::new(
+        &session.base_url,
+        params,
+        opts.wait_for_running,
+        opts.wait.initial_ms,
+        opts.wait.max_ms,
+        deadline,
+    );
     loop {
-        attempt += 1;
         t.check_aborted()?;
-        let resp = match send(
-            t,
-            session,
-            params.create_request(&session.base_url),
-            &mut || {},
-        )
-        .await?
-        {
-            Response::Buffered(r) => r,
-            Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
-                status: head.status,
-                headers: head.headers,
-                body: super::read_all(&mut body, super::SMALL_BODY_LIMIT).await?,
-            },
-        };
-        if resp.is_success() {
-            return Created::parse(&resp.body);
-        }
-        if resp.status != 409 {
-            return Err(error_from_response(
-                &resp,
-                retry_after(&resp.headers, t.now_ms()),
-            ));
-        }
-        // Which job holds the lock: worth one more call, but its failure must not hide the 409.
-        let running = list_jobs(t, session)
-            .await
-            .ok()
-            .and_then(|jobs| running_job(&jobs).map(|j| j.job_id.clone()));
-        if !opts.wait_for_running || attempt >= START_ATTEMPTS {
-            return Err(Error::new(ErrorKind::Conflict {
-                running_job_id: running,
-            }));
-        }
-        on_event(StartEvent::WaitingFor(running.as_deref()));
-        let left = deadline.map(|d| (d - t.now_ms()).max(0.0));
-        let wait_opts = WaitOptions {
-            timeout_ms: left,
-            ..opts.wait
-        };
-        match running {
-            Some(id) => {
-                match wait(t, session, &id, &wait_opts, &mut |j| {
+        match s.poll(t.now_ms())? {
+            Start::Done(created) => return Ok(created),
+            Start::Create(req) => {
+                let resp = match send(t, session, req, &mut || {}).await? {
+                    Response::Buffered(r) => r,
+                    Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
+                        status: head.status,
+                        headers: head.headers,
+                        body: super::read_all(&mut body, super::SMALL_BODY_LIMIT).await?,
+                    },
+                };
+                s.handle_created(&resp, retry_after(&resp.headers, t.now_ms()));
+            }
+            Start::List(_) => s.handle_listed(list_jobs(t, session).await),
+            Start::Conflicted { running } => on_event(StartEvent::WaitingFor(running.as_deref())),
+            Start::WaitFor { job_id, timeout_ms } => {
+                let wait_opts = WaitOptions {
+                    timeout_ms,
+                    ..opts.wait
+                };
+                let r = wait(t, session, &job_id, &wait_opts, &mut |j| {
                     on_event(StartEvent::Progress(j))
                 })
-                .await
-                {
-                    // The other job's failure ends it just as well: ours can start.
-                    Ok(_) => {}
-                    Err(e) if matches!(e.kind(), ErrorKind::JobFailed { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+                .await;
+                s.handle_waited(r.map(|_| ()));
             }
-            // The list could not tell which job runs: try again later.
-            None => t.sleep(unknown.next_delay(t.now_ms())?).await?,
+            Start::Wait { until_ms } => t.sleep((until_ms - t.now_ms()).max(0.0)).await?,
         }
     }
 }
@@ -286,9 +259,9 @@ pub async fn lookup_pages<T: Transport, S: PageSink>(
     sink: &mut S,
 ) -> Result<(u64, u64)> {
     let mut walk = CursorWalk::new(name, limit)?;
-    while let Some(req) = walk.next_request(&session.base_url) {
+    while let Some(req) = walk.poll_request(&session.base_url) {
         t.check_aborted()?;
-        let page = read(t, session, req?, |body| walk.accept(body)).await?;
+        let page = read(t, session, req?, |body| walk.handle_page(body)).await?;
         sink.page(page).await?;
     }
     Ok((walk.pages, walk.items))
@@ -376,6 +349,22 @@ pub trait RowsSink {
     /// With `flatten`: CSV text of JSON records (the header in the first piece).
     async fn flat(&mut self, file: FileRef<'_>, csv: String, rows: u64) -> Result<()>;
     fn progress(&mut self, p: &RowsProgress);
+    /// Where the run stands after each delivery: saved, it lets [`rows_from`] continue the run
+    /// later without repeating or losing a row.
+    fn checkpoint(&mut self, _at: &RowsCheckpoint) {}
+}
+
+/// Where a rows run stands (issue 18's `--resume`): ids, counts and offsets, never rows. The
+/// files before `download.head` are delivered in full; of the head file, JSON Lines through
+/// `line` and CSV data rows before `rows`. Events repeated across the resume point are not
+/// recognised by `dedupe` (the set of ids seen is not kept).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RowsCheckpoint {
+    pub version: u32,
+    pub job_id: String,
+    pub download: DownloadState,
+    pub line: u64,
+    pub rows: u64,
 }
 
 /// A malformed line (JSON Lines) or record (CSV) that was skipped or reported.
@@ -414,31 +403,6 @@ pub struct RowsOutcome {
     pub late_fields: Vec<(String, u64)>,
 }
 
-/// Ids already delivered. Userpilot's ids are 32 hex digits, kept as a u128; others as text.
-#[derive(Default)]
-struct Seen {
-    hex: HashSet<u128>,
-    other: HashSet<String>,
-}
-
-impl Seen {
-    /// `true` the first time an id is seen.
-    fn insert(&mut self, id: &str) -> bool {
-        if id.len() == 32 {
-            if let Ok(n) = u128::from_str_radix(id, 16) {
-                return self.hex.insert(n);
-            }
-        }
-        self.other.insert(id.to_string())
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct IdOnly<'a> {
-    #[serde(borrow, default)]
-    internal_event_id: Option<std::borrow::Cow<'a, str>>,
-}
-
 enum Parser {
     /// Format not known yet (an unusual file name): decided by the first byte.
     Unknown,
@@ -474,63 +438,48 @@ struct Delivered {
     duplicates: u64,
 }
 
-enum FileState {
-    /// Not requested (or to be requested again).
-    Waiting,
-    Opening,
-    Reading,
-    Ended,
-    Failed(Error),
-}
-
-struct FileRun<B> {
+/// What the driver knows of a file beyond the download machine's part.
+struct FileRun {
     filename: String,
     format: Option<Format>,
-    /// The generation of job reads its URL came from, and whether this file already caused one.
-    gen: u32,
-    renewed: bool,
-    /// Incremented on every fetch: a late answer to an abandoned fetch is recognised and dropped.
-    ticket: u32,
-    state: FileState,
-    queue: VecDeque<Vec<u8>>,
-    queued: usize,
-    body: Option<B>,
-    reading: bool,
+    /// The runtime decompresses its body.
     native: bool,
     /// The answer said `Content-Length: 0`.
     zero_length: bool,
-    restarts: u32,
-    backoff: Backoff,
 }
 
 enum Event<B> {
     Opened(Result<Response<B>>),
     Read(B, Result<Option<Vec<u8>>>),
+    /// A restart deadline passed.
+    Timer(Result<()>),
 }
 
-/// The presigned-link refusal the run can fix by reading the job again.
-fn is_link_refusal(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Auth { status: 403, .. } | ErrorKind::LinkExpired
-    )
-}
-
-/// A failure a fresh fetch of the same file may cure (a truncated stream is a network error).
-fn is_transient(e: &Error) -> bool {
-    e.is_retryable()
-}
-
+/// Names the file on the error, as a field and (for the messages people read) in its text.
 fn in_file(e: Error, filename: &str) -> Error {
-    match e.kind() {
+    if e.file().is_some() {
+        return e;
+    }
+    let kind = match e.kind() {
         ErrorKind::Decode {
             line,
             column,
             reason,
-        } => Error::decode(*line, *column, format!("{filename}: {reason}")),
-        ErrorKind::Network { message } => Error::network(format!("{filename}: {message}")),
-        _ => e,
-    }
+        } => Some(ErrorKind::Decode {
+            line: *line,
+            column: *column,
+            reason: format!("{filename}: {reason}"),
+        }),
+        ErrorKind::Network { message } => Some(ErrorKind::Network {
+            message: format!("{filename}: {message}"),
+        }),
+        _ => None,
+    };
+    let e = match kind {
+        Some(k) => e.with_kind(k),
+        None => e,
+    };
+    e.in_file(filename)
 }
 
 /// Rows `keep` selects, repacked (the CSV parser's batches are packed; a filtered one must be
@@ -564,13 +513,20 @@ fn retain_rows(b: &RowBatch, mut keep: impl FnMut(usize, &RowBatch) -> bool) -> 
 struct Run<'s, S: RowsSink> {
     opts: RowsOptions,
     sink: &'s mut S,
-    seen: Option<Seen>,
+    seen: Option<SeenIds>,
     flattener: Option<Flattener>,
     progress: RowsProgress,
     errors: Vec<RowsError>,
 }
 
 impl<S: RowsSink> Run<'_, S> {
+    /// The head file's decoder for a fresh fetch: what was delivered before is skipped.
+    fn fresh_decode(&self, f: &FileRun, done: &Delivered) -> Decode {
+        let mut d = self.new_decode(f.format, f.native, f.zero_length);
+        self.skip_delivered(&mut d, done);
+        d
+    }
+
     fn new_decode(&self, format: Option<Format>, native: bool, zero_length: bool) -> Decode {
         Decode {
             raw_in: 0,
@@ -616,19 +572,16 @@ impl<S: RowsSink> Run<'_, S> {
             return Ok(());
         }
         if let Parser::Unknown = d.parser {
-            let first = data.iter().find(|b| !b.is_ascii_whitespace());
-            let format = match first {
-                None => return Ok(()),
-                Some(b'{' | b'[') => Format::Json,
-                Some(_) => Format::Csv,
+            let Some(sniffed) = sniff(data) else {
+                return Ok(());
             };
-            d.parser = self.new_parser(Some(format));
+            d.parser = self.new_parser(Some(sniffed.format()));
             self.skip_delivered(d, done);
         }
         if !d.sniffed && matches!(d.parser, Parser::Json(_)) {
-            if let Some(&first) = data.iter().find(|b| !b.is_ascii_whitespace()) {
+            if let Some(sniffed) = sniff(data) {
                 d.sniffed = true;
-                if first == b'[' {
+                if sniffed == Sniffed::JsonArray {
                     d.array = Some(ArrayToLines::default());
                 }
             }
@@ -767,10 +720,7 @@ impl<S: RowsSink> Run<'_, S> {
             let mut list = Vec::with_capacity(batch.len());
             let mut dups = 0;
             for (line, text) in batch.iter_text() {
-                let id = serde_json::from_str::<IdOnly>(text)
-                    .ok()
-                    .and_then(|r| r.internal_event_id);
-                match id {
+                match event_id(text) {
                     Some(id) if !seen.insert(&id) => dups += 1,
                     _ => list.push((line, text)),
                 }
@@ -874,15 +824,18 @@ impl<S: RowsSink> Run<'_, S> {
             return self.deliver(file, d, done, Take::Last).await;
         }
         if d.raw_in == 0 && d.gz.is_some() {
-            return Err(Error::network(format!(
-                "{}: body ended before its first byte",
-                file.filename
-            )));
+            return Err(in_file(
+                Error::network("body ended before its first byte"),
+                file.filename,
+            ));
         }
         if let Some(gz) = &mut d.gz {
             if let Err(e) = gz.finish() {
                 return Err(if gz.is_truncated() {
-                    Error::network(format!("{}: body cut short: {e}", file.filename))
+                    in_file(
+                        Error::network(format!("body cut short: {e}")),
+                        file.filename,
+                    )
                 } else {
                     in_file(e, file.filename)
                 });
@@ -937,6 +890,24 @@ where
     T::Body: GunzipBody,
     S: RowsSink,
 {
+    rows_from(t, session, job_id, opts, None, sink).await
+}
+
+/// [`rows`], continuing from a checkpoint a sink saved: the files and lines it covers are
+/// skipped. The outcome counts what this run delivered.
+pub async fn rows_from<T, S>(
+    t: &T,
+    session: &Session,
+    job_id: &str,
+    opts: &RowsOptions,
+    resume_from: Option<&RowsCheckpoint>,
+    sink: &mut S,
+) -> Result<RowsOutcome>
+where
+    T: Transport,
+    T::Body: GunzipBody,
+    S: RowsSink,
+{
     check_job_id("jobId", job_id)?;
     if !(1..=MAX_CONCURRENCY).contains(&opts.concurrency) {
         return Err(Error::invalid(
@@ -968,32 +939,21 @@ where
         }
         _ => job = wait(t, session, job_id, &opts.wait, &mut |_| {}).await?,
     }
-    let seed = (t.now_ms() as u64) ^ 0x5851_F42D_4C95_7F2D;
-    let mut files: Vec<FileRun<T::Body>> = job
+    let files: Vec<FileRun> = job
         .presigned_urls
         .iter()
-        .enumerate()
-        .map(|(i, f)| FileRun {
+        .map(|f| FileRun {
             filename: f.filename.clone(),
             format: Format::of_filename(&f.filename),
-            gen: 0,
-            renewed: false,
-            ticket: 0,
-            state: FileState::Waiting,
-            queue: VecDeque::new(),
-            queued: 0,
-            body: None,
-            reading: false,
             native: false,
             zero_length: false,
-            restarts: 0,
-            backoff: Backoff::new(session.retry, seed.wrapping_add(i as u64)),
         })
         .collect();
+    let mut files = files;
     let mut run = Run {
         opts: opts.clone(),
         sink,
-        seen: opts.dedupe.then(Seen::default),
+        seen: opts.dedupe.then(SeenIds::default),
         flattener: opts.flatten.then(|| {
             Flattener::new(FlattenOptions {
                 columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
@@ -1007,23 +967,52 @@ where
         },
         errors: Vec::new(),
     };
-    let mut summaries: Vec<FileSummary> = Vec::with_capacity(files.len());
-    let mut gen = 0u32;
-    let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
-    let window = opts.concurrency;
-    let stall = opts.stall_timeout_ms;
-    let mut head = 0usize;
-    let mut decode: Option<Decode> = None;
+    let cfg = Config {
+        concurrency: opts.concurrency,
+        read_ahead_bytes: QUEUE_LIMIT,
+        line_ended: false,
+        reopen: true,
+        signed: true,
+        retry: session.retry,
+        seed: (t.now_ms() as u64) ^ 0x5851_F42D_4C95_7F2D,
+    };
+    let mut m = OrderedDownload::new(cfg, files.len());
     let mut done = Delivered::default();
+    if let Some(cp) = resume_from {
+        if cp.version != 1 || cp.job_id != job_id || cp.download.parts != files.len() {
+            return Err(Error::invalid(
+                "resumeFrom",
+                format!(
+                    "is not a version 1 checkpoint of job {job_id} and its {} files",
+                    files.len()
+                ),
+            ));
+        }
+        m = OrderedDownload::resume(cfg, &cp.download)?;
+        done.line = cp.line;
+        done.rows = cp.rows;
+        run.progress.files_done = m.head();
+    }
+    let checkpoint = |m: &OrderedDownload, done: &Delivered| RowsCheckpoint {
+        version: 1,
+        job_id: job_id.to_string(),
+        download: m.state(),
+        line: done.line,
+        rows: done.rows,
+    };
+    let mut bodies: Vec<Option<T::Body>> = files.iter().map(|_| None).collect();
+    let mut summaries: Vec<FileSummary> = Vec::with_capacity(files.len());
+    let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
+    let mut timer: Option<f64> = None;
+    let stall = opts.stall_timeout_ms;
+    let mut decode: Option<Decode> = None;
     run.sink.progress(&run.progress);
 
-    while head < files.len() {
+    loop {
         t.check_aborted()?;
-        // Open every file in the window that is not open, and read ahead where there is room.
-        let mut pushed = false;
-        let end = (head + window).min(files.len());
-        for (j, f) in files.iter_mut().enumerate().take(end).skip(head) {
-            if let FileState::Waiting = f.state {
+        match m.poll(t.now_ms()) {
+            Action::Open { part, ticket } => {
+                let Some(f) = files.get(part) else { break };
                 let url = job
                     .file(&f.filename)
                     .ok_or_else(|| {
@@ -1035,63 +1024,49 @@ where
                     })?
                     .clone();
                 let req = file_request(&url)?;
-                f.ticket += 1;
-                f.gen = gen;
-                f.state = FileState::Opening;
-                inflight.push((j, f.ticket), async move {
+                bodies[part] = None;
+                inflight.push((part, ticket), async move {
                     Event::Opened(within(t, stall, send(t, session, req, &mut || {})).await)
                 });
-                pushed = true;
             }
-            let room = if j == head {
-                f.queue.is_empty()
-            } else {
-                f.queued < QUEUE_LIMIT
-            };
-            if room && !f.reading {
-                if let Some(mut body) = f.body.take() {
-                    f.reading = true;
-                    inflight.push((j, f.ticket), async move {
-                        let r = within(t, stall, body.chunk()).await;
-                        Event::Read(body, r)
-                    });
-                    pushed = true;
+            Action::Read { part, ticket } => {
+                let Some(mut body) = bodies.get_mut(part).and_then(Option::take) else {
+                    return Err(Error::network("internal: a file to read has no body"));
+                };
+                inflight.push((part, ticket), async move {
+                    let r = within(t, stall, body.chunk()).await;
+                    Event::Read(body, r)
+                });
+            }
+            // Everything already delivered is skipped on the new fetch.
+            Action::Reset { .. } => decode = None,
+            Action::Deliver { part, chunk } => {
+                inflight.kick().await;
+                let Some(f) = files.get(part) else { break };
+                let file = FileRef {
+                    index: part,
+                    filename: &f.filename,
+                };
+                let d = decode.get_or_insert_with(|| run.fresh_decode(f, &done));
+                run.progress.bytes += chunk.len() as u64;
+                let r = run.chunk(file, d, &mut done, &chunk).await;
+                run.sink.progress(&run.progress);
+                run.sink.checkpoint(&checkpoint(&m, &done));
+                if let Err(e) = r {
+                    // A stream cut short is fetched again; anything else ends the run.
+                    let ticket = m.part(part).map_or(0, |p| p.ticket());
+                    m.handle_failure(part, ticket, Failed::Body, e, t.now_ms())?;
                 }
             }
-        }
-        if pushed {
-            inflight.kick().await;
-        }
-
-        let f = &mut files[head];
-        let file = FileRef {
-            index: head,
-            filename: &f.filename,
-        };
-        if let Some(chunk) = f.queue.pop_front() {
-            f.queued -= chunk.len();
-            let d = decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
-            run.progress.bytes += chunk.len() as u64;
-            let r = run.chunk(file, d, &mut done, &chunk).await;
-            run.sink.progress(&run.progress);
-            match r {
-                Ok(()) => continue,
-                Err(e) if is_transient(&e) => f.state = FileState::Failed(e),
-                Err(e) => return Err(e),
-            }
-        }
-        let f = &mut files[head];
-        let file = FileRef {
-            index: head,
-            filename: &f.filename,
-        };
-        match std::mem::replace(&mut f.state, FileState::Waiting) {
-            FileState::Ended if f.queue.is_empty() => {
-                let d =
-                    decode.get_or_insert_with(|| run.new_decode(f.format, f.native, f.zero_length));
+            Action::Finish { part } => {
+                let Some(f) = files.get(part) else { break };
+                let file = FileRef {
+                    index: part,
+                    filename: &f.filename,
+                };
+                let d = decode.get_or_insert_with(|| run.fresh_decode(f, &done));
                 match run.end(file, d, &mut done).await {
                     Ok(()) => {
-                        f.state = FileState::Ended;
                         summaries.push(FileSummary {
                             filename: f.filename.clone(),
                             format: f.format.or(match d.parser {
@@ -1101,113 +1076,92 @@ where
                             }),
                             records: done.records,
                             duplicates: done.duplicates,
-                            restarts: f.restarts,
+                            restarts: m.part(part).map_or(0, |p| p.restarts),
                         });
                         decode = None;
                         done = Delivered::default();
-                        head += 1;
-                        run.progress.files_done = head;
+                        m.handle_finished(part);
+                        run.progress.files_done = m.head();
                         run.sink.progress(&run.progress);
+                        run.sink.checkpoint(&checkpoint(&m, &done));
                     }
-                    Err(e) if is_transient(&e) => f.state = FileState::Failed(e),
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        let ticket = m.part(part).map_or(0, |p| p.ticket());
+                        m.handle_failure(part, ticket, Failed::Body, e, t.now_ms())?;
+                    }
                 }
-                continue;
             }
-            FileState::Failed(e) => {
-                if is_link_refusal(&e) {
-                    if f.gen == gen {
-                        if f.renewed {
-                            return Err(Error::new(ErrorKind::LinkExpired));
+            Action::Renew => {
+                // One read of the job renews every link at once.
+                job = get_job(t, session, job_id).await?;
+                m.handle_renewed();
+            }
+            Action::Done => break,
+            Action::Idle => {
+                if let Some(until) = m.poll_timeout() {
+                    if timer.is_none_or(|armed| until < armed) {
+                        timer = Some(until);
+                        let ms = (until - t.now_ms()).max(0.0);
+                        inflight.push(
+                            (usize::MAX, 0),
+                            async move { Event::Timer(t.sleep(ms).await) },
+                        );
+                    }
+                }
+                let Some(((k, ticket), event)) = inflight.next().await else {
+                    return Err(Error::network(
+                        "internal: no download in flight and the head file is not finished",
+                    ));
+                };
+                let now = t.now_ms();
+                let name = files.get(k).map_or("", |f| f.filename.as_str());
+                let failed = |e: Error| in_file(e, name);
+                match event {
+                    Event::Timer(r) => {
+                        r?;
+                        timer = None;
+                    }
+                    Event::Opened(Ok(Response::Streaming(head, mut body))) => {
+                        // A zero-byte file cannot go through a native gunzip (it would fail on
+                        // the missing header): it is read as it is, and is empty.
+                        let empty = head
+                            .header("content-length")
+                            .is_some_and(|v| v.trim() == "0");
+                        if !m.handle_opened(k, ticket, None) {
+                            continue;
                         }
-                        // One read of the job renews every link at once.
-                        job = get_job(t, session, job_id).await?;
-                        gen += 1;
-                        f.renewed = true;
-                        run.progress.renewals += 1;
+                        let native = !empty && opts.native_gunzip && body.gunzip_natively();
+                        // A natively inflated body is longer than its length says.
+                        let expected = if native { None } else { body_length(&head) };
+                        m.set_expected(k, expected);
+                        if let Some(f) = files.get_mut(k) {
+                            f.zero_length = empty;
+                            f.native = native;
+                        }
+                        bodies[k] = Some(body);
                     }
-                } else if is_transient(&e) {
-                    match f.backoff.next_delay(&e) {
-                        Some(ms) => t.sleep(ms as f64).await?,
-                        None => return Err(in_file(e, &f.filename)),
+                    Event::Opened(Ok(Response::Buffered(resp))) => {
+                        let e = file_error(&resp, now);
+                        m.handle_failure(k, ticket, Failed::Open, e, now)
+                            .map_err(failed)?
                     }
-                } else {
-                    return Err(in_file(e, &f.filename));
-                }
-                f.restarts += 1;
-                run.progress.restarts += 1;
-                f.queue.clear();
-                f.queued = 0;
-                f.body = None;
-                f.reading = false;
-                f.gen = gen;
-                // Everything already delivered is skipped on the new fetch.
-                decode = None;
-                // Files waiting behind the head whose links were refused start again too.
-                for g in files.iter_mut().skip(head + 1).take(window) {
-                    if let FileState::Failed(e) = &g.state {
-                        if is_link_refusal(e) && g.gen < gen {
-                            g.state = FileState::Waiting;
-                            g.gen = gen;
-                            g.queue.clear();
-                            g.queued = 0;
+                    Event::Opened(Err(e)) => m
+                        .handle_failure(k, ticket, Failed::Open, e, now)
+                        .map_err(failed)?,
+                    Event::Read(body, Ok(Some(chunk))) => {
+                        if m.handle_chunk(k, ticket, chunk) {
+                            bodies[k] = Some(body);
                         }
                     }
+                    Event::Read(_, Ok(None)) => m.handle_end(k, ticket, now).map_err(failed)?,
+                    Event::Read(_, Err(e)) => m
+                        .handle_failure(k, ticket, Failed::Body, e, now)
+                        .map_err(failed)?,
                 }
-                continue;
-            }
-            other => f.state = other,
-        }
-
-        // Nothing to do for the head until something arrives.
-        let Some(((j, ticket), event)) = inflight.next().await else {
-            return Err(Error::network(
-                "internal: no download in flight and the head file is not finished",
-            ));
-        };
-        let Some(g) = files.get_mut(j) else { continue };
-        if g.ticket != ticket {
-            continue;
-        }
-        match event {
-            Event::Opened(Ok(Response::Streaming(head, mut body))) => {
-                // A zero-byte file cannot go through a native gunzip (it would fail on the
-                // missing header): it is read as it is, and is empty.
-                let empty = head
-                    .header("content-length")
-                    .is_some_and(|v| v.trim() == "0");
-                g.zero_length = empty;
-                g.native = !empty && opts.native_gunzip && body.gunzip_natively();
-                g.body = Some(body);
-                g.state = FileState::Reading;
-            }
-            Event::Opened(Ok(Response::Buffered(resp))) => {
-                g.state = FileState::Failed(file_error(&resp, t.now_ms()));
-            }
-            Event::Opened(Err(e)) => g.state = FileState::Failed(e),
-            Event::Read(body, Ok(Some(chunk))) => {
-                g.reading = false;
-                g.queued += chunk.len();
-                g.queue.push_back(chunk);
-                g.body = Some(body);
-            }
-            Event::Read(_, Ok(None)) => {
-                g.reading = false;
-                g.state = FileState::Ended;
-            }
-            Event::Read(_, Err(e)) => {
-                g.reading = false;
-                g.state = FileState::Failed(e);
             }
         }
-        // A new fetch of the head must decode from scratch, skipping what was delivered.
-        if j == head && decode.is_none() {
-            let d = run.new_decode(g.format, g.native, g.zero_length);
-            decode = Some(d);
-            if let Some(d) = decode.as_mut() {
-                run.skip_delivered(d, &done);
-            }
-        }
+        run.progress.restarts = m.restarts();
+        run.progress.renewals = m.renewals();
     }
     let mut late_fields = Vec::new();
     if let Some(f) = &mut run.flattener {

@@ -21,6 +21,12 @@ export interface ExportErrorShape extends Error {
   jobId?: string;
   /** E_REDIRECT: the host the redirect pointed at, when the runtime showed it. */
   host?: string;
+  /** Activities: the fragment whose download failed. */
+  fragment?: number;
+  /** Userpilot: the file whose download failed. */
+  file?: string;
+  /** The failure this one was raised over. */
+  cause?: ExportErrorShape;
 }
 "#;
 
@@ -63,6 +69,26 @@ pub fn to_js(err: Error) -> JsValue {
         } => set(&v, "jobId", JsValue::from_str(id)),
         ErrorKind::Redirect { host: Some(h), .. } => set(&v, "host", JsValue::from_str(h)),
         _ => {}
+    }
+    // Where it happened, as fields (the message says it too, for people).
+    let place = err.place();
+    if let Some(job) = err.job() {
+        set(&v, "jobId", JsValue::from_str(job));
+    }
+    if let Some(k) = place.fragment {
+        set(&v, "fragment", JsValue::from(k));
+    }
+    if let Some(f) = &place.file {
+        set(&v, "file", JsValue::from_str(f));
+    }
+    if let Some(l) = place.line {
+        set(&v, "line", JsValue::from(l as f64));
+    }
+    if let Some(c) = place.column {
+        set(&v, "column", JsValue::from(c as f64));
+    }
+    if let Some(cause) = err.cause() {
+        set(&v, "cause", to_js(cause.clone()));
     }
     v
 }

@@ -7,8 +7,8 @@ use super::script::{block_on, Delay};
 use exportkit::core::auth::ClientCredentials;
 use exportkit::core::http::HttpRequest;
 use exportkit::driver::activities::{
-    download, run_export, ActivitySink, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
-    OutputKind, Place, Progress, WaitOptions,
+    download, download_from, run_export, ActivitySink, Delivery, DownloadCheckpoint,
+    DownloadOptions, ExportOptions, ExportOutcome, OutputKind, Place, Progress, WaitOptions,
 };
 use exportkit::driver::Session;
 use exportkit::providers::backstory::activities::{ExportRequest, Job, JobState};
@@ -1001,6 +1001,12 @@ fn a_malformed_line_is_reported_with_its_fragment_and_line_or_fails_in_strict_mo
     let (out, sink) = export_with_a_bad_line(OutputKind::Records, true);
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_DECODE");
+    // Where it stopped, as fields a caller can branch on.
+    let at = e.place();
+    assert_eq!(
+        (at.job.as_deref(), at.fragment, at.line),
+        (Some("job-0"), Some(2), Some(3))
+    );
     let msg = e.to_string();
     assert!(
         msg.starts_with("line 3, column ")
@@ -1075,4 +1081,108 @@ fn an_existing_job_is_waited_for_then_downloaded() {
         Job::from_value(&json!({"job_id": "old", "state": "Completed", "fragment": 1})).unwrap();
     let e = block_on(download(&v, &session(), job, &o.wait, &bad, &mut sink)).unwrap_err();
     assert_eq!(e.field(), Some("concurrency"));
+}
+
+/// Stops the download (an error from the sink) once `limit` records or bytes are in, keeping
+/// the last checkpoint it handed over.
+struct StopAfter {
+    inner: Collect,
+    limit: usize,
+    saved: Option<DownloadCheckpoint>,
+}
+
+impl ActivitySink for StopAfter {
+    async fn deliver(&mut self, at: Place<'_>, data: Delivery) -> Result<()> {
+        if self.inner.records.len() + self.inner.raw.len() >= self.limit {
+            return Err(Error::new(exportkit::ErrorKind::Aborted));
+        }
+        self.inner.deliver(at, data).await
+    }
+    fn job(&mut self, window: usize, job: &Job) {
+        self.inner.job(window, job)
+    }
+    fn progress(&mut self, p: &Progress) {
+        self.inner.progress(p)
+    }
+    fn checkpoint(&mut self, at: &DownloadCheckpoint) {
+        self.saved = Some(at.clone());
+    }
+}
+
+#[test]
+fn a_download_resumed_from_its_checkpoint_delivers_the_rest_once() {
+    let cases = [
+        (OutputKind::Records, [(1, 64), (7, 64), (23, 300), (29, 97)]),
+        (
+            OutputKind::Raw,
+            [(1, 64), (300, 64), (2500, 300), (4000, 97)],
+        ),
+    ];
+    for (output, limits) in cases {
+        for (limit, chunk) in limits {
+            let v = Vendor::new(10, 4, chunk);
+            v.jobs.borrow_mut().push(VJob {
+                id: "old".into(),
+                start_day: DAY0,
+                end_day: DAY0 + 2,
+                created: v.now.get() - 60_000.0,
+                started: Some(v.now.get() - 60_000.0),
+                fail: false,
+            });
+            let job = Job::from_value(&json!({"job_id": "old", "state": "Queued"})).unwrap();
+            let mut o = opts(2, output.clone());
+            o.download.batch_records = 3;
+            let mut first = StopAfter {
+                inner: Collect::default(),
+                limit,
+                saved: None,
+            };
+            let out = block_on(download(
+                &v,
+                &session(),
+                job.clone(),
+                &o.wait,
+                &o.download,
+                &mut first,
+            ));
+            let label = format!("{output:?} limit {limit} chunk {chunk}");
+            assert_eq!(out.unwrap_err().code(), "E_ABORTED", "{label}");
+            let saved = first.saved.clone().expect("a checkpoint");
+            let text = serde_json::to_string(&saved).unwrap();
+            let saved: DownloadCheckpoint = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                (saved.version, saved.job_id.as_str()),
+                (1, "old"),
+                "{label}"
+            );
+
+            let mut rest = Collect::default();
+            let out = block_on(download_from(
+                &v,
+                &session(),
+                job,
+                &o.wait,
+                &o.download,
+                Some(&saved),
+                &mut rest,
+            ))
+            .unwrap();
+            let all = v.lines(DAY0, DAY0 + 2);
+            if output == OutputKind::Raw {
+                let mut got = first.inner.raw.clone();
+                got.extend_from_slice(&rest.raw);
+                let want: String = all.iter().map(|l| format!("{l}\n")).collect();
+                assert_eq!(String::from_utf8(got).unwrap(), want, "{label}");
+            } else {
+                let mut got = first.inner.records.clone();
+                got.extend(rest.records);
+                assert_eq!(got, all, "{label}");
+                assert_eq!(
+                    out.records as usize + first.inner.records.len(),
+                    30,
+                    "{label}"
+                );
+            }
+        }
+    }
 }

@@ -6,8 +6,8 @@ use super::script::block_on;
 use exportkit::core::auth::Secret;
 use exportkit::core::http::HttpRequest;
 use exportkit::driver::userpilot::{
-    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsOptions, RowsOutcome, RowsProgress,
-    RowsSink, StartEvent, StartOptions, WaitOptions,
+    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsCheckpoint, RowsOptions, RowsOutcome,
+    RowsProgress, RowsSink, StartEvent, StartOptions, WaitOptions,
 };
 use exportkit::driver::Session;
 use exportkit::parse::csv::RowBatch;
@@ -505,6 +505,12 @@ fn a_gzip_stream_that_ends_early_is_fetched_again_never_a_short_success() {
     let e = out.unwrap_err();
     assert_eq!(e.code(), "E_NETWORK");
     assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
+    assert_eq!(e.file(), Some("2024-01-01.json.gz"));
+    assert_eq!(
+        e.to_string().matches("2024-01-01.json.gz").count(),
+        1,
+        "named once: {e}"
+    );
 }
 
 #[test]
@@ -716,6 +722,10 @@ fn malformed_lines_are_reported_with_file_and_line_or_fail_in_strict_mode() {
             assert_eq!(e.code(), "E_DECODE");
             assert!(e.to_string().contains("2024-01-01.json.gz"), "{e}");
             assert!(matches!(e.kind(), ErrorKind::Decode { line: 2, .. }), "{e}");
+            assert_eq!(
+                (e.file(), e.place().line),
+                (Some("2024-01-01.json.gz"), Some(2))
+            );
             assert_eq!(
                 sink.records.len(),
                 1,
@@ -1144,4 +1154,130 @@ fn a_job_read_that_never_answers_meets_the_wait_deadline() {
         },
     );
     assert_eq!(out.unwrap_err().code(), "E_TIMEOUT");
+}
+
+/// Stops the run (an error from the sink) once `limit` records are in, keeping the last
+/// checkpoint the run handed over.
+struct StopAfter {
+    inner: Collect,
+    limit: usize,
+    saved: Option<RowsCheckpoint>,
+}
+
+impl RowsSink for StopAfter {
+    async fn records(&mut self, file: FileRef<'_>, batch: JsonBatch) -> Result<()> {
+        if self.inner.records.len() >= self.limit {
+            return Err(Error::new(ErrorKind::Aborted));
+        }
+        self.inner.records(file, batch).await
+    }
+    async fn rows(&mut self, file: FileRef<'_>, header: &[String], batch: RowBatch) -> Result<()> {
+        self.inner.rows(file, header, batch).await
+    }
+    async fn flat(&mut self, file: FileRef<'_>, csv: String, rows: u64) -> Result<()> {
+        self.inner.flat(file, csv, rows).await
+    }
+    fn progress(&mut self, p: &RowsProgress) {
+        self.inner.progress(p)
+    }
+    fn checkpoint(&mut self, at: &RowsCheckpoint) {
+        self.saved = Some(at.clone());
+    }
+}
+
+#[test]
+fn a_run_resumed_from_its_checkpoint_delivers_the_rest_once() {
+    let files = |r: &Routes| {
+        serve_completed(
+            r,
+            1,
+            &[
+                (FILES[0], vec![chunked(&gzip(&jsonl(0, 100, 0)), 64)]),
+                (FILES[1], vec![chunked(&gzip(&jsonl(1, 100, 10)), 64)]),
+                (FILES[2], vec![chunked(&gzip(&jsonl(2, 50, 0)), 64)]),
+            ],
+        )
+    };
+    let opts = RowsOptions {
+        batch_records: 7,
+        concurrency: 2,
+        ..RowsOptions::default()
+    };
+    for limit in [1, 99, 130, 210] {
+        let r = Routes::new();
+        files(&r);
+        let mut first = StopAfter {
+            inner: Collect::default(),
+            limit,
+            saved: None,
+        };
+        let out = block_on(up::rows(&r, &session(), "job-1", &opts, &mut first));
+        assert_eq!(out.unwrap_err().code(), "E_ABORTED");
+        let saved = first.saved.expect("a checkpoint");
+        // What a resume stores: plain data, versioned.
+        let text = serde_json::to_string(&saved).unwrap();
+        assert!(
+            text.starts_with(r#"{"version":1,"job_id":"job-1","download":{"version":1,"#),
+            "{text}"
+        );
+        let saved: RowsCheckpoint = serde_json::from_str(&text).unwrap();
+
+        let r = Routes::new();
+        files(&r);
+        let mut rest = Collect::default();
+        let out = block_on(up::rows_from(
+            &r,
+            &session(),
+            "job-1",
+            &opts,
+            Some(&saved),
+            &mut rest,
+        ))
+        .unwrap();
+        let before = first.inner.records.len();
+        let mut got: Vec<Value> = first.inner.records.into_iter().map(|(_, v)| v).collect();
+        got.extend(rest.records.into_iter().map(|(_, v)| v));
+        assert_eq!(
+            got,
+            expected(&[(0, 100, 0), (1, 100, 10), (2, 50, 0)]),
+            "limit {limit}"
+        );
+        assert_eq!(
+            out.records as usize + before,
+            260,
+            "limit {limit}: the outcome counts this run"
+        );
+        let fetched_first = r.sent.borrow().iter().any(|q| q.url.contains(FILES[0]));
+        assert_eq!(
+            fetched_first,
+            saved.download.head == 0,
+            "limit {limit}: done files are not fetched"
+        );
+    }
+    // A checkpoint of another job is refused, naming the option.
+    let r = Routes::new();
+    files(&r);
+    let other = RowsCheckpoint {
+        version: 1,
+        job_id: "job-2".into(),
+        download: exportkit::core::download::State {
+            version: 1,
+            parts: 3,
+            head: 1,
+            restarts: 0,
+            renewals: 0,
+        },
+        line: 0,
+        rows: 0,
+    };
+    let e = block_on(up::rows_from(
+        &r,
+        &session(),
+        "job-1",
+        &opts,
+        Some(&other),
+        &mut Collect::default(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.field(), Some("resumeFrom"));
 }

@@ -63,18 +63,102 @@ pub enum ErrorKind {
     },
 }
 
+/// Where a failure happened, as fields a caller can branch on (JavaScript sees them as
+/// `jobId`, `fragment`, `file`, `line`, `column`). Filled in by whoever knows: the parser knows
+/// the line, the download loop the job, fragment and file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Place {
+    pub job: Option<String>,
+    pub fragment: Option<u32>,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+}
+
 #[derive(Clone, PartialEq)]
-pub struct Error(Box<ErrorKind>);
+struct Inner {
+    kind: ErrorKind,
+    place: Place,
+    /// The failure this one was raised over (a restart budget spent on a cut body, say).
+    source: Option<Error>,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct Error(Box<Inner>);
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind) -> Self {
-        Error(Box::new(kind))
+        Error(Box::new(Inner {
+            kind,
+            place: Place::default(),
+            source: None,
+        }))
     }
 
     pub fn kind(&self) -> &ErrorKind {
-        &self.0
+        &self.0.kind
+    }
+
+    /// Where it happened; `line` and `column` of a decode error are its own.
+    pub fn place(&self) -> Place {
+        let mut p = self.0.place.clone();
+        if let ErrorKind::Decode { line, column, .. } = self.kind() {
+            p.line = p.line.or(Some(*line));
+            p.column = p.column.or(Some(*column));
+        }
+        p
+    }
+
+    pub fn job(&self) -> Option<&str> {
+        match self.kind() {
+            ErrorKind::JobFailed { job_id, .. } => Some(job_id),
+            _ => self.0.place.job.as_deref(),
+        }
+    }
+
+    pub fn fragment(&self) -> Option<u32> {
+        self.0.place.fragment
+    }
+
+    pub fn file(&self) -> Option<&str> {
+        self.0.place.file.as_deref()
+    }
+
+    /// The error raised over, if any.
+    pub fn cause(&self) -> Option<&Error> {
+        self.0.source.as_ref()
+    }
+
+    /// Names the job (kept when already named).
+    pub fn in_job(mut self, job: &str) -> Self {
+        self.0.place.job.get_or_insert_with(|| job.to_string());
+        self
+    }
+
+    pub fn in_fragment(mut self, fragment: Option<u32>) -> Self {
+        if self.0.place.fragment.is_none() {
+            self.0.place.fragment = fragment;
+        }
+        self
+    }
+
+    pub fn in_file(mut self, file: &str) -> Self {
+        self.0.place.file.get_or_insert_with(|| file.to_string());
+        self
+    }
+
+    /// Records the failure this error was raised over.
+    pub fn caused_by(mut self, source: Error) -> Self {
+        self.0.source = Some(source);
+        self
+    }
+
+    /// The same error with another message (the kind's prose), its place and source kept.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
+        self
     }
 
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -241,7 +325,12 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 const EXCERPT_LIMIT: usize = 300;
 
@@ -407,6 +496,32 @@ mod tests {
         assert_eq!(
             format!("{e:?}"),
             "Error(E_INVALID_ARGUMENT: invalid `columns[0].slug`: must not be empty)"
+        );
+    }
+
+    #[test]
+    fn an_error_carries_its_place_and_source_as_fields() {
+        let cut = Error::network("body cut short: 3 of 9 bytes");
+        let e = Error::decode(7, 2, "bad line")
+            .in_job("job-1")
+            .in_fragment(Some(3))
+            .in_file("a.json.gz")
+            .in_job("other")
+            .caused_by(cut.clone());
+        let p = e.place();
+        assert_eq!(p.job.as_deref(), Some("job-1"), "the first naming stays");
+        assert_eq!((p.fragment, p.line, p.column), (Some(3), Some(7), Some(2)));
+        assert_eq!(e.file(), Some("a.json.gz"));
+        assert_eq!(e.cause(), Some(&cut));
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.to_string(), Error::decode(7, 2, "bad line").to_string());
+        assert_eq!(
+            Error::new(ErrorKind::JobFailed {
+                job_id: "j".into(),
+                state: "Failed".into()
+            })
+            .job(),
+            Some("j")
         );
     }
 }

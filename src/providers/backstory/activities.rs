@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::providers::backstory::query::{expect_object, refuse_unknown_keys, type_name};
 use serde_json::{Map, Value};
 
+pub mod create;
 pub mod job;
 pub mod plan;
 pub mod schedule;

@@ -9,6 +9,7 @@
 use crate::core::http::{join_url, HttpRequest, HttpResponse};
 use crate::core::poll::PollBackoff;
 use crate::core::time::parse_date;
+use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::providers::backstory::query::{expect_object, type_name};
 use serde_json::{Map, Value};
@@ -830,6 +831,91 @@ impl Default for PollSchedule {
     }
 }
 
+/// Waiting for a job to end: read it, and again after a growing pause, until it is
+/// `completed` (the result) or `failed` (`JobFailed`), or the deadline passes (`Timeout`).
+/// Sans-IO: [`WaitJob::poll`] says when to read, [`WaitJob::handle_job`] takes each read.
+#[derive(Debug, Clone)]
+pub struct WaitJob {
+    request: HttpRequest,
+    schedule: PollSchedule,
+    /// The next read is due at this time; `None` while one is in flight.
+    due_ms: Option<f64>,
+    done: Option<Job>,
+}
+
+impl WaitJob {
+    /// The first read is due at once.
+    pub fn new(base_url: &str, job_id: &str, schedule: PollSchedule) -> Result<Self> {
+        Ok(WaitJob {
+            request: get_request(base_url, job_id)?,
+            schedule,
+            due_ms: Some(f64::NEG_INFINITY),
+            done: None,
+        })
+    }
+
+    pub fn poll(&mut self, now_ms: f64) -> Result<Step<Job>> {
+        if let Some(job) = &self.done {
+            return Ok(Step::Done(job.clone()));
+        }
+        match self.due_ms {
+            Some(at) if at > now_ms => Ok(Step::Wait { until_ms: at }),
+            Some(_) => {
+                self.due_ms = None;
+                Ok(Step::Send(self.request.clone()))
+            }
+            None => Err(Error::invalid("poll", "a status read is already in flight")),
+        }
+    }
+
+    /// Time left before the deadline, to bound a read.
+    pub fn poll_timeout(&self, now_ms: f64) -> Option<f64> {
+        self.schedule.deadline_ms.map(|d| (d - now_ms).max(0.0))
+    }
+
+    /// One read of the job.
+    pub fn handle_job(&mut self, job: Job, now_ms: f64) -> Result<()> {
+        match job.status {
+            JobStatus::Completed => self.done = Some(job),
+            JobStatus::Failed => {
+                return Err(Error::new(ErrorKind::JobFailed {
+                    job_id: job.job_id,
+                    state: "failed".into(),
+                }))
+            }
+            _ => self.due_ms = Some(now_ms + self.schedule.next_delay(now_ms)?),
+        }
+        Ok(())
+    }
+}
+
+/// What a file holds, told by its first byte that is not white space: files whose name does not
+/// say, and JSON files that turn out to be one JSON array rather than JSON Lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    JsonLines,
+    JsonArray,
+    Csv,
+}
+
+impl Sniffed {
+    pub fn format(self) -> Format {
+        match self {
+            Sniffed::JsonLines | Sniffed::JsonArray => Format::Json,
+            Sniffed::Csv => Format::Csv,
+        }
+    }
+}
+
+/// `None` while only white space has arrived.
+pub fn sniff(data: &[u8]) -> Option<Sniffed> {
+    match data.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'[' => Some(Sniffed::JsonArray),
+        b'{' => Some(Sniffed::JsonLines),
+        _ => Some(Sniffed::Csv),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1122,5 +1208,71 @@ mod tests {
         assert_eq!(p.next_delay(0.0).unwrap(), 500.0);
         assert_eq!(p.next_delay(600.0).unwrap(), 400.0);
         assert_eq!(p.next_delay(1_000.0).unwrap_err().code(), "E_TIMEOUT");
+    }
+
+    #[test]
+    fn a_file_is_sniffed_by_its_first_byte_that_is_not_white_space() {
+        assert_eq!(sniff(b" \n\t"), None);
+        assert_eq!(sniff(b"\n {\"a\":1}"), Some(Sniffed::JsonLines));
+        assert_eq!(sniff(b"  [{\"a\":1}]"), Some(Sniffed::JsonArray));
+        assert_eq!(sniff(b"app_token,event_type"), Some(Sniffed::Csv));
+        assert_eq!(Sniffed::JsonArray.format(), Format::Json);
+    }
+
+    #[test]
+    fn a_job_is_read_until_it_ends_with_growing_pauses_up_to_the_deadline() {
+        let running = |id: &str| {
+            Job::parse(format!(r#"{{"job_id":"{id}","status":"in_progress"}}"#).as_bytes()).unwrap()
+        };
+        let mut w = WaitJob::new(
+            "https://up.example",
+            "j",
+            PollSchedule::new(100.0, 400.0, None),
+        )
+        .unwrap();
+        let mut now = 0.0;
+        let mut pauses = Vec::new();
+        for _ in 0..4 {
+            assert!(matches!(w.poll(now), Ok(Step::Send(_))));
+            assert!(w.poll(now).is_err(), "one read at a time");
+            w.handle_job(running("j"), now).unwrap();
+            match w.poll(now).unwrap() {
+                Step::Wait { until_ms } => {
+                    pauses.push(until_ms - now);
+                    now = until_ms;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            pauses.windows(2).all(|p| p[0] <= p[1]) && pauses[3] <= 400.0,
+            "{pauses:?}"
+        );
+        w.poll(now).unwrap();
+        let done =
+            Job::parse(br#"{"job_id":"j","status":"completed","presigned_urls":[]}"#).unwrap();
+        w.handle_job(done, now).unwrap();
+        assert!(matches!(w.poll(now), Ok(Step::Done(j)) if j.job_id == "j"));
+
+        let mut w = WaitJob::new("https://up.example", "j", PollSchedule::default()).unwrap();
+        w.poll(0.0).unwrap();
+        let failed = Job::parse(br#"{"job_id":"j","status":"failed"}"#).unwrap();
+        assert_eq!(
+            w.handle_job(failed, 0.0).unwrap_err().code(),
+            "E_JOB_FAILED"
+        );
+
+        let mut w = WaitJob::new(
+            "https://up.example",
+            "j",
+            PollSchedule::new(100.0, 400.0, Some(50.0)),
+        )
+        .unwrap();
+        w.poll(0.0).unwrap();
+        assert_eq!(w.poll_timeout(20.0), Some(30.0));
+        assert_eq!(
+            w.handle_job(running("j"), 60.0).unwrap_err().code(),
+            "E_TIMEOUT"
+        );
     }
 }

@@ -223,7 +223,7 @@ impl CursorWalk {
     }
 
     /// The next page's request, or `None` when the walk is over.
-    pub fn next_request(&self, base_url: &str) -> Option<Result<HttpRequest>> {
+    pub fn poll_request(&self, base_url: &str) -> Option<Result<HttpRequest>> {
         let after = self.next.as_ref()?;
         Some(lookup_request(
             base_url,
@@ -236,7 +236,7 @@ impl CursorWalk {
     }
 
     /// Reads a page's body and moves the walk on.
-    pub fn accept(&mut self, body: &[u8]) -> Result<Page> {
+    pub fn handle_page(&mut self, body: &[u8]) -> Result<Page> {
         let page = Page::parse(&self.name, body)?;
         self.pages += 1;
         self.items += page.data.len() as u64;
@@ -353,28 +353,28 @@ mod tests {
     #[test]
     fn a_walk_follows_after_until_null_and_refuses_loops() {
         let mut w = CursorWalk::new("segments", Some(2)).unwrap();
-        let r = w.next_request("https://x").unwrap().unwrap();
+        let r = w.poll_request("https://x").unwrap().unwrap();
         assert!(r.url.ends_with("segments?limit=2"), "{}", r.url);
-        w.accept(br#"{"data":[1,2],"metadata":{"cursor":{"after":"A+","before":null},"limit":2,"total_count":3}}"#)
+        w.handle_page(br#"{"data":[1,2],"metadata":{"cursor":{"after":"A+","before":null},"limit":2,"total_count":3}}"#)
             .unwrap();
-        let r = w.next_request("https://x").unwrap().unwrap();
+        let r = w.poll_request("https://x").unwrap().unwrap();
         assert!(
             r.url.ends_with("segments?after_cursor=A%2B&limit=2"),
             "{}",
             r.url
         );
-        w.accept(br#"{"data":[3],"metadata":{"cursor":{"after":null,"before":"B"},"limit":2,"total_count":3}}"#)
+        w.handle_page(br#"{"data":[3],"metadata":{"cursor":{"after":null,"before":"B"},"limit":2,"total_count":3}}"#)
             .unwrap();
-        assert!(w.is_done() && w.next_request("https://x").is_none());
+        assert!(w.is_done() && w.poll_request("https://x").is_none());
         assert_eq!((w.pages, w.items), (2, 3));
 
         let mut w = CursorWalk::new("segments", None).unwrap();
         let page = br#"{"data":[1],"metadata":{"cursor":{"after":"A"}}}"#;
-        w.accept(page).unwrap();
-        assert_eq!(w.accept(page).unwrap_err().code(), "E_DECODE");
+        w.handle_page(page).unwrap();
+        assert_eq!(w.handle_page(page).unwrap_err().code(), "E_DECODE");
 
         let mut w = CursorWalk::new("flows", None).unwrap();
-        w.accept(b"[]").unwrap();
+        w.handle_page(b"[]").unwrap();
         assert!(w.is_done());
         assert_eq!(
             CursorWalk::new("nope", None).unwrap_err().field(),

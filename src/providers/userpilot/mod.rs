@@ -3,3 +3,4 @@
 
 pub mod exports;
 pub mod lookups;
+pub mod start;

@@ -270,11 +270,11 @@ impl JobWatch {
         if !resp.is_success() {
             return Err(Error::from_status(resp.status, &resp.body, None));
         }
-        self.accept(Job::from_json(&resp.body)?, now_ms)
+        self.handle_job(Job::from_json(&resp.body)?, now_ms)
     }
 
     /// Takes the job as a status read returned it. Returns whether the state changed.
-    pub fn accept(&mut self, job: Job, now_ms: f64) -> Result<bool> {
+    pub fn handle_job(&mut self, job: Job, now_ms: f64) -> Result<bool> {
         self.in_flight = false;
         if job.job_id != self.job.job_id {
             return Err(Error::decode(

@@ -96,7 +96,7 @@ impl Scheduler {
         self.head
     }
 
-    pub fn next(&self, now_ms: f64) -> Action {
+    pub fn poll(&self, now_ms: f64) -> Action {
         if self.head >= self.windows.len() {
             return Action::Done;
         }
@@ -130,7 +130,7 @@ impl Scheduler {
     }
 
     /// The create request for window `w` was answered with `job`.
-    pub fn created(&mut self, w: usize, job: Job, now_ms: f64) -> Result<()> {
+    pub fn handle_created(&mut self, w: usize, job: Job, now_ms: f64) -> Result<()> {
         job.check_not_failed()?;
         if let Some(slot) = self.slots.get_mut(w) {
             *slot = Some(Slot {
@@ -145,7 +145,7 @@ impl Scheduler {
 
     /// The vendor refused a new job (its queue is full, e.g. with other callers' jobs): try again
     /// after `retry_after_ms`, or after a growing wait.
-    pub fn refused(&mut self, now_ms: f64, retry_after_ms: Option<u64>) {
+    pub fn handle_refused(&mut self, now_ms: f64, retry_after_ms: Option<u64>) {
         let grow = self.poll_initial_ms * 2f64.powi(self.refusals.min(16) as i32);
         let wait = retry_after_ms
             .map(|ms| ms as f64)
@@ -160,7 +160,7 @@ impl Scheduler {
     }
 
     /// A status read of window `w`'s job. Failed or Canceled is an error naming the job.
-    pub fn polled(&mut self, w: usize, job: Job, now_ms: f64) -> Result<bool> {
+    pub fn handle_polled(&mut self, w: usize, job: Job, now_ms: f64) -> Result<bool> {
         job.check_not_failed()?;
         let Some(Some(slot)) = self.slots.get_mut(w) else {
             return Ok(false);
@@ -176,7 +176,7 @@ impl Scheduler {
     }
 
     /// Window `w` has been downloaded.
-    pub fn downloaded(&mut self, w: usize) {
+    pub fn handle_downloaded(&mut self, w: usize) {
         if w == self.head {
             self.head += 1;
         }
@@ -252,28 +252,28 @@ mod tests {
                     .filter(|&i| state_of(&vendor, i, now) == "Running")
                     .count(),
             );
-            match s.next(now) {
+            match s.poll(now) {
                 Action::Done => return (order, peak_active, peak_running, refused),
                 Action::Create(w) => {
                     if active + others >= MAX_QUEUED {
                         refused += 1;
-                        s.refused(now, None);
+                        s.handle_refused(now, None);
                         // The other caller's jobs finish eventually.
                         others = others.saturating_sub(1);
                     } else {
                         assert_eq!(w, vendor.len(), "windows are created in order");
                         vendor.push((now, None, None));
-                        s.created(w, job(w, "Queued", None), now).unwrap();
+                        s.handle_created(w, job(w, "Queued", None), now).unwrap();
                     }
                 }
                 Action::Poll(w) => {
                     let st = state_of(&vendor, w, now);
-                    s.polled(w, job(w, st, Some(2)), now).unwrap();
+                    s.handle_polled(w, job(w, st, Some(2)), now).unwrap();
                 }
                 Action::Download(w) => {
                     order.push(w);
                     now += 50.0;
-                    s.downloaded(w);
+                    s.handle_downloaded(w);
                 }
                 Action::Wait { until_ms } => {
                     assert!(until_ms > now && until_ms < f64::MAX, "{until_ms}");
@@ -306,17 +306,19 @@ mod tests {
     #[test]
     fn a_failed_job_stops_the_schedule_with_its_id() {
         let mut s = Scheduler::new(windows(3), 10, 100.0, 1000.0);
-        assert_eq!(s.next(0.0), Action::Create(0));
-        s.created(0, job(0, "Queued", None), 0.0).unwrap();
-        assert_eq!(s.next(0.0), Action::Create(1));
-        s.created(1, job(1, "Queued", None), 0.0).unwrap();
-        s.created(2, job(2, "Queued", None), 0.0).unwrap();
-        assert_eq!(s.next(0.0), Action::Wait { until_ms: 100.0 });
-        assert_eq!(s.next(100.0), Action::Poll(0));
-        let e = s.polled(1, job(1, "Failed", None), 100.0).unwrap_err();
+        assert_eq!(s.poll(0.0), Action::Create(0));
+        s.handle_created(0, job(0, "Queued", None), 0.0).unwrap();
+        assert_eq!(s.poll(0.0), Action::Create(1));
+        s.handle_created(1, job(1, "Queued", None), 0.0).unwrap();
+        s.handle_created(2, job(2, "Queued", None), 0.0).unwrap();
+        assert_eq!(s.poll(0.0), Action::Wait { until_ms: 100.0 });
+        assert_eq!(s.poll(100.0), Action::Poll(0));
+        let e = s
+            .handle_polled(1, job(1, "Failed", None), 100.0)
+            .unwrap_err();
         assert_eq!(e.code(), "E_JOB_FAILED");
         assert!(e.to_string().contains("j1"));
         let mut s = Scheduler::new(windows(1), 10, 100.0, 1000.0);
-        assert!(s.created(0, job(0, "Canceled", None), 0.0).is_err());
+        assert!(s.handle_created(0, job(0, "Canceled", None), 0.0).is_err());
     }
 }

@@ -255,7 +255,7 @@ impl PagePlanner {
     }
 
     /// A page to start now, if the plan allows one more in flight.
-    pub fn next_fetch(&mut self) -> Option<u32> {
+    pub fn poll_fetch(&mut self) -> Option<u32> {
         let can = match self.end() {
             // Until the first answer says how many pages there are, only the first goes out.
             None => self.next_start == self.first,
@@ -270,7 +270,7 @@ impl PagePlanner {
     }
 
     /// Checks an answer to a request for `page` holding `records` records, and records it.
-    pub fn on_page(
+    pub fn handle_page(
         &mut self,
         page: u32,
         headers: PageHeaders,
@@ -426,7 +426,7 @@ mod tests {
         let (mut asked, mut delivered) = (Vec::new(), Vec::new());
         for _ in 0..100 {
             let mut batch = Vec::new();
-            while let Some(q) = p.next_fetch() {
+            while let Some(q) = p.poll_fetch() {
                 batch.push(q);
             }
             for q in batch {
@@ -444,7 +444,7 @@ mod tests {
                     .filter(|(k, _)| keep.iter().any(|w| w.eq_ignore_ascii_case(k)))
                     .collect();
                 let h = PageHeaders::read(&kept, 200, q, limit, n).unwrap();
-                let a = p.on_page(q, h, n, 200).unwrap();
+                let a = p.handle_page(q, h, n, 200).unwrap();
                 assert_eq!(a.change, None);
                 while let Some((r, deliver)) = p.next_ready() {
                     if deliver {
@@ -528,48 +528,48 @@ mod tests {
     #[test]
     fn first_page_alone_then_a_bounded_window_delivered_in_order() {
         let mut p = PagePlanner::new(10, 1, 3, None);
-        assert_eq!(p.next_fetch(), Some(1));
+        assert_eq!(p.poll_fetch(), Some(1));
         assert_eq!(
-            p.next_fetch(),
+            p.poll_fetch(),
             None,
             "nothing more until the count is known"
         );
-        p.on_page(1, h(65, 10, 1), 10, 200).unwrap();
+        p.handle_page(1, h(65, 10, 1), 10, 200).unwrap();
         assert_eq!(p.next_ready(), Some((1, true)));
-        let started: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+        let started: Vec<u32> = std::iter::from_fn(|| p.poll_fetch()).collect();
         assert_eq!(started, vec![2, 3, 4], "three in flight");
         // Answers arrive out of order; delivery waits for page 2.
-        p.on_page(4, h(65, 10, 4), 10, 200).unwrap();
-        p.on_page(3, h(65, 10, 3), 10, 200).unwrap();
+        p.handle_page(4, h(65, 10, 4), 10, 200).unwrap();
+        p.handle_page(3, h(65, 10, 3), 10, 200).unwrap();
         assert_eq!(p.next_ready(), None);
         assert_eq!(
-            p.next_fetch(),
+            p.poll_fetch(),
             None,
             "the window counts pages waiting for their turn"
         );
-        p.on_page(2, h(65, 10, 2), 10, 200).unwrap();
+        p.handle_page(2, h(65, 10, 2), 10, 200).unwrap();
         assert_eq!(p.next_ready(), Some((2, true)));
         assert_eq!(p.next_ready(), Some((3, true)));
         assert_eq!(p.next_ready(), Some((4, true)));
         assert_eq!(p.next_ready(), None);
-        let started: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+        let started: Vec<u32> = std::iter::from_fn(|| p.poll_fetch()).collect();
         assert_eq!(started, vec![5, 6, 7]);
         assert!(!p.is_done());
         for q in [7, 5, 6] {
-            p.on_page(q, h(65, 10, q), if q == 7 { 5 } else { 10 }, 200)
+            p.handle_page(q, h(65, 10, q), if q == 7 { 5 } else { 10 }, 200)
                 .unwrap();
         }
         while p.next_ready().is_some() {}
         assert!(p.is_done());
-        assert_eq!(p.next_fetch(), None);
+        assert_eq!(p.poll_fetch(), None);
         assert!(p.changes().is_empty());
     }
 
     #[test]
     fn a_single_empty_page_is_done() {
         let mut p = PagePlanner::new(100, 1, 4, None);
-        assert_eq!(p.next_fetch(), Some(1));
-        p.on_page(1, h(0, 100, 1), 0, 200).unwrap();
+        assert_eq!(p.poll_fetch(), Some(1));
+        p.handle_page(1, h(0, 100, 1), 0, 200).unwrap();
         assert_eq!(p.next_ready(), Some((1, true)));
         assert!(p.is_done());
     }
@@ -577,17 +577,17 @@ mod tests {
     #[test]
     fn a_starting_page_and_a_cap() {
         let mut p = PagePlanner::new(10, 3, 8, Some(2));
-        assert_eq!(p.next_fetch(), Some(3));
-        p.on_page(3, h(100, 10, 3), 10, 200).unwrap();
-        assert_eq!(p.next_fetch(), Some(4));
-        assert_eq!(p.next_fetch(), None, "capped at two pages");
-        p.on_page(4, h(100, 10, 4), 10, 200).unwrap();
+        assert_eq!(p.poll_fetch(), Some(3));
+        p.handle_page(3, h(100, 10, 3), 10, 200).unwrap();
+        assert_eq!(p.poll_fetch(), Some(4));
+        assert_eq!(p.poll_fetch(), None, "capped at two pages");
+        p.handle_page(4, h(100, 10, 4), 10, 200).unwrap();
         while p.next_ready().is_some() {}
         assert!(p.is_done() && p.capped());
         // Starting past the end: one empty answer, nothing to hand over, done.
         let mut p = PagePlanner::new(10, 9, 4, None);
-        assert_eq!(p.next_fetch(), Some(9));
-        p.on_page(9, h(25, 10, 9), 0, 200).unwrap();
+        assert_eq!(p.poll_fetch(), Some(9));
+        p.handle_page(9, h(25, 10, 9), 0, 200).unwrap();
         assert_eq!(p.next_ready(), Some((9, false)));
         assert!(p.is_done());
     }
@@ -595,15 +595,15 @@ mod tests {
     #[test]
     fn total_changes_are_recorded_and_the_plan_follows_them() {
         let mut p = PagePlanner::new(10, 1, 4, None);
-        p.next_fetch();
-        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
+        p.poll_fetch();
+        p.handle_page(1, h(30, 10, 1), 10, 200).unwrap();
         p.next_ready();
         assert_eq!(
-            std::iter::from_fn(|| p.next_fetch()).collect::<Vec<_>>(),
+            std::iter::from_fn(|| p.poll_fetch()).collect::<Vec<_>>(),
             vec![2, 3]
         );
         // The data grew: page 2's answer says 45 records, 5 pages.
-        let a = p.on_page(2, h(45, 10, 2), 10, 200).unwrap();
+        let a = p.handle_page(2, h(45, 10, 2), 10, 200).unwrap();
         assert_eq!(
             a.change,
             Some(TotalChange {
@@ -613,14 +613,14 @@ mod tests {
             })
         );
         assert_eq!(
-            std::iter::from_fn(|| p.next_fetch()).collect::<Vec<_>>(),
+            std::iter::from_fn(|| p.poll_fetch()).collect::<Vec<_>>(),
             vec![4, 5]
         );
         // Then shrank to 12: pages 3..5 are past the end and come back empty.
-        let a = p.on_page(3, h(12, 10, 3), 0, 200).unwrap();
+        let a = p.handle_page(3, h(12, 10, 3), 0, 200).unwrap();
         assert_eq!(a.change.unwrap().current, 12);
-        p.on_page(5, h(12, 10, 5), 0, 200).unwrap();
-        p.on_page(4, h(12, 10, 4), 0, 200).unwrap();
+        p.handle_page(5, h(12, 10, 5), 0, 200).unwrap();
+        p.handle_page(4, h(12, 10, 4), 0, 200).unwrap();
         let order: Vec<_> = std::iter::from_fn(|| p.next_ready()).collect();
         assert_eq!(order, vec![(2, true), (3, false), (4, false), (5, false)]);
         assert!(p.is_done());
@@ -631,23 +631,23 @@ mod tests {
     #[test]
     fn a_vendor_capping_per_page_is_followed_from_the_first_page() {
         let mut p = PagePlanner::new(10, 1, 4, None);
-        assert_eq!(p.next_fetch(), Some(1));
-        p.on_page(1, h(10, 4, 1), 4, 200).unwrap();
+        assert_eq!(p.poll_fetch(), Some(1));
+        p.handle_page(1, h(10, 4, 1), 4, 200).unwrap();
         let mut asked = Vec::new();
-        while let Some(q) = p.next_fetch() {
+        while let Some(q) = p.poll_fetch() {
             asked.push(q);
         }
         assert_eq!(asked, [2, 3], "10 records at 4 a page");
-        p.on_page(3, h(10, 4, 3), 2, 200).unwrap();
-        p.on_page(2, h(10, 4, 2), 4, 200).unwrap();
+        p.handle_page(3, h(10, 4, 3), 2, 200).unwrap();
+        p.handle_page(2, h(10, 4, 2), 4, 200).unwrap();
         while p.next_ready().is_some() {}
         assert!(p.is_done());
         // A limit that changes later is still an error.
         let mut p = PagePlanner::new(10, 1, 4, None);
-        p.next_fetch();
-        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
-        p.next_fetch();
-        let e = p.on_page(2, h(30, 5, 2), 5, 200).unwrap_err();
+        p.poll_fetch();
+        p.handle_page(1, h(30, 10, 1), 10, 200).unwrap();
+        p.poll_fetch();
+        let e = p.handle_page(2, h(30, 5, 2), 5, 200).unwrap_err();
         assert!(e.to_string().contains("X-Limit 5"), "{e}");
     }
 
@@ -658,7 +658,7 @@ mod tests {
             let mut p = PagePlanner::new(100, 1, 4, None);
             let mut got = Vec::new();
             for _ in 0..10 {
-                let batch: Vec<u32> = std::iter::from_fn(|| p.next_fetch()).collect();
+                let batch: Vec<u32> = std::iter::from_fn(|| p.poll_fetch()).collect();
                 for q in batch {
                     let n = 67usize.saturating_sub((q as usize - 1) * 50).min(50);
                     let all = hdrs("67", "2", "50", &q.to_string());
@@ -667,7 +667,7 @@ mod tests {
                         .filter(|(k, _)| keep.iter().any(|w| w.eq_ignore_ascii_case(k)))
                         .collect();
                     let h = PageHeaders::read(&kept, 200, q, 100, n).unwrap();
-                    p.on_page(q, h, n, 200).unwrap();
+                    p.handle_page(q, h, n, 200).unwrap();
                     got.push((q, n));
                 }
                 while p.next_ready().is_some() {}
@@ -682,17 +682,17 @@ mod tests {
     #[test]
     fn answers_that_contradict_themselves_or_the_request_are_errors() {
         let mut p = PagePlanner::new(10, 1, 4, None);
-        p.next_fetch();
-        let e = p.on_page(1, h(30, 10, 2), 10, 200).unwrap_err();
+        p.poll_fetch();
+        let e = p.handle_page(1, h(30, 10, 2), 10, 200).unwrap_err();
         assert!(e.to_string().contains("X-Page 2"), "{e}");
-        let e = p.on_page(1, h(30, 20, 1), 20, 200).unwrap_err();
+        let e = p.handle_page(1, h(30, 20, 1), 20, 200).unwrap_err();
         assert!(e.to_string().contains("X-Limit 20"), "{e}");
-        let e = p.on_page(1, h(30, 10, 1), 9, 200).unwrap_err();
+        let e = p.handle_page(1, h(30, 10, 1), 9, 200).unwrap_err();
         assert!(e.to_string().contains("holds 9 records"), "{e}");
-        let e = p.on_page(2, h(30, 10, 2), 10, 200).unwrap_err();
+        let e = p.handle_page(2, h(30, 10, 2), 10, 200).unwrap_err();
         assert!(e.to_string().contains("not awaited"), "{e}");
-        p.on_page(1, h(30, 10, 1), 10, 200).unwrap();
-        let e = p.on_page(1, h(30, 10, 1), 10, 200).unwrap_err();
+        p.handle_page(1, h(30, 10, 1), 10, 200).unwrap();
+        let e = p.handle_page(1, h(30, 10, 1), 10, 200).unwrap_err();
         assert!(e.to_string().contains("not awaited"), "{e}");
     }
 }
