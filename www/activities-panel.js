@@ -325,6 +325,18 @@ export function createActivitiesPanel({ lib, settings }) {
         ),
       );
     }
+    // More bytes than the job's results_size announced: every line arrived whole, so this is a
+    // note about the vendor's count, not missing data (fewer bytes fails the run instead).
+    if (summary.warnings?.length) {
+      out.push(
+        h(
+          "div",
+          { class: "warn-box", "data-testid": "act-warnings" },
+          h("p", {}, h("strong", {}, "The vendor sent more data than its job said it would. Every record arrived whole; nothing is missing.")),
+          h("ul", {}, summary.warnings.slice(0, 5).map((w) => h("li", { "data-code": w.code }, `Job ${w.jobId}: ${w.message}`))),
+        ),
+      );
+    }
     if (lateFields.length) {
       out.push(h("div", { class: "warn-box", "data-testid": "act-late-fields" }, h("p", {}, `Fields that first appeared after the CSV header was written (not in the table or the CSV; they are in the JSON Lines): ${lateFields.map((l) => l.column).join(", ")}`)));
     }
