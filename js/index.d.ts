@@ -2,6 +2,17 @@
 
 // The codes come from the wasm core's own declaration (src/wasm/errors.rs), so they are written once.
 import type { ExportErrorCode as CoreErrorCode } from "../pkg/exportkit.js";
+// Option objects the core reads through serde: their types are generated from the Rust structs
+// (src/wasm/options.rs, tsify). What stays here is what Rust cannot say: signals and callbacks.
+import type {
+  ActivityDownloadOptions,
+  DeprecatedPollOptions,
+  ForecastRunOptions,
+  LookupOptions,
+  PollOptions,
+  UserpilotDownloadOptions,
+} from "../pkg/exportkit.js";
+export type { ActivityDownloadOptions, DeprecatedPollOptions, ForecastRunOptions, LookupOptions, PollOptions, UserpilotDownloadOptions };
 /** The core's codes, plus E_INTERNAL for a failure outside it (a wasm trap). */
 export type ExportErrorCode = CoreErrorCode | "E_INTERNAL";
 
@@ -240,16 +251,8 @@ export interface ForecastTotalChange { page: number; previous: number; current: 
 
 export interface ForecastProgress { pages: number; records: number; pageLast: number | null; totalCount: number | null; inFlight: number }
 
-export interface ForecastQueryOptions {
+export interface ForecastQueryOptions extends ForecastRunOptions {
   signal?: AbortSignal;
-  /** A deadline for the whole run: E_TIMEOUT once it passes. */
-  timeoutMs?: number;
-  /** Request path (default "/v3/beta/forecasting/query": an assumption, the vendor does not document it). */
-  path?: string;
-  /** Pages in flight or waiting their turn, 1..6 (default 4). */
-  concurrency?: number;
-  /** Stop after this many pages; the summary then has complete: false. */
-  maxPages?: number;
   onProgress?: (p: ForecastProgress) => void;
   onTotalChange?: (change: ForecastTotalChange) => void;
 }
@@ -343,40 +346,14 @@ export interface ActivityProgress {
   bytes: number;
 }
 
-export interface ActivityWaitOptions {
+export interface ActivityWaitOptions extends PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
-  /** First wait between status reads (grows by half each read up to pollMaxMs). Default 1000. */
-  pollIntervalMs?: number;
-  pollMaxMs?: number;
-  timeoutMs?: number;
   onProgress?: (p: { phase: "waiting" | "done"; job: ActivityJob }) => void;
   onJob?: (job: ActivityJob) => void;
 }
 
-export interface ActivityRowsOptions extends CsvGuardOptions {
+export interface ActivityRowsOptions extends ActivityDownloadOptions, PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
-  /** "records" (default), "csv" (flattened: nested objects as dotted columns) or "jsonl" (bytes as sent). */
-  format?: "records" | "csv" | "jsonl";
-  /** format "csv": an array of objects to write one row per element, e.g. "participants". */
-  explode?: string;
-  /** Fragments fetched at once, 1..6 (default 4). */
-  concurrency?: number;
-  /** Bytes each fragment may read ahead of the one being delivered (default 4 MiB). */
-  readAheadBytes?: number;
-  batchRecords?: number;
-  /** Fail on the first malformed line instead of reporting it in `errors`. */
-  strict?: boolean;
-  maxLineBytes?: number;
-  /**
-   * Fetch a fragment again when its answer or next chunk takes longer than this (off by default;
-   * the vendor allows 60 s per 20 MB). Its timers are cleared as reads finish.
-   */
-  stallTimeoutMs?: number;
-  pollIntervalMs?: number;
-  pollMaxMs?: number;
-  timeoutMs?: number;
-  /** export(): our jobs queued or running at once (1..10, default 10). */
-  maxActiveJobs?: number;
   onProgress?: (p: ActivityProgress) => void;
   onJob?: (job: ActivityJob, window: number) => void;
 }
@@ -468,12 +445,8 @@ export interface UserpilotJob {
   type: string | null;
 }
 
-export interface UserpilotWaitOptions {
+export interface UserpilotWaitOptions extends PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
-  /** First wait between reads (default 500 ms), growing 1.5x to maxPollMs (default 10 s). */
-  pollMs?: number;
-  maxPollMs?: number;
-  timeoutMs?: number;
   onProgress?: (job: UserpilotJob) => void;
 }
 
@@ -486,28 +459,7 @@ export interface UserpilotStartOptions extends UserpilotWaitOptions {
 export interface UserpilotRowsProgress { filesDone: number; filesTotal: number; records: number; duplicates: number; bytes: number; renewals: number; restarts: number }
 
 /** Errors thrown by the rows iterator carry `delivered` ({@link UserpilotDelivered}). */
-export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, CsvGuardOptions {
-  /** Files in flight at once, 1..6 (default 4). */
-  concurrency?: number;
-  /**
-   * Drop events whose internal_event_id was already delivered (default true; the CLI and the
-   * dashboard drop them too). `false` keeps every line as the vendor sent it. Dropping keeps a set
-   * of every id: 20 to 40 bytes each.
-   */
-  dedupe?: boolean;
-  /** Fail on the first malformed line instead of listing it in `errors`. */
-  strict?: boolean;
-  batchRecords?: number;
-  /** JSON events as CSV text (metadata.* columns). */
-  flatten?: boolean;
-  /** Use the runtime's DecompressionStream when there is one (default true); else the Rust inflater. */
-  nativeGunzip?: boolean;
-  /** Fetch a file again when its answer or next chunk takes longer than this (off by default). */
-  stallTimeoutMs?: number;
-  /** JSON files: a longer line is a bad record in `errors` (default 16 MiB), dropped as it streams by. */
-  maxLineBytes?: number;
-  /** JSON files: an event nested deeper than this is a bad record in `errors` (default 128, at most 1000). */
-  maxDepth?: number;
+export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, UserpilotDownloadOptions {
   onProgress?: (p: UserpilotRowsProgress) => void;
   /** Overrides the client's {@link UserpilotClientOptions.fetchFile} for this run. */
   fetchFile?: FetchFile;
@@ -559,9 +511,9 @@ export interface UserpilotPage {
 }
 
 export interface UserpilotLookupsApi {
-  get(name: UserpilotLookup, options?: { afterCursor?: string; limit?: number; signal?: AbortSignal }): Promise<UserpilotPage>;
-  pages(name: UserpilotLookup, options?: { limit?: number; signal?: AbortSignal }): AsyncIterableIterator<UserpilotPage> & { result(): Promise<{ pages: number; items: number }> };
-  all(name: UserpilotLookup, options?: { limit?: number; signal?: AbortSignal }): Promise<unknown[]>;
+  get(name: UserpilotLookup, options?: LookupOptions & { signal?: AbortSignal }): Promise<UserpilotPage>;
+  pages(name: UserpilotLookup, options?: Pick<LookupOptions, "limit"> & { signal?: AbortSignal }): AsyncIterableIterator<UserpilotPage> & { result(): Promise<{ pages: number; items: number }> };
+  all(name: UserpilotLookup, options?: Pick<LookupOptions, "limit"> & { signal?: AbortSignal }): Promise<unknown[]>;
 }
 
 export interface UserpilotClientOptions {

@@ -30,6 +30,7 @@ export default function init(input) {
       return initWasm({ module_or_path: fs ? await fs.readFile(url) : url });
     })().then((exports) => {
       instance = exports;
+      registerErrorClass();
       return exports;
     }).catch((e) => {
       ready = null;
@@ -42,7 +43,14 @@ export default function init(input) {
 /** Synchronous init for runtimes that already hold the compiled module (workerd). */
 export function initSync(module) {
   instance = wasm.initSync({ module });
+  registerErrorClass();
   ready = Promise.resolve(instance);
+}
+
+// The core throws instances of this module's ExportError (src/wasm/errors.rs builds them through
+// the class registered here), so nothing in js/ has to catch and rebuild a core error.
+function registerErrorClass() {
+  wasm.registerExportError(ExportError);
 }
 
 /** The error every exportkit call rejects with. Branch on `code`. */

@@ -3,10 +3,11 @@
 //! Data crosses into JavaScript once per chunk read (tens of KiB), never once per record: records
 //! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
 
-use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set, BackstoryCore};
+use super::backstory::{call_maybe_async, get, get_fn, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
+use super::options::{read, whole, ActivityDownloadOptions, PollOptions};
 use crate::driver::activities::{
     self as drv, ActivitySink, DataError, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
     OutputKind, Place, Progress, WaitOptions, Warning,
@@ -55,67 +56,46 @@ pub(crate) fn job_to_js(j: &Job) -> JsValue {
     o.into()
 }
 
-fn int_opt(opts: &JsValue, key: &str, lo: f64, hi: f64) -> Result<Option<f64>> {
-    let v = get(opts, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => Ok(Some(n)),
-        _ => Err(Error::invalid(
-            key,
-            format!("must be a whole number from {lo} to {hi}"),
-        )),
-    }
-}
-
 fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
+    let o: PollOptions = read(opts)?;
     let mut w = WaitOptions::default();
-    if let Some(n) = int_opt(opts, "pollIntervalMs", 10.0, 600_000.0)? {
+    if let Some(n) = whole("pollIntervalMs", o.poll_interval_ms, 10.0, 600_000.0)? {
         w.poll_initial_ms = n;
         w.poll_max_ms = w.poll_max_ms.max(n);
     }
-    if let Some(n) = int_opt(opts, "pollMaxMs", 10.0, 3_600_000.0)? {
+    if let Some(n) = whole("pollMaxMs", o.poll_max_ms, 10.0, 3_600_000.0)? {
         w.poll_max_ms = n.max(w.poll_initial_ms);
     }
-    w.timeout_ms = int_opt(opts, "timeoutMs", 1.0, 7.0 * 86_400_000.0)?;
+    w.timeout_ms = whole("timeoutMs", o.timeout_ms, 1.0, 7.0 * 86_400_000.0)?;
     Ok(w)
 }
 
-fn download_options(opts: &JsValue) -> Result<DownloadOptions> {
+fn download_options(o: &ActivityDownloadOptions) -> Result<DownloadOptions> {
     let mut d = DownloadOptions::default();
-    if let Some(n) = int_opt(opts, "concurrency", 1.0, MAX_CONCURRENCY as f64)? {
+    if let Some(n) = whole("concurrency", o.concurrency, 1.0, MAX_CONCURRENCY as f64)? {
         d.concurrency = n as usize;
     }
-    if let Some(n) = int_opt(opts, "readAheadBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)? {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    if let Some(n) = whole("readAheadBytes", o.read_ahead_bytes, 1024.0, GIB)? {
         d.read_ahead_bytes = n as usize;
     }
-    if let Some(n) = int_opt(opts, "batchRecords", 1.0, 1_000_000.0)? {
+    if let Some(n) = whole("batchRecords", o.batch_records, 1.0, 1_000_000.0)? {
         d.batch_records = n as usize;
     }
-    if let Some(n) = int_opt(opts, "maxLineBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)? {
+    if let Some(n) = whole("maxLineBytes", o.max_line_bytes, 1024.0, GIB)? {
         d.max_line_bytes = n as usize;
     }
-    d.stall_timeout_ms = int_opt(opts, "stallTimeoutMs", 1.0, 3_600_000.0)?;
-    d.strict = get(opts, "strict").is_truthy();
-    d.raw_cells = raw_cells(opts)?;
-    let format = get(opts, "format");
-    let explode = get(opts, "explode");
-    let explode = if explode.is_undefined() || explode.is_null() {
-        None
-    } else {
-        Some(explode.as_string().ok_or_else(|| {
-            Error::invalid("explode", "must be a string such as \"participants\"")
-        })?)
-    };
-    d.output = match format.as_string().as_deref() {
-        None if format.is_undefined() || format.is_null() => OutputKind::Records,
-        Some("records") => OutputKind::Records,
+    d.stall_timeout_ms = whole("stallTimeoutMs", o.stall_timeout_ms, 1.0, 3_600_000.0)?;
+    d.strict = o.strict.unwrap_or(false);
+    d.raw_cells = !o.csv_guard.unwrap_or(true);
+    let explode = o.explode.clone();
+    d.output = match o.format.as_deref() {
+        None | Some("records") => OutputKind::Records,
         Some("csv") => OutputKind::Csv {
             explode: explode.clone(),
         },
         Some("jsonl") => OutputKind::Raw,
-        _ => {
+        Some(_) => {
             return Err(Error::invalid(
                 "format",
                 "must be \"records\", \"csv\" or \"jsonl\"",
@@ -181,7 +161,7 @@ impl ActivitySink for JsActivitySink {
                 set(&o, "bytes", Uint8Array::from(&bytes[..]));
             }
         }
-        call_maybe_async(f, &[o.into()]).await
+        call_maybe_async("onBatch", f, &[o.into()]).await
     }
 
     fn job(&mut self, window: usize, job: &Job) {
@@ -454,7 +434,7 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let wait = wait_options(&opts)?;
-            let dl = download_options(&opts)?;
+            let dl = download_options(&read(&opts)?)?;
             let mut sink = JsActivitySink::new(&opts)?;
             let job = job_by_id(&session, &job_id, &opts).await?;
             sink.job(0, &job);
@@ -477,12 +457,13 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let request = ExportRequest::from_json(&params_json)?;
+            let dl: ActivityDownloadOptions = read(&opts)?;
             let mut o = ExportOptions {
-                download: download_options(&opts)?,
+                download: download_options(&dl)?,
                 wait: wait_options(&opts)?,
                 ..ExportOptions::default()
             };
-            if let Some(n) = int_opt(&opts, "maxActiveJobs", 1.0, MAX_QUEUED as f64)? {
+            if let Some(n) = whole("maxActiveJobs", dl.max_active_jobs, 1.0, MAX_QUEUED as f64)? {
                 o.max_active = n as usize;
             }
             let mut sink = JsActivitySink::new(&opts)?;

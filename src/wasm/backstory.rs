@@ -2,7 +2,7 @@
 //! idioms Rust cannot express: async iterators, the result cache, default stores).
 
 use super::batch::{batch_rows_option, batch_to_js};
-use super::errors::to_js;
+use super::errors::{callback_error, to_js};
 use super::fetch::FetchTransport;
 use crate::core::auth::ClientCredentials;
 use crate::core::http::validate_base_url;
@@ -98,35 +98,34 @@ struct JsSink {
     on_progress: Option<Function>,
 }
 
-pub(crate) async fn call_maybe_async(f: &Function, args: &[JsValue]) -> Result<()> {
+/// Calls the caller's callback `name`; a callback that returns a promise gets backpressure: we
+/// read no more until it settles. A throw or a rejection ends the run with the caller's own
+/// exception as the error's `cause`.
+pub(crate) async fn call_maybe_async(name: &str, f: &Function, args: &[JsValue]) -> Result<()> {
     let arr: Array = args.iter().collect();
-    let ret = f.apply(&JsValue::NULL, &arr).map_err(callback_error)?;
-    // A callback that returns a promise gets backpressure: we read no more until it settles.
+    let ret = f
+        .apply(&JsValue::NULL, &arr)
+        .map_err(|e| callback_error(name, e))?;
     if let Ok(p) = ret.dyn_into::<js_sys::Promise>() {
-        JsFuture::from(p).await.map_err(callback_error)?;
+        JsFuture::from(p)
+            .await
+            .map_err(|e| callback_error(name, e))?;
     }
     Ok(())
-}
-
-fn callback_error(e: JsValue) -> Error {
-    Error::invalid(
-        "callback",
-        format!("threw: {}", super::js::ek_error_message(&e)),
-    )
 }
 
 impl QuerySink for JsSink {
     async fn header(&mut self, header: &[String], missing: &[Column]) -> Result<()> {
         if let Some(f) = &self.on_header {
             let h: Array = header.iter().map(|s| JsValue::from_str(s)).collect();
-            call_maybe_async(f, &[h.into(), columns_to_js(missing).into()]).await?;
+            call_maybe_async("onHeader", f, &[h.into(), columns_to_js(missing).into()]).await?;
         }
         Ok(())
     }
 
     async fn batch(&mut self, batch: RowBatch) -> Result<()> {
         if let Some(f) = &self.on_batch {
-            call_maybe_async(f, &[batch_to_js(&batch)]).await?;
+            call_maybe_async("onBatch", f, &[batch_to_js(&batch)]).await?;
         }
         Ok(())
     }

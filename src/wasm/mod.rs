@@ -10,6 +10,7 @@ mod fetch;
 mod forecasting;
 mod js;
 mod jsonl;
+mod options;
 mod staging;
 mod userpilot;
 
