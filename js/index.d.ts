@@ -2,17 +2,25 @@
 
 // The codes come from the wasm core's own declaration (src/wasm/errors.rs), so they are written once.
 import type { ExportErrorCode as CoreErrorCode } from "../pkg/exportkit.js";
-// Option objects the core reads through serde: their types are generated from the Rust structs
-// (src/wasm/options.rs, tsify). What stays here is what Rust cannot say: signals and callbacks.
+// Option objects the core reads through serde (src/wasm/options.rs) and results it hands back the
+// same way (src/wasm/results.rs): their types are generated from those Rust structs by tsify. What
+// stays in this file is what Rust cannot say: signals, callbacks, iterators, the wrapper classes.
 import type {
-  ActivityDownloadOptions,
-  DeprecatedPollOptions,
-  ForecastRunOptions,
-  LookupOptions,
-  PollOptions,
-  UserpilotDownloadOptions,
+  ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
+  ActivityType, DeprecatedPollOptions, ExportWarning, ForecastProgress, ForecastRunOptions,
+  ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
+  PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
+  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
 } from "../pkg/exportkit.js";
-export type { ActivityDownloadOptions, DeprecatedPollOptions, ForecastRunOptions, LookupOptions, PollOptions, UserpilotDownloadOptions };
+export type {
+  ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
+  ActivityType, DeprecatedPollOptions, ExportWarning, ForecastProgress, ForecastRunOptions,
+  ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
+  PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
+  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+};
 /** The core's codes, plus E_INTERNAL for a failure outside it (a wasm trap). */
 export type ExportErrorCode = CoreErrorCode | "E_INTERNAL";
 
@@ -67,7 +75,6 @@ export function memoryStore(): KeyValueStore;
 export function localStorageStore(storage?: Storage): KeyValueStore;
 
 export type QueryObject = "account" | "opportunity" | "user" | "activity";
-export type Period = "last_7_days" | "last_30_days" | "last_90_days" | "current_quarter" | "last_quarter";
 export const PERIODS: readonly Period[];
 export const OBJECTS: readonly QueryObject[];
 
@@ -83,12 +90,9 @@ export interface Query { object: QueryObject; columns: Column[]; filter?: Filter
 
 export interface Progress { phase: "token" | "request" | "download" | "done"; bytes: number; rows: number }
 export interface RowError { code: "TooFewFields" | "TooManyFields" | "InvalidUtf8"; row: number; line: number; message: string }
-export interface MissingColumn { slug: string; variationId: string | null }
 
-export interface QueryOptions {
+export interface QueryOptions extends QueryRunOptions {
   signal?: AbortSignal;
-  /** A deadline for the whole call, backoffs included: past it the call fails with E_TIMEOUT. */
-  timeoutMs?: number;
   onProgress?: (p: Progress) => void;
   /** Called with each batch of rows; return a promise to hold the download until it settles. */
   onBatch?: (rows: string[][]) => void | Promise<void>;
@@ -96,10 +100,6 @@ export interface QueryOptions {
   onRawChunk?: (bytes: Uint8Array) => void;
   /** Keep rows and text in the result (default true). */
   collect?: boolean;
-  /** Call even when today's count says the allowance is spent. */
-  force?: boolean;
-  /** Fail on the first malformed record instead of reporting it in `errors`. */
-  strict?: boolean;
   batchRows?: number;
   /** Leave out blank lines (`true`) or rows of only blank fields (`"greedy"`); off by default, so a blank value in a one-column export is a row. */
   skipEmptyLines?: SkipEmptyLines;
@@ -194,7 +194,7 @@ export function guardCsvCell(cell: string): string;
 export function parseCsvNumbers(input: string | Uint8Array, options: Omit<CsvOptions, "numericColumns" | "text"> & { columns: (string | number)[] }): { columns: Record<string, Float64Array>; rows: number; errors: RowError[] };
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
-export function knownSlugs(object: QueryObject): { slug: string; label: string; timeBased: boolean; periods: Period[] }[];
+export function knownSlugs(object: QueryObject): KnownSlug[];
 
 // ---- Forecasting Query API (client.forecasts) ----
 
@@ -247,9 +247,7 @@ export interface ForecastPage {
   totalChanged: boolean;
 }
 
-export interface ForecastTotalChange { page: number; previous: number; current: number }
 
-export interface ForecastProgress { pages: number; records: number; pageLast: number | null; totalCount: number | null; inFlight: number }
 
 export interface ForecastQueryOptions extends ForecastRunOptions {
   signal?: AbortSignal;
@@ -257,14 +255,6 @@ export interface ForecastQueryOptions extends ForecastRunOptions {
   onTotalChange?: (change: ForecastTotalChange) => void;
 }
 
-export interface ForecastSummary {
-  pages: number;
-  records: number;
-  totalCount: number;
-  pageLast: number;
-  totalChanges: ForecastTotalChange[];
-  complete: boolean;
-}
 
 /** One row per record (a node at a snapshot); columns: the record's properties, then `fields.<slug>.value` for the union of fields. */
 export interface ForecastTableData { columns: string[]; rows: (string | number | boolean | null)[][] }
@@ -287,9 +277,6 @@ export interface ForecastsApi {
 
 // ---- Raw Activity Data API (client.activities) ----
 
-export type ActivityType = "all" | "email" | "meeting" | "call";
-export type ActivityExportType = "delta" | "snapshot";
-export type ActivityJobState = "Queued" | "Running" | "Completed" | "Canceled" | "Failed";
 
 /** camelCase or the vendor's snake_case. Dates are yyyy-MM-dd (UTC days, inclusive). */
 export interface ActivityParams {
@@ -305,46 +292,8 @@ export interface ActivityParams {
 
 export interface ActivityWindow { startDate: string; endDate: string; activityType: ActivityType; exportType: ActivityExportType }
 
-export interface ActivityJob {
-  jobId: string;
-  state: ActivityJobState;
-  exportType: ActivityExportType | null;
-  outputFormat: string | null;
-  activityType: ActivityType | null;
-  startDate: string | null;
-  endDate: string | null;
-  createdTime: string | null;
-  startTime: string | null;
-  endTime: string | null;
-  /** Bytes of all the job's data, once Completed. */
-  resultsSize: number | null;
-  /** The job's `fragment` as sent, once Completed: read as a count (0..fragmentCount-1); when the
-   * bytes fall short the client also asks for fragment `fragmentCount` (the highest-index reading). */
-  fragmentCount: number | null;
-}
 
-export interface ActivityFragmentProgress { index: number | null; state: "requested" | "reading" | "buffered" | "retrying" | "done"; bytes: number; retries: number }
 
-export interface ActivityProgress {
-  phase: "creating" | "waiting" | "downloading" | "done";
-  windows: number;
-  windowsDone: number;
-  jobsActive: number;
-  jobsRunning: number;
-  window: number;
-  jobId: string | null;
-  resultsSize: number | null;
-  fragmentsTotal: number;
-  /** Fragments of the current job delivered (fragments are delivered in order: 0..fragmentsDone-1). */
-  fragmentsDone: number;
-  /** Fragments in flight, the one being delivered first. */
-  fragments: ActivityFragmentProgress[];
-  /** What did not stop the export but is worth telling (so far). */
-  warnings: ExportWarning[];
-  records: number;
-  rows: number;
-  bytes: number;
-}
 
 export interface ActivityWaitOptions extends PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
@@ -364,29 +313,8 @@ export type ActivityBatch =
   | (ActivityBatchPlace & { kind: "csv"; csv: string; rows: number })
   | (ActivityBatchPlace & { kind: "jsonl"; bytes: Uint8Array });
 
-/**
- * `W_RESULTS_SIZE`: a job's data came to more bytes than its `results_size` (the vendor may count
- * compressed bytes, or leave out line ends). Every line arrived whole; fewer bytes is an error.
- */
-export interface ExportWarning { code: "W_RESULTS_SIZE"; jobId: string; message: string; resultsSize: number | null; received: number | null }
 
-export interface ActivityDataError { window: number; jobId: string; fragment: number | null; line: number; column: number; message: string }
 
-export interface ActivitySummary {
-  jobs: ActivityJob[];
-  records: number;
-  /** CSV rows (more than records when exploded), else records. */
-  rows: number;
-  bytes: number;
-  errors: ActivityDataError[];
-  errorsTotal: number;
-  retries: number;
-  /** format "csv": the header written. */
-  header: string[];
-  /** format "csv": fields first seen after the header was written (not in the CSV). */
-  lateFields: { column: string; firstLine: number; count: number }[];
-  warnings: ExportWarning[];
-}
 
 export interface ActivitiesApi {
   /** Checks parameters (throws an ExportError naming the field); returns the jobs export() will run. */
@@ -427,23 +355,6 @@ export interface UserpilotExportParams {
 
 export interface UserpilotCreated { jobId: string; environmentAppToken: string | null; environmentName: string | null; links: string | null; startTime: string | null }
 
-export interface UserpilotJob {
-  jobId: string;
-  status: "in_progress" | "completed" | "failed" | string;
-  /** "N out of M partitions" as numbers; null when the text has another shape. */
-  progress: { done: number; total: number } | null;
-  progressText: string | null;
-  startTime: string | null;
-  endTime: string | null;
-  elapsedTimeSeconds: number | null;
-  appToken: string | null;
-  currentChunk: string | null;
-  completedChunks: string[];
-  allChunks: string[];
-  /** Presigned URLs: credentials in themselves, do not log them. */
-  presignedUrls: { filename: string; url: string }[];
-  type: string | null;
-}
 
 export interface UserpilotWaitOptions extends PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
@@ -477,19 +388,6 @@ export type UserpilotBatch =
   | { format: "csv"; file: number; filename: string; header: string[]; rows: string[][]; firstRow: number }
   | { format: "csv-text"; file: number; filename: string; csv: string; rows: number };
 
-export interface UserpilotRowsSummary {
-  job: UserpilotJob;
-  records: number;
-  duplicates: number;
-  bytes: number;
-  /** Job reads made to renew expired links. */
-  renewals: number;
-  /** Files fetched again (expired links, dropped connections, truncated gzip). */
-  restarts: number;
-  files: { filename: string; format: "json" | "csv" | null; records: number; duplicates: number; restarts: number }[];
-  errors: { file: number; filename: string; line: number; row: number | null; message: string }[];
-  lateFields: { column: string; firstLine: number }[];
-}
 
 export interface UserpilotExportsApi {
   /** Checks parameters without a call; returns the wire body. Throws an ExportError naming the field. */

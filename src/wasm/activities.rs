@@ -8,9 +8,10 @@ use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
 use super::options::{read, whole, ActivityDownloadOptions, PollOptions};
+use super::results;
 use crate::driver::activities::{
-    self as drv, ActivitySink, DataError, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
-    OutputKind, Place, Progress, WaitOptions, Warning,
+    self as drv, ActivitySink, Delivery, DownloadOptions, ExportOptions, ExportOutcome, OutputKind,
+    Place, Progress, WaitOptions,
 };
 use crate::driver::Session;
 use crate::error::{Error, Result};
@@ -24,36 +25,8 @@ use wasm_bindgen::prelude::*;
 /// Progress reports that are not state changes are sent at most this often.
 const PROGRESS_EVERY_MS: f64 = 100.0;
 
-fn opt_str(o: &Object, key: &str, v: Option<&str>) {
-    set(o, key, v.map(JsValue::from_str).unwrap_or(JsValue::NULL));
-}
-
-/// A job as JavaScript sees it (camelCase; `fragmentCount` is the vendor's `fragment`).
 pub(crate) fn job_to_js(j: &Job) -> JsValue {
-    let o = Object::new();
-    set(&o, "jobId", j.job_id.as_str());
-    set(&o, "state", j.state.as_str());
-    opt_str(&o, "exportType", j.export_type.map(|t| t.as_str()));
-    opt_str(&o, "outputFormat", j.output_format.as_deref());
-    opt_str(&o, "activityType", j.activity_type.map(|t| t.as_str()));
-    opt_str(&o, "startDate", j.start_date.as_deref());
-    opt_str(&o, "endDate", j.end_date.as_deref());
-    opt_str(&o, "createdTime", j.job_created_time.as_deref());
-    opt_str(&o, "startTime", j.job_start_time.as_deref());
-    opt_str(&o, "endTime", j.job_end_time.as_deref());
-    set(
-        &o,
-        "resultsSize",
-        j.results_size
-            .map(|n| JsValue::from(n as f64))
-            .unwrap_or(JsValue::NULL),
-    );
-    set(
-        &o,
-        "fragmentCount",
-        j.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
-    );
-    o.into()
+    results::to_js(&results::ActivityJob::from(j))
 }
 
 fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
@@ -189,118 +162,11 @@ impl ActivitySink for JsActivitySink {
 }
 
 fn progress_to_js(p: &Progress) -> JsValue {
-    let o = Object::new();
-    set(&o, "phase", p.phase.as_str());
-    set(&o, "windows", p.windows as u32);
-    set(&o, "windowsDone", p.windows_done as u32);
-    set(&o, "jobsActive", p.jobs_active as u32);
-    set(&o, "jobsRunning", p.jobs_running as u32);
-    set(&o, "window", p.window as u32);
-    opt_str(&o, "jobId", p.job_id.as_deref());
-    set(
-        &o,
-        "resultsSize",
-        p.results_size
-            .map(|n| JsValue::from(n as f64))
-            .unwrap_or(JsValue::NULL),
-    );
-    set(&o, "fragmentsTotal", p.fragments_total as u32);
-    set(&o, "fragmentsDone", p.fragments_done as u32);
-    let frags: Array = p
-        .fragments
-        .iter()
-        .map(|f| {
-            let x = Object::new();
-            set(
-                &x,
-                "index",
-                f.index.map(JsValue::from).unwrap_or(JsValue::NULL),
-            );
-            set(&x, "state", f.state.as_str());
-            set(&x, "bytes", f.bytes as f64);
-            set(&x, "retries", f.retries);
-            JsValue::from(x)
-        })
-        .collect();
-    set(&o, "fragments", frags);
-    set(&o, "warnings", warnings_to_js(&p.warnings));
-    set(&o, "records", p.records as f64);
-    set(&o, "rows", p.rows as f64);
-    set(&o, "bytes", p.bytes as f64);
-    o.into()
-}
-
-fn warnings_to_js(warnings: &[Warning]) -> Array {
-    let num = |n: Option<u64>| n.map(|n| JsValue::from(n as f64)).unwrap_or(JsValue::NULL);
-    warnings
-        .iter()
-        .map(|w| {
-            let o = Object::new();
-            set(&o, "code", w.code);
-            set(&o, "jobId", w.job_id.as_str());
-            set(&o, "message", w.message.as_str());
-            set(&o, "resultsSize", num(w.results_size));
-            set(&o, "received", num(w.received));
-            JsValue::from(o)
-        })
-        .collect()
-}
-
-fn data_errors_to_js(errors: &[DataError]) -> Array {
-    errors
-        .iter()
-        .map(|e| {
-            let o = Object::new();
-            set(&o, "window", e.window as u32);
-            set(&o, "jobId", e.job_id.as_str());
-            set(
-                &o,
-                "fragment",
-                e.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
-            );
-            set(&o, "line", e.line as f64);
-            set(&o, "column", e.column as f64);
-            set(&o, "message", e.message.as_str());
-            JsValue::from(o)
-        })
-        .collect()
+    results::to_js(&results::ActivityProgress::from(p))
 }
 
 fn outcome_to_js(out: &ExportOutcome) -> JsValue {
-    let o = Object::new();
-    set(
-        &o,
-        "jobs",
-        out.jobs.iter().map(job_to_js).collect::<Array>(),
-    );
-    set(&o, "records", out.records as f64);
-    set(&o, "rows", out.rows as f64);
-    set(&o, "bytes", out.bytes as f64);
-    set(&o, "errors", data_errors_to_js(&out.errors));
-    set(&o, "errorsTotal", out.errors_total as f64);
-    set(&o, "retries", out.retries);
-    set(
-        &o,
-        "header",
-        out.header
-            .iter()
-            .map(|s| JsValue::from_str(s))
-            .collect::<Array>(),
-    );
-    let late: Array = out
-        .late_fields
-        .iter()
-        .map(|l| {
-            let x = Object::new();
-            set(&x, "column", l.column.as_str());
-            set(&x, "firstLine", l.first_line as f64);
-            set(&x, "count", l.count as f64);
-            JsValue::from(x)
-        })
-        .collect();
-    set(&o, "lateFields", late);
-    set(&o, "warnings", warnings_to_js(&out.warnings));
-    o.into()
+    results::to_js(&results::ActivitySummary::from(out))
 }
 
 fn windows_to_js(windows: &[JobParams]) -> Array {

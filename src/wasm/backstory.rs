@@ -4,6 +4,7 @@
 use super::batch::{batch_rows_option, batch_to_js};
 use super::errors::{callback_error, to_js};
 use super::fetch::FetchTransport;
+use super::options::{read, QueryRunOptions};
 use crate::core::auth::ClientCredentials;
 use crate::core::http::validate_base_url;
 use crate::driver::{self, Progress, QueryOptions, QuerySink, QuotaStore, Session};
@@ -49,22 +50,9 @@ pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }
 
-pub(crate) fn columns_to_js(cols: &[Column]) -> Array {
-    cols.iter()
-        .map(|c| {
-            let o = Object::new();
-            set(&o, "slug", c.slug.as_str());
-            set(
-                &o,
-                "variationId",
-                c.variation_id
-                    .as_deref()
-                    .map(JsValue::from_str)
-                    .unwrap_or(JsValue::NULL),
-            );
-            JsValue::from(o)
-        })
-        .collect()
+pub(crate) fn columns_to_js(cols: &[Column]) -> JsValue {
+    let v: Vec<super::results::MissingColumn> = cols.iter().map(Into::into).collect();
+    super::results::to_js(&v)
 }
 
 /// A quota store backed by two JavaScript functions, `load()` and `save(value)`.
@@ -210,9 +198,10 @@ impl BackstoryCore {
 async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsValue> {
     let query = Query::from_json(query_json)?;
     let batch_rows = batch_rows_option(opts)?;
+    let o: QueryRunOptions = read(opts)?;
     let options = QueryOptions {
-        force: get(opts, "force").is_truthy(),
-        strict: get(opts, "strict").is_truthy(),
+        force: o.force.unwrap_or(false),
+        strict: o.strict.unwrap_or(false),
         batch_rows,
         skip_empty_lines: super::batch::skip_empty_lines_option(opts)?,
     };
@@ -227,7 +216,7 @@ async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsVa
         on_raw: get_fn(opts, "onRaw")?,
         on_progress: get_fn(opts, "onProgress")?,
     };
-    let t = FetchTransport::with_deadline(get(opts, "signal"), get(opts, "timeoutMs").as_f64());
+    let t = FetchTransport::with_deadline(get(opts, "signal"), o.timeout_ms);
     let out = driver::run_query(&t, session, &mut store, &query, &options, &mut sink).await?;
     let o = Object::new();
     set(

@@ -6,6 +6,7 @@ use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set, BackstoryC
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::options::{read, whole, ForecastRunOptions};
+use super::results;
 use crate::driver::forecasting::{
     run_forecasts, ForecastOptions, ForecastPage, ForecastProgress, ForecastSink, MAX_CONCURRENCY,
 };
@@ -23,11 +24,7 @@ struct JsForecastSink {
 }
 
 fn change_to_js(c: &TotalChange) -> JsValue {
-    let o = Object::new();
-    set(&o, "page", c.page);
-    set(&o, "previous", c.previous as f64);
-    set(&o, "current", c.current as f64);
-    o.into()
+    results::to_js(&results::ForecastTotalChange::from(c))
 }
 
 impl ForecastSink for JsForecastSink {
@@ -60,22 +57,7 @@ impl ForecastSink for JsForecastSink {
 
     fn progress(&mut self, p: ForecastProgress) {
         if let Some(f) = &self.on_progress {
-            let o = Object::new();
-            set(&o, "pages", p.pages);
-            set(&o, "records", p.records as f64);
-            set(
-                &o,
-                "pageLast",
-                p.page_last.map(JsValue::from).unwrap_or(JsValue::NULL),
-            );
-            set(
-                &o,
-                "totalCount",
-                p.total_count
-                    .map(|n| JsValue::from(n as f64))
-                    .unwrap_or(JsValue::NULL),
-            );
-            set(&o, "inFlight", p.in_flight);
+            let o = results::to_js(&results::ForecastProgress::from(&p));
             let _ = f.call1(&JsValue::NULL, &o);
         }
     }
@@ -119,21 +101,7 @@ async fn run(session: &Session, params_json: &str, opts: &JsValue) -> Result<JsV
     };
     let t = FetchTransport::with_deadline(get(opts, "signal"), timeout_ms);
     let out = run_forecasts(&t, session, &query, &options, &mut sink).await?;
-    let o = Object::new();
-    set(&o, "pages", out.pages);
-    set(&o, "records", out.records as f64);
-    set(&o, "totalCount", out.total_count as f64);
-    set(&o, "pageLast", out.page_last);
-    set(
-        &o,
-        "totalChanges",
-        out.total_changes
-            .iter()
-            .map(change_to_js)
-            .collect::<Array>(),
-    );
-    set(&o, "complete", out.complete);
-    Ok(o.into())
+    Ok(results::to_js(&results::ForecastSummary::from(&out)))
 }
 
 #[wasm_bindgen]

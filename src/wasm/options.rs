@@ -184,3 +184,18 @@ pub struct ForecastRunOptions {
     #[tsify(optional)]
     pub timeout_ms: Option<f64>,
 }
+
+/// `query()` options the core reads (Backstory Query API).
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct QueryRunOptions {
+    /// Call even when today's count says the allowance is spent.
+    #[tsify(optional)]
+    pub force: Option<bool>,
+    /// Fail on the first malformed record instead of reporting it in `errors`.
+    #[tsify(optional)]
+    pub strict: Option<bool>,
+    /// A deadline for the whole call, backoffs included: past it the call fails with E_TIMEOUT.
+    #[tsify(optional)]
+    pub timeout_ms: Option<f64>,
+}

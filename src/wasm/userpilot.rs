@@ -7,6 +7,7 @@ use super::batch::batch_to_js;
 use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
 use super::options::{read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions};
+use super::results;
 use super::staging::{span, Staging};
 use crate::core::auth::Secret;
 use crate::core::http::validate_base_url;
@@ -64,46 +65,7 @@ fn opt_str(v: Option<&str>) -> JsValue {
 }
 
 pub(crate) fn job_to_js(j: &Job) -> JsValue {
-    let o = Object::new();
-    set(&o, "jobId", j.job_id.as_str());
-    set(&o, "status", j.status.as_str());
-    let progress = match j.progress {
-        Some(p) => {
-            let po = Object::new();
-            set(&po, "done", p.done);
-            set(&po, "total", p.total);
-            po.into()
-        }
-        None => JsValue::NULL,
-    };
-    set(&o, "progress", progress);
-    set(&o, "progressText", opt_str(j.progress_text.as_deref()));
-    set(&o, "startTime", opt_str(j.start_time.as_deref()));
-    set(&o, "endTime", opt_str(j.end_time.as_deref()));
-    set(
-        &o,
-        "elapsedTimeSeconds",
-        j.elapsed_time_seconds
-            .map(JsValue::from_f64)
-            .unwrap_or(JsValue::NULL),
-    );
-    set(&o, "appToken", opt_str(j.app_token.as_deref()));
-    set(&o, "currentChunk", opt_str(j.current_chunk.as_deref()));
-    set(&o, "completedChunks", strings(&j.completed_chunks));
-    set(&o, "allChunks", strings(&j.all_chunks));
-    let files: Array = j
-        .presigned_urls
-        .iter()
-        .map(|f| {
-            let fo = Object::new();
-            set(&fo, "filename", f.filename.as_str());
-            set(&fo, "url", f.url.as_str());
-            JsValue::from(fo)
-        })
-        .collect();
-    set(&o, "presignedUrls", files);
-    set(&o, "type", opt_str(j.kind.as_deref()));
-    o.into()
+    results::to_js(&results::UserpilotJob::from(j))
 }
 
 fn page_to_js(p: &Page) -> Result<JsValue> {
@@ -416,59 +378,7 @@ impl UserpilotCore {
             };
             let t = transport(&opts);
             let out = up::rows(&t, &session, &job_id, &options, &mut sink).await?;
-            let o = Object::new();
-            set(&o, "job", job_to_js(&out.job));
-            set(&o, "records", out.records as f64);
-            set(&o, "duplicates", out.duplicates as f64);
-            set(&o, "bytes", out.bytes as f64);
-            set(&o, "renewals", out.renewals);
-            set(&o, "restarts", out.restarts);
-            let files: Array = out
-                .files
-                .iter()
-                .map(|f| {
-                    let fo = Object::new();
-                    set(&fo, "filename", f.filename.as_str());
-                    set(&fo, "format", opt_str(f.format.map(|x| x.as_str())));
-                    set(&fo, "records", f.records as f64);
-                    set(&fo, "duplicates", f.duplicates as f64);
-                    set(&fo, "restarts", f.restarts);
-                    JsValue::from(fo)
-                })
-                .collect();
-            set(&o, "files", files);
-            let errors: Array = out
-                .errors
-                .iter()
-                .map(|e| {
-                    let eo = Object::new();
-                    set(&eo, "file", e.file as u32);
-                    set(&eo, "filename", e.filename.as_str());
-                    set(&eo, "line", e.line as f64);
-                    set(
-                        &eo,
-                        "row",
-                        e.row
-                            .map(|r| JsValue::from_f64(r as f64))
-                            .unwrap_or(JsValue::NULL),
-                    );
-                    set(&eo, "message", e.message.as_str());
-                    JsValue::from(eo)
-                })
-                .collect();
-            set(&o, "errors", errors);
-            let late: Array = out
-                .late_fields
-                .iter()
-                .map(|(c, line)| {
-                    let lo = Object::new();
-                    set(&lo, "column", c.as_str());
-                    set(&lo, "firstLine", *line as f64);
-                    JsValue::from(lo)
-                })
-                .collect();
-            set(&o, "lateFields", late);
-            Ok(JsValue::from(o))
+            Ok(results::to_js(&results::UserpilotRowsSummary::from(&out)))
         }
         .await
         .map_err(to_js)
