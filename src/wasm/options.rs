@@ -199,3 +199,44 @@ pub struct QueryRunOptions {
     #[tsify(optional)]
     pub timeout_ms: Option<f64>,
 }
+
+/// `JsonlStreamParser` / `parseJsonl` options (and the reading half of `JsonlCsvWriter`).
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JsonlParseOptions {
+    /// Fail on the first malformed line instead of reporting it in `errors`.
+    #[tsify(optional)]
+    pub strict: Option<bool>,
+    /// Records per batch (default 2048).
+    #[tsify(optional)]
+    pub batch_records: Option<f64>,
+    /// A line nested deeper than this is a bad record (default 128, at most 1000).
+    #[tsify(optional)]
+    pub max_depth: Option<f64>,
+    /// A longer line is a bad record (default 16 MiB), dropped as it streams by.
+    #[tsify(optional)]
+    pub max_line_bytes: Option<f64>,
+    /// The first batch goes out once it holds this many bytes (default 64 KiB for the parser,
+    /// 1 MiB for the CSV writer).
+    #[tsify(optional)]
+    pub first_batch_bytes: Option<f64>,
+}
+
+/// `JsonlCsvWriter` / `jsonlToCsv` options besides the parser's.
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JsonlCsvOptions {
+    /// Columns written first; fields found in the first batch follow.
+    #[tsify(optional)]
+    pub columns: Option<Vec<String>>,
+    /// One row per element of this array of objects (e.g. "participants").
+    #[tsify(optional)]
+    pub explode: Option<String>,
+    /// Add the fields found in the first batch after `columns` (default true).
+    #[tsify(optional)]
+    pub discover: Option<bool>,
+    /// Default true: a cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP).
+    /// false: cells as they are.
+    #[tsify(optional)]
+    pub csv_guard: Option<bool>,
+}

@@ -3,7 +3,7 @@
 // serde name the field that is wrong, and one option name serves every API (old names kept).
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import init, { BackstoryClient, ExportError, UserpilotClient } from "../../js/index.js";
+import init, { BackstoryClient, ExportError, jsonlToCsv, parseJsonl, UserpilotClient } from "../../js/index.js";
 import * as wasm from "../../pkg/exportkit.js";
 import { control, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
@@ -77,7 +77,12 @@ test("a bad option value is E_INVALID_ARGUMENT naming that option", async () => 
   await assert.rejects(drain({ nativeGunzip: "no" }), invalid("nativeGunzip"));
   await assert.rejects(drain({ dedupe: "no" }), invalid("dedupe"));
   await assert.rejects(drain({ maxDepth: 2.5 }), invalid("maxDepth"));
+  // Stream classes read their options the same way; an array element is named with its index.
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { discover: "no" }), invalid("discover"));
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { columns: ["a", 2] }), invalid("columns[1]"));
+  assert.throws(() => parseJsonl('{"a":1}\n', { strict: 1 }), invalid("strict"));
   const bs = backstory();
+  await assert.rejects(bs.query(QUERY, { timeoutMs: "soon" }), invalid("timeoutMs"));
   await assert.rejects(bs.forecasts.all({ forecast_type_id: 10089, per_page: 7 }, { maxPages: "all" }), invalid("maxPages"));
   await assert.rejects(bs.activities.wait("job-1", { timeoutMs: "soon" }), invalid("timeoutMs"));
 });
