@@ -12,6 +12,7 @@ import type {
   ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
   PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
   UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+  UserpilotStartRunOptions,
 } from "../pkg/exportkit.js";
 export type {
   ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
@@ -20,6 +21,7 @@ export type {
   ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
   PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
   UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+  UserpilotStartRunOptions,
 };
 /** The core's codes, plus E_INTERNAL for a failure outside it (a wasm trap). */
 export type ExportErrorCode = CoreErrorCode | "E_INTERNAL";
@@ -361,9 +363,7 @@ export interface UserpilotWaitOptions extends PollOptions, DeprecatedPollOptions
   onProgress?: (job: UserpilotJob) => void;
 }
 
-export interface UserpilotStartOptions extends UserpilotWaitOptions {
-  /** On a 409, wait for the running job to end, then start this one. */
-  waitForRunning?: boolean;
+export interface UserpilotStartOptions extends UserpilotWaitOptions, UserpilotStartRunOptions {
   onWaiting?: (runningJobId: string | null) => void;
 }
 

@@ -240,3 +240,12 @@ pub struct JsonlCsvOptions {
     #[tsify(optional)]
     pub csv_guard: Option<bool>,
 }
+
+/// `exports.start()` options (Userpilot) besides polling.
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserpilotStartRunOptions {
+    /// On a 409, wait for the running job to end, then start this one.
+    #[tsify(optional)]
+    pub wait_for_running: Option<bool>,
+}

@@ -6,7 +6,9 @@ use super::backstory::{call_maybe_async, get, get_fn, set};
 use super::batch::batch_to_js;
 use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
-use super::options::{read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions};
+use super::options::{
+    read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions, UserpilotStartRunOptions,
+};
 use super::results;
 use super::staging::{span, Staging};
 use crate::core::auth::Secret;
@@ -262,8 +264,9 @@ impl UserpilotCore {
         let session = self.session.clone();
         async move {
             let params = ExportParams::from_json(&params_json)?;
+            let s: UserpilotStartRunOptions = read(&opts)?;
             let options = StartOptions {
-                wait_for_running: get(&opts, "waitForRunning").is_truthy(),
+                wait_for_running: s.wait_for_running.unwrap_or(false),
                 wait: wait_options(&opts)?,
             };
             let on_waiting = get_fn(&opts, "onWaiting")?;

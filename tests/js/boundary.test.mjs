@@ -69,6 +69,7 @@ test("a bad option value is E_INVALID_ARGUMENT naming that option", async () => 
   const up = userpilot();
   await assert.rejects(up.lookups.get("segments", { limit: "ten" }), invalid("limit"));
   await assert.rejects(up.lookups.get("segments", { afterCursor: 42 }), invalid("afterCursor"));
+  await assert.rejects(up.exports.start({ from: "2024-03-04", to: "2024-03-04" }, { waitForRunning: "yes" }), invalid("waitForRunning"));
   // Booleans are booleans: "no" used to pass as truthy and do the opposite of what it said.
   const job = await up.exports.start({ from: "2024-03-04", to: "2024-03-04" });
   const drain = async (opts) => {
