@@ -4,28 +4,10 @@
 // JavaScript idioms (options objects, iterators, errors that say what was delivered).
 import { iterate, jobIdOf, optionsObject, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
 
-function callSync(fn) {
-  requireReady();
-  try {
-    return fn();
-  } catch (e) {
-    throw toExportError(e);
-  }
-}
-
-async function callAsync(fn) {
-  requireReady();
-  try {
-    return await fn();
-  } catch (e) {
-    throw toExportError(e);
-  }
-}
-
 /** The options the core reads (anything else the caller passed stays out of wasm). */
 function coreOptions(opts) {
   const out = {};
-  for (const k of ["format", "explode", "csvGuard", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "timeoutMs", "maxActiveJobs"]) {
+  for (const k of ["format", "explode", "csvGuard", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "pollMs", "maxPollMs", "timeoutMs", "maxActiveJobs"]) {
     if (opts[k] !== undefined) out[k] = opts[k];
   }
   return out;
@@ -84,12 +66,14 @@ export class ActivitiesApi {
    * range longer than 14 days becomes consecutive windows of at most 14 days.
    */
   plan(params) {
-    return callSync(() => wasm.BackstoryCore.planActivityExport(paramsText(params)));
+    requireReady();
+    return wasm.BackstoryCore.planActivityExport(paramsText(params));
   }
 
   /** The CSV columns an export starts with (`explode: "participants"` for one row per participant). */
   columns({ explode } = {}) {
-    return callSync(() => wasm.BackstoryCore.activityColumns(explode ?? undefined));
+    requireReady();
+    return wasm.BackstoryCore.activityColumns(explode ?? undefined);
   }
 
   /**
@@ -99,20 +83,23 @@ export class ActivitiesApi {
   async start(params, opts = {}) {
     const o = optionsObject(opts);
     const text = paramsText(params);
-    callSync(() => wasm.BackstoryCore.validateActivityJob(text));
-    return callAsync(() => this.#core.activitiesStart(text, { signal: o.signal }));
+    requireReady();
+    wasm.BackstoryCore.validateActivityJob(text);
+    return this.#core.activitiesStart(text, { signal: o.signal });
   }
 
   async get(job, opts = {}) {
     const o = optionsObject(opts);
     const id = jobIdOf(job);
-    return callAsync(() => this.#core.activitiesGet(id, { signal: o.signal }));
+    requireReady();
+    return this.#core.activitiesGet(id, { signal: o.signal });
   }
 
   /** The jobs created in the past 10 days. */
   async list(opts = {}) {
     const o = optionsObject(opts);
-    return callAsync(() => this.#core.activitiesList({ signal: o.signal }));
+    requireReady();
+    return this.#core.activitiesList({ signal: o.signal });
   }
 
   /**
@@ -123,16 +110,15 @@ export class ActivitiesApi {
   async wait(job, opts = {}) {
     const o = optionsObject(opts);
     const id = jobIdOf(job);
-    return callAsync(() =>
-      this.#core.activitiesWait(id, {
-        ...coreOptions(o),
-        signal: o.signal,
-        onJob: (j) => {
-          o.onProgress?.({ phase: j.state === "Completed" ? "done" : "waiting", job: j });
-          o.onJob?.(j);
-        },
-      }),
-    );
+    requireReady();
+    return this.#core.activitiesWait(id, {
+      ...coreOptions(o),
+      signal: o.signal,
+      onJob: (j) => {
+        o.onProgress?.({ phase: j.state === "Completed" ? "done" : "waiting", job: j });
+        o.onJob?.(j);
+      },
+    });
   }
 
   /**

@@ -2,7 +2,7 @@
 // (`client.activities`, `client.forecasts`) sharing one login and token cache.
 import { ActivitiesApi } from "./activities.js";
 import { ForecastsApi } from "./forecasts.js";
-import { batchRows, ExportError, iterate, memoryStore, requireReady, tag, toExportError, wasm } from "./runtime.js";
+import { batchRows, ExportError, iterate, memoryStore, requireReady, tag, wasm } from "./runtime.js";
 
 const DEFAULT_BASE_URL = "https://api.people.ai";
 
@@ -41,14 +41,10 @@ export class BackstoryClient {
     if (typeof ttl !== "number" || !(ttl >= 0)) {
       throw new ExportError("invalid `cacheTtlMs`: must be a number >= 0", { code: "E_INVALID_ARGUMENT", field: "cacheTtlMs" });
     }
-    try {
-      this.#core =
-        proxyUrl !== undefined
-          ? wasm.BackstoryCore.viaProxy(proxyUrl)
-          : new wasm.BackstoryCore(baseUrl, options.clientId, options.clientSecret);
-    } catch (e) {
-      throw toExportError(e);
-    }
+    this.#core =
+      proxyUrl !== undefined
+        ? wasm.BackstoryCore.viaProxy(proxyUrl)
+        : new wasm.BackstoryCore(baseUrl, options.clientId, options.clientSecret);
     this.#quotaStore = options.quotaStore ?? memoryStore();
     this.#quotaKey = `exportkit:query-quota:${tag(`${baseUrl}\n${options.clientId ?? "proxy"}`)}`;
     this.#cacheTtlMs = ttl;
@@ -58,11 +54,7 @@ export class BackstoryClient {
 
   /** Validates a query before any call is spent; returns it in canonical wire form. */
   validateQuery(query) {
-    try {
-      return JSON.parse(wasm.BackstoryCore.validateQuery(typeof query === "string" ? query : JSON.stringify(query)));
-    } catch (e) {
-      throw toExportError(e);
-    }
+    return JSON.parse(this.#canonical(query));
   }
 
   /** Calls left today (of 10), as counted on this side. */
@@ -95,12 +87,7 @@ export class BackstoryClient {
    * the same query is fresh.
    */
   async query(query, opts = {}) {
-    let canonical;
-    try {
-      canonical = this.#canonical(query);
-    } catch (e) {
-      throw toExportError(e);
-    }
+    const canonical = this.#canonical(query);
     const ttl = opts.cacheTtlMs ?? this.#cacheTtlMs;
     // Rows kept with skipEmptyLines are not the rows of the same query without it.
     const key = opts.skipEmptyLines ? `${canonical}\n${opts.skipEmptyLines}` : canonical;
@@ -115,26 +102,21 @@ export class BackstoryClient {
     const rows = [];
     const decoder = new TextDecoder();
     let csv = "";
-    let out;
-    try {
-      out = await this.#core.query(
-        canonical,
-        this.#coreOptions(opts, {
-          onBatch: (b) => {
-            if (!collect && !opts.onBatch) return;
-            const r = batchRows(b);
-            if (collect) for (let i = 0; i < r.length; i++) rows.push(r[i]);
-            if (opts.onBatch) return opts.onBatch(r);
-          },
-          onRaw: (bytes) => {
-            if (collect) csv += decoder.decode(bytes, { stream: true });
-            if (opts.onRawChunk) opts.onRawChunk(bytes);
-          },
-        }),
-      );
-    } catch (e) {
-      throw toExportError(e);
-    }
+    const out = await this.#core.query(
+      canonical,
+      this.#coreOptions(opts, {
+        onBatch: (b) => {
+          if (!collect && !opts.onBatch) return;
+          const r = batchRows(b);
+          if (collect) for (let i = 0; i < r.length; i++) rows.push(r[i]);
+          if (opts.onBatch) return opts.onBatch(r);
+        },
+        onRaw: (bytes) => {
+          if (collect) csv += decoder.decode(bytes, { stream: true });
+          if (opts.onRawChunk) opts.onRawChunk(bytes);
+        },
+      }),
+    );
     if (!collect) return { ...out, fromCache: false };
     csv += decoder.decode();
     const result = { ...out, rows, csv, fromCache: false };
@@ -147,12 +129,7 @@ export class BackstoryClient {
    * batches; memory stays bounded by the batch size. `iterator.result()` resolves to the summary.
    */
   queryBatches(query, opts = {}) {
-    let canonical;
-    try {
-      canonical = this.#canonical(query);
-    } catch (e) {
-      throw toExportError(e);
-    }
+    const canonical = this.#canonical(query);
     let header = null;
     let missing = [];
     return iterate(
@@ -175,11 +152,7 @@ export class BackstoryClient {
 
 export function variation(slug, period) {
   requireReady();
-  try {
-    return wasm.variation(slug, period);
-  } catch (e) {
-    throw toExportError(e);
-  }
+  return wasm.variation(slug, period);
 }
 
 // From the Rust providers through the wasm (js/vocabulary.js): filled by `init()`.

@@ -1,5 +1,5 @@
 // CSV on its own: one-shot parsing with Papa Parse's result shape, and the streaming parser.
-import { batchRows, bytesOf, ExportError, requireReady, toExportError, wasm } from "./runtime.js";
+import { batchRows, bytesOf, ExportError, requireReady, wasm } from "./runtime.js";
 import { f64sAt, StagedStream, textAt, u32sAt, words } from "./staging.js";
 
 /**
@@ -20,8 +20,6 @@ export function parseCsv(input, opts = {}) {
     const meta = p.takeMeta();
     const fields = p.header();
     return { data, errors: meta.errors, meta: { fields, rows: meta.rows, bytes: meta.bytes } };
-  } catch (e) {
-    throw toExportError(e);
   } finally {
     p?.free();
   }
@@ -61,8 +59,6 @@ export function parseCsvNumbers(input, opts = {}) {
       columns[typeof c === "number" ? (header?.[c] ?? String(c)) : c] = out;
     });
     return { columns, rows, errors: p.takeMeta().errors };
-  } catch (e) {
-    throw toExportError(e);
   } finally {
     p?.free();
   }
@@ -113,11 +109,7 @@ export function writeCsv(rows, opts = {}) {
   if (!Array.isArray(rows)) {
     throw new ExportError("invalid `rows`: must be an array of rows", { code: "E_INVALID_ARGUMENT", field: "rows" });
   }
-  try {
-    return wasm.writeCsvRows(rows, opts);
-  } catch (e) {
-    throw toExportError(e);
-  }
+  return wasm.writeCsvRows(rows, opts);
 }
 
 /** Whether a spreadsheet could run `cell` as a formula (the guard's rule). */

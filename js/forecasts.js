@@ -7,11 +7,7 @@ import { invalidArgument, iterate, optionsObject, paramsText, requireReady, toEx
 /** Parameters checked and in the vendor's wire form, or an ExportError naming the field. */
 export function validateForecastParams(params) {
   requireReady();
-  try {
-    return JSON.parse(wasm.BackstoryCore.validateForecastParams(paramsText(params)));
-  } catch (e) {
-    throw toExportError(e);
-  }
+  return JSON.parse(wasm.BackstoryCore.validateForecastParams(paramsText(params)));
 }
 
 // Records cross into the core a page at a time: V8 first runs WebAssembly unoptimised and swaps
@@ -28,16 +24,9 @@ function pushRecords(t, records, keep) {
 
 function withTable(fn, opts) {
   requireReady();
-  let t;
-  try {
-    t = new wasm.ForecastTable(opts);
-  } catch (e) {
-    throw toExportError(e);
-  }
+  const t = new wasm.ForecastTable(opts);
   try {
     return fn(t);
-  } catch (e) {
-    throw toExportError(e);
   } finally {
     t.free();
   }
@@ -77,20 +66,12 @@ export class ForecastCsvWriter {
   /** `opts`: `{ csvGuard: true }` (false: cells as they are). */
   constructor(opts) {
     requireReady();
-    try {
-      this.#t = new wasm.ForecastTable(opts);
-    } catch (e) {
-      throw toExportError(e);
-    }
+    this.#t = new wasm.ForecastTable(opts);
   }
 
   observe(records) {
-    try {
-      if (typeof records === "string") this.#t.push(records, false);
-      else pushRecords(this.#t, records, false);
-    } catch (e) {
-      throw toExportError(e);
-    }
+    if (typeof records === "string") this.#t.push(records, false);
+    else pushRecords(this.#t, records, false);
   }
   columns() {
     return this.#t.columns();
@@ -99,11 +80,7 @@ export class ForecastCsvWriter {
     return this.#t.csvHeader();
   }
   rows(records) {
-    try {
-      return this.#t.csvRows(typeof records === "string" ? records : JSON.stringify(records));
-    } catch (e) {
-      throw toExportError(e);
-    }
+    return this.#t.csvRows(typeof records === "string" ? records : JSON.stringify(records));
   }
   free() {
     this.#t?.free();
@@ -147,12 +124,7 @@ export class ForecastsApi {
 
   /** Checks the parameters now; returns `(onPage, signal) => Promise<summary>`. */
   #prepare(params, opts) {
-    let body;
-    try {
-      body = wasm.BackstoryCore.validateForecastParams(paramsText(params));
-    } catch (e) {
-      throw toExportError(e);
-    }
+    const body = wasm.BackstoryCore.validateForecastParams(paramsText(params));
     return (onPage, signal) =>
       this.#core.forecastQuery(body, {
         path: opts.path,

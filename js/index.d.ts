@@ -2,6 +2,27 @@
 
 // The codes come from the wasm core's own declaration (src/wasm/errors.rs), so they are written once.
 import type { ExportErrorCode as CoreErrorCode } from "../pkg/exportkit.js";
+// Option objects the core reads through serde (src/wasm/options.rs) and results it hands back the
+// same way (src/wasm/results.rs): their types are generated from those Rust structs by tsify. What
+// stays in this file is what Rust cannot say: signals, callbacks, iterators, the wrapper classes.
+import type {
+  ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
+  ActivityType, DeprecatedPollOptions, ExportWarning, ForecastProgress, ForecastRunOptions,
+  ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
+  PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
+  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+  UserpilotStartRunOptions,
+} from "../pkg/exportkit.js";
+export type {
+  ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
+  ActivityType, DeprecatedPollOptions, ExportWarning, ForecastProgress, ForecastRunOptions,
+  ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
+  PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
+  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+  UserpilotStartRunOptions,
+};
 /** The core's codes, plus E_INTERNAL for a failure outside it (a wasm trap). */
 export type ExportErrorCode = CoreErrorCode | "E_INTERNAL";
 
@@ -56,7 +77,6 @@ export function memoryStore(): KeyValueStore;
 export function localStorageStore(storage?: Storage): KeyValueStore;
 
 export type QueryObject = "account" | "opportunity" | "user" | "activity";
-export type Period = "last_7_days" | "last_30_days" | "last_90_days" | "current_quarter" | "last_quarter";
 /** From the wasm (the Rust providers): empty until `init()` (or `initSync`) has run. */
 export const PERIODS: readonly Period[];
 /** From the wasm (the Rust providers): empty until `init()` (or `initSync`) has run. */
@@ -74,12 +94,9 @@ export interface Query { object: QueryObject; columns: Column[]; filter?: Filter
 
 export interface Progress { phase: "token" | "request" | "download" | "done"; bytes: number; rows: number }
 export interface RowError { code: "TooFewFields" | "TooManyFields" | "InvalidUtf8"; row: number; line: number; message: string }
-export interface MissingColumn { slug: string; variationId: string | null }
 
-export interface QueryOptions {
+export interface QueryOptions extends QueryRunOptions {
   signal?: AbortSignal;
-  /** A deadline for the whole call, backoffs included: past it the call fails with E_TIMEOUT. */
-  timeoutMs?: number;
   onProgress?: (p: Progress) => void;
   /** Called with each batch of rows; return a promise to hold the download until it settles. */
   onBatch?: (rows: string[][]) => void | Promise<void>;
@@ -87,10 +104,6 @@ export interface QueryOptions {
   onRawChunk?: (bytes: Uint8Array) => void;
   /** Keep rows and text in the result (default true). */
   collect?: boolean;
-  /** Call even when today's count says the allowance is spent. */
-  force?: boolean;
-  /** Fail on the first malformed record instead of reporting it in `errors`. */
-  strict?: boolean;
   batchRows?: number;
   /** Leave out blank lines (`true`) or rows of only blank fields (`"greedy"`); off by default, so a blank value in a one-column export is a row. */
   skipEmptyLines?: SkipEmptyLines;
@@ -185,7 +198,7 @@ export function guardCsvCell(cell: string): string;
 export function parseCsvNumbers(input: string | Uint8Array, options: Omit<CsvOptions, "numericColumns" | "text"> & { columns: (string | number)[] }): { columns: Record<string, Float64Array>; rows: number; errors: RowError[] };
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
-export function knownSlugs(object: QueryObject): { slug: string; label: string; timeBased: boolean; periods: Period[] }[];
+export function knownSlugs(object: QueryObject): KnownSlug[];
 
 // ---- Forecasting Query API (client.forecasts) ----
 
@@ -238,32 +251,14 @@ export interface ForecastPage {
   totalChanged: boolean;
 }
 
-export interface ForecastTotalChange { page: number; previous: number; current: number }
 
-export interface ForecastProgress { pages: number; records: number; pageLast: number | null; totalCount: number | null; inFlight: number }
 
-export interface ForecastQueryOptions {
+export interface ForecastQueryOptions extends ForecastRunOptions {
   signal?: AbortSignal;
-  /** A deadline for the whole run: E_TIMEOUT once it passes. */
-  timeoutMs?: number;
-  /** Request path (default "/v3/beta/forecasting/query": an assumption, the vendor does not document it). */
-  path?: string;
-  /** Pages in flight or waiting their turn, 1..6 (default 4). */
-  concurrency?: number;
-  /** Stop after this many pages; the summary then has complete: false. */
-  maxPages?: number;
   onProgress?: (p: ForecastProgress) => void;
   onTotalChange?: (change: ForecastTotalChange) => void;
 }
 
-export interface ForecastSummary {
-  pages: number;
-  records: number;
-  totalCount: number;
-  pageLast: number;
-  totalChanges: ForecastTotalChange[];
-  complete: boolean;
-}
 
 /** One row per record (a node at a snapshot); columns: the record's properties, then `fields.<slug>.value` for the union of fields. */
 export interface ForecastTableData { columns: string[]; rows: (string | number | boolean | null)[][] }
@@ -286,9 +281,6 @@ export interface ForecastsApi {
 
 // ---- Raw Activity Data API (client.activities) ----
 
-export type ActivityType = "all" | "email" | "meeting" | "call";
-export type ActivityExportType = "delta" | "snapshot";
-export type ActivityJobState = "Queued" | "Running" | "Completed" | "Canceled" | "Failed";
 
 /** camelCase or the vendor's snake_case. Dates are yyyy-MM-dd (UTC days, inclusive). */
 export interface ActivityParams {
@@ -304,81 +296,17 @@ export interface ActivityParams {
 
 export interface ActivityWindow { startDate: string; endDate: string; activityType: ActivityType; exportType: ActivityExportType }
 
-export interface ActivityJob {
-  jobId: string;
-  state: ActivityJobState;
-  exportType: ActivityExportType | null;
-  outputFormat: string | null;
-  activityType: ActivityType | null;
-  startDate: string | null;
-  endDate: string | null;
-  createdTime: string | null;
-  startTime: string | null;
-  endTime: string | null;
-  /** Bytes of all the job's data, once Completed. */
-  resultsSize: number | null;
-  /** The job's `fragment` as sent, once Completed: read as a count (0..fragmentCount-1); when the
-   * bytes fall short the client also asks for fragment `fragmentCount` (the highest-index reading). */
-  fragmentCount: number | null;
-}
 
-export interface ActivityFragmentProgress { index: number | null; state: "requested" | "reading" | "buffered" | "retrying" | "done"; bytes: number; retries: number }
 
-export interface ActivityProgress {
-  phase: "creating" | "waiting" | "downloading" | "done";
-  windows: number;
-  windowsDone: number;
-  jobsActive: number;
-  jobsRunning: number;
-  window: number;
-  jobId: string | null;
-  resultsSize: number | null;
-  fragmentsTotal: number;
-  /** Fragments of the current job delivered (fragments are delivered in order: 0..fragmentsDone-1). */
-  fragmentsDone: number;
-  /** Fragments in flight, the one being delivered first. */
-  fragments: ActivityFragmentProgress[];
-  /** What did not stop the export but is worth telling (so far). */
-  warnings: ExportWarning[];
-  records: number;
-  rows: number;
-  bytes: number;
-}
 
-export interface ActivityWaitOptions {
+export interface ActivityWaitOptions extends PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
-  /** First wait between status reads (grows by half each read up to pollMaxMs). Default 1000. */
-  pollIntervalMs?: number;
-  pollMaxMs?: number;
-  timeoutMs?: number;
   onProgress?: (p: { phase: "waiting" | "done"; job: ActivityJob }) => void;
   onJob?: (job: ActivityJob) => void;
 }
 
-export interface ActivityRowsOptions extends CsvGuardOptions {
+export interface ActivityRowsOptions extends ActivityDownloadOptions, PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
-  /** "records" (default), "csv" (flattened: nested objects as dotted columns) or "jsonl" (bytes as sent). */
-  format?: "records" | "csv" | "jsonl";
-  /** format "csv": an array of objects to write one row per element, e.g. "participants". */
-  explode?: string;
-  /** Fragments fetched at once, 1..6 (default 4). */
-  concurrency?: number;
-  /** Bytes each fragment may read ahead of the one being delivered (default 4 MiB). */
-  readAheadBytes?: number;
-  batchRecords?: number;
-  /** Fail on the first malformed line instead of reporting it in `errors`. */
-  strict?: boolean;
-  maxLineBytes?: number;
-  /**
-   * Fetch a fragment again when its answer or next chunk takes longer than this (off by default;
-   * the vendor allows 60 s per 20 MB). Its timers are cleared as reads finish.
-   */
-  stallTimeoutMs?: number;
-  pollIntervalMs?: number;
-  pollMaxMs?: number;
-  timeoutMs?: number;
-  /** export(): our jobs queued or running at once (1..10, default 10). */
-  maxActiveJobs?: number;
   onProgress?: (p: ActivityProgress) => void;
   onJob?: (job: ActivityJob, window: number) => void;
 }
@@ -389,29 +317,8 @@ export type ActivityBatch =
   | (ActivityBatchPlace & { kind: "csv"; csv: string; rows: number })
   | (ActivityBatchPlace & { kind: "jsonl"; bytes: Uint8Array });
 
-/**
- * `W_RESULTS_SIZE`: a job's data came to more bytes than its `results_size` (the vendor may count
- * compressed bytes, or leave out line ends). Every line arrived whole; fewer bytes is an error.
- */
-export interface ExportWarning { code: "W_RESULTS_SIZE"; jobId: string; message: string; resultsSize: number | null; received: number | null }
 
-export interface ActivityDataError { window: number; jobId: string; fragment: number | null; line: number; column: number; message: string }
 
-export interface ActivitySummary {
-  jobs: ActivityJob[];
-  records: number;
-  /** CSV rows (more than records when exploded), else records. */
-  rows: number;
-  bytes: number;
-  errors: ActivityDataError[];
-  errorsTotal: number;
-  retries: number;
-  /** format "csv": the header written. */
-  header: string[];
-  /** format "csv": fields first seen after the header was written (not in the CSV). */
-  lateFields: { column: string; firstLine: number; count: number }[];
-  warnings: ExportWarning[];
-}
 
 export interface ActivitiesApi {
   /** Checks parameters (throws an ExportError naming the field); returns the jobs export() will run. */
@@ -454,64 +361,20 @@ export interface UserpilotExportParams {
 
 export interface UserpilotCreated { jobId: string; environmentAppToken: string | null; environmentName: string | null; links: string | null; startTime: string | null }
 
-export interface UserpilotJob {
-  jobId: string;
-  status: "in_progress" | "completed" | "failed" | string;
-  /** "N out of M partitions" as numbers; null when the text has another shape. */
-  progress: { done: number; total: number } | null;
-  progressText: string | null;
-  startTime: string | null;
-  endTime: string | null;
-  elapsedTimeSeconds: number | null;
-  appToken: string | null;
-  currentChunk: string | null;
-  completedChunks: string[];
-  allChunks: string[];
-  /** Presigned URLs: credentials in themselves, do not log them. */
-  presignedUrls: { filename: string; url: string }[];
-  type: string | null;
-}
 
-export interface UserpilotWaitOptions {
+export interface UserpilotWaitOptions extends PollOptions, DeprecatedPollOptions {
   signal?: AbortSignal;
-  /** First wait between reads (default 500 ms), growing 1.5x to maxPollMs (default 10 s). */
-  pollMs?: number;
-  maxPollMs?: number;
-  timeoutMs?: number;
   onProgress?: (job: UserpilotJob) => void;
 }
 
-export interface UserpilotStartOptions extends UserpilotWaitOptions {
-  /** On a 409, wait for the running job to end, then start this one. */
-  waitForRunning?: boolean;
+export interface UserpilotStartOptions extends UserpilotWaitOptions, UserpilotStartRunOptions {
   onWaiting?: (runningJobId: string | null) => void;
 }
 
 export interface UserpilotRowsProgress { filesDone: number; filesTotal: number; records: number; duplicates: number; bytes: number; renewals: number; restarts: number }
 
 /** Errors thrown by the rows iterator carry `delivered` ({@link UserpilotDelivered}). */
-export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, CsvGuardOptions {
-  /** Files in flight at once, 1..6 (default 4). */
-  concurrency?: number;
-  /**
-   * Drop events whose internal_event_id was already delivered (default true; the CLI and the
-   * dashboard drop them too). `false` keeps every line as the vendor sent it. Dropping keeps a set
-   * of every id: 20 to 40 bytes each.
-   */
-  dedupe?: boolean;
-  /** Fail on the first malformed line instead of listing it in `errors`. */
-  strict?: boolean;
-  batchRecords?: number;
-  /** JSON events as CSV text (metadata.* columns). */
-  flatten?: boolean;
-  /** Use the runtime's DecompressionStream when there is one (default true); else the Rust inflater. */
-  nativeGunzip?: boolean;
-  /** Fetch a file again when its answer or next chunk takes longer than this (off by default). */
-  stallTimeoutMs?: number;
-  /** JSON files: a longer line is a bad record in `errors` (default 16 MiB), dropped as it streams by. */
-  maxLineBytes?: number;
-  /** JSON files: an event nested deeper than this is a bad record in `errors` (default 128, at most 1000). */
-  maxDepth?: number;
+export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, UserpilotDownloadOptions {
   onProgress?: (p: UserpilotRowsProgress) => void;
   /** Overrides the client's {@link UserpilotClientOptions.fetchFile} for this run. */
   fetchFile?: FetchFile;
@@ -529,19 +392,6 @@ export type UserpilotBatch =
   | { format: "csv"; file: number; filename: string; header: string[]; rows: string[][]; firstRow: number }
   | { format: "csv-text"; file: number; filename: string; csv: string; rows: number };
 
-export interface UserpilotRowsSummary {
-  job: UserpilotJob;
-  records: number;
-  duplicates: number;
-  bytes: number;
-  /** Job reads made to renew expired links. */
-  renewals: number;
-  /** Files fetched again (expired links, dropped connections, truncated gzip). */
-  restarts: number;
-  files: { filename: string; format: "json" | "csv" | null; records: number; duplicates: number; restarts: number }[];
-  errors: { file: number; filename: string; line: number; row: number | null; message: string }[];
-  lateFields: { column: string; firstLine: number }[];
-}
 
 export interface UserpilotExportsApi {
   /** Checks parameters without a call; returns the wire body. Throws an ExportError naming the field. */
@@ -563,9 +413,9 @@ export interface UserpilotPage {
 }
 
 export interface UserpilotLookupsApi {
-  get(name: UserpilotLookup, options?: { afterCursor?: string; limit?: number; signal?: AbortSignal }): Promise<UserpilotPage>;
-  pages(name: UserpilotLookup, options?: { limit?: number; signal?: AbortSignal }): AsyncIterableIterator<UserpilotPage> & { result(): Promise<{ pages: number; items: number }> };
-  all(name: UserpilotLookup, options?: { limit?: number; signal?: AbortSignal }): Promise<unknown[]>;
+  get(name: UserpilotLookup, options?: LookupOptions & { signal?: AbortSignal }): Promise<UserpilotPage>;
+  pages(name: UserpilotLookup, options?: Pick<LookupOptions, "limit"> & { signal?: AbortSignal }): AsyncIterableIterator<UserpilotPage> & { result(): Promise<{ pages: number; items: number }> };
+  all(name: UserpilotLookup, options?: Pick<LookupOptions, "limit"> & { signal?: AbortSignal }): Promise<unknown[]>;
 }
 
 export interface UserpilotClientOptions {

@@ -1,6 +1,6 @@
 // JSON Lines on their own: one-shot parsing with Papa Parse's result shape, flattening to CSV,
 // and the streaming classes (push chunks split anywhere, take batches or CSV text out).
-import { bytesOf, requireReady, toExportError, wasm } from "./runtime.js";
+import { bytesOf, requireReady, wasm } from "./runtime.js";
 import { StagedStream, textAt, words } from "./staging.js";
 
 /**
@@ -21,8 +21,6 @@ export function parseJsonl(input, opts = {}) {
     }
     const meta = p.takeMeta();
     return { data, errors: meta.errors, meta: { records: meta.records, lines: meta.lines, bytes: meta.bytes } };
-  } catch (e) {
-    throw toExportError(e);
   } finally {
     p?.free();
   }
@@ -44,8 +42,6 @@ export function jsonlToCsv(input, opts = {}) {
     const csv = w.push(bytes) + w.finish();
     const meta = w.takeMeta();
     return { csv, errors: meta.errors, meta: { records: meta.records, rows: meta.rows, header: meta.header, lateFields: meta.lateFields, bytes: meta.bytes } };
-  } catch (e) {
-    throw toExportError(e);
   } finally {
     w?.free();
   }

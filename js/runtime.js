@@ -31,6 +31,7 @@ export default function init(input) {
       return initWasm({ module_or_path: fs ? await fs.readFile(url) : url });
     })().then((exports) => {
       instance = exports;
+      registerErrorClass();
       fillVocabulary();
       return exports;
     }).catch((e) => {
@@ -44,23 +45,33 @@ export default function init(input) {
 /** Synchronous init for runtimes that already hold the compiled module (workerd). */
 export function initSync(module) {
   instance = wasm.initSync({ module });
+  registerErrorClass();
   fillVocabulary();
   ready = Promise.resolve(instance);
 }
 
+// The core throws instances of this module's ExportError (src/wasm/errors.rs builds them through
+// the class registered here), so nothing in js/ has to catch and rebuild a core error.
+function registerErrorClass() {
+  wasm.registerExportError(ExportError);
+}
+
 /** The error every exportkit call rejects with. Branch on `code`. */
+/** The fields an ExportError may carry besides `code` and `cause` (one list for both uses below). */
+const ERROR_FIELDS = ["status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state", "host", "fragment", "file"];
+
 export class ExportError extends Error {
   constructor(message, props = {}) {
     super(message, props.cause !== undefined ? { cause: props.cause } : undefined);
     this.name = "ExportError";
     this.code = props.code || "E_INTERNAL";
-    for (const k of ["status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state", "host"]) {
+    for (const k of ERROR_FIELDS) {
       if (props[k] !== undefined) this[k] = props[k];
     }
   }
 }
 
-const ERROR_PROPS = ["code", "status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state", "host"];
+const ERROR_PROPS = ["code", ...ERROR_FIELDS];
 
 /** Turns whatever the core threw into an ExportError (a wasm trap becomes E_INTERNAL). */
 export function toExportError(e) {

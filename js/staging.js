@@ -3,7 +3,7 @@
 // address of a descriptor (u32 words: addresses and lengths of what it produced), and the
 // results are copied out of wasm memory here. The glue wasm-bindgen writes for a bytes argument
 // and an object result would cost three to eight calls per chunk instead.
-import { invalidArgument, memory, requireReady, toExportError } from "./runtime.js";
+import { invalidArgument, memory, requireReady } from "./runtime.js";
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const INITIAL_INPUT = 64 * 1024;
@@ -28,14 +28,10 @@ export class StagedStream {
 
   constructor(WasmClass, opts) {
     requireReady();
-    try {
-      this.inner = new WasmClass(opts);
-      // Room for a 64 KiB chunk from the start: pushes of that size then make one call each.
-      this.#at = this.inner.inputBuffer(INITIAL_INPUT);
-      this.#cap = INITIAL_INPUT;
-    } catch (e) {
-      throw toExportError(e);
-    }
+    this.inner = new WasmClass(opts);
+    // Room for a 64 KiB chunk from the start: pushes of that size then make one call each.
+    this.#at = this.inner.inputBuffer(INITIAL_INPUT);
+    this.#cap = INITIAL_INPUT;
   }
 
   /** Feeds a chunk (bytes split anywhere); returns what it completed. */
@@ -60,25 +56,17 @@ export class StagedStream {
       : ArrayBuffer.isView(chunk) ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       : null;
     if (!bytes) throw invalidArgument("chunk", "must be a Uint8Array (or another ArrayBuffer view, or an ArrayBuffer)");
-    try {
-      if (bytes.length > this.#cap) {
-        // Grown rarely: the buffer keeps its size, and its address, until a bigger chunk comes.
-        this.#at = this.inner.inputBuffer(bytes.length);
-        this.#cap = bytes.length;
-      }
-      new Uint8Array(memory().buffer, this.#at, bytes.length).set(bytes);
-      return this.inner.pushInput(bytes.length);
-    } catch (e) {
-      throw toExportError(e);
+    if (bytes.length > this.#cap) {
+      // Grown rarely: the buffer keeps its size, and its address, until a bigger chunk comes.
+      this.#at = this.inner.inputBuffer(bytes.length);
+      this.#cap = bytes.length;
     }
+    new Uint8Array(memory().buffer, this.#at, bytes.length).set(bytes);
+    return this.inner.pushInput(bytes.length);
   }
 
   finishInput() {
-    try {
-      return this.inner.finishInput();
-    } catch (e) {
-      throw toExportError(e);
-    }
+    return this.inner.finishInput();
   }
 
   free() {

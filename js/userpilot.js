@@ -10,13 +10,6 @@ export { USERPILOT_EVENT_TYPES as EVENT_TYPES, USERPILOT_LOOKUPS as LOOKUPS, USE
 
 
 
-async function call(fn) {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toExportError(e);
-  }
-}
 
 /** Client for Userpilot's Bulk Data Export API and Lookups. */
 export class UserpilotClient {
@@ -35,25 +28,17 @@ export class UserpilotClient {
     let core;
     if (proxyUrl !== undefined) {
       if (typeof proxyUrl !== "string") throw invalidArgument("proxyUrl", "must be a string");
-      core = call0(() => wasm.UserpilotCore.viaProxy(proxyUrl));
+      core = wasm.UserpilotCore.viaProxy(proxyUrl);
     } else {
       const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
       if (typeof baseUrl !== "string") throw invalidArgument("baseUrl", "must be a string");
       if (typeof options.apiKey !== "string") throw invalidArgument("apiKey", "must be a string");
-      core = call0(() => new wasm.UserpilotCore(baseUrl, options.apiKey));
+      core = new wasm.UserpilotCore(baseUrl, options.apiKey);
     }
     const fetchFile = options.fetchFile;
     if (fetchFile !== undefined && typeof fetchFile !== "function") throw invalidArgument("fetchFile", "must be a function");
     this.exports = new ExportsApi(core, fetchFile);
     this.lookups = new LookupsApi(core);
-  }
-}
-
-function call0(fn) {
-  try {
-    return fn();
-  } catch (e) {
-    throw toExportError(e);
   }
 }
 
@@ -67,7 +52,7 @@ class ExportsApi {
 
   /** Checks export parameters without a call; returns the body that would be sent. */
   validate(params) {
-    return JSON.parse(call0(() => wasm.UserpilotCore.validateParams(paramsText(params))));
+    return JSON.parse(wasm.UserpilotCore.validateParams(paramsText(params)));
   }
 
   /**
@@ -75,21 +60,21 @@ class ExportsApi {
    * A 409 rejects with `E_CONFLICT` (and `jobId` of the running job when known), or with
    * `{ waitForRunning: true }` waits for that job to end and then starts this one.
    */
-  start(params, opts = {}) {
-    return call(() => this.#core.start(paramsText(params), opts));
+  async start(params, opts = {}) {
+    return this.#core.start(paramsText(params), opts);
   }
 
-  get(job, opts = {}) {
-    return call(() => this.#core.get(jobIdOf(job), opts));
+  async get(job, opts = {}) {
+    return this.#core.get(jobIdOf(job), opts);
   }
 
-  list(opts = {}) {
-    return call(() => this.#core.list(opts));
+  async list(opts = {}) {
+    return this.#core.list(opts);
   }
 
   /** Polls (with backoff) until the job completes; `onProgress(job)` sees every read. */
-  wait(job, opts = {}) {
-    return call(() => this.#core.wait(jobIdOf(job), opts));
+  async wait(job, opts = {}) {
+    return this.#core.wait(jobIdOf(job), opts);
   }
 
   /**
@@ -126,7 +111,7 @@ class ExportsApi {
         return await this.#core.rows(id, {
           fetchFile: this.#fetchFile,
           ...rest,
-          dedupe: !!dedupe,
+          dedupe,
           signal: sig,
           onRecords: give((b) => ({ format: "json", file: b.file, filename: b.filename, records: JSON.parse(b.text), firstLine: b.firstLine, lastLine: b.lastLine })),
           onRows: give((b) => ({ format: "csv", file: b.file, filename: b.filename, header: b.header, rows: batchRows(b.batch), firstRow: b.batch.firstRow })),
@@ -151,8 +136,8 @@ class LookupsApi {
    * One call: `{ data, after, before, limit, totalCount, totalCountCapExceeded }`. Paginated
    * lookups take `{ afterCursor, limit }`; the others answer everything at once.
    */
-  get(name, opts = {}) {
-    return call(() => this.#core.lookup(name, opts));
+  async get(name, opts = {}) {
+    return this.#core.lookup(name, opts);
   }
 
   /** Walks the cursor pages to the end: an async iterator of pages. */
@@ -189,10 +174,6 @@ export class GunzipStream extends StagedStream {
 
   /** Ends the input: a stream that stops anywhere but between members is an error. */
   finish() {
-    try {
-      this.inner.finish();
-    } catch (e) {
-      throw toExportError(e);
-    }
+    this.inner.finish();
   }
 }

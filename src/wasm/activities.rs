@@ -3,13 +3,15 @@
 //! Data crosses into JavaScript once per chunk read (tens of KiB), never once per record: records
 //! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
 
-use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set, BackstoryCore};
+use super::backstory::{call_maybe_async, get, get_fn, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
+use super::options::{read, whole, ActivityDownloadOptions, PollOptions};
+use super::results;
 use crate::driver::activities::{
-    self as drv, ActivitySink, DataError, Delivery, DownloadOptions, ExportOptions, ExportOutcome,
-    OutputKind, Place, Progress, WaitOptions, Warning,
+    self as drv, ActivitySink, Delivery, DownloadOptions, ExportOptions, ExportOutcome, OutputKind,
+    Place, Progress, WaitOptions,
 };
 use crate::driver::Session;
 use crate::error::{Error, Result};
@@ -23,99 +25,50 @@ use wasm_bindgen::prelude::*;
 /// Progress reports that are not state changes are sent at most this often.
 const PROGRESS_EVERY_MS: f64 = 100.0;
 
-fn opt_str(o: &Object, key: &str, v: Option<&str>) {
-    set(o, key, v.map(JsValue::from_str).unwrap_or(JsValue::NULL));
-}
-
-/// A job as JavaScript sees it (camelCase; `fragmentCount` is the vendor's `fragment`).
 pub(crate) fn job_to_js(j: &Job) -> JsValue {
-    let o = Object::new();
-    set(&o, "jobId", j.job_id.as_str());
-    set(&o, "state", j.state.as_str());
-    opt_str(&o, "exportType", j.export_type.map(|t| t.as_str()));
-    opt_str(&o, "outputFormat", j.output_format.as_deref());
-    opt_str(&o, "activityType", j.activity_type.map(|t| t.as_str()));
-    opt_str(&o, "startDate", j.start_date.as_deref());
-    opt_str(&o, "endDate", j.end_date.as_deref());
-    opt_str(&o, "createdTime", j.job_created_time.as_deref());
-    opt_str(&o, "startTime", j.job_start_time.as_deref());
-    opt_str(&o, "endTime", j.job_end_time.as_deref());
-    set(
-        &o,
-        "resultsSize",
-        j.results_size
-            .map(|n| JsValue::from(n as f64))
-            .unwrap_or(JsValue::NULL),
-    );
-    set(
-        &o,
-        "fragmentCount",
-        j.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
-    );
-    o.into()
-}
-
-fn int_opt(opts: &JsValue, key: &str, lo: f64, hi: f64) -> Result<Option<f64>> {
-    let v = get(opts, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => Ok(Some(n)),
-        _ => Err(Error::invalid(
-            key,
-            format!("must be a whole number from {lo} to {hi}"),
-        )),
-    }
+    results::to_js(&results::ActivityJob::from(j))
 }
 
 fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
+    let o: PollOptions = read(opts)?;
     let mut w = WaitOptions::default();
-    if let Some(n) = int_opt(opts, "pollIntervalMs", 10.0, 600_000.0)? {
+    if let Some(n) = whole("pollIntervalMs", o.poll_interval_ms, 10.0, 600_000.0)? {
         w.poll_initial_ms = n;
         w.poll_max_ms = w.poll_max_ms.max(n);
     }
-    if let Some(n) = int_opt(opts, "pollMaxMs", 10.0, 3_600_000.0)? {
+    if let Some(n) = whole("pollMaxMs", o.poll_max_ms, 10.0, 3_600_000.0)? {
         w.poll_max_ms = n.max(w.poll_initial_ms);
     }
-    w.timeout_ms = int_opt(opts, "timeoutMs", 1.0, 7.0 * 86_400_000.0)?;
+    w.timeout_ms = whole("timeoutMs", o.timeout_ms, 1.0, 7.0 * 86_400_000.0)?;
     Ok(w)
 }
 
-fn download_options(opts: &JsValue) -> Result<DownloadOptions> {
+fn download_options(o: &ActivityDownloadOptions) -> Result<DownloadOptions> {
     let mut d = DownloadOptions::default();
-    if let Some(n) = int_opt(opts, "concurrency", 1.0, MAX_CONCURRENCY as f64)? {
+    if let Some(n) = whole("concurrency", o.concurrency, 1.0, MAX_CONCURRENCY as f64)? {
         d.concurrency = n as usize;
     }
-    if let Some(n) = int_opt(opts, "readAheadBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)? {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    if let Some(n) = whole("readAheadBytes", o.read_ahead_bytes, 1024.0, GIB)? {
         d.read_ahead_bytes = n as usize;
     }
-    if let Some(n) = int_opt(opts, "batchRecords", 1.0, 1_000_000.0)? {
+    if let Some(n) = whole("batchRecords", o.batch_records, 1.0, 1_000_000.0)? {
         d.batch_records = n as usize;
     }
-    if let Some(n) = int_opt(opts, "maxLineBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)? {
+    if let Some(n) = whole("maxLineBytes", o.max_line_bytes, 1024.0, GIB)? {
         d.max_line_bytes = n as usize;
     }
-    d.stall_timeout_ms = int_opt(opts, "stallTimeoutMs", 1.0, 3_600_000.0)?;
-    d.strict = get(opts, "strict").is_truthy();
-    d.raw_cells = raw_cells(opts)?;
-    let format = get(opts, "format");
-    let explode = get(opts, "explode");
-    let explode = if explode.is_undefined() || explode.is_null() {
-        None
-    } else {
-        Some(explode.as_string().ok_or_else(|| {
-            Error::invalid("explode", "must be a string such as \"participants\"")
-        })?)
-    };
-    d.output = match format.as_string().as_deref() {
-        None if format.is_undefined() || format.is_null() => OutputKind::Records,
-        Some("records") => OutputKind::Records,
+    d.stall_timeout_ms = whole("stallTimeoutMs", o.stall_timeout_ms, 1.0, 3_600_000.0)?;
+    d.strict = o.strict.unwrap_or(false);
+    d.raw_cells = !o.csv_guard.unwrap_or(true);
+    let explode = o.explode.clone();
+    d.output = match o.format.as_deref() {
+        None | Some("records") => OutputKind::Records,
         Some("csv") => OutputKind::Csv {
             explode: explode.clone(),
         },
         Some("jsonl") => OutputKind::Raw,
-        _ => {
+        Some(_) => {
             return Err(Error::invalid(
                 "format",
                 "must be \"records\", \"csv\" or \"jsonl\"",
@@ -181,7 +134,7 @@ impl ActivitySink for JsActivitySink {
                 set(&o, "bytes", Uint8Array::from(&bytes[..]));
             }
         }
-        call_maybe_async(f, &[o.into()]).await
+        call_maybe_async("onBatch", f, &[o.into()]).await
     }
 
     fn job(&mut self, window: usize, job: &Job) {
@@ -209,118 +162,11 @@ impl ActivitySink for JsActivitySink {
 }
 
 fn progress_to_js(p: &Progress) -> JsValue {
-    let o = Object::new();
-    set(&o, "phase", p.phase.as_str());
-    set(&o, "windows", p.windows as u32);
-    set(&o, "windowsDone", p.windows_done as u32);
-    set(&o, "jobsActive", p.jobs_active as u32);
-    set(&o, "jobsRunning", p.jobs_running as u32);
-    set(&o, "window", p.window as u32);
-    opt_str(&o, "jobId", p.job_id.as_deref());
-    set(
-        &o,
-        "resultsSize",
-        p.results_size
-            .map(|n| JsValue::from(n as f64))
-            .unwrap_or(JsValue::NULL),
-    );
-    set(&o, "fragmentsTotal", p.fragments_total as u32);
-    set(&o, "fragmentsDone", p.fragments_done as u32);
-    let frags: Array = p
-        .fragments
-        .iter()
-        .map(|f| {
-            let x = Object::new();
-            set(
-                &x,
-                "index",
-                f.index.map(JsValue::from).unwrap_or(JsValue::NULL),
-            );
-            set(&x, "state", f.state.as_str());
-            set(&x, "bytes", f.bytes as f64);
-            set(&x, "retries", f.retries);
-            JsValue::from(x)
-        })
-        .collect();
-    set(&o, "fragments", frags);
-    set(&o, "warnings", warnings_to_js(&p.warnings));
-    set(&o, "records", p.records as f64);
-    set(&o, "rows", p.rows as f64);
-    set(&o, "bytes", p.bytes as f64);
-    o.into()
-}
-
-fn warnings_to_js(warnings: &[Warning]) -> Array {
-    let num = |n: Option<u64>| n.map(|n| JsValue::from(n as f64)).unwrap_or(JsValue::NULL);
-    warnings
-        .iter()
-        .map(|w| {
-            let o = Object::new();
-            set(&o, "code", w.code);
-            set(&o, "jobId", w.job_id.as_str());
-            set(&o, "message", w.message.as_str());
-            set(&o, "resultsSize", num(w.results_size));
-            set(&o, "received", num(w.received));
-            JsValue::from(o)
-        })
-        .collect()
-}
-
-fn data_errors_to_js(errors: &[DataError]) -> Array {
-    errors
-        .iter()
-        .map(|e| {
-            let o = Object::new();
-            set(&o, "window", e.window as u32);
-            set(&o, "jobId", e.job_id.as_str());
-            set(
-                &o,
-                "fragment",
-                e.fragment.map(JsValue::from).unwrap_or(JsValue::NULL),
-            );
-            set(&o, "line", e.line as f64);
-            set(&o, "column", e.column as f64);
-            set(&o, "message", e.message.as_str());
-            JsValue::from(o)
-        })
-        .collect()
+    results::to_js(&results::ActivityProgress::from(p))
 }
 
 fn outcome_to_js(out: &ExportOutcome) -> JsValue {
-    let o = Object::new();
-    set(
-        &o,
-        "jobs",
-        out.jobs.iter().map(job_to_js).collect::<Array>(),
-    );
-    set(&o, "records", out.records as f64);
-    set(&o, "rows", out.rows as f64);
-    set(&o, "bytes", out.bytes as f64);
-    set(&o, "errors", data_errors_to_js(&out.errors));
-    set(&o, "errorsTotal", out.errors_total as f64);
-    set(&o, "retries", out.retries);
-    set(
-        &o,
-        "header",
-        out.header
-            .iter()
-            .map(|s| JsValue::from_str(s))
-            .collect::<Array>(),
-    );
-    let late: Array = out
-        .late_fields
-        .iter()
-        .map(|l| {
-            let x = Object::new();
-            set(&x, "column", l.column.as_str());
-            set(&x, "firstLine", l.first_line as f64);
-            set(&x, "count", l.count as f64);
-            JsValue::from(x)
-        })
-        .collect();
-    set(&o, "lateFields", late);
-    set(&o, "warnings", warnings_to_js(&out.warnings));
-    o.into()
+    results::to_js(&results::ActivitySummary::from(out))
 }
 
 fn windows_to_js(windows: &[JobParams]) -> Array {
@@ -454,7 +300,7 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let wait = wait_options(&opts)?;
-            let dl = download_options(&opts)?;
+            let dl = download_options(&read(&opts)?)?;
             let mut sink = JsActivitySink::new(&opts)?;
             let job = job_by_id(&session, &job_id, &opts).await?;
             sink.job(0, &job);
@@ -477,12 +323,13 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let request = ExportRequest::from_json(&params_json)?;
+            let dl: ActivityDownloadOptions = read(&opts)?;
             let mut o = ExportOptions {
-                download: download_options(&opts)?,
+                download: download_options(&dl)?,
                 wait: wait_options(&opts)?,
                 ..ExportOptions::default()
             };
-            if let Some(n) = int_opt(&opts, "maxActiveJobs", 1.0, MAX_QUEUED as f64)? {
+            if let Some(n) = whole("maxActiveJobs", dl.max_active_jobs, 1.0, MAX_QUEUED as f64)? {
                 o.max_active = n as usize;
             }
             let mut sink = JsActivitySink::new(&opts)?;

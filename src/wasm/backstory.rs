@@ -2,8 +2,9 @@
 //! idioms Rust cannot express: async iterators, the result cache, default stores).
 
 use super::batch::{batch_rows_option, batch_to_js};
-use super::errors::to_js;
+use super::errors::{callback_error, to_js};
 use super::fetch::FetchTransport;
+use super::options::{read, QueryRunOptions};
 use crate::core::auth::ClientCredentials;
 use crate::core::http::validate_base_url;
 use crate::driver::{self, Progress, QueryOptions, QuerySink, QuotaStore, Session};
@@ -49,22 +50,9 @@ pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }
 
-pub(crate) fn columns_to_js(cols: &[Column]) -> Array {
-    cols.iter()
-        .map(|c| {
-            let o = Object::new();
-            set(&o, "slug", c.slug.as_str());
-            set(
-                &o,
-                "variationId",
-                c.variation_id
-                    .as_deref()
-                    .map(JsValue::from_str)
-                    .unwrap_or(JsValue::NULL),
-            );
-            JsValue::from(o)
-        })
-        .collect()
+pub(crate) fn columns_to_js(cols: &[Column]) -> JsValue {
+    let v: Vec<super::results::MissingColumn> = cols.iter().map(Into::into).collect();
+    super::results::to_js(&v)
 }
 
 /// A quota store backed by two JavaScript functions, `load()` and `save(value)`.
@@ -98,35 +86,34 @@ struct JsSink {
     on_progress: Option<Function>,
 }
 
-pub(crate) async fn call_maybe_async(f: &Function, args: &[JsValue]) -> Result<()> {
+/// Calls the caller's callback `name`; a callback that returns a promise gets backpressure: we
+/// read no more until it settles. A throw or a rejection ends the run with the caller's own
+/// exception as the error's `cause`.
+pub(crate) async fn call_maybe_async(name: &str, f: &Function, args: &[JsValue]) -> Result<()> {
     let arr: Array = args.iter().collect();
-    let ret = f.apply(&JsValue::NULL, &arr).map_err(callback_error)?;
-    // A callback that returns a promise gets backpressure: we read no more until it settles.
+    let ret = f
+        .apply(&JsValue::NULL, &arr)
+        .map_err(|e| callback_error(name, e))?;
     if let Ok(p) = ret.dyn_into::<js_sys::Promise>() {
-        JsFuture::from(p).await.map_err(callback_error)?;
+        JsFuture::from(p)
+            .await
+            .map_err(|e| callback_error(name, e))?;
     }
     Ok(())
-}
-
-fn callback_error(e: JsValue) -> Error {
-    Error::invalid(
-        "callback",
-        format!("threw: {}", super::js::ek_error_message(&e)),
-    )
 }
 
 impl QuerySink for JsSink {
     async fn header(&mut self, header: &[String], missing: &[Column]) -> Result<()> {
         if let Some(f) = &self.on_header {
             let h: Array = header.iter().map(|s| JsValue::from_str(s)).collect();
-            call_maybe_async(f, &[h.into(), columns_to_js(missing).into()]).await?;
+            call_maybe_async("onHeader", f, &[h.into(), columns_to_js(missing).into()]).await?;
         }
         Ok(())
     }
 
     async fn batch(&mut self, batch: RowBatch) -> Result<()> {
         if let Some(f) = &self.on_batch {
-            call_maybe_async(f, &[batch_to_js(&batch)]).await?;
+            call_maybe_async("onBatch", f, &[batch_to_js(&batch)]).await?;
         }
         Ok(())
     }
@@ -211,9 +198,10 @@ impl BackstoryCore {
 async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsValue> {
     let query = Query::from_json(query_json)?;
     let batch_rows = batch_rows_option(opts)?;
+    let o: QueryRunOptions = read(opts)?;
     let options = QueryOptions {
-        force: get(opts, "force").is_truthy(),
-        strict: get(opts, "strict").is_truthy(),
+        force: o.force.unwrap_or(false),
+        strict: o.strict.unwrap_or(false),
         batch_rows,
         skip_empty_lines: super::batch::skip_empty_lines_option(opts)?,
     };
@@ -228,7 +216,7 @@ async fn run(session: &Session, query_json: &str, opts: &JsValue) -> Result<JsVa
         on_raw: get_fn(opts, "onRaw")?,
         on_progress: get_fn(opts, "onProgress")?,
     };
-    let t = FetchTransport::with_deadline(get(opts, "signal"), get(opts, "timeoutMs").as_f64());
+    let t = FetchTransport::with_deadline(get(opts, "signal"), o.timeout_ms);
     let out = driver::run_query(&t, session, &mut store, &query, &options, &mut sink).await?;
     let o = Object::new();
     set(

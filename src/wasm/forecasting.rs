@@ -5,6 +5,8 @@
 use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
+use super::options::{read, whole, ForecastRunOptions};
+use super::results;
 use crate::driver::forecasting::{
     run_forecasts, ForecastOptions, ForecastPage, ForecastProgress, ForecastSink, MAX_CONCURRENCY,
 };
@@ -22,11 +24,7 @@ struct JsForecastSink {
 }
 
 fn change_to_js(c: &TotalChange) -> JsValue {
-    let o = Object::new();
-    set(&o, "page", c.page);
-    set(&o, "previous", c.previous as f64);
-    set(&o, "current", c.current as f64);
-    o.into()
+    results::to_js(&results::ForecastTotalChange::from(c))
 }
 
 impl ForecastSink for JsForecastSink {
@@ -45,7 +43,7 @@ impl ForecastSink for JsForecastSink {
             set(&o, "limit", page.headers.limit);
             set(&o, "count", page.records.len() as u32);
             set(&o, "body", String::from_utf8_lossy(&page.body).as_ref());
-            call_maybe_async(f, &[o.into()]).await?;
+            call_maybe_async("onPage", f, &[o.into()]).await?;
         }
         Ok(())
     }
@@ -59,73 +57,42 @@ impl ForecastSink for JsForecastSink {
 
     fn progress(&mut self, p: ForecastProgress) {
         if let Some(f) = &self.on_progress {
-            let o = Object::new();
-            set(&o, "pages", p.pages);
-            set(&o, "records", p.records as f64);
-            set(
-                &o,
-                "pageLast",
-                p.page_last.map(JsValue::from).unwrap_or(JsValue::NULL),
-            );
-            set(
-                &o,
-                "totalCount",
-                p.total_count
-                    .map(|n| JsValue::from(n as f64))
-                    .unwrap_or(JsValue::NULL),
-            );
-            set(&o, "inFlight", p.in_flight);
+            let o = results::to_js(&results::ForecastProgress::from(&p));
             let _ = f.call1(&JsValue::NULL, &o);
         }
     }
 }
 
-/// A whole-number option from `lo` to `hi`, or `None` when absent.
-fn int_option(opts: &JsValue, key: &str, lo: u32, hi: u32) -> Result<Option<u32>> {
-    let v = get(opts, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
+fn options(o: &ForecastRunOptions) -> Result<ForecastOptions> {
+    let mut out = ForecastOptions::default();
+    if let Some(p) = &o.path {
+        out.path = validate_path("path", p)?;
     }
-    match v.as_f64() {
-        Some(n) if n.fract() == 0.0 && n >= f64::from(lo) && n <= f64::from(hi) => {
-            Ok(Some(n as u32))
-        }
-        _ => Err(Error::invalid(
-            key,
-            format!("must be a whole number from {lo} to {hi}"),
-        )),
+    if let Some(n) = whole(
+        "concurrency",
+        o.concurrency,
+        1.0,
+        f64::from(MAX_CONCURRENCY),
+    )? {
+        out.concurrency = n as u32;
     }
-}
-
-fn options(opts: &JsValue) -> Result<ForecastOptions> {
-    let mut o = ForecastOptions::default();
-    let path = get(opts, "path");
-    if !path.is_undefined() && !path.is_null() {
-        let p = path
-            .as_string()
-            .ok_or_else(|| Error::invalid("path", "must be a string"))?;
-        o.path = validate_path("path", &p)?;
-    }
-    if let Some(n) = int_option(opts, "concurrency", 1, MAX_CONCURRENCY)? {
-        o.concurrency = n;
-    }
-    o.max_pages = int_option(opts, "maxPages", 1, u32::MAX)?;
-    Ok(o)
+    out.max_pages = whole("maxPages", o.max_pages, 1.0, f64::from(u32::MAX))?.map(|n| n as u32);
+    Ok(out)
 }
 
 async fn run(session: &Session, params_json: &str, opts: &JsValue) -> Result<JsValue> {
     let query = ForecastQuery::from_json(params_json)?;
-    let options = options(opts)?;
+    let run_opts: ForecastRunOptions = read(opts)?;
+    let options = options(&run_opts)?;
     let mut sink = JsForecastSink {
         on_page: get_fn(opts, "onPage")?,
         on_total_change: get_fn(opts, "onTotalChange")?,
         on_progress: get_fn(opts, "onProgress")?,
     };
-    let timeout = get(opts, "timeoutMs");
-    let timeout_ms = match timeout.as_f64() {
-        _ if timeout.is_undefined() || timeout.is_null() => None,
+    let timeout_ms = match run_opts.timeout_ms {
+        None => None,
         Some(ms) if ms > 0.0 && ms.is_finite() => Some(ms),
-        _ => {
+        Some(_) => {
             return Err(Error::invalid(
                 "timeoutMs",
                 "must be a number of milliseconds above 0",
@@ -134,21 +101,7 @@ async fn run(session: &Session, params_json: &str, opts: &JsValue) -> Result<JsV
     };
     let t = FetchTransport::with_deadline(get(opts, "signal"), timeout_ms);
     let out = run_forecasts(&t, session, &query, &options, &mut sink).await?;
-    let o = Object::new();
-    set(&o, "pages", out.pages);
-    set(&o, "records", out.records as f64);
-    set(&o, "totalCount", out.total_count as f64);
-    set(&o, "pageLast", out.page_last);
-    set(
-        &o,
-        "totalChanges",
-        out.total_changes
-            .iter()
-            .map(change_to_js)
-            .collect::<Array>(),
-    );
-    set(&o, "complete", out.complete);
-    Ok(o.into())
+    Ok(results::to_js(&results::ForecastSummary::from(&out)))
 }
 
 #[wasm_bindgen]

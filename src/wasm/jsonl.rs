@@ -2,10 +2,11 @@
 //! array text per batch) and `JsonlCsvWriter` (CSV text out), each fed chunks split anywhere. One
 //! call per chunk crosses the boundary, never one per record.
 
-use super::backstory::{get, raw_cells, set};
+use super::backstory::set;
 use super::errors::to_js;
+use super::options::{read, whole, JsonlCsvOptions, JsonlParseOptions};
 use super::staging::{span, staged_batches, wide, Staging};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, LineError, RecordBatch};
 use js_sys::{Array, Object};
@@ -13,40 +14,40 @@ use wasm_bindgen::prelude::*;
 
 /// `first_batch_bytes`: the class's default for how soon the first batch goes out.
 fn parser_options(opts: &JsValue, first_batch_bytes: usize) -> Result<JsonlOptions> {
+    let p: JsonlParseOptions = read(opts)?;
     let mut o = JsonlOptions {
-        strict: get(opts, "strict").is_truthy(),
+        strict: p.strict.unwrap_or(false),
         first_batch_bytes,
         ..JsonlOptions::default()
     };
-    for (key, slot, lo, hi) in [
-        ("batchRecords", &mut o.batch_records, 1.0, 1_000_000.0),
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    for (key, v, slot, lo, hi) in [
+        (
+            "batchRecords",
+            p.batch_records,
+            &mut o.batch_records,
+            1.0,
+            1_000_000.0,
+        ),
         // Above about 4,000 levels JSON.stringify overflows V8's stack on the record.
-        ("maxDepth", &mut o.max_depth, 1.0, 1000.0),
+        ("maxDepth", p.max_depth, &mut o.max_depth, 1.0, 1000.0),
         (
             "maxLineBytes",
+            p.max_line_bytes,
             &mut o.max_line_bytes,
             1024.0,
-            1024.0 * 1024.0 * 1024.0,
+            GIB,
         ),
         (
             "firstBatchBytes",
+            p.first_batch_bytes,
             &mut o.first_batch_bytes,
             1.0,
             4.0 * 1024.0 * 1024.0,
         ),
     ] {
-        let v = get(opts, key);
-        if v.is_undefined() || v.is_null() {
-            continue;
-        }
-        match v.as_f64() {
-            Some(n) if n.fract() == 0.0 && n >= lo && n <= hi => *slot = n as usize,
-            _ => {
-                return Err(Error::invalid(
-                    key,
-                    format!("must be a whole number from {lo} to {hi}"),
-                ))
-            }
+        if let Some(n) = whole(key, v, lo, hi)? {
+            *slot = n as usize;
         }
     }
     Ok(o)
@@ -159,23 +160,7 @@ impl JsonlCsvWriter {
         };
         let strict = popts.strict;
         let parser = JsonlParser::new(popts);
-        let cols = get(&opts, "columns");
-        let columns = if cols.is_undefined() || cols.is_null() {
-            Vec::new()
-        } else {
-            let arr: Array = cols
-                .dyn_into()
-                .map_err(|_| to_js(Error::invalid("columns", "must be an array of strings")))?;
-            arr.iter()
-                .map(|c| {
-                    c.as_string().ok_or_else(|| {
-                        to_js(Error::invalid("columns", "must be an array of strings"))
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?
-        };
-        let explode = get(&opts, "explode").as_string();
-        let discover = get(&opts, "discover");
+        let w: JsonlCsvOptions = read(&opts).map_err(to_js)?;
         Ok(JsonlCsvWriter {
             parser,
             strict,
@@ -184,10 +169,10 @@ impl JsonlCsvWriter {
             staging: Staging::default(),
             out: String::new(),
             flattener: Flattener::new(FlattenOptions {
-                columns,
-                explode,
-                discover: discover.is_undefined() || discover.is_truthy(),
-                raw_cells: raw_cells(&opts).map_err(to_js)?,
+                columns: w.columns.unwrap_or_default(),
+                explode: w.explode,
+                discover: w.discover.unwrap_or(true),
+                raw_cells: !w.csv_guard.unwrap_or(true),
             }),
         })
     }

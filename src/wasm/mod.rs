@@ -10,6 +10,8 @@ mod fetch;
 mod forecasting;
 mod js;
 mod jsonl;
+mod options;
+mod results;
 mod staging;
 mod userpilot;
 mod vocabulary;
@@ -20,7 +22,7 @@ pub use jsonl::{JsonlCsvWriter, JsonlStreamParser};
 pub use userpilot::{GunzipStream, UserpilotCore};
 
 use crate::providers::backstory::{catalog, query};
-use js_sys::{Array, Object};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 /// `variation("ootb_user_count_emails_sent", "last_30_days")`.
@@ -46,16 +48,14 @@ pub fn query_objects() -> Array {
 }
 
 #[wasm_bindgen(js_name = knownSlugs)]
-pub fn known_slugs(object: &str) -> Array {
-    catalog::for_object(object)
-        .map(|(_, slug, label, periods)| {
-            let o = Object::new();
-            backstory::set(&o, "slug", *slug);
-            backstory::set(&o, "label", *label);
-            backstory::set(&o, "timeBased", !periods.is_empty());
-            let p: Array = periods.iter().map(|p| JsValue::from_str(p)).collect();
-            backstory::set(&o, "periods", p);
-            JsValue::from(o)
+pub fn known_slugs(object: &str) -> JsValue {
+    let slugs: Vec<results::KnownSlug> = catalog::for_object(object)
+        .map(|(_, slug, label, periods)| results::KnownSlug {
+            slug,
+            label,
+            time_based: !periods.is_empty(),
+            periods: periods.to_vec(),
         })
-        .collect()
+        .collect();
+    results::to_js(&slugs)
 }

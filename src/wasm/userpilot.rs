@@ -2,10 +2,14 @@
 //! async iterators). Records cross as one JSON array text per batch (one `JSON.parse` on the JS
 //! side), CSV rows as packed batches, lookups as JSON text.
 
-use super::backstory::{call_maybe_async, get, get_fn, raw_cells, set};
+use super::backstory::{call_maybe_async, get, get_fn, set};
 use super::batch::batch_to_js;
 use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
+use super::options::{
+    read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions, UserpilotStartRunOptions,
+};
+use super::results;
 use super::staging::{span, Staging};
 use crate::core::auth::Secret;
 use crate::core::http::validate_base_url;
@@ -63,46 +67,7 @@ fn opt_str(v: Option<&str>) -> JsValue {
 }
 
 pub(crate) fn job_to_js(j: &Job) -> JsValue {
-    let o = Object::new();
-    set(&o, "jobId", j.job_id.as_str());
-    set(&o, "status", j.status.as_str());
-    let progress = match j.progress {
-        Some(p) => {
-            let po = Object::new();
-            set(&po, "done", p.done);
-            set(&po, "total", p.total);
-            po.into()
-        }
-        None => JsValue::NULL,
-    };
-    set(&o, "progress", progress);
-    set(&o, "progressText", opt_str(j.progress_text.as_deref()));
-    set(&o, "startTime", opt_str(j.start_time.as_deref()));
-    set(&o, "endTime", opt_str(j.end_time.as_deref()));
-    set(
-        &o,
-        "elapsedTimeSeconds",
-        j.elapsed_time_seconds
-            .map(JsValue::from_f64)
-            .unwrap_or(JsValue::NULL),
-    );
-    set(&o, "appToken", opt_str(j.app_token.as_deref()));
-    set(&o, "currentChunk", opt_str(j.current_chunk.as_deref()));
-    set(&o, "completedChunks", strings(&j.completed_chunks));
-    set(&o, "allChunks", strings(&j.all_chunks));
-    let files: Array = j
-        .presigned_urls
-        .iter()
-        .map(|f| {
-            let fo = Object::new();
-            set(&fo, "filename", f.filename.as_str());
-            set(&fo, "url", f.url.as_str());
-            JsValue::from(fo)
-        })
-        .collect();
-    set(&o, "presignedUrls", files);
-    set(&o, "type", opt_str(j.kind.as_deref()));
-    o.into()
+    results::to_js(&results::UserpilotJob::from(j))
 }
 
 fn page_to_js(p: &Page) -> Result<JsValue> {
@@ -136,27 +101,14 @@ fn page_to_js(p: &Page) -> Result<JsValue> {
     Ok(o.into())
 }
 
-/// An optional positive integer option, checked.
-fn int_opt(opts: &JsValue, key: &str, min: f64, max: f64) -> Result<Option<f64>> {
-    let v = get(opts, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n >= min && n <= max && n.fract() == 0.0 => Ok(Some(n)),
-        _ => Err(Error::invalid(
-            key,
-            format!("must be an integer from {min} to {max}"),
-        )),
-    }
-}
-
 fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
+    let o: PollOptions = read(opts)?;
     let d = WaitOptions::default();
     Ok(WaitOptions {
-        initial_ms: int_opt(opts, "pollMs", 1.0, 3_600_000.0)?.unwrap_or(d.initial_ms),
-        max_ms: int_opt(opts, "maxPollMs", 1.0, 3_600_000.0)?.unwrap_or(d.max_ms),
-        timeout_ms: int_opt(opts, "timeoutMs", 1.0, 1e12)?,
+        initial_ms: whole("pollIntervalMs", o.poll_interval_ms, 1.0, 3_600_000.0)?
+            .unwrap_or(d.initial_ms),
+        max_ms: whole("pollMaxMs", o.poll_max_ms, 1.0, 3_600_000.0)?.unwrap_or(d.max_ms),
+        timeout_ms: whole("timeoutMs", o.timeout_ms, 1.0, 1e12)?,
     })
 }
 
@@ -195,7 +147,7 @@ impl RowsSink for JsRowsSink {
             set(&o, "count", batch.count as u32);
             set(&o, "firstLine", batch.first_line as f64);
             set(&o, "lastLine", batch.last_line as f64);
-            call_maybe_async(f, &[o.into()]).await?;
+            call_maybe_async("onRecords", f, &[o.into()]).await?;
         }
         Ok(())
     }
@@ -205,7 +157,7 @@ impl RowsSink for JsRowsSink {
             let o = file_obj(file);
             set(&o, "header", strings(header));
             set(&o, "batch", batch_to_js(&batch));
-            call_maybe_async(f, &[o.into()]).await?;
+            call_maybe_async("onRows", f, &[o.into()]).await?;
         }
         Ok(())
     }
@@ -215,7 +167,7 @@ impl RowsSink for JsRowsSink {
             let o = file_obj(file);
             set(&o, "csv", csv.as_str());
             set(&o, "rows", rows as f64);
-            call_maybe_async(f, &[o.into()]).await?;
+            call_maybe_async("onCsv", f, &[o.into()]).await?;
         }
         Ok(())
     }
@@ -240,7 +192,7 @@ struct JsPageSink(Option<Function>);
 impl PageSink for JsPageSink {
     async fn page(&mut self, page: Page) -> Result<()> {
         if let Some(f) = &self.0 {
-            call_maybe_async(f, &[page_to_js(&page)?]).await?;
+            call_maybe_async("onPage", f, &[page_to_js(&page)?]).await?;
         }
         Ok(())
     }
@@ -302,7 +254,7 @@ impl UserpilotCore {
         PAGINATED.iter().map(|s| JsValue::from_str(s)).collect()
     }
 
-    /// Starts an export. `opts`: `{ waitForRunning, pollMs, maxPollMs, timeoutMs, signal,
+    /// Starts an export. `opts`: `{ waitForRunning, pollIntervalMs, pollMaxMs, timeoutMs, signal,
     /// onWaiting(jobId|null), onProgress(job) }`.
     pub async fn start(
         &self,
@@ -312,8 +264,9 @@ impl UserpilotCore {
         let session = self.session.clone();
         async move {
             let params = ExportParams::from_json(&params_json)?;
+            let s: UserpilotStartRunOptions = read(&opts)?;
             let options = StartOptions {
-                wait_for_running: get(&opts, "waitForRunning").is_truthy(),
+                wait_for_running: s.wait_for_running.unwrap_or(false),
                 wait: wait_options(&opts)?,
             };
             let on_waiting = get_fn(&opts, "onWaiting")?;
@@ -366,7 +319,7 @@ impl UserpilotCore {
             .map_err(to_js)
     }
 
-    /// Waits for a job to complete. `opts`: `{ pollMs, maxPollMs, timeoutMs, signal,
+    /// Waits for a job to complete. `opts`: `{ pollIntervalMs, pollMaxMs, timeoutMs, signal,
     /// onProgress(job) }`.
     pub async fn wait(
         &self,
@@ -389,7 +342,7 @@ impl UserpilotCore {
     }
 
     /// Delivers a job's rows in file order. `opts`: `{ concurrency, dedupe, strict,
-    /// batchRecords, flatten, csvGuard, nativeGunzip, stallTimeoutMs, pollMs, maxPollMs, timeoutMs, signal,
+    /// batchRecords, flatten, csvGuard, nativeGunzip, stallTimeoutMs, pollIntervalMs, pollMaxMs, timeoutMs, signal,
     /// onRecords({file, filename, text, count, firstLine, lastLine}),
     /// onRows({file, filename, header, batch}), onCsv({file, filename, csv, rows}),
     /// onProgress(p) }`. Resolves to the summary.
@@ -401,21 +354,22 @@ impl UserpilotCore {
         let session = self.session.clone();
         async move {
             let d = RowsOptions::default();
-            let native = get(&opts, "nativeGunzip");
+            let o: UserpilotDownloadOptions = read(&opts)?;
+            const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
             let options = RowsOptions {
-                concurrency: int_opt(&opts, "concurrency", 1.0, MAX_CONCURRENCY as f64)?
+                concurrency: whole("concurrency", o.concurrency, 1.0, MAX_CONCURRENCY as f64)?
                     .map_or(d.concurrency, |n| n as usize),
-                dedupe: get(&opts, "dedupe").is_truthy(),
-                strict: get(&opts, "strict").is_truthy(),
-                batch_records: int_opt(&opts, "batchRecords", 1.0, 1_000_000.0)?
+                dedupe: o.dedupe.unwrap_or(false),
+                strict: o.strict.unwrap_or(false),
+                batch_records: whole("batchRecords", o.batch_records, 1.0, 1_000_000.0)?
                     .map_or(d.batch_records, |n| n as usize),
-                flatten: get(&opts, "flatten").is_truthy(),
-                native_gunzip: native.is_undefined() || native.is_truthy(),
-                stall_timeout_ms: int_opt(&opts, "stallTimeoutMs", 1.0, 3_600_000.0)?,
-                raw_cells: raw_cells(&opts)?,
-                max_line_bytes: int_opt(&opts, "maxLineBytes", 1024.0, 1024.0 * 1024.0 * 1024.0)?
+                flatten: o.flatten.unwrap_or(false),
+                native_gunzip: o.native_gunzip.unwrap_or(true),
+                stall_timeout_ms: whole("stallTimeoutMs", o.stall_timeout_ms, 1.0, 3_600_000.0)?,
+                raw_cells: !o.csv_guard.unwrap_or(true),
+                max_line_bytes: whole("maxLineBytes", o.max_line_bytes, 1024.0, GIB)?
                     .map_or(d.max_line_bytes, |n| n as usize),
-                max_depth: int_opt(&opts, "maxDepth", 1.0, 1000.0)?
+                max_depth: whole("maxDepth", o.max_depth, 1.0, 1000.0)?
                     .map_or(d.max_depth, |n| n as usize),
                 wait: wait_options(&opts)?,
             };
@@ -427,59 +381,7 @@ impl UserpilotCore {
             };
             let t = transport(&opts);
             let out = up::rows(&t, &session, &job_id, &options, &mut sink).await?;
-            let o = Object::new();
-            set(&o, "job", job_to_js(&out.job));
-            set(&o, "records", out.records as f64);
-            set(&o, "duplicates", out.duplicates as f64);
-            set(&o, "bytes", out.bytes as f64);
-            set(&o, "renewals", out.renewals);
-            set(&o, "restarts", out.restarts);
-            let files: Array = out
-                .files
-                .iter()
-                .map(|f| {
-                    let fo = Object::new();
-                    set(&fo, "filename", f.filename.as_str());
-                    set(&fo, "format", opt_str(f.format.map(|x| x.as_str())));
-                    set(&fo, "records", f.records as f64);
-                    set(&fo, "duplicates", f.duplicates as f64);
-                    set(&fo, "restarts", f.restarts);
-                    JsValue::from(fo)
-                })
-                .collect();
-            set(&o, "files", files);
-            let errors: Array = out
-                .errors
-                .iter()
-                .map(|e| {
-                    let eo = Object::new();
-                    set(&eo, "file", e.file as u32);
-                    set(&eo, "filename", e.filename.as_str());
-                    set(&eo, "line", e.line as f64);
-                    set(
-                        &eo,
-                        "row",
-                        e.row
-                            .map(|r| JsValue::from_f64(r as f64))
-                            .unwrap_or(JsValue::NULL),
-                    );
-                    set(&eo, "message", e.message.as_str());
-                    JsValue::from(eo)
-                })
-                .collect();
-            set(&o, "errors", errors);
-            let late: Array = out
-                .late_fields
-                .iter()
-                .map(|(c, line)| {
-                    let lo = Object::new();
-                    set(&lo, "column", c.as_str());
-                    set(&lo, "firstLine", *line as f64);
-                    JsValue::from(lo)
-                })
-                .collect();
-            set(&o, "lateFields", late);
-            Ok(JsValue::from(o))
+            Ok(results::to_js(&results::UserpilotRowsSummary::from(&out)))
         }
         .await
         .map_err(to_js)
@@ -493,18 +395,10 @@ impl UserpilotCore {
     ) -> std::result::Result<JsValue, JsValue> {
         let session = self.session.clone();
         async move {
-            let after = get(&opts, "afterCursor");
+            let o: LookupOptions = read(&opts)?;
             let page = PageRequest {
-                after_cursor: if after.is_undefined() || after.is_null() {
-                    None
-                } else {
-                    Some(
-                        after
-                            .as_string()
-                            .ok_or_else(|| Error::invalid("afterCursor", "must be a string"))?,
-                    )
-                },
-                limit: int_opt(&opts, "limit", 1.0, MAX_LIMIT as f64)?.map(|n| n as u32),
+                after_cursor: o.after_cursor,
+                limit: whole("limit", o.limit, 1.0, MAX_LIMIT as f64)?.map(|n| n as u32),
             };
             let t = transport(&opts);
             let p = up::lookup(&t, &session, &name, &page).await?;
@@ -524,7 +418,8 @@ impl UserpilotCore {
     ) -> std::result::Result<JsValue, JsValue> {
         let session = self.session.clone();
         async move {
-            let limit = int_opt(&opts, "limit", 1.0, MAX_LIMIT as f64)?.map(|n| n as u32);
+            let o: LookupOptions = read(&opts)?;
+            let limit = whole("limit", o.limit, 1.0, MAX_LIMIT as f64)?.map(|n| n as u32);
             let mut sink = JsPageSink(get_fn(&opts, "onPage")?);
             let t = transport(&opts);
             let (pages, items) = up::lookup_pages(&t, &session, &name, limit, &mut sink).await?;
