@@ -40,6 +40,9 @@ export class ExportError extends Error {
   state?: string;
   /** E_REDIRECT: the host `Location` named (never the URL), when the runtime showed it. */
   host?: string;
+  /** Where a download failed: the Activities fragment, or the Userpilot file (its index or name). */
+  fragment?: number;
+  file?: string;
   /**
    * On a failed download (activities, forecasts, Userpilot rows): what had been handed over
    * before the failure, so nothing is lost silently. The shape depends on the API (see each).
