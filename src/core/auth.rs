@@ -185,6 +185,21 @@ impl TokenCache {
 
     /// Reads a token answer. Refreshes a tenth of the lifetime early (at most a minute) so a token
     /// does not expire between our check and the vendor's.
+    /// After a token request was refused: `true` when it should be sent again in the next
+    /// encoding. A refusal as malformed or unauthenticated (400, 401, 415) may mean the vendor
+    /// reads the request another way (form, HTTP Basic, JSON); each encoding is tried once per
+    /// exchange (`refused` counts them) and the one that works is kept for the next exchanges.
+    /// Every caller that exchanges credentials (the clients' calls, the edge worker's token)
+    /// decides this here.
+    pub fn try_next_encoding(&mut self, status: u16, refused: &mut u8) -> bool {
+        if !matches!(status, 400 | 401 | 415) || *refused >= 2 {
+            return false;
+        }
+        *refused += 1;
+        self.encoding = self.encoding.next().unwrap_or(TokenEncoding::Form);
+        true
+    }
+
     pub fn accept(&mut self, resp: &HttpResponse, now_ms: f64) -> Result<()> {
         if !resp.is_success() {
             let err = Error::from_status(resp.status, &resp.body, None);
@@ -302,16 +317,9 @@ impl AuthedCall {
     ) -> Result<Option<HttpResponse>> {
         match self.phase {
             Phase::AwaitToken => {
-                // Refused as malformed or unauthenticated: perhaps the vendor reads the token
-                // request another way. Each encoding is tried once per call; the one that works
-                // is kept for the next calls.
-                if matches!(resp.status, 400 | 401 | 415) && self.refused_encodings < 2 {
-                    if let Some(next) = cache.encoding.next().or(Some(TokenEncoding::Form)) {
-                        self.refused_encodings += 1;
-                        cache.encoding = next;
-                        self.phase = Phase::Start;
-                        return Ok(None);
-                    }
+                if cache.try_next_encoding(resp.status, &mut self.refused_encodings) {
+                    self.phase = Phase::Start;
+                    return Ok(None);
                 }
                 cache.accept(&resp, now_ms)?;
                 self.got_fresh_token = true;
@@ -343,6 +351,40 @@ mod tests {
 
     fn creds() -> ClientCredentials {
         ClientCredentials::new("id", "s&zq9").unwrap()
+    }
+
+    #[test]
+    fn a_refused_exchange_tries_basic_then_json_once_each_and_keeps_what_works() {
+        let mut cache = TokenCache::new();
+        let mut refused = 0;
+        assert_eq!(cache.encoding(), TokenEncoding::Form);
+        assert!(
+            !cache.try_next_encoding(500, &mut refused),
+            "a server error is not a refusal"
+        );
+        assert!(
+            !cache.try_next_encoding(403, &mut refused),
+            "forbidden is not a format question"
+        );
+        assert!(cache.try_next_encoding(401, &mut refused));
+        assert_eq!(cache.encoding(), TokenEncoding::Basic);
+        assert!(cache.try_next_encoding(415, &mut refused));
+        assert_eq!(cache.encoding(), TokenEncoding::Json);
+        assert!(
+            !cache.try_next_encoding(400, &mut refused),
+            "each encoding once per exchange"
+        );
+        assert_eq!(
+            cache.encoding(),
+            TokenEncoding::Json,
+            "the last one tried is kept"
+        );
+        let mut again = 0;
+        assert!(
+            cache.try_next_encoding(400, &mut again),
+            "a new exchange starts over"
+        );
+        assert_eq!(cache.encoding(), TokenEncoding::Form);
     }
 
     fn token_resp(token: &str, expires_in: u32) -> HttpResponse {

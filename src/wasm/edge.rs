@@ -69,13 +69,26 @@ async fn token(session: &Session, opts: &JsValue) -> Result<JsValue> {
     }
     // A session without auth sends the exchange as it is, with the driver's retry and abort.
     let bare = Session::proxied(session.base_url.clone());
-    let resp = match driver::send(&t, &bare, creds.exchange_request(token_url), &mut || {}).await? {
-        Response::Buffered(r) => r,
-        Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
-            status: head.status,
-            headers: head.headers,
-            body: read_all(&mut body, SMALL_BODY_LIMIT).await?,
-        },
+    // The vendor may read the token request as a form, HTTP Basic or JSON: the same rule as the
+    // clients' calls decides when to try the next encoding.
+    let mut refused = 0u8;
+    let resp = loop {
+        let encoding = tokens.borrow().encoding();
+        let req = creds.exchange_request_as(token_url, encoding);
+        let resp = match driver::send(&t, &bare, req, &mut || {}).await? {
+            Response::Buffered(r) => r,
+            Response::Streaming(head, mut body) => crate::core::http::HttpResponse {
+                status: head.status,
+                headers: head.headers,
+                body: read_all(&mut body, SMALL_BODY_LIMIT).await?,
+            },
+        };
+        if !tokens
+            .borrow_mut()
+            .try_next_encoding(resp.status, &mut refused)
+        {
+            break resp;
+        }
     };
     tokens.borrow_mut().accept(&resp, t.now_ms())?;
     cached(tokens, t.now_ms())
