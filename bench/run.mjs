@@ -17,6 +17,7 @@ import { jsonlInputs, jsonlSection } from "./jsonl.mjs";
 import { latencySection } from "./latency.mjs";
 import { memorySection } from "./memory.mjs";
 import { numbersSection } from "./numbers.mjs";
+import { realJsonlSection, realSection } from "./real.mjs";
 import { sizeSection } from "./size.mjs";
 import { MB, Report } from "./timing.mjs";
 
@@ -31,12 +32,16 @@ const opts = {
   repeats: quick ? 3 : 5,
   csvSize: (quick ? 4 : 32) * MB,
   jsonlSize: (quick ? 4 : 32) * MB,
+  // Issue 19: every size a user meets, not only the large ones.
+  realSizes: (quick ? [0.1, 1, 4] : [0.1, 1, 4, 32]).map((m) => Math.round(m * MB)),
 };
 
 let inputs = null;
 const jsonl = async () => (inputs ??= await jsonlInputs(opts.jsonlSize));
 
 const SECTIONS = {
+  real: (r) => realSection(r, { sizes: opts.realSizes, repeats: opts.repeats }),
+  realjsonl: (r) => realJsonlSection(r, { sizes: opts.realSizes.slice(0, 3), repeats: opts.repeats }),
   csv: (r) => csvSection(r, { size: opts.csvSize, repeats: opts.repeats }),
   numbers: (r) => numbersSection(r, { size: opts.csvSize, repeats: opts.repeats }),
   jsonl: async (r) => jsonlSection(r, { inputs: await jsonl(), repeats: opts.repeats }),
