@@ -1,5 +1,5 @@
 // gzip: JSON Lines to CSV from the compressed bytes, and inflate alone. exportkit's GunzipStream
-// (miniz_oxide in wasm) against DecompressionStream, fflate, pako and Node's zlib (native: the
+// (zlib-rs in wasm) against DecompressionStream, fflate, pako and Node's zlib (native: the
 // limit), every runner fed the same 64 KiB chunks of the same gzip file.
 import { Readable } from "node:stream";
 import zlib from "node:zlib";

@@ -5,6 +5,7 @@
 //   npm run bench                      full sizes (32 MB inputs, 256 MB streaming runs): ~8 min
 //   npm run bench -- --quick           4 MB inputs, no 256 MB run: about a minute
 //   npm run bench -- --only jsonl,gzip some sections, printed only (RESULTS.md is left alone)
+//   npm run bench -- --only real,realjsonl --out bench/RESULTS-sizes.md   ... and written there
 //
 // One module per section: csv, numbers, jsonl, gzip, latency, memory, e2e, size.
 import { writeFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { jsonlInputs, jsonlSection } from "./jsonl.mjs";
 import { latencySection } from "./latency.mjs";
 import { memorySection } from "./memory.mjs";
 import { numbersSection } from "./numbers.mjs";
+import { realJsonlSection, realSection } from "./real.mjs";
 import { sizeSection } from "./size.mjs";
 import { MB, Report } from "./timing.mjs";
 
@@ -31,12 +33,16 @@ const opts = {
   repeats: quick ? 3 : 5,
   csvSize: (quick ? 4 : 32) * MB,
   jsonlSize: (quick ? 4 : 32) * MB,
+  // Issue 19: every size a user meets, not only the large ones.
+  realSizes: (quick ? [0.1, 1, 4] : [0.1, 1, 4, 32]).map((m) => Math.round(m * MB)),
 };
 
 let inputs = null;
 const jsonl = async () => (inputs ??= await jsonlInputs(opts.jsonlSize));
 
 const SECTIONS = {
+  real: (r) => realSection(r, { sizes: opts.realSizes, repeats: opts.repeats }),
+  realjsonl: (r) => realJsonlSection(r, { sizes: opts.realSizes.slice(0, 3), repeats: opts.repeats }),
   csv: (r) => csvSection(r, { size: opts.csvSize, repeats: opts.repeats }),
   numbers: (r) => numbersSection(r, { size: opts.csvSize, repeats: opts.repeats }),
   jsonl: async (r) => jsonlSection(r, { inputs: await jsonl(), repeats: opts.repeats }),
@@ -67,7 +73,9 @@ const head = [
   `Speeds are the best of ${opts.repeats} runs after a warm-up, the runners taking turns; ratios compare with the fastest JavaScript peer in the same run on the same bytes. ${quick ? "Quick run: small inputs (CSV and JSON Lines 4 MB, memory 8 and 32 MB, end to end 16 MB), so figures carry more noise and fixed costs than the full run's." : "Full run: CSV and JSON Lines 32 MB, memory 32 and 256 MB, end to end 256 MB."}`,
   "",
 ];
-if (only) console.log("\n(--only: RESULTS.md not written)");
+const outAt = argv.indexOf("--out");
+if (outAt !== -1) writeFileSync(argv[outAt + 1], report.text(head));
+else if (only) console.log("\n(--only: RESULTS.md not written)");
 else writeFileSync(new URL("./RESULTS.md", import.meta.url), report.text(head));
 if (report.failures.length) {
   console.error(`${report.failures.length} correctness check(s) failed`);

@@ -353,7 +353,13 @@ fn split_searching(
 
 pub struct CsvParser {
     opts: CsvOptions,
-    core: Reader,
+    /// Built on the first record the fast path cannot take (a quote, a bare CR, a record cut by
+    /// a chunk's end): building it compiles csv-core's DFA, about 20 µs in the wasm build, most
+    /// of what a small parse cost, and a quoteless file never needs it. (csv-core 0.1's
+    /// `Clone for Dfa` copies only the transition table, so a prepared reader cannot be cloned.)
+    core: Option<Reader>,
+    /// The physical line reached while `core` is not built (after, csv-core counts).
+    line: u64,
     /// Bytes of the record being read; kept across pushes when a record spans chunks.
     out: Vec<u8>,
     out_len: usize,
@@ -371,8 +377,6 @@ pub struct CsvParser {
     awaiting_start: bool,
     head: Vec<u8>,
     finished: bool,
-    /// Records may be split by `fast_record` instead of csv-core (see there).
-    fast: bool,
     /// Off only in the differential test that compares the fast path with csv-core alone.
     fast_allowed: bool,
     /// `opts.numeric_columns` as positions, once the header (if any) has named them.
@@ -388,14 +392,10 @@ pub struct CsvParser {
 
 impl CsvParser {
     pub fn new(opts: CsvOptions) -> Self {
-        let mut core = ReaderBuilder::new().delimiter(opts.delimiter).build();
-        // csv-core drops a byte order mark at the start of its first read, wherever that read
-        // begins; `feed_head` drops the file's own instead, so csv-core is told it has read
-        // (a call with no room for output consumes nothing and changes no state).
-        let _ = core.read_record(b" ", &mut [], &mut [0]);
         let mut p = CsvParser {
             opts,
-            core,
+            core: None,
+            line: 1,
             out: vec![0; 1024],
             out_len: 0,
             ends: vec![0; 64],
@@ -412,7 +412,6 @@ impl CsvParser {
             awaiting_start: true,
             head: Vec::new(),
             finished: false,
-            fast: false,
             fast_allowed: true,
             numeric: Vec::new(),
             released: false,
@@ -441,7 +440,20 @@ impl CsvParser {
 
     /// The physical line (1-based) the parser has reached.
     pub fn line(&self) -> u64 {
-        self.core.line()
+        self.core.as_ref().map_or(self.line, Reader::line)
+    }
+
+    fn set_line(&mut self, line: u64) {
+        match &mut self.core {
+            Some(core) => core.set_line(line),
+            None => self.line = line,
+        }
+    }
+
+    /// The fast path may take the next record (see `fast_record`): always between records, as
+    /// csv-core is then in a state that begins a record on any byte but a line terminator.
+    fn fast(&self) -> bool {
+        self.fast_allowed && !matches!(self.opts.delimiter, b'"' | b'\r' | b'\n')
     }
 
     pub fn take_errors(&mut self) -> Vec<RowError> {
@@ -545,7 +557,7 @@ impl CsvParser {
                 loop {
                     let n = self.blank_lines(input)?;
                     input = &input[n..];
-                    if !self.fast {
+                    if !self.fast() {
                         break;
                     }
                     let Some(n) = self.fast_record(input) else {
@@ -557,8 +569,26 @@ impl CsvParser {
                     }
                 }
             }
-            let lines_before = self.core.line();
-            let (res, nin, nout, nend) = self.core.read_record(
+            if input.is_empty() && self.core.is_none() {
+                // Every record so far was the fast path's, none is open and the input is used
+                // up (or ended): nothing for csv-core to read.
+                return Ok(());
+            }
+            let lines_before = self.line();
+            let core = match &mut self.core {
+                Some(core) => core,
+                None => {
+                    let mut core = ReaderBuilder::new().delimiter(self.opts.delimiter).build();
+                    // csv-core drops a byte order mark at the start of its first read, wherever
+                    // that read begins; `feed_head` drops the file's own instead, so csv-core is
+                    // told it has read (a call with no room for output consumes nothing and
+                    // changes no state).
+                    let _ = core.read_record(b" ", &mut [], &mut [0]);
+                    core.set_line(self.line);
+                    self.core.insert(core)
+                }
+            };
+            let (res, nin, nout, nend) = core.read_record(
                 input,
                 &mut self.out[self.out_len..],
                 &mut self.ends[self.ends_len..],
@@ -626,8 +656,8 @@ impl CsvParser {
         if memchr(b'"', line).is_some() {
             return None;
         }
-        let line_no = self.core.line();
-        self.core.set_line(line_no + 1);
+        let line_no = self.line();
+        self.set_line(line_no + 1);
         self.after_cr = false;
         self.record_start_line = line_no;
         if self.out.len() < line.len() {
@@ -653,10 +683,10 @@ impl CsvParser {
     fn blank_lines(&mut self, input: &[u8]) -> Result<usize> {
         let mut n = 0;
         while let Some(&b) = input.get(n) {
-            let line = self.core.line();
+            let line = self.line();
             match b {
                 b'\n' => {
-                    self.core.set_line(line + 1);
+                    self.set_line(line + 1);
                     n += 1;
                     if std::mem::take(&mut self.after_cr) {
                         continue;
@@ -694,9 +724,6 @@ impl CsvParser {
     fn complete_record(&mut self) -> Result<()> {
         let line = self.record_start_line;
         self.awaiting_start = true;
-        // csv-core has read at least one record, byte order mark included: from here on it is
-        // between records whenever a record completes, so the fast path may take the next one.
-        self.fast = self.fast_allowed && !matches!(self.opts.delimiter, b'"' | b'\r' | b'\n');
         let nfields = self.ends_len;
         let out_len = self.out_len;
         self.out_len = 0;
@@ -1333,6 +1360,36 @@ mod tests {
         assert_eq!((b1.first_row, b2.first_row, b3.first_row), (0, 4, 8));
         assert_eq!(p.rows(), 10);
         assert!(p.push(b"x").is_err());
+    }
+
+    #[test]
+    fn csv_core_is_built_only_for_a_record_the_fast_path_cannot_take() {
+        // Building csv-core's DFA was most of a small parse's fixed cost (issue 19).
+        let mut p = CsvParser::new(CsvOptions::default());
+        assert!(p.core.is_none());
+        p.push(b"\xEF\xBB\xBFa,b\r\n\r\n1,2\n3,4\n").unwrap();
+        p.finish().unwrap();
+        assert!(
+            p.core.is_none(),
+            "a quoteless file with line ends never needs csv-core"
+        );
+        assert_eq!(p.header().unwrap(), ["a", "b"]);
+        assert_eq!(p.line(), 5);
+        let rows: Vec<_> = std::iter::from_fn(|| p.take_batch())
+            .flat_map(|b| b.rows())
+            .collect();
+        assert_eq!(rows, [vec![""], vec!["1", "2"], vec!["3", "4"]]);
+
+        // A quote hands the record to csv-core, built then, counting lines on from there.
+        let mut p = CsvParser::new(CsvOptions::default());
+        p.push(b"a,b\n1,2\n\"x\ny\",3\n4,5\n").unwrap();
+        assert!(p.core.is_some());
+        p.finish().unwrap();
+        assert_eq!(p.line(), 6);
+        let rows: Vec<_> = std::iter::from_fn(|| p.take_batch())
+            .flat_map(|b| b.rows())
+            .collect();
+        assert_eq!(rows, [vec!["1", "2"], vec!["x\ny", "3"], vec!["4", "5"]]);
     }
 
     #[test]
