@@ -63,7 +63,7 @@ function passThrough(upstream, body = upstream.body, { dropLength = false } = {}
 }
 
 /** Reads a stream whole, or returns null once it passes `limit` bytes (and cancels it). */
-async function readCapped(stream, limit, { drainOnLimit = false } = {}) {
+export async function readCapped(stream, limit, { drainOnLimit = false } = {}) {
   if (!stream) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks = [];

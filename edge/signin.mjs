@@ -10,6 +10,7 @@ import {
   sessionCookie,
   SIGN_IN_PATH,
 } from "./access.mjs";
+import { readCapped } from "./proxy.mjs";
 
 const FORM_LIMIT = 4096;
 const STYLE =
@@ -70,21 +71,8 @@ async function readForm(request) {
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(request.headers.get("content-type") ?? "")) return null;
   const declared = request.headers.get("content-length");
   if (declared !== null && !(Number(declared) <= FORM_LIMIT)) return null;
-  const reader = request.body?.getReader();
-  if (!reader) return new URLSearchParams();
-  const chunks = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > FORM_LIMIT) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  return new URLSearchParams(new TextDecoder().decode(await new Blob(chunks).arrayBuffer()));
+  const bytes = await readCapped(request.body, FORM_LIMIT);
+  return bytes === null ? null : new URLSearchParams(new TextDecoder().decode(bytes));
 }
 
 /** `/signin` (GET: the form; POST: the exchange) and `/signout` (POST); only where `signInAvailable`. */
