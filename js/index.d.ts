@@ -6,23 +6,33 @@ import type { ExportErrorCode as CoreErrorCode } from "../pkg/exportkit.js";
 // same way (src/wasm/results.rs): their types are generated from those Rust structs by tsify. What
 // stays in this file is what Rust cannot say: signals, callbacks, iterators, the wrapper classes.
 import type {
-  ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
   ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
-  ActivityType, DeprecatedPollOptions, ExportWarning, ForecastProgress, ForecastRunOptions,
+  ActivityType, BadRecord, BadRecordCode, BadRecordType, DeprecatedPollOptions, ExportWarning,
+  ForecastProgress, ForecastRunOptions,
   ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
   PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
-  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowsSummary,
   UserpilotStartRunOptions,
 } from "../pkg/exportkit.js";
 export type {
-  ActivityDataError, ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
   ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
-  ActivityType, DeprecatedPollOptions, ExportWarning, ForecastProgress, ForecastRunOptions,
+  ActivityType, BadRecord, BadRecordCode, BadRecordType, DeprecatedPollOptions, ExportWarning,
+  ForecastProgress, ForecastRunOptions,
   ForecastSummary, ForecastTotalChange, KnownSlug, LookupOptions, MissingColumn, Period,
   PollOptions, QueryRunOptions, UserpilotDownloadOptions, UserpilotFileLink, UserpilotFileSummary,
-  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowError, UserpilotRowsSummary,
+  UserpilotJob, UserpilotJobProgress, UserpilotLateField, UserpilotRowsSummary,
   UserpilotStartRunOptions,
 };
+/** @deprecated The one bad-record shape: {@link BadRecord}. */
+export type ActivityDataError = BadRecord;
+/** @deprecated The one bad-record shape: {@link BadRecord}. */
+export type UserpilotRowError = BadRecord;
+/** @deprecated The one bad-record shape: {@link BadRecord}. */
+export type RowError = BadRecord;
+/** @deprecated The one bad-record shape: {@link BadRecord}. */
+export type JsonlLineError = BadRecord;
 /** The core's codes, plus E_INTERNAL for a failure outside it (a wasm trap). */
 export type ExportErrorCode = CoreErrorCode | "E_INTERNAL";
 
@@ -96,7 +106,6 @@ export interface SortKey { attribute: { slug: string }; direction?: "asc" | "des
 export interface Query { object: QueryObject; columns: Column[]; filter?: Filter; sort?: SortKey[] }
 
 export interface Progress { phase: "token" | "request" | "download" | "done"; bytes: number; rows: number }
-export interface RowError { code: "TooFewFields" | "TooManyFields" | "InvalidUtf8"; row: number; line: number; message: string }
 
 export interface QueryOptions extends QueryRunOptions {
   signal?: AbortSignal;
@@ -128,7 +137,7 @@ export interface QueryResult {
   bytes: number;
   missingColumns: MissingColumn[];
   unexpectedColumns: string[];
-  errors: RowError[];
+  errors: BadRecord[];
   fromCache: boolean;
   callsLeft: number;
 }
@@ -188,7 +197,7 @@ export class CsvStreamParser {
   push(chunk: Uint8Array): PackedBatch[];
   finish(): PackedBatch[];
   header(): string[] | null;
-  takeMeta(): { rows: number; bytes: number; errors: RowError[] };
+  takeMeta(): { rows: number; bytes: number; errors: BadRecord[] };
   free(): void;
 }
 export function batchRows(batch: PackedBatch): string[][];
@@ -198,8 +207,8 @@ export function writeCsv(rows: unknown[][], options?: CsvGuardOptions & { width?
 export function csvCellIsFormula(cell: string): boolean;
 /** `cell` with a leading apostrophe if it is a formula, else unchanged. */
 export function guardCsvCell(cell: string): string;
-export function parseCsvNumbers(input: string | Uint8Array, options: Omit<CsvOptions, "numericColumns" | "text"> & { columns: (string | number)[] }): { columns: Record<string, Float64Array>; rows: number; errors: RowError[] };
-export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: RowError[]; meta: { fields: string[] | null; rows: number; bytes: number } };
+export function parseCsvNumbers(input: string | Uint8Array, options: Omit<CsvOptions, "numericColumns" | "text"> & { columns: (string | number)[] }): { columns: Record<string, Float64Array>; rows: number; errors: BadRecord[] };
+export function parseCsv(input: string | Uint8Array, options?: CsvOptions): { data: string[][]; errors: BadRecord[]; meta: { fields: string[] | null; rows: number; bytes: number } };
 export function variation(slug: string, period: Period | string): string;
 export function knownSlugs(object: QueryObject): KnownSlug[];
 
@@ -467,8 +476,7 @@ export interface JsonlOptions {
    */
   firstBatchBytes?: number;
 }
-export interface JsonlLineError { line: number; column: number; message: string }
-export function parseJsonl(input: string | Uint8Array, options?: JsonlOptions): { data: Record<string, unknown>[]; errors: JsonlLineError[]; meta: { records: number; lines: number; bytes: number } };
+export function parseJsonl(input: string | Uint8Array, options?: JsonlOptions): { data: Record<string, unknown>[]; errors: BadRecord[]; meta: { records: number; lines: number; bytes: number } };
 export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions {
   /** Written first, in this order. */
   columns?: string[];
@@ -476,19 +484,19 @@ export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions {
   /** Add the fields found in the first batch (2048 records or 1 MiB) after `columns`; later ones are `lateFields`. */
   discover?: boolean;
 }
-export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: JsonlLineError[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
+export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: BadRecord[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
 export class JsonlStreamParser {
   constructor(options?: JsonlOptions);
   /** Batches completed so far: `text` is a JSON array of the records. */
   push(chunk: Uint8Array): { text: string; count: number; firstLine: number }[];
   finish(): { text: string; count: number; firstLine: number }[];
-  takeMeta(): { records: number; lines: number; bytes: number; errors: JsonlLineError[] };
+  takeMeta(): { records: number; lines: number; bytes: number; errors: BadRecord[] };
   free(): void;
 }
 export class JsonlCsvWriter {
   constructor(options?: JsonlCsvOptions);
   push(chunk: Uint8Array): string;
   finish(): string;
-  takeMeta(): { records: number; lines: number; bytes: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; errors: JsonlLineError[] };
+  takeMeta(): { records: number; lines: number; bytes: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; errors: BadRecord[] };
   free(): void;
 }

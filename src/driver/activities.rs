@@ -262,6 +262,9 @@ pub struct Warning {
 /// A bad line in the data, with where it was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataError {
+    /// The bad-record type ("Json", "Limit", "Encoding") and code (`LineErrorKind`).
+    pub kind: &'static str,
+    pub code: &'static str,
     pub window: usize,
     pub job_id: String,
     pub fragment: Option<u32>,
@@ -495,6 +498,8 @@ impl Emitter {
             self.errors_total += 1;
             if self.errors.len() < MAX_KEPT_ERRORS {
                 self.errors.push(DataError {
+                    kind: e.kind.bad_type(),
+                    code: e.kind.as_str(),
                     window: at.window,
                     job_id: at.job_id.to_string(),
                     fragment: at.fragment,

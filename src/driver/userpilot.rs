@@ -370,12 +370,17 @@ pub struct RowsCheckpoint {
 /// A malformed line (JSON Lines) or record (CSV) that was skipped or reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowsError {
+    /// The bad-record type and code (`LineErrorKind` or `RowErrorKind`).
+    pub kind: &'static str,
+    pub code: &'static str,
     pub file: usize,
     pub filename: String,
     /// 1-based physical line.
     pub line: u64,
     /// CSV only: the 0-based data row.
     pub row: Option<u64>,
+    /// JSON Lines only: the 1-based byte column, 0 when not known.
+    pub column: Option<u64>,
     pub message: String,
 }
 
@@ -633,10 +638,13 @@ impl<S: RowsSink> Run<'_, S> {
                 }
                 for e in p.take_errors() {
                     self.errors.push(RowsError {
+                        kind: e.kind.bad_type(),
+                        code: e.kind.as_str(),
                         file: file.index,
                         filename: file.filename.to_string(),
                         line: e.line,
                         row: None,
+                        column: Some(e.column),
                         message: e.message,
                     });
                 }
@@ -654,10 +662,13 @@ impl<S: RowsSink> Run<'_, S> {
                 for e in errs {
                     if e.row >= done.rows {
                         self.errors.push(RowsError {
+                            kind: e.kind.bad_type(),
+                            code: e.kind.as_str(),
                             file: file.index,
                             filename: file.filename.to_string(),
                             line: e.line,
                             row: Some(e.row),
+                            column: None,
                             message: e.message,
                         });
                     }

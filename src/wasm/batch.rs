@@ -57,16 +57,6 @@ pub fn batch_to_js(b: &RowBatch) -> JsValue {
     o.into()
 }
 
-pub fn row_errors_to_js(errors: &[RowError]) -> Array {
-    errors
-        .iter()
-        .map(|e| {
-            let o = Object::new();
-            set(&o, "code", e.kind.as_str());
-            set(&o, "row", e.row as f64);
-            set(&o, "line", e.line as f64);
-            set(&o, "message", e.message.as_str());
-            JsValue::from(o)
-        })
-        .collect()
+pub fn row_errors_to_js(errors: &[RowError]) -> JsValue {
+    super::results::bad_records_to_js(errors)
 }

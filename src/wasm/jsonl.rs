@@ -61,17 +61,8 @@ const STREAM_FIRST_BATCH: usize = 64 << 10;
 /// (2048 records, or 1 MiB of them, whichever comes first) but still out in a few tens of ms.
 const WRITER_FIRST_BATCH: usize = 1 << 20;
 
-fn errors_to_js(errors: &[LineError]) -> Array {
-    errors
-        .iter()
-        .map(|e| {
-            let o = Object::new();
-            set(&o, "line", e.line as f64);
-            set(&o, "column", e.column as f64);
-            set(&o, "message", e.message.as_str());
-            JsValue::from(o)
-        })
-        .collect()
+fn errors_to_js(errors: &[LineError]) -> JsValue {
+    super::results::bad_records_to_js(errors)
 }
 
 /// `rejected`: records a later check refused (with `errors`, their reports), so not records.

@@ -6,8 +6,10 @@
 
 use crate::driver::activities::{DataError, ExportOutcome, FragmentProgress, Progress, Warning};
 use crate::driver::forecasting::{ForecastOutcome, ForecastProgress as ForecastProgressCore};
-use crate::driver::userpilot::RowsOutcome;
+use crate::driver::userpilot::{RowsError, RowsOutcome};
+use crate::parse::csv::RowError;
 use crate::parse::flatten::LateField;
+use crate::parse::jsonl::LineError;
 use crate::providers::backstory::activities::Job as ActivityJobCore;
 use crate::providers::backstory::forecasting::TotalChange;
 use crate::providers::backstory::query::Column;
@@ -245,17 +247,108 @@ impl From<&UserpilotJobCore> for UserpilotJob {
     }
 }
 
-/// A bad line in an activities download, with where it was.
+/// A record that could not be read, one shape for every `errors[]` entry (CSV and JSON Lines
+/// parsers, Query results, Activities and Userpilot summaries): Papa Parse's `type`, `code`,
+/// `message`, `row`, plus where it was. Fields that do not apply to a source are `null`, so every
+/// entry has the same keys.
 #[derive(Serialize, Tsify)]
 #[tsify(missing_as_null)]
 #[serde(rename_all = "camelCase")]
-pub struct ActivityDataError {
-    pub window: u32,
-    pub job_id: String,
-    pub fragment: Option<u32>,
-    pub line: f64,
-    pub column: f64,
+pub struct BadRecord {
+    /// "FieldMismatch" (Papa Parse's), "Json", "Limit" (maxLineBytes / maxDepth), "Encoding".
+    #[serde(rename = "type")]
+    #[tsify(type = "BadRecordType")]
+    pub kind: &'static str,
+    #[tsify(type = "BadRecordCode")]
+    pub code: &'static str,
     pub message: String,
+    /// CSV: the 0-based data row (header excluded).
+    pub row: Option<f64>,
+    /// The 1-based physical line the record starts on.
+    pub line: f64,
+    /// JSON Lines: 1-based byte column, 0 when not known.
+    pub column: Option<f64>,
+    /// Activities: the date window, its job and fragment.
+    pub window: Option<u32>,
+    pub job_id: Option<String>,
+    pub fragment: Option<u32>,
+    /// Userpilot: the file's index and name.
+    pub file: Option<u32>,
+    pub filename: Option<String>,
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_BAD_RECORD_WORDS: &'static str = r#"
+export type BadRecordType = "Quotes" | "Delimiter" | "FieldMismatch" | "Json" | "Limit" | "Encoding";
+export type BadRecordCode = "TooFewFields" | "TooManyFields" | "InvalidUtf8" | "InvalidJson" | "NotAnObject" | "LineTooLong" | "TooDeep";
+"#;
+
+impl BadRecord {
+    fn bare(kind: &'static str, code: &'static str, message: &str, line: u64) -> Self {
+        BadRecord {
+            kind,
+            code,
+            message: message.to_string(),
+            row: None,
+            line: line as f64,
+            column: None,
+            window: None,
+            job_id: None,
+            fragment: None,
+            file: None,
+            filename: None,
+        }
+    }
+}
+
+impl From<&RowError> for BadRecord {
+    fn from(e: &RowError) -> Self {
+        BadRecord {
+            row: Some(e.row as f64),
+            ..BadRecord::bare(e.kind.bad_type(), e.kind.as_str(), &e.message, e.line)
+        }
+    }
+}
+
+impl From<&LineError> for BadRecord {
+    fn from(e: &LineError) -> Self {
+        BadRecord {
+            column: Some(e.column as f64),
+            ..BadRecord::bare(e.kind.bad_type(), e.kind.as_str(), &e.message, e.line)
+        }
+    }
+}
+
+impl From<&DataError> for BadRecord {
+    fn from(e: &DataError) -> Self {
+        BadRecord {
+            column: Some(e.column as f64),
+            window: Some(e.window as u32),
+            job_id: Some(e.job_id.clone()),
+            fragment: e.fragment,
+            ..BadRecord::bare(e.kind, e.code, &e.message, e.line)
+        }
+    }
+}
+
+impl From<&RowsError> for BadRecord {
+    fn from(e: &RowsError) -> Self {
+        BadRecord {
+            row: e.row.map(|r| r as f64),
+            column: e.column.map(|c| c as f64),
+            file: Some(e.file as u32),
+            filename: Some(e.filename.clone()),
+            ..BadRecord::bare(e.kind, e.code, &e.message, e.line)
+        }
+    }
+}
+
+/// `errors[]` for JavaScript, from any of the core's bad-record lists.
+pub(crate) fn bad_records_to_js<'a, E: 'a>(errors: impl IntoIterator<Item = &'a E>) -> JsValue
+where
+    BadRecord: From<&'a E>,
+{
+    to_js(&errors.into_iter().map(BadRecord::from).collect::<Vec<_>>())
 }
 
 /// format "csv": a field first seen after the header was written (not in the CSV).
@@ -277,7 +370,7 @@ pub struct ActivitySummary {
     /// CSV rows (more than records when exploded), else records.
     pub rows: f64,
     pub bytes: f64,
-    pub errors: Vec<ActivityDataError>,
+    pub errors: Vec<BadRecord>,
     pub errors_total: f64,
     pub retries: u32,
     /// format "csv": the header written.
@@ -294,18 +387,7 @@ impl From<&ExportOutcome> for ActivitySummary {
             records: out.records as f64,
             rows: out.rows as f64,
             bytes: out.bytes as f64,
-            errors: out
-                .errors
-                .iter()
-                .map(|e: &DataError| ActivityDataError {
-                    window: e.window as u32,
-                    job_id: e.job_id.clone(),
-                    fragment: e.fragment,
-                    line: e.line as f64,
-                    column: e.column as f64,
-                    message: e.message.clone(),
-                })
-                .collect(),
+            errors: out.errors.iter().map(BadRecord::from).collect(),
             errors_total: out.errors_total as f64,
             retries: out.retries,
             header: out.header.clone(),
@@ -335,17 +417,6 @@ pub struct UserpilotFileSummary {
     pub restarts: u32,
 }
 
-/// A bad record in a Userpilot file: its 1-based line, and for CSV its 0-based data row.
-#[derive(Serialize, Tsify)]
-#[tsify(missing_as_null)]
-pub struct UserpilotRowError {
-    pub file: u32,
-    pub filename: String,
-    pub line: f64,
-    pub row: Option<f64>,
-    pub message: String,
-}
-
 /// With `flatten`: a field first seen after the header was written.
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
@@ -368,7 +439,7 @@ pub struct UserpilotRowsSummary {
     /// Files fetched again (expired links, dropped connections, truncated gzip).
     pub restarts: u32,
     pub files: Vec<UserpilotFileSummary>,
-    pub errors: Vec<UserpilotRowError>,
+    pub errors: Vec<BadRecord>,
     pub late_fields: Vec<UserpilotLateField>,
 }
 
@@ -392,17 +463,7 @@ impl From<&RowsOutcome> for UserpilotRowsSummary {
                     restarts: f.restarts,
                 })
                 .collect(),
-            errors: out
-                .errors
-                .iter()
-                .map(|e| UserpilotRowError {
-                    file: e.file as u32,
-                    filename: e.filename.clone(),
-                    line: e.line as f64,
-                    row: e.row.map(|r| r as f64),
-                    message: e.message.clone(),
-                })
-                .collect(),
+            errors: out.errors.iter().map(BadRecord::from).collect(),
             late_fields: out
                 .late_fields
                 .iter()

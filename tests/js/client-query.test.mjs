@@ -114,7 +114,10 @@ test("parseCsv has Papa Parse's shape and reports bad rows with their line", () 
   const r = parseCsv('a,b\r\n1,"x,y"\r\n2\r\n3,"multi\nline"\r\n');
   assert.deepEqual(r.meta.fields, ["a", "b"]);
   assert.deepEqual(r.data, [["1", "x,y"], ["2"], ["3", "multi\nline"]]);
-  assert.deepEqual(r.errors, [{ code: "TooFewFields", row: 1, line: 3, message: "expected 2 fields, found 1" }]);
+  assert.deepEqual(r.errors, [{
+    type: "FieldMismatch", code: "TooFewFields", message: "expected 2 fields, found 1", row: 1, line: 3,
+    column: null, window: null, jobId: null, fragment: null, file: null, filename: null,
+  }]);
   assert.throws(() => parseCsv("a\n1", { delimiter: ";;" }), { code: "E_INVALID_ARGUMENT", field: "delimiter" });
   assert.throws(() => parseCsv(42), { field: "input" });
 });

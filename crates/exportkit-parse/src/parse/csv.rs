@@ -81,6 +81,14 @@ impl RowErrorKind {
             RowErrorKind::InvalidUtf8 => "InvalidUtf8",
         }
     }
+
+    /// The bad-record type, Papa Parse's word where it has one.
+    pub fn bad_type(&self) -> &'static str {
+        match self {
+            RowErrorKind::TooFewFields | RowErrorKind::TooManyFields => "FieldMismatch",
+            RowErrorKind::InvalidUtf8 => "Encoding",
+        }
+    }
 }
 
 /// A problem with one record. `row` is the 0-based data row index (header excluded), `line` the

@@ -55,9 +55,58 @@ impl Default for JsonlOptions {
     }
 }
 
+/// Why a line was refused: its `code`, and the bad-record `type` it falls under (the one shape
+/// every `errors[]` entry has, CSV's included: see [`crate::parse::csv::RowErrorKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineErrorKind {
+    InvalidJson,
+    NotAnObject,
+    LineTooLong,
+    TooDeep,
+    InvalidUtf8,
+}
+
+impl LineErrorKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LineErrorKind::InvalidJson => "InvalidJson",
+            LineErrorKind::NotAnObject => "NotAnObject",
+            LineErrorKind::LineTooLong => "LineTooLong",
+            LineErrorKind::TooDeep => "TooDeep",
+            LineErrorKind::InvalidUtf8 => "InvalidUtf8",
+        }
+    }
+
+    /// The bad-record type: "Json", "Limit" (a cap the caller can raise) or "Encoding".
+    pub fn bad_type(&self) -> &'static str {
+        match self {
+            LineErrorKind::InvalidJson | LineErrorKind::NotAnObject => "Json",
+            LineErrorKind::LineTooLong | LineErrorKind::TooDeep => "Limit",
+            LineErrorKind::InvalidUtf8 => "Encoding",
+        }
+    }
+
+    /// A decode error carries only its reason, so the kind is read back from the words this
+    /// crate writes for each (the rejections a later check makes come through here).
+    fn of_reason(reason: &str) -> Self {
+        if reason.contains("(maxLineBytes)") {
+            LineErrorKind::LineTooLong
+        } else if reason.contains("(maxDepth)") {
+            LineErrorKind::TooDeep
+        } else if reason.contains("UTF-8") {
+            LineErrorKind::InvalidUtf8
+        } else if reason.starts_with("not a JSON object") {
+            LineErrorKind::NotAnObject
+        } else {
+            LineErrorKind::InvalidJson
+        }
+    }
+}
+
 /// A line that did not hold a JSON object. `column` is 1-based in bytes, 0 when not known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineError {
+    pub kind: LineErrorKind,
     pub line: u64,
     pub column: u64,
     pub message: String,
@@ -76,6 +125,7 @@ impl LineError {
                 column,
                 reason,
             } => Some(LineError {
+                kind: LineErrorKind::of_reason(reason),
                 line: *line,
                 column: *column,
                 message: reason.clone(),
@@ -320,6 +370,7 @@ impl JsonlParser {
             }
             let max = self.opts.max_line_bytes;
             return self.bad(
+                LineErrorKind::LineTooLong,
                 n,
                 0,
                 format!("line is longer than {max} bytes (maxLineBytes)"),
@@ -331,6 +382,7 @@ impl JsonlParser {
         if seg.len() > self.opts.max_line_bytes {
             let max = self.opts.max_line_bytes;
             return self.bad(
+                LineErrorKind::LineTooLong,
                 n,
                 0,
                 format!("line is longer than {max} bytes (maxLineBytes)"),
@@ -345,6 +397,7 @@ impl JsonlParser {
             Err(e) => {
                 let at = e.valid_up_to() + 1;
                 return self.bad(
+                    LineErrorKind::InvalidUtf8,
                     n,
                     at as u64,
                     format!("invalid UTF-8 at byte {at} of the line"),
@@ -352,11 +405,17 @@ impl JsonlParser {
             }
         };
         if !text.starts_with('{') {
-            return self.bad(n, 1, "not a JSON object".to_string());
+            return self.bad(
+                LineErrorKind::NotAnObject,
+                n,
+                1,
+                "not a JSON object".to_string(),
+            );
         }
         if let Some(at) = too_deep(seg, self.opts.max_depth) {
             let max = self.opts.max_depth;
             return self.bad(
+                LineErrorKind::TooDeep,
                 n,
                 at as u64 + 1,
                 format!("nested deeper than {max} levels (maxDepth)"),
@@ -368,6 +427,7 @@ impl JsonlParser {
         }
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
             return self.bad(
+                LineErrorKind::InvalidJson,
                 n,
                 e.column() as u64,
                 format!("malformed JSON: {}", serde_message(&e)),
@@ -410,11 +470,12 @@ impl JsonlParser {
         self.ready.push_back(b);
     }
 
-    fn bad(&mut self, line: u64, column: u64, message: String) -> Result<()> {
+    fn bad(&mut self, kind: LineErrorKind, line: u64, column: u64, message: String) -> Result<()> {
         if self.opts.strict {
             return Err(Error::decode(line, column, message));
         }
         self.errors.push(LineError {
+            kind,
             line,
             column,
             message,
@@ -545,6 +606,37 @@ mod tests {
                 (7, "not a JSON object".to_string()),
             ],
         )
+    }
+
+    #[test]
+    fn each_bad_line_carries_its_kind_and_a_decode_error_gives_it_back() {
+        let mut p = JsonlParser::new(JsonlOptions {
+            max_line_bytes: 64,
+            max_depth: 3,
+            ..Default::default()
+        });
+        p.push(FIXTURE).unwrap();
+        p.push(b"\n{\"a\":[[[[1]]]]}\n{\"s\":\"0123456789012345678901234567890123456789012345678901234567890123\"}\n")
+            .unwrap();
+        p.finish().unwrap();
+        let errs = p.take_errors();
+        let kinds: Vec<_> = errs.iter().map(|e| (e.line, e.kind)).collect();
+        use LineErrorKind::*;
+        assert_eq!(
+            kinds,
+            vec![
+                (5, InvalidJson),
+                (6, InvalidUtf8),
+                (7, NotAnObject),
+                (9, TooDeep),
+                (10, LineTooLong)
+            ]
+        );
+        let types: Vec<_> = errs.iter().map(|e| e.kind.bad_type()).collect();
+        assert_eq!(types, vec!["Json", "Encoding", "Json", "Limit", "Limit"]);
+        for e in &errs {
+            assert_eq!(LineError::from_error(&e.to_error()).as_ref(), Some(e));
+        }
     }
 
     #[test]
