@@ -4,7 +4,7 @@
 // setting. Reached only after the worker's access check. Small state only: it reads the run
 // records and step files, never an exported object.
 
-import { runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
+import { failureKey, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
 
@@ -52,6 +52,9 @@ async function runSummary(env, rec) {
   const steps = (await bucket.list({ prefix: `${rec.prefix}/_steps/` })).objects;
   const done = (await Promise.all(steps.map((o) => readJson(bucket, o.key)))).filter(Boolean);
   const manifest = await readJson(bucket, `${rec.prefix}/manifest.json`);
+  // The failing step's message, when the instance that failed is the one carrying the run now.
+  const recorded = st.error ? await readJson(bucket, failureKey(rec.prefix)) : null;
+  const failed = recorded && recorded.instance === instanceId ? recorded : st.error;
   const p = rec.params ?? {};
   return {
     api: "activities",
@@ -64,7 +67,7 @@ async function runSummary(env, rec) {
     windows: { done: done.length, total: rec.windows ?? null },
     records: done.reduce((a, d) => a + (Number(d.records) || 0), 0),
     bytes: done.reduce((a, d) => a + (Number(d.bytes) || 0), 0),
-    failure: st.error ? { name: String(st.error.name ?? "Error"), message: String(st.error.message ?? "") } : null,
+    failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
     watermark: manifest?.watermark ?? rec.watermark ?? null,
     state: manifest?.state ?? null,
   };

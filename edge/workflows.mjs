@@ -72,8 +72,24 @@ const VENDOR_STEP = { retries: { limit: 5, delay: "2 seconds", backoff: "exponen
 
 const sameWindow = (j, w) => j.startDate === w.startDate && j.endDate === w.endDate && (j.activityType ?? "all") === w.activityType && (j.exportType ?? "delta") === w.exportType;
 
+/** Where a run's last failure is kept: the engine reports a failed step only as a fatal error. */
+export const failureKey = (prefix) => `${prefix}/_failure.json`;
+
 export class ActivitiesExport extends WorkflowEntrypoint {
   async run(event, step) {
+    try {
+      return await this.exportRun(event, step);
+    } catch (e) {
+      // The step's own message, for the status page (secrets never reach an error message).
+      const runId = event.payload.runId ?? event.instanceId;
+      const startedAt = event.payload.startedAt ?? new Date(event.timestamp).toISOString();
+      const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
+      await this.env.EXPORTS.put(failureKey(runPrefix(startedAt.slice(0, 10), runId)), JSON.stringify(failure)).catch(() => {});
+      throw e;
+    }
+  }
+
+  async exportRun(event, step) {
     const { params } = event.payload;
     // A run continued by a new instance (POST .../<id>/resume) keeps its id, day and start time,
     // so it writes under the same prefix and adopts the jobs the first instance made.

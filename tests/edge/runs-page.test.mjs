@@ -121,3 +121,22 @@ test("a run in the Runs view: its progress, Cancel, then Re-run to the end", asy
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test("a failed run shows its failure with the message, and offers Re-run", async () => {
+  // The first incremental run needs a start day: its plan step fails for good, with a message.
+  const started = await fetch(`${edge.url}/api/runs/activities`, {
+    method: "POST",
+    headers: { ...KEY, "Content-Type": "application/json" },
+    body: JSON.stringify({ incremental: { through: "2024-01-10" } }),
+  });
+  assert.equal(started.status, 202, await started.clone().text());
+  const { id } = await started.json();
+  const { context, page, problems } = await signedInPage();
+  const row = page.locator(`[data-testid="run-row"][data-run="${id}"]`);
+  await page.waitForFunction((id) => document.querySelector(`[data-run="${id}"]`)?.dataset.status === "errored", id, { timeout: TIMEOUT });
+  assert.match(await row.getByTestId("run-failure").textContent(), /needs incremental\.startDate/);
+  assert.equal(await row.getByTestId("run-resume").count(), 1);
+  assert.equal(await row.getByTestId("run-cancel").count(), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
