@@ -10,6 +10,7 @@
 //
 // Every route but the sign-in page is closed to a caller who has not authenticated (access.mjs).
 //   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
+//   /api/runs                 the runs and the cron schedule (status page)           runs-list.mjs
 //   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
 //   /api/runs/userpilot/...   durable Userpilot event export runs into EXPORTS       userpilot-workflow.mjs
 
@@ -23,6 +24,7 @@ import { runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
 import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
 import { handleUserpilotRuns } from "./userpilot-workflow.mjs";
+import { handleRunsList } from "./runs-list.mjs";
 
 // Workflow and Durable Object classes are found by name among the main module's exports.
 export { ActivitiesExport } from "./workflows.mjs";
@@ -101,6 +103,7 @@ export default {
       for (const [vendor, prefix] of PREFIXES) {
         if (path === prefix || path.startsWith(`${prefix}/`)) return handleProxy(request, env, cfg, vendor, path.slice(prefix.length));
       }
+      if (path === "/api/runs") return handleRunsList(request, env);
       if (path === RUNS_PATH || path.startsWith(`${RUNS_PATH}/`)) return handleRuns(request, env, path.slice(RUNS_PATH.length));
       if (path === UP_RUNS_PATH || path.startsWith(`${UP_RUNS_PATH}/`)) return handleUserpilotRuns(request, env, path.slice(UP_RUNS_PATH.length));
       return plainError(404, "not_found", "no such API");

@@ -72,8 +72,24 @@ const VENDOR_STEP = { retries: { limit: 5, delay: "2 seconds", backoff: "exponen
 
 const sameWindow = (j, w) => j.startDate === w.startDate && j.endDate === w.endDate && (j.activityType ?? "all") === w.activityType && (j.exportType ?? "delta") === w.exportType;
 
+/** Where a run's last failure is kept: the engine reports a failed step only as a fatal error. */
+export const failureKey = (prefix) => `${prefix}/_failure.json`;
+
 export class ActivitiesExport extends WorkflowEntrypoint {
   async run(event, step) {
+    try {
+      return await this.exportRun(event, step);
+    } catch (e) {
+      // The step's own message, for the status page (secrets never reach an error message).
+      const runId = event.payload.runId ?? event.instanceId;
+      const startedAt = event.payload.startedAt ?? new Date(event.timestamp).toISOString();
+      const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
+      await this.env.EXPORTS.put(failureKey(runPrefix(startedAt.slice(0, 10), runId)), JSON.stringify(failure)).catch(() => {});
+      throw e;
+    }
+  }
+
+  async exportRun(event, step) {
     const { params } = event.payload;
     // A run continued by a new instance (POST .../<id>/resume) keeps its id, day and start time,
     // so it writes under the same prefix and adopts the jobs the first instance made.
@@ -86,8 +102,14 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     // An incremental run turns the watermark into dates here, once: the step's result is what
     // every retry and every later step sees.
     const planned = await step.do("plan", async () => {
-      await this.env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ runId, params, startedAt, prefix }));
-      if (!params.incremental) return { params, windows: client(this.env).activities.plan(params), watermark: null };
+      // The instance now carrying the run (a resumed run has a new one) for the status page.
+      const record = (more) => this.env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ runId, params, startedAt, prefix, instance: event.instanceId, ...more }));
+      await record({});
+      if (!params.incremental) {
+        const windows = client(this.env).activities.plan(params);
+        await record({ windows: windows.length });
+        return { params, windows, watermark: null };
+      }
       const inc = params.incremental;
       const limits = await backstoryLimits(this.env);
       // One incremental run at a time: two reading the same watermark would export the same days.
@@ -97,7 +119,9 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       if (!startDate) throw new NonRetryableError("the first incremental run needs incremental.startDate");
       if (startDate > inc.through) return { params: null, windows: [], watermark: { before, after: before } };
       const p = { startDate, endDate: inc.through, exportType: "delta", ...(inc.activityType ? { activityType: inc.activityType } : {}) };
-      return { params: p, windows: client(this.env).activities.plan(p), watermark: { before, after: inc.through } };
+      const windows = client(this.env).activities.plan(p);
+      await record({ windows: windows.length, watermark: { before, after: inc.through } });
+      return { params: p, windows, watermark: { before, after: inc.through } };
     });
     const windows = planned.windows;
     const objects = [];
@@ -261,8 +285,11 @@ export async function handleRuns(request, env, sub) {
     // already in R2 not downloaded again.
     const rec = await env.EXPORTS.get(runRecordKey(m[1]));
     if (!rec) return json(404, { error: "not_found", message: `no run ${m[1]}` });
-    const { runId, params, startedAt } = JSON.parse(await rec.text());
+    const record = JSON.parse(await rec.text());
+    const { runId, params, startedAt } = record;
     const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params, runId, startedAt } });
+    // The status page follows the new instance from now on, before its first step runs.
+    await env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ ...record, instance: instance.id }));
     return json(202, { id: instance.id, run: runId });
   }
   let instance;

@@ -54,7 +54,9 @@ async function main() {
   const tabs = document.getElementById("tabs");
   const panelsEl = document.getElementById("panels");
   const made = [];
-  for (const def of PANELS) {
+  // The Runs view only where the worker serves the page: the runs live there.
+  const panels = settings.proxy.backstory ? [...PANELS, { id: "runs", title: "Runs", load: () => import("./runs-panel.js").then((m) => m.createRunsPanel) }] : PANELS;
+  for (const def of panels) {
     const factory = await def.load();
     const panel = factory({ lib, settings });
     const tab = h(
@@ -84,6 +86,7 @@ async function main() {
       m.tab.setAttribute("aria-selected", String(on));
       m.tab.tabIndex = on ? 0 : -1;
       m.wrap.hidden = !on;
+      if (!on) m.panel.onHide?.();
       if (on) {
         if (focus) m.tab.focus();
         m.panel.onShow?.();

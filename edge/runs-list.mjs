@@ -1,0 +1,87 @@
+// GET /api/runs (issue 18's status page): every durable activity run recorded in EXPORTS, with the
+// status of the instance now carrying it, the windows done (their records and bytes from each
+// window's step file), its failure and its watermark; and the cron schedule with the incremental
+// setting. Reached only after the worker's access check. Small state only: it reads the run
+// records and step files, never an exported object.
+
+import { failureKey, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
+
+const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
+
+// At most this many runs are listed (the newest first), so the page stays quick with a long history.
+const MAX_RUNS = 50;
+
+async function readJson(bucket, key) {
+  const o = await bucket.get(key);
+  if (!o) return null;
+  try {
+    return JSON.parse(await o.text());
+  } catch (_) {
+    return null;
+  }
+}
+
+/** The next time (ISO) a daily `M H * * *` cron fires after `now`; null for any other form. */
+export function nextDaily(cron, now) {
+  const m = /^(\d{1,2}) (\d{1,2}) \* \* \*$/.exec(cron.trim());
+  if (!m) return null;
+  const d = new Date(now);
+  let t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), Number(m[2]), Number(m[1]));
+  if (t <= now) t += 86_400_000;
+  return new Date(t).toISOString();
+}
+
+export function schedule(env, now = Date.now()) {
+  const crons = String(env.CRON_SCHEDULE ?? "")
+    .split(",")
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const next = crons.map((c) => nextDaily(c, now)).filter(Boolean).sort()[0] ?? null;
+  return { crons, next, activitiesIncrementalStart: env.ACTIVITIES_INCREMENTAL_START || null };
+}
+
+async function runSummary(env, rec) {
+  const bucket = env.EXPORTS;
+  const instanceId = rec.instance ?? rec.runId;
+  let st = { status: "unknown" };
+  try {
+    st = await (await env.ACTIVITIES_WORKFLOW.get(instanceId)).status();
+  } catch (_) {
+    // The engine no longer knows the instance (a local engine restarted): its R2 state still shows.
+  }
+  const steps = (await bucket.list({ prefix: `${rec.prefix}/_steps/` })).objects;
+  const done = (await Promise.all(steps.map((o) => readJson(bucket, o.key)))).filter(Boolean);
+  const manifest = await readJson(bucket, `${rec.prefix}/manifest.json`);
+  // The failing step's message, when the instance that failed is the one carrying the run now.
+  const recorded = st.error ? await readJson(bucket, failureKey(rec.prefix)) : null;
+  const failed = recorded && recorded.instance === instanceId ? recorded : st.error;
+  const p = rec.params ?? {};
+  return {
+    api: "activities",
+    id: rec.runId,
+    instance: instanceId,
+    status: st.status ?? "unknown",
+    startedAt: rec.startedAt ?? null,
+    finishedAt: manifest?.finishedAt ?? null,
+    params: p.incremental ? { incremental: p.incremental } : { startDate: p.startDate, endDate: p.endDate },
+    windows: { done: done.length, total: rec.windows ?? null },
+    records: done.reduce((a, d) => a + (Number(d.records) || 0), 0),
+    bytes: done.reduce((a, d) => a + (Number(d.bytes) || 0), 0),
+    failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
+    watermark: manifest?.watermark ?? rec.watermark ?? null,
+    state: manifest?.state ?? null,
+  };
+}
+
+export async function handleRunsList(request, env) {
+  if (request.method !== "GET") return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` });
+  if (!env.ACTIVITIES_WORKFLOW || !env.EXPORTS) return json(501, { error: "not_configured", message: "the ACTIVITIES_WORKFLOW and EXPORTS bindings are not set (see wrangler.toml)" });
+  const listed = (await env.EXPORTS.list({ prefix: `${RUNS_PREFIX}/_runs/` })).objects;
+  const recs = (await Promise.all(listed.map((o) => readJson(env.EXPORTS, o.key)))).filter((r) => r && typeof r.runId === "string" && recordOk(r));
+  recs.sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt)));
+  const runs = await Promise.all(recs.slice(0, MAX_RUNS).map((r) => runSummary(env, r)));
+  return json(200, { runs, schedule: schedule(env) });
+}
+
+// A record is only trusted for the prefix it was written under.
+const recordOk = (r) => typeof r.prefix === "string" && r.prefix.startsWith(`${RUNS_PREFIX}/day=`) && runRecordKey(r.runId).startsWith(`${RUNS_PREFIX}/_runs/`);
