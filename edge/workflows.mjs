@@ -116,8 +116,16 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       if (!(await limits.acquire("activitiesIncremental", runId)).granted) throw new NonRetryableError("another incremental activities run is going; try again when it ends");
       const before = await limits.watermark(ACTIVITIES_WATERMARK);
       const startDate = before ? nextDay(before) : inc.startDate;
-      if (!startDate) throw new NonRetryableError("the first incremental run needs incremental.startDate");
-      if (startDate > inc.through) return { params: null, windows: [], watermark: { before, after: before } };
+      // A run that ends here gives the one-at-a-time lease back at once: held, it would refuse
+      // every later incremental run until it lapsed (LEASE_TTL_MS).
+      if (!startDate) {
+        await limits.release("activitiesIncremental", runId);
+        throw new NonRetryableError("the first incremental run needs incremental.startDate");
+      }
+      if (startDate > inc.through) {
+        await limits.release("activitiesIncremental", runId);
+        return { params: null, windows: [], watermark: { before, after: before } };
+      }
       const p = { startDate, endDate: inc.through, exportType: "delta", ...(inc.activityType ? { activityType: inc.activityType } : {}) };
       const windows = client(this.env).activities.plan(p);
       await record({ windows: windows.length, watermark: { before, after: inc.through } });

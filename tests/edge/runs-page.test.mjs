@@ -139,4 +139,18 @@ test("a failed run shows its failure with the message, and offers Re-run", async
   assert.equal(await row.getByTestId("run-cancel").count(), 0);
   assert.deepEqual(problems, []);
   await context.close();
+  // The failed run gave back the one-at-a-time lease: the next incremental run is not refused.
+  const next = await fetch(`${edge.url}/api/runs/activities`, {
+    method: "POST",
+    headers: { ...KEY, "Content-Type": "application/json" },
+    body: JSON.stringify({ incremental: { startDate: "2024-02-01", through: "2024-01-31" } }),
+  });
+  assert.equal(next.status, 202, await next.clone().text());
+  const nextId = (await next.json()).id;
+  let status;
+  for (const end = Date.now() + TIMEOUT; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    status = await (await fetch(`${edge.url}/api/runs/activities/${nextId}`, { headers: KEY })).json();
+    if (["complete", "errored", "terminated"].includes(status.status)) break;
+  }
+  assert.equal(status.status, "complete", JSON.stringify(status));
 });
