@@ -15,7 +15,7 @@ import { UserpilotClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
 import { userpilotLimits } from "./limits.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
-import { incrementalParams } from "./workflows.mjs";
+import { incrementalParams, instanceRoute } from "./workflows.mjs";
 
 export const USERPILOT_PREFIX = "exports/userpilot";
 const WATERMARK = "userpilot";
@@ -166,16 +166,5 @@ export async function handleUserpilotRuns(request, env, sub) {
   }
   const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel)?$/.exec(sub);
   if (!m) return json(404, { error: "not_found", message: "no such run route" });
-  let instance;
-  try {
-    instance = await env.USERPILOT_WORKFLOW.get(m[1]);
-  } catch (_) {
-    return json(404, { error: "not_found", message: `no run ${m[1]}` });
-  }
-  if (m[2] && request.method === "POST") {
-    await instance.terminate();
-    return json(200, { id: m[1], status: "terminated" });
-  }
-  if (!m[2] && request.method === "GET") return json(200, { id: m[1], ...(await instance.status()) });
-  return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` });
+  return instanceRoute(env.USERPILOT_WORKFLOW, m[1], m[2], request.method, json);
 }

@@ -300,16 +300,25 @@ export async function handleRuns(request, env, sub) {
     await env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ ...record, instance: instance.id }));
     return json(202, { id: instance.id, run: runId });
   }
+  return instanceRoute(env.ACTIVITIES_WORKFLOW, m[1], m[2], request.method, json);
+}
+
+/**
+ * A run instance's own routes, the same for every kind of run: GET its status, POST `/cancel` to
+ * terminate it; anything else is 405. `binding` is the Workflow binding, `json` the caller's answer.
+ */
+export async function instanceRoute(binding, id, action, method, json) {
   let instance;
   try {
-    instance = await env.ACTIVITIES_WORKFLOW.get(m[1]);
+    instance = await binding.get(id);
   } catch (_) {
-    return json(404, { error: "not_found", message: `no run ${m[1]}` });
+    return json(404, { error: "not_found", message: `no run ${id}` });
   }
-  if (m[2] && request.method === "POST") {
+  if (action === "/cancel" && method === "POST") {
     await instance.terminate();
-    return json(200, { id: m[1], status: "terminated" });
+    return json(200, { id, status: "terminated" });
   }
-  if (!m[2] && request.method === "GET") return json(200, { id: m[1], ...(await instance.status()) });
-  return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` });
+  if (!action && method === "GET") return json(200, { id, ...(await instance.status()) });
+  return json(405, { error: "method_not_allowed", message: `${method} is not allowed here` });
 }
+
