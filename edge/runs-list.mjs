@@ -4,6 +4,7 @@
 // setting. Reached only after the worker's access check. Small state only: it reads the run
 // records and step files, never an exported object.
 
+import { USERPILOT_PREFIX, userpilotRunRecordKey } from "./userpilot-workflow.mjs";
 import { failureKey, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
@@ -40,12 +41,19 @@ export function schedule(env, now = Date.now()) {
   return { crons, next, activitiesIncrementalStart: env.ACTIVITIES_INCREMENTAL_START || null };
 }
 
-async function runSummary(env, rec) {
+// Each API's runs: where its records are, its Workflow binding, and whether a stopped run can be
+// continued (only activity runs have a resume route).
+const APIS = [
+  { api: "activities", base: RUNS_PREFIX, binding: "ACTIVITIES_WORKFLOW", key: runRecordKey, resumable: true },
+  { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: false },
+];
+
+async function runSummary(env, rec, kind) {
   const bucket = env.EXPORTS;
   const instanceId = rec.instance ?? rec.runId;
   let st = { status: "unknown" };
   try {
-    st = await (await env.ACTIVITIES_WORKFLOW.get(instanceId)).status();
+    st = await (await env[kind.binding].get(instanceId)).status();
   } catch (_) {
     // The engine no longer knows the instance (a local engine restarted): its R2 state still shows.
   }
@@ -56,11 +64,32 @@ async function runSummary(env, rec) {
   const recorded = st.error ? await readJson(bucket, failureKey(rec.prefix)) : null;
   const failed = recorded && recorded.instance === instanceId ? recorded : st.error;
   const p = rec.params ?? {};
+  if (kind.api === "userpilot") {
+    // One job, one object: its days are all done once the download step has written its file.
+    const d = done[0];
+    return {
+      api: "userpilot",
+      id: rec.runId,
+      instance: instanceId,
+      status: st.status ?? "unknown",
+      resumable: false,
+      startedAt: rec.startedAt ?? null,
+      finishedAt: manifest?.finishedAt ?? null,
+      params: p.incremental ? { incremental: p.incremental } : { from: p.from, to: p.to, ...(p.eventType ? { eventType: p.eventType } : {}) },
+      windows: { done: d ? Number(d.days) || 0 : 0, total: rec.days ?? null, unit: "days" },
+      records: done.reduce((a, x) => a + (Number(x.records) || 0), 0),
+      bytes: done.reduce((a, x) => a + (Number(x.bytes) || 0), 0),
+      failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
+      watermark: manifest?.watermark ?? rec.watermark ?? (p.from ? { before: null, after: p.to, from: p.from } : null),
+      state: manifest?.state ?? null,
+    };
+  }
   return {
     api: "activities",
     id: rec.runId,
     instance: instanceId,
     status: st.status ?? "unknown",
+    resumable: true,
     startedAt: rec.startedAt ?? null,
     finishedAt: manifest?.finishedAt ?? null,
     params: p.incremental ? { incremental: p.incremental } : { startDate: p.startDate, endDate: p.endDate },
@@ -76,12 +105,16 @@ async function runSummary(env, rec) {
 export async function handleRunsList(request, env) {
   if (request.method !== "GET") return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` });
   if (!env.ACTIVITIES_WORKFLOW || !env.EXPORTS) return json(501, { error: "not_configured", message: "the ACTIVITIES_WORKFLOW and EXPORTS bindings are not set (see wrangler.toml)" });
-  const listed = (await env.EXPORTS.list({ prefix: `${RUNS_PREFIX}/_runs/` })).objects;
-  const recs = (await Promise.all(listed.map((o) => readJson(env.EXPORTS, o.key)))).filter((r) => r && typeof r.runId === "string" && recordOk(r));
-  recs.sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt)));
-  const runs = await Promise.all(recs.slice(0, MAX_RUNS).map((r) => runSummary(env, r)));
+  const recs = [];
+  // An API whose Workflow is not bound (a deployment without Userpilot) simply lists no runs.
+  for (const kind of APIS.filter((k) => env[k.binding])) {
+    const listed = (await env.EXPORTS.list({ prefix: `${kind.base}/_runs/` })).objects;
+    for (const r of await Promise.all(listed.map((o) => readJson(env.EXPORTS, o.key)))) if (r && typeof r.runId === "string" && recordOk(r, kind)) recs.push({ r, kind });
+  }
+  recs.sort((a, b) => String(b.r.startedAt).localeCompare(String(a.r.startedAt)));
+  const runs = await Promise.all(recs.slice(0, MAX_RUNS).map(({ r, kind }) => runSummary(env, r, kind)));
   return json(200, { runs, schedule: schedule(env) });
 }
 
 // A record is only trusted for the prefix it was written under.
-const recordOk = (r) => typeof r.prefix === "string" && r.prefix.startsWith(`${RUNS_PREFIX}/day=`) && runRecordKey(r.runId).startsWith(`${RUNS_PREFIX}/_runs/`);
+const recordOk = (r, kind) => typeof r.prefix === "string" && r.prefix.startsWith(`${kind.base}/day=`) && kind.key(r.runId).startsWith(`${kind.base}/_runs/`);

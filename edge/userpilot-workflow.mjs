@@ -15,9 +15,12 @@ import { UserpilotClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
 import { userpilotLimits } from "./limits.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
-import { incrementalParams, instanceRoute } from "./workflows.mjs";
+import { failureKey, incrementalParams, instanceRoute } from "./workflows.mjs";
 
 export const USERPILOT_PREFIX = "exports/userpilot";
+/** A run's record for the status page (GET /api/runs), beside the activity runs' own. */
+export const userpilotRunRecordKey = (runId) => `${USERPILOT_PREFIX}/_runs/${runId}.json`;
+const dayCount = (from, to) => Math.max(0, Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1);
 const WATERMARK = "userpilot";
 const DAY_MS = 86_400_000;
 const nextDay = (day) => new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
@@ -40,6 +43,18 @@ export function userpilotRunParams(body) {
 
 export class UserpilotExport extends WorkflowEntrypoint {
   async run(event, step) {
+    try {
+      return await this.exportRun(event, step);
+    } catch (e) {
+      // The step's own message for the status page: the engine reports only a fatal error.
+      const startedAt = new Date(event.timestamp).toISOString();
+      const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
+      await this.env.EXPORTS.put(failureKey(`${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${event.instanceId}`), JSON.stringify(failure)).catch(() => {});
+      throw e;
+    }
+  }
+
+  async exportRun(event, step) {
     const runId = event.instanceId;
     const startedAt = new Date(event.timestamp).toISOString();
     const prefix = `${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`;
@@ -48,11 +63,20 @@ export class UserpilotExport extends WorkflowEntrypoint {
 
     const planned = await step.do("plan", async () => {
       const p = event.payload.params;
-      if (!p.incremental) return { params: { ...p, format: "json" }, watermark: null };
+      const record = (more) => this.env.EXPORTS.put(userpilotRunRecordKey(runId), JSON.stringify({ runId, api: "userpilot", params: p, startedAt, prefix, instance: runId, ...more }));
+      await record({});
+      if (!p.incremental) {
+        await record({ days: dayCount(p.from, p.to) });
+        return { params: { ...p, format: "json" }, watermark: null };
+      }
       const before = await (await limits()).watermark(WATERMARK);
       const from = before ? nextDay(before) : p.incremental.startDate;
       if (!from) throw new NonRetryableError("the first incremental run needs incremental.startDate");
-      if (from > p.incremental.through) return { params: null, watermark: { before, after: before } };
+      if (from > p.incremental.through) {
+        await record({ days: 0, watermark: { before, after: before } });
+        return { params: null, watermark: { before, after: before } };
+      }
+      await record({ days: dayCount(from, p.incremental.through), watermark: { before, after: p.incremental.through } });
       return { params: { from, to: p.incremental.through, format: "json" }, watermark: { before, after: p.incremental.through } };
     });
     const objects = [];
@@ -114,7 +138,10 @@ export class UserpilotExport extends WorkflowEntrypoint {
             await writer.complete(parts);
             await hash.close();
             const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
-            return { key, jobId, records: summary.records, duplicates: summary.duplicates, files: summary.files.length, bytes: writer.bytes, sha256, parts: parts.length };
+            const result = { key, jobId, records: summary.records, duplicates: summary.duplicates, files: summary.files.length, bytes: writer.bytes, sha256, parts: parts.length };
+            // The status page counts the days done, records and bytes from this step file.
+            await this.env.EXPORTS.put(`${prefix}/_steps/download.json`, JSON.stringify({ ...result, days: dayCount(planned.params.from, planned.params.to) }));
+            return result;
           } catch (e) {
             await writer.abort();
             throw e;
