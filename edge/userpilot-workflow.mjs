@@ -193,5 +193,7 @@ export async function handleUserpilotRuns(request, env, sub) {
   }
   const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel)?$/.exec(sub);
   if (!m) return json(404, { error: "not_found", message: "no such run route" });
-  return instanceRoute(env.USERPILOT_WORKFLOW, m[1], m[2], request.method, json);
+  // The key's one export slot is the run's (holder: its id); a cancelled run gives it back.
+  const onCancel = env.VENDOR_LIMITS ? async () => (await userpilotLimits(env)).release("userpilotExports", m[1]) : undefined;
+  return instanceRoute(env.USERPILOT_WORKFLOW, m[1], m[2], request.method, json, { onCancel });
 }

@@ -305,9 +305,10 @@ export async function handleRuns(request, env, sub) {
 
 /**
  * A run instance's own routes, the same for every kind of run: GET its status, POST `/cancel` to
- * terminate it; anything else is 405. `binding` is the Workflow binding, `json` the caller's answer.
+ * terminate it (then `onCancel`); anything else is 405. `binding` is the Workflow binding, `json`
+ * the caller's answer.
  */
-export async function instanceRoute(binding, id, action, method, json) {
+export async function instanceRoute(binding, id, action, method, json, { onCancel } = {}) {
   let instance;
   try {
     instance = await binding.get(id);
@@ -316,6 +317,9 @@ export async function instanceRoute(binding, id, action, method, json) {
   }
   if (action === "/cancel" && method === "POST") {
     await instance.terminate();
+    // A terminated instance runs no `finally`: what it held in the credential's Durable Object is
+    // given back here, or the next run would wait for the lease to lapse.
+    if (onCancel) await onCancel();
     return json(200, { id, status: "terminated" });
   }
   if (!action && method === "GET") return json(200, { id, ...(await instance.status()) });

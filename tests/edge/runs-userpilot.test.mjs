@@ -105,4 +105,18 @@ test("a Userpilot run in the Runs view: its days while it runs, Cancel on its ow
   assert.equal(await page.getByTestId("runs-error").count(), 0);
   assert.deepEqual(problems, []);
   await context.close();
+
+  // Cancel gave the key's one export slot back: the next run goes ahead (once the vendor's own job
+  // is done) instead of waiting hours for the lease to lapse.
+  // (The sandbox's job of the cancelled run would hold the vendor's own one-at-a-time rule: the
+  // vendor is reset, so only our Durable Object's slot could hold the next run back.)
+  await control(sb, "/__sandbox/reset");
+  await control(sb, "/__sandbox/config", { jobSpeed: 50 });
+  const next = await startRun({ from: "2024-03-01", to: "2024-03-02" });
+  let status;
+  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+    status = await (await fetch(`${edge.url}/api/runs/userpilot/${next}`, { headers: KEY })).json();
+    if (["complete", "errored", "terminated"].includes(status.status)) break;
+  }
+  assert.equal(status.status, "complete", JSON.stringify(status));
 });
