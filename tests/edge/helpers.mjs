@@ -256,3 +256,22 @@ export function rawRequest(url, text) {
     }, reject);
   });
 }
+
+/**
+ * A new browser context signed in to the worker's dashboard with the access key, on its Runs tab
+ * (the runs view is only there behind the worker). `problems` collects page errors.
+ */
+export async function signedInRunsPage(browser, edgeUrl, timeout = 15_000) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(`${edgeUrl}/www/`);
+  await page.getByTestId("signin-key").waitFor({ timeout });
+  await page.getByTestId("signin-key").fill(ACCESS_KEY);
+  await page.getByTestId("signin-submit").click();
+  await page.waitForURL((u) => u.pathname === "/www/", { timeout });
+  await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout });
+  await page.getByTestId("tab-runs").click();
+  return { context, page, problems };
+}

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser } from "../page/page-helpers.mjs";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox, wranglerConfig } from "./helpers.mjs";
+import { ACCESS_KEY, control, sandboxSecrets, startEdge, signedInRunsPage, startSandbox, wranglerConfig } from "./helpers.mjs";
 
 const TIMEOUT = 60_000;
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
@@ -29,21 +29,7 @@ after(async () => {
   await sb?.close();
 });
 
-async function signedInPage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  await page.goto(`${edge.url}/www/`);
-  await page.getByTestId("signin-key").waitFor({ timeout: TIMEOUT });
-  await page.getByTestId("signin-key").fill(ACCESS_KEY);
-  await page.getByTestId("signin-submit").click();
-  await page.waitForURL((u) => u.pathname === "/www/", { timeout: TIMEOUT });
-  await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: TIMEOUT });
-  // Behind the worker the dashboard has a Runs tab.
-  await page.getByTestId("tab-runs").click();
-  return { context, page, problems };
-}
+const signedInPage = () => signedInRunsPage(browser, edge.url, TIMEOUT);
 
 test("without a session the runs routes answer 401 and the Runs view sends a person to /signin", async () => {
   const list = await fetch(`${edge.url}/api/runs`);
