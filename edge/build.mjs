@@ -55,7 +55,7 @@ export async function buildWorker(out) {
   await stagePkg(out);
   // Wrangler names the entry module by its file name alone, so it sits at the top where every
   // module's relative imports resolve the same way in workerd as in the repository.
-  await writeFile(path.join(out, ENTRY), 'export { default, ActivitiesExport, UserpilotExport, VendorLimits } from "./edge/worker.mjs";\n');
+  await writeFile(path.join(out, ENTRY), 'export { default, ActivitiesExport, UserpilotExport, PagedExport, VendorLimits } from "./edge/worker.mjs";\n');
   return out;
 }
 

@@ -13,6 +13,8 @@
 //   /api/runs                 the runs and the cron schedule (status page)           runs-list.mjs
 //   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
 //   /api/runs/userpilot/...   durable Userpilot event export runs into EXPORTS       userpilot-workflow.mjs
+//   /api/runs/forecasts/...   durable Forecasting runs (every page) into EXPORTS     paged-workflow.mjs
+//   /api/runs/lookups/...     durable Userpilot lookup refreshes into EXPORTS        paged-workflow.mjs
 
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
@@ -25,11 +27,13 @@ import { serveStatic } from "./static.mjs";
 import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
 import { handleUserpilotRuns } from "./userpilot-workflow.mjs";
 import { handleRunsList } from "./runs-list.mjs";
+import { handlePagedRuns } from "./paged-workflow.mjs";
 
 // Workflow and Durable Object classes are found by name among the main module's exports.
 export { ActivitiesExport } from "./workflows.mjs";
 export { VendorLimits } from "./limits.mjs";
 export { UserpilotExport } from "./userpilot-workflow.mjs";
+export { PagedExport } from "./paged-workflow.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
 initSync(wasmModule);
@@ -106,6 +110,8 @@ export default {
       if (path === "/api/runs") return handleRunsList(request, env);
       if (path === RUNS_PATH || path.startsWith(`${RUNS_PATH}/`)) return handleRuns(request, env, path.slice(RUNS_PATH.length));
       if (path === UP_RUNS_PATH || path.startsWith(`${UP_RUNS_PATH}/`)) return handleUserpilotRuns(request, env, path.slice(UP_RUNS_PATH.length));
+      const paged = /^\/api\/runs\/(forecasts|lookups)(\/.*)?$/.exec(path);
+      if (paged) return handlePagedRuns(request, env, paged[1], paged[2] ?? "");
       return plainError(404, "not_found", "no such API");
     }
     return serveStatic(request, env);

@@ -1,0 +1,243 @@
+// Forecasting and the Userpilot lookups as durable runs (issue 18), in workerd through miniflare
+// against the sandbox: every page lands in R2 under the documented layout with a manifest that
+// matches the objects; a step failing mid-way (5xx past the client's own retries) is retried by
+// the engine, the pages of the steps before it are not read again, and no page is in R2 twice;
+// output as CSV and gzip decodes to the sandbox's truth.
+//
+//   node --test tests/edge/runs-paged.test.mjs
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import http from "node:http";
+import { gunzipSync } from "node:zlib";
+import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
+
+const KEY = { "X-Exportkit-Key": ACCESS_KEY };
+
+let sb;
+let relay;
+let edge;
+
+/** A relay in front of the sandbox that notes the `page` of every Forecasting request body. */
+async function startPageRelay(target) {
+  const t = new URL(target);
+  const pages = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (req.url.startsWith("/v3/beta/forecasting/")) pages.push(JSON.parse(body.toString()).page ?? 1);
+      const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
+        res.writeHead(ur.statusCode, ur.rawHeaders);
+        ur.pipe(res);
+      });
+      up.on("error", () => res.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    pages,
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))),
+  };
+}
+
+before(async () => {
+  sb = await startSandbox({ seed: 23 });
+  relay = await startPageRelay(sb.url);
+  edge = await startEdge({ vars: { BACKSTORY_BASE_URL: relay.url, USERPILOT_BASE_URL: sb.url }, secrets: sandboxSecrets() });
+});
+
+after(async () => {
+  await edge?.close();
+  await relay?.close();
+  await sb?.close();
+});
+
+async function startRun(api, body) {
+  const r = await fetch(`${edge.url}/api/runs/${api}`, { method: "POST", headers: { ...KEY, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal(r.status, 202, await r.clone().text());
+  return (await r.json()).id;
+}
+
+async function finished(api, id, timeoutMs = 90_000) {
+  let status;
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+    status = await (await fetch(`${edge.url}/api/runs/${api}/${id}`, { headers: KEY })).json();
+    if (["complete", "errored", "terminated"].includes(status.status)) break;
+  }
+  assert.equal(status.status, "complete", JSON.stringify(status));
+  return status;
+}
+
+/** The run's manifest and every object under its prefix (bytes as stored). */
+async function runOutput(api, id) {
+  const bucket = await edge.r2();
+  const listed = [];
+  for (let cursor; ; ) {
+    const page = await bucket.list({ prefix: `exports/${api}/day=`, cursor });
+    listed.push(...page.objects.map((o) => o.key));
+    if (!page.truncated) break;
+    cursor = page.cursor;
+  }
+  const mine = listed.filter((k) => k.includes(`/run=${id}/`));
+  const manifestKey = mine.find((k) => k.endsWith("/manifest.json"));
+  assert.ok(manifestKey, `a manifest for ${id} among ${mine.join(", ")}`);
+  assert.match(manifestKey, new RegExp(`^exports/${api}/day=\\d{4}-\\d{2}-\\d{2}/run=${id}/manifest\\.json$`));
+  const manifest = JSON.parse(await (await bucket.get(manifestKey)).text());
+  const data = mine.filter((k) => !k.endsWith("/manifest.json") && !k.includes("/_steps/") && !k.endsWith("/_failure.json")).sort();
+  const objects = new Map();
+  for (const k of data) objects.set(k, Buffer.from(await (await bucket.get(k)).arrayBuffer()));
+  return { manifest, objects };
+}
+
+const sha256 = (b) => createHash("sha256").update(b).digest("hex");
+const lines = (buf) => buf.toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+
+/** Every object the manifest lists is in R2 with its bytes and checksum, and nothing else is. */
+function checkManifest(manifest, objects) {
+  assert.deepEqual(manifest.objects.map((o) => o.key).sort(), [...objects.keys()].sort());
+  for (const o of manifest.objects) {
+    const b = objects.get(o.key);
+    assert.equal(o.bytes, b.length, o.key);
+    assert.equal(o.sha256, sha256(b), o.key);
+  }
+  assert.equal(manifest.bytes, [...objects.values()].reduce((a, b) => a + b.length, 0));
+  assert.equal(manifest.rows, manifest.objects.reduce((a, o) => a + o.records, 0));
+  assert.equal(manifest.state, "complete");
+}
+
+const FORECAST = { forecast_type_id: 10089, per_page: 5 };
+const forecastTruth = async (q) => (await (await fetch(`${sb.url}/__sandbox/truth/forecasting`, { method: "POST", body: JSON.stringify(q) })).json()).records;
+
+test("a Forecasting run reads every page into R2: the objects hold the sandbox's records in order, the manifest says what is there", async () => {
+  relay.pages.length = 0;
+  const id = await startRun("forecasts", { ...FORECAST, pagesPerStep: 4 });
+  await finished("forecasts", id);
+  const { manifest, objects } = await runOutput("forecasts", id);
+  const truth = await forecastTruth(FORECAST);
+  const pageLast = Math.ceil(truth.length / 5);
+  assert.ok(pageLast > 8, "several steps of pages");
+  checkManifest(manifest, objects);
+  assert.equal(manifest.api, "forecasts");
+  assert.deepEqual(manifest.output, { format: "jsonl", gzip: false, extension: ".jsonl" });
+  assert.equal(manifest.pages, pageLast);
+  assert.equal(manifest.rows, truth.length);
+  // pages-00001-00004.jsonl, pages-00005-00008.jsonl, ...: the objects in key order are the pages in order.
+  assert.equal(manifest.objects.length, Math.ceil(pageLast / 4));
+  for (const k of objects.keys()) assert.match(k, /\/pages-\d{5}-\d{5}\.jsonl$/);
+  assert.deepEqual([...objects.values()].flatMap(lines), truth);
+  // Each page was read once.
+  assert.deepEqual([...relay.pages].sort((a, b) => a - b), Array.from({ length: pageLast }, (_, i) => i + 1));
+});
+
+test("a Forecasting step failing mid-way is retried: the pages before it are not read again, and no page is in R2 twice", async () => {
+  relay.pages.length = 0;
+  // Requests 6 to 10 (page 6, in the second step of 4 pages) answer 503: five in a row outlast
+  // the client's own retries (4), so the step fails and the engine runs it again.
+  await control(sb, "/__sandbox/faults", { rules: [6, 7, 8, 9, 10].map((nth) => ({ scope: "forecasting", fault: "status", status: 503, nth })) });
+  try {
+    const id = await startRun("forecasts", { ...FORECAST, pagesPerStep: 4 });
+    await finished("forecasts", id);
+    const fired = (await control(sb, "/__sandbox/faults")).reduce((a, r) => a + r.fired, 0);
+    assert.equal(fired, 5, "every injected 5xx was met");
+    const { manifest, objects } = await runOutput("forecasts", id);
+    const truth = await forecastTruth(FORECAST);
+    checkManifest(manifest, objects);
+    assert.deepEqual([...objects.values()].flatMap(lines), truth, "every record once, in order");
+    const count = (p) => relay.pages.filter((x) => x === p).length;
+    // The first step's pages: read once (its result was kept, the run went on from there).
+    for (const p of [1, 2, 3, 4]) assert.equal(count(p), 1, `page ${p}`);
+    // The failing step's pages were read again by its retry; the steps after it once.
+    assert.equal(count(5), 2);
+    assert.equal(count(6), 6, "five refusals, then the retried step's read");
+    for (let p = 9; p <= Math.ceil(truth.length / 5); p++) assert.equal(count(p), 1, `page ${p}`);
+  } finally {
+    await control(sb, "/__sandbox/faults/clear", {});
+  }
+});
+
+test("a lookups refresh writes every lookup, cursor pages across steps, as the sandbox holds them", async () => {
+  const id = await startRun("lookups", { pageSize: 2, pagesPerStep: 2 });
+  await finished("lookups", id);
+  const { manifest, objects } = await runOutput("lookups", id);
+  checkManifest(manifest, objects);
+  const names = [...new Set(manifest.objects.map((o) => o.lookup))];
+  assert.equal(names.length, 12, names.join(", "));
+  for (const name of names) {
+    const truth = await (await fetch(`${sb.url}/__sandbox/truth/userpilot/lookups/${name}`)).json();
+    const keys = [...objects.keys()].filter((k) => k.includes(`/lookup=${name}/`));
+    const got = keys.flatMap((k) => lines(objects.get(k)));
+    assert.equal(got.length, truth.length, name);
+    assert.deepEqual(got.map((r) => JSON.stringify(r, Object.keys(r).sort())), truth.map((r) => JSON.stringify(r, Object.keys(r).sort())), name);
+    if (name === "segments") assert.ok(keys.length >= 2 && truth.length > 4, "segments span several steps (2 pages of 2 each)");
+  }
+});
+
+test("output as gzip CSV: each object decodes to the lookup's records", async () => {
+  const id = await startRun("lookups", { lookups: ["segments", "embeds"], pageSize: 3, pagesPerStep: 2, output: { format: "csv", gzip: true } });
+  await finished("lookups", id);
+  const { manifest, objects } = await runOutput("lookups", id);
+  checkManifest(manifest, objects);
+  assert.deepEqual(manifest.output, { format: "csv", gzip: true, extension: ".csv.gz" });
+  for (const name of ["segments", "embeds"]) {
+    const truth = await (await fetch(`${sb.url}/__sandbox/truth/userpilot/lookups/${name}`)).json();
+    const rows = [];
+    for (const [k, b] of objects) {
+      if (!k.includes(`/lookup=${name}/`)) continue;
+      assert.match(k, /\/part-\d{5}\.csv\.gz$/);
+      const csv = gunzipSync(b).toString("utf8");
+      const [header, ...body] = parseCsv(csv);
+      for (const r of body) rows.push(Object.fromEntries(header.map((h, i) => [h, r[i]])));
+    }
+    assert.equal(rows.length, truth.length, name);
+    for (let i = 0; i < truth.length; i++) {
+      for (const [f, v] of Object.entries(truth[i])) assert.equal(rows[i][f], v === null ? "" : String(v), `${name}[${i}].${f}`);
+    }
+  }
+});
+
+test("a run's parameters are checked before it starts", async () => {
+  for (const [api, body, field] of [
+    ["forecasts", { per_page: 5 }, /forecast_type_id/],
+    ["forecasts", { ...FORECAST, page: 3 }, /page/],
+    ["forecasts", { ...FORECAST, output: { format: "parquet" } }, /output\.format/],
+    ["lookups", { lookups: ["nope"] }, /unknown lookup/],
+    ["lookups", { pageSize: 0 }, /pageSize/],
+  ]) {
+    const r = await fetch(`${edge.url}/api/runs/${api}`, { method: "POST", headers: { ...KEY, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).message, field);
+  }
+  const r = await fetch(`${edge.url}/api/runs/forecasts`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(FORECAST) });
+  assert.equal(r.status, 401, "behind the access check");
+});
+
+/** RFC 4180 CSV (quoted cells, doubled quotes, CRLF or LF). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = "";
+  let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') q = false;
+      else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ",") row.push(cell), (cell = "");
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = "";
+    } else cell += c;
+  }
+  if (cell !== "" || row.length) row.push(cell), rows.push(row);
+  return rows;
+}
