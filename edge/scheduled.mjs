@@ -19,6 +19,7 @@ import { tag } from "../js/runtime.js";
 import { ConfigError, readConfig } from "./config.mjs";
 import { loadQuota, saveQuota } from "./quota.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
+import { loadRunsConfig } from "./run-schedule.mjs";
 
 export const EXPORTS_CONFIG_KEY = "config:exports";
 const STATE_PREFIX = "export:";
@@ -59,6 +60,9 @@ export function parseExports(source, value) {
 
 /** The exports to run: KV `config:exports` when set (changeable without a deploy), else EXPORT_QUERIES. */
 export async function loadExports(env) {
+  // KV `config:runs`, when set, is the whole schedule (run-schedule.mjs): its Query entries.
+  const runs = await loadRunsConfig(env);
+  if (runs !== null) return runs.filter((e) => e.api === "query").map(({ name, query }) => ({ name, query }));
   const fromKv = await env.STATE.get(EXPORTS_CONFIG_KEY);
   if (fromKv !== null) return parseExports(`KV ${EXPORTS_CONFIG_KEY}`, fromKv);
   const v = env.EXPORT_QUERIES;

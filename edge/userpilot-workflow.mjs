@@ -14,7 +14,7 @@ import { WorkflowEntrypoint } from "cloudflare:workers";
 import { UserpilotClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
 import { userpilotLimits } from "./limits.mjs";
-import { R2StreamWriter } from "./r2-writer.mjs";
+import { extension, ObjectSink, outputFormat, RecordsEncoder } from "./formats.mjs";
 import { failureKey, incrementalParams, instanceRoute } from "./workflows.mjs";
 
 export const USERPILOT_PREFIX = "exports/userpilot";
@@ -58,12 +58,14 @@ export class UserpilotExport extends WorkflowEntrypoint {
     const runId = event.instanceId;
     const startedAt = new Date(event.timestamp).toISOString();
     const prefix = `${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`;
+    // JSON Lines unless the run asked for CSV and/or gzip (formats.mjs).
+    const output = outputFormat(event.payload.output);
     // The credential's limits object: one Userpilot export at a time, and the watermark.
     const limits = () => userpilotLimits(this.env);
 
     const planned = await step.do("plan", async () => {
       const p = event.payload.params;
-      const record = (more) => this.env.EXPORTS.put(userpilotRunRecordKey(runId), JSON.stringify({ runId, api: "userpilot", params: p, startedAt, prefix, instance: runId, ...more }));
+      const record = (more) => this.env.EXPORTS.put(userpilotRunRecordKey(runId), JSON.stringify({ runId, api: "userpilot", params: p, output, ...(event.payload.name ? { name: event.payload.name } : {}), startedAt, prefix, instance: runId, ...more }));
       await record({});
       if (!p.incremental) {
         await record({ days: dayCount(p.from, p.to) });
@@ -114,37 +116,29 @@ export class UserpilotExport extends WorkflowEntrypoint {
       } finally {
         await step.do("release export slot", async () => (await limits()).release("userpilotExports", runId));
       }
-      const key = `${prefix}/events_${planned.params.from}_${planned.params.to}.jsonl`;
+      const key = `${prefix}/events_${planned.params.from}_${planned.params.to}${extension(output)}`;
       objects.push(
         await step.do("download", VENDOR_STEP, async () => {
-          const writer = await R2StreamWriter.create(this.env.EXPORTS, key, { httpMetadata: { contentType: "application/x-ndjson" } });
-          const digest = new crypto.DigestStream("SHA-256");
-          const hash = digest.getWriter();
-          const enc = new TextEncoder();
+          const sink = await ObjectSink.create(this.env.EXPORTS, key, output);
+          // CSV: the events flattened by the project's JSON Lines to CSV writer (metadata.* columns).
+          const enc = new RecordsEncoder(output, { csvGuard: readConfig(this.env).csvGuard });
           try {
             // The job's links are asked for again here: a link that expired since the wait step
             // is not used.
             const it = client(this.env).exports.rows(jobId, { dedupe: true });
-            for await (const b of it) {
-              let text = "";
-              for (const r of b.records) text += `${JSON.stringify(r)}\n`;
-              const bytes = enc.encode(text);
-              writer.write(bytes);
-              await hash.write(bytes);
-              await writer.ready();
-            }
+            for await (const b of it) await sink.write(enc.encode(b.records));
             const summary = await it.result();
-            const parts = await writer.finish();
-            await writer.complete(parts);
-            await hash.close();
-            const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
-            const result = { key, jobId, records: summary.records, duplicates: summary.duplicates, files: summary.files.length, bytes: writer.bytes, sha256, parts: parts.length };
+            await sink.write(enc.end());
+            const stored = await sink.finish();
+            const result = { key, jobId, records: summary.records, duplicates: summary.duplicates, files: summary.files.length, bytes: stored.bytes, sha256: stored.sha256, parts: stored.parts.length };
             // The status page counts the days done, records and bytes from this step file.
             await this.env.EXPORTS.put(`${prefix}/_steps/download.json`, JSON.stringify({ ...result, days: dayCount(planned.params.from, planned.params.to) }));
             return result;
           } catch (e) {
-            await writer.abort();
+            await sink.abort();
             throw e;
+          } finally {
+            enc.free();
           }
         }),
       );
@@ -158,7 +152,9 @@ export class UserpilotExport extends WorkflowEntrypoint {
       const manifest = {
         run: runId,
         api: "userpilot",
+        ...(event.payload.name ? { name: event.payload.name } : {}),
         params: planned.params ?? event.payload.params,
+        output: { ...output, extension: extension(output) },
         startedAt,
         finishedAt: new Date().toISOString(),
         state,
@@ -182,13 +178,16 @@ export async function handleUserpilotRuns(request, env, sub) {
   if (!env.USERPILOT_WORKFLOW) return json(501, { error: "not_configured", message: "the USERPILOT_WORKFLOW binding is not set (see wrangler.toml)" });
   if (sub === "" && request.method === "POST") {
     let params;
+    let output;
     try {
-      params = userpilotRunParams(await request.json());
+      const body = await request.json();
+      params = userpilotRunParams(body);
+      output = outputFormat(body.output);
       if (!params.incremental) client(env).exports.validate({ ...params, format: "json" });
     } catch (e) {
       return json(400, { error: "invalid_argument", message: e.message, field: e.field });
     }
-    const instance = await env.USERPILOT_WORKFLOW.create({ params: { params } });
+    const instance = await env.USERPILOT_WORKFLOW.create({ params: { params, output } });
     return json(202, { id: instance.id });
   }
   const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel)?$/.exec(sub);

@@ -28,6 +28,7 @@ import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
 import { handleUserpilotRuns } from "./userpilot-workflow.mjs";
 import { handleRunsList } from "./runs-list.mjs";
 import { handlePagedRuns } from "./paged-workflow.mjs";
+import { scheduleConfiguredRuns } from "./run-schedule.mjs";
 
 // Workflow and Durable Object classes are found by name among the main module's exports.
 export { ActivitiesExport } from "./workflows.mjs";
@@ -120,8 +121,18 @@ export default {
   async scheduled(controller, env) {
     // The day's incremental activity run only starts here (a Workflow does the work), so a Query
     // export failing below never keeps it from starting.
+    let configured = null;
     try {
-      const id = await scheduleIncrementalRun(controller.scheduledTime, env);
+      // KV `config:runs` (run-schedule.mjs), when set, says which runs of every API start today.
+      configured = await scheduleConfiguredRuns(controller.scheduledTime, env);
+      for (const r of configured ?? []) console.log(JSON.stringify({ scheduledRun: r }));
+    } catch (e) {
+      // A `config:runs` that cannot be read starts nothing (not the schedule it replaced).
+      configured = [];
+      console.error(JSON.stringify({ scheduledRuns: "not started", reason: String(e?.message ?? e) }));
+    }
+    try {
+      const id = configured === null ? await scheduleIncrementalRun(controller.scheduledTime, env) : null;
       if (id) console.log(JSON.stringify({ incrementalRun: id }));
     } catch (e) {
       console.error(JSON.stringify({ incrementalRun: "not started", reason: String(e?.message ?? e) }));

@@ -16,7 +16,7 @@ import { WorkflowEntrypoint } from "cloudflare:workers";
 import { BackstoryClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
 import { backstoryLimits } from "./limits.mjs";
-import { R2StreamWriter } from "./r2-writer.mjs";
+import { extension, ObjectSink, outputFormat, utf8 } from "./formats.mjs";
 
 export const RUNS_PREFIX = "exports/activities";
 export const ACTIVITIES_WATERMARK = "activities";
@@ -91,6 +91,8 @@ export class ActivitiesExport extends WorkflowEntrypoint {
 
   async exportRun(event, step) {
     const { params } = event.payload;
+    // JSON Lines unless the run asked for CSV and/or gzip (formats.mjs).
+    const output = outputFormat(event.payload.output);
     // A run continued by a new instance (POST .../<id>/resume) keeps its id, day and start time,
     // so it writes under the same prefix and adopts the jobs the first instance made.
     const runId = event.payload.runId ?? event.instanceId;
@@ -103,7 +105,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     // every retry and every later step sees.
     const planned = await step.do("plan", async () => {
       // The instance now carrying the run (a resumed run has a new one) for the status page.
-      const record = (more) => this.env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ runId, params, startedAt, prefix, instance: event.instanceId, ...more }));
+      const record = (more) => this.env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ runId, params, output, ...(event.payload.name ? { name: event.payload.name } : {}), startedAt, prefix, instance: event.instanceId, ...more }));
       await record({});
       if (!params.incremental) {
         const windows = client(this.env).activities.plan(params);
@@ -177,7 +179,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         // The job has ended (or will never run): its slot goes back, failure or not.
         await release();
       }
-      const key = `${prefix}/window-${i}_${w.startDate}_${w.endDate}.jsonl`;
+      const key = `${prefix}/window-${i}_${w.startDate}_${w.endDate}${extension(output)}`;
       const obj = await step.do(`window ${i}: download`, VENDOR_STEP, async () => {
         // Written by an earlier instance of this run: not downloaded again.
         const done = await this.env.EXPORTS.get(doneKey);
@@ -185,26 +187,21 @@ export class ActivitiesExport extends WorkflowEntrypoint {
           const d = JSON.parse(await done.text());
           if (d.jobId === job.jobId) return d;
         }
-        const writer = await R2StreamWriter.create(this.env.EXPORTS, key, { httpMetadata: { contentType: "application/x-ndjson" } });
-        const digest = new crypto.DigestStream("SHA-256");
-        const hash = digest.getWriter();
+        const sink = await ObjectSink.create(this.env.EXPORTS, key, output);
         let result;
         try {
-          const it = client(this.env).activities.rows(job.jobId, { format: "jsonl" });
+          // CSV through the client's own flattening (formula cells guarded unless CSV_GUARD is false).
+          const csv = output.format === "csv";
+          const it = client(this.env).activities.rows(job.jobId, csv ? { format: "csv", csvGuard: readConfig(this.env).csvGuard } : { format: "jsonl" });
           for await (const b of it) {
-            writer.write(b.bytes);
-            await hash.write(b.bytes);
-            // Backpressure: at most two parts in memory besides the one filling.
-            await writer.ready();
+            // Backpressure: the sink waits while the upload is behind (a few parts in memory).
+            await sink.write(csv ? utf8(b.csv) : b.bytes);
           }
           const summary = await it.result();
-          const parts = await writer.finish();
-          await writer.complete(parts);
-          await hash.close();
-          const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
-          result = { key, jobId: job.jobId, window: w, records: summary.records, bytes: writer.bytes, sha256, parts: parts.map((p) => p.etag) };
+          const stored = await sink.finish();
+          result = { key, jobId: job.jobId, window: w, records: summary.records, bytes: stored.bytes, sha256: stored.sha256, parts: stored.parts };
         } catch (e) {
-          await writer.abort();
+          await sink.abort();
           throw e;
         }
         await this.env.EXPORTS.put(doneKey, JSON.stringify(result));
@@ -227,7 +224,9 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         run: runId,
         instance: event.instanceId,
         api: "activities",
+        ...(event.payload.name ? { name: event.payload.name } : {}),
         params: planned.params ?? params,
+        output: { ...output, extension: extension(output) },
         startedAt,
         finishedAt: new Date().toISOString(),
         state,
@@ -276,13 +275,16 @@ export async function handleRuns(request, env, sub) {
   if (!env.ACTIVITIES_WORKFLOW) return json(501, { error: "not_configured", message: "the ACTIVITIES_WORKFLOW binding is not set (see wrangler.toml)" });
   if (sub === "" && request.method === "POST") {
     let params;
+    let output;
     try {
-      params = runParams(await request.json());
+      const body = await request.json();
+      params = runParams(body);
+      output = outputFormat(body.output);
       if (!params.incremental) client(env).activities.plan(params);
     } catch (e) {
       return json(400, { error: "invalid_argument", message: e.message, field: e.field });
     }
-    const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params } });
+    const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params, output } });
     return json(202, { id: instance.id });
   }
   const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel|\/resume)?$/.exec(sub);
@@ -294,8 +296,8 @@ export async function handleRuns(request, env, sub) {
     const rec = await env.EXPORTS.get(runRecordKey(m[1]));
     if (!rec) return json(404, { error: "not_found", message: `no run ${m[1]}` });
     const record = JSON.parse(await rec.text());
-    const { runId, params, startedAt } = record;
-    const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params, runId, startedAt } });
+    const { runId, params, startedAt, output, name } = record;
+    const instance = await env.ACTIVITIES_WORKFLOW.create({ params: { params, runId, startedAt, output, ...(name ? { name } : {}) } });
     // The status page follows the new instance from now on, before its first step runs.
     await env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ ...record, instance: instance.id }));
     return json(202, { id: instance.id, run: runId });
