@@ -1,4 +1,5 @@
-// GET /api/runs (issue 18's status page): every durable activity run recorded in EXPORTS, with the
+// GET /api/runs (issue 18's status page): every durable run recorded in EXPORTS (activities,
+// Userpilot events, Forecasting, lookups) and the scheduled Query exports' KV states, each with the
 // status of the instance now carrying it, the windows done (their records and bytes from each
 // window's step file), its failure and its watermark; and the cron schedule with the incremental
 // setting. Reached only after the worker's access check. Small state only: it reads the run
@@ -6,6 +7,8 @@
 
 import { USERPILOT_PREFIX, userpilotRunRecordKey } from "./userpilot-workflow.mjs";
 import { failureKey, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
+import { PAGED_APIS, pagedRunRecordKey } from "./paged-workflow.mjs";
+import { loadRunsConfig } from "./run-schedule.mjs";
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
 
@@ -46,6 +49,7 @@ export function schedule(env, now = Date.now()) {
 const APIS = [
   { api: "activities", base: RUNS_PREFIX, binding: "ACTIVITIES_WORKFLOW", key: runRecordKey, resumable: true },
   { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: false },
+  ...Object.entries(PAGED_APIS).map(([api, { prefix }]) => ({ api, base: prefix, binding: "PAGED_WORKFLOW", key: (id) => pagedRunRecordKey(api, id), resumable: false })),
 ];
 
 async function runSummary(env, rec, kind) {
@@ -64,6 +68,31 @@ async function runSummary(env, rec, kind) {
   const recorded = st.error ? await readJson(bucket, failureKey(rec.prefix)) : null;
   const failed = recorded && recorded.instance === instanceId ? recorded : st.error;
   const p = rec.params ?? {};
+  if (PAGED_APIS[kind.api]) {
+    // Forecasting: pages read of the last page the vendor named; lookups: lookups finished of those asked.
+    const forecasts = kind.api === "forecasts";
+    const last = done.reduce((a, d) => Math.max(a, Number(d.pageLast) || 0), 0);
+    return {
+      api: kind.api,
+      id: rec.runId,
+      name: rec.name ?? null,
+      instance: instanceId,
+      status: st.status ?? "unknown",
+      resumable: false,
+      startedAt: rec.startedAt ?? null,
+      finishedAt: manifest?.finishedAt ?? null,
+      params: p,
+      output: rec.output ?? null,
+      windows: forecasts
+        ? { done: done.reduce((a, d) => a + (Number(d.pages) || 0), 0), total: last || null, unit: "pages" }
+        : { done: done.filter((d) => !d.next).length, total: Array.isArray(p.lookups) ? p.lookups.length : null, unit: "lookups" },
+      records: done.reduce((a, x) => a + (Number(x.records) || 0), 0),
+      bytes: done.reduce((a, x) => a + (Number(x.bytes) || 0), 0),
+      failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
+      watermark: null,
+      state: manifest?.state ?? null,
+    };
+  }
   if (kind.api === "userpilot") {
     // One job, one object: its days are all done once the download step has written its file.
     const d = done[0];
@@ -111,10 +140,62 @@ export async function handleRunsList(request, env) {
     const listed = (await env.EXPORTS.list({ prefix: `${kind.base}/_runs/` })).objects;
     for (const r of await Promise.all(listed.map((o) => readJson(env.EXPORTS, o.key)))) if (r && typeof r.runId === "string" && recordOk(r, kind)) recs.push({ r, kind });
   }
+  for (const q of await queryRuns(env)) recs.push({ r: { startedAt: q.startedAt }, query: q });
   recs.sort((a, b) => String(b.r.startedAt).localeCompare(String(a.r.startedAt)));
-  const runs = await Promise.all(recs.slice(0, MAX_RUNS).map(({ r, kind }) => runSummary(env, r, kind)));
-  return json(200, { runs, schedule: schedule(env) });
+  const runs = await Promise.all(recs.slice(0, MAX_RUNS).map(({ r, kind, query }) => query ?? runSummary(env, r, kind)));
+  const sched = schedule(env);
+  try {
+    // The runs KV `config:runs` starts on each tick (null: the key is unset, the variables rule).
+    const configured = await loadRunsConfig(env);
+    sched.configured = configured && configured.map((e) => ({ name: e.name, api: e.api, ...(e.api === "query" ? {} : { output: e.output ?? null }) }));
+  } catch (e) {
+    sched.configured = null;
+    sched.configError = String(e?.message ?? e);
+  }
+  return json(200, { runs, schedule: sched });
 }
 
 // A record is only trusted for the prefix it was written under.
 const recordOk = (r, kind) => typeof r.prefix === "string" && r.prefix.startsWith(`${kind.base}/day=`) && kind.key(r.runId).startsWith(`${kind.base}/_runs/`);
+
+const QUERY_STATUS = { uploaded: "complete", running: "running", failed: "errored" };
+
+/**
+ * The scheduled Query exports (scheduled.mjs), one row per export: its latest day's run as its KV
+ * state (`export:<name>`) tells it. They run in the cron's own invocation, not as a Workflow, so
+ * they offer neither Cancel nor Re-run (the next tick retries what can be retried).
+ */
+async function queryRuns(env) {
+  if (!env.STATE) return [];
+  const out = [];
+  for (const k of (await env.STATE.list({ prefix: "export:" })).keys) {
+    let st;
+    try {
+      st = JSON.parse(await env.STATE.get(k.name));
+    } catch (_) {
+      continue;
+    }
+    if (!st || typeof st !== "object") continue;
+    const name = k.name.slice("export:".length);
+    out.push({
+      api: "query",
+      id: `${name}-${st.day ?? "unknown"}`,
+      name,
+      instance: null,
+      status: QUERY_STATUS[st.state] ?? "unknown",
+      resumable: false,
+      cancellable: false,
+      startedAt: st.updatedAt ?? null,
+      finishedAt: st.state === "running" ? null : (st.updatedAt ?? null),
+      params: { name, day: st.day ?? null },
+      windows: { done: st.state === "uploaded" ? 1 : 0, total: 1, unit: "exports" },
+      records: Number(st.rows) || 0,
+      bytes: Number(st.bytes) || 0,
+      failure: st.error ? { name: String(st.error.code ?? "Error"), message: String(st.error.message ?? "") } : null,
+      watermark: null,
+      state: st.state ?? null,
+      key: st.key ?? null,
+    });
+  }
+  return out;
+}

@@ -71,7 +71,8 @@ export function createRunsPanel() {
       h(
         "td",
         {},
-        active ? h("button", { type: "button", class: "btn", "data-testid": "run-cancel", on: { click: () => act(run, "cancel") } }, "Cancel") : null,
+        // A scheduled Query export runs inside the cron's invocation: nothing to cancel.
+        active && run.cancellable !== false ? h("button", { type: "button", class: "btn", "data-testid": "run-cancel", on: { click: () => act(run, "cancel") } }, "Cancel") : null,
         // Only an API with a resume route (activities) offers Re-run.
         !active && run.status !== "complete" && run.resumable !== false ? h("button", { type: "button", class: "btn", "data-testid": "run-resume", on: { click: () => act(run, "resume") } }, "Re-run") : null,
       ),
@@ -96,7 +97,13 @@ export function createRunsPanel() {
       scheduleEl,
       s.crons?.length ? `Cron: ${s.crons.join(", ")} (UTC). Next tick: ${s.next ?? "—"}.` : "No cron schedule is configured.",
       " ",
-      s.activitiesIncrementalStart ? `Daily incremental activity runs from ${s.activitiesIncrementalStart}.` : "No daily incremental activity run is set.",
+      Array.isArray(s.configured)
+        ? s.configured.length
+          ? `Each tick starts (KV config:runs): ${s.configured.map((e) => `${e.name} (${e.api})`).join(", ")}.`
+          : "KV config:runs lists no runs."
+        : s.activitiesIncrementalStart
+          ? `Daily incremental activity runs from ${s.activitiesIncrementalStart}.`
+          : "No daily incremental activity run is set.",
     );
     replace(body, data.runs.length ? data.runs.map(row) : h("tr", {}, h("td", { colspan: 9, "data-testid": "runs-empty" }, "No runs yet.")));
     // Follow the runs while the view is open: quickly while one moves, and slower otherwise, so

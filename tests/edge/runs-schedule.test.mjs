@@ -203,6 +203,37 @@ test("config:runs changed between two cron ticks: each tick starts what the key 
   }
 });
 
+test("the runs status list shows the runs of every API, the Query exports among them, and what config:runs starts", async () => {
+  const r = await fetch(`${edge.url}/api/runs`, { headers: KEY });
+  assert.equal(r.status, 200);
+  const { runs, schedule } = await r.json();
+  const by = (api, id) => runs.find((x) => x.api === api && x.id === id);
+  const fc = by("forecasts", "forecasts-pipeline-2024-09-10");
+  assert.equal(fc.status, "complete");
+  assert.equal(fc.name, "pipeline");
+  assert.equal(fc.windows.unit, "pages");
+  assert.ok(fc.windows.total > 0);
+  assert.equal(fc.windows.done, fc.windows.total, "every page read");
+  const fm = await manifestOf("forecasts", fc.id);
+  assert.equal(fc.records, fm.m.rows);
+  assert.equal(fc.bytes, fm.m.bytes);
+  assert.deepEqual(by("lookups", "lookups-daily-2024-09-10").windows, { done: 2, total: 2, unit: "lookups" });
+  assert.equal(by("activities", "activities-deltas-2024-09-11").status, "complete");
+  assert.equal(by("userpilot", "userpilot-events-2024-09-11").status, "complete");
+  // The Query export ran in the cron's invocation: its KV state, as a run that cannot be cancelled.
+  const q = by("query", "accounts-2024-09-11");
+  assert.equal(q.status, "complete");
+  assert.equal(q.cancellable, false);
+  const head = await (await edge.r2()).head("exports/query/2024-09-11/accounts.csv");
+  assert.equal(q.bytes, head.size);
+  assert.ok(q.records > 0);
+  assert.deepEqual(schedule.configured, [
+    { name: "accounts", api: "query" },
+    { name: "deltas", api: "activities", output: { format: "csv" } },
+    { name: "events", api: "userpilot", output: { format: "jsonl", gzip: true } },
+  ]);
+});
+
 test("a config:runs entry that cannot run is reported and the others still start", async () => {
   const kv = await edge.kv();
   await kv.put(
