@@ -9,7 +9,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
+import { launchBrowser } from "../page/page-helpers.mjs";
+import { ACCESS_KEY, control, sandboxSecrets, signedInRunsPage, startEdge, startSandbox } from "./helpers.mjs";
 
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
 let sb;
@@ -256,4 +257,29 @@ test("a config:runs entry that cannot run is reported and the others still start
   assert.equal(await exists("activities", "activities-incremental-2024-09-13"), false);
   assert.match(edge.logs.join(""), /config:runs: is not JSON/);
   await control(sb, "/__sandbox/state");
+});
+
+test("the Runs view in Chromium: a row per API, a running Query export without Cancel, the runs config:runs starts", async () => {
+  const kv = await edge.kv();
+  await kv.put("config:runs", JSON.stringify([{ name: "pipeline", api: "forecasts", params: { forecast_type_id: 10090, per_page: 20 } }, { name: "accounts", api: "query", query: QUERY }]));
+  // A Query export in the middle of its cron invocation, as scheduled.mjs records it.
+  await kv.put("export:slow", JSON.stringify({ state: "running", phase: "calling", day: "2024-09-14", runId: "r1", key: "exports/query/2024-09-14/slow.csv", updatedAt: new Date().toISOString() }));
+  const browser = await launchBrowser();
+  try {
+    const { context, page, problems } = await signedInRunsPage(browser, edge.url, 60_000);
+    await page.locator('[data-testid="run-row"][data-run="slow-2024-09-14"]').waitFor({ timeout: 60_000 });
+    const apis = await page.locator('[data-testid="run-row"] td:first-child').allTextContents();
+    for (const api of ["query", "activities", "userpilot", "forecasts", "lookups"]) assert.ok(apis.includes(api), `${api} among ${apis.join(", ")}`);
+    const slow = page.locator('[data-testid="run-row"][data-run="slow-2024-09-14"]');
+    assert.equal(await slow.getAttribute("data-status"), "running");
+    assert.equal(await slow.getByTestId("run-cancel").count(), 0, "a Query export has no Cancel");
+    assert.equal(await slow.getByTestId("run-resume").count(), 0);
+    const fc = page.locator('[data-testid="run-row"][data-run="forecasts-pipeline-2024-09-10"]');
+    assert.match(await fc.getByTestId("run-windows").textContent(), /^(\d+) \/ \1$/);
+    assert.match(await page.getByTestId("runs-schedule").textContent(), /Each tick starts \(KV config:runs\): pipeline \(forecasts\), accounts \(query\)\./);
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    await browser.close();
+  }
 });
