@@ -4,7 +4,7 @@
 // internal_event_id across the job's files) into an R2 multipart upload, with a manifest.
 //
 // R2 layout:
-//   exports/userpilot/day=<UTC day the run started>/run=<run id>/events_<from>_<to>.jsonl
+//   exports/userpilot/day=<UTC day the run started>/run=<run id>/events_<from>_<to>.<ext>  (jsonl|csv[.gz])
 //   exports/userpilot/day=<...>/run=<run id>/manifest.json
 // Incremental runs (`{ incremental: { startDate?, through? } }`) export the days after the
 // "userpilot" watermark, which the manifest step moves by compare and set.

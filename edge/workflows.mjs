@@ -4,9 +4,10 @@
 // a retried step resumes at the step, not at the start, and the vendor job is never created twice.
 //
 // R2 layout (Hive-style partitions a warehouse reads as columns):
-//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.jsonl
+//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.<ext>
 //   exports/activities/day=<...>/run=<run id>/manifest.json
-// Each window's JSON Lines go into one object through an R2 multipart upload (5 MiB parts),
+// <ext>: jsonl (default) or csv, .gz added for gzip (the run's `output`, formats.mjs).
+// Each window's rows go into one object through an R2 multipart upload (5 MiB parts),
 // streamed: a window is never held whole. A retried download step writes the whole object again
 // under the same key (the unfinished upload of the failed attempt is aborted), so a row is never
 // in R2 twice.
