@@ -12,6 +12,7 @@
 //   exports/<api>/day=<...>/run=<run id>/manifest.json
 // <ext>: jsonl or csv, .gz added when the run asks for gzip (formats.mjs).
 
+import { NonRetryableError } from "cloudflare:workflows";
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { BackstoryClient, UserpilotClient } from "../js/index.js";
 import { USERPILOT_LOOKUPS, USERPILOT_PAGINATED_LOOKUPS } from "../js/vocabulary.js";
@@ -78,6 +79,19 @@ function backstory(env) {
 function userpilot(env) {
   const cfg = readConfig(env);
   return new UserpilotClient({ baseUrl: cfg.userpilotBase, apiKey: env.USERPILOT_API_KEY });
+}
+
+// A vendor answer that will not change on a retry (a 4xx other than 408, 409, 425 and 429: a bad
+// query, a refused key) ends the run at once instead of after the step's retries. 5xx, resets
+// and timeouts are the client's to retry first, then the step's.
+const PERMANENT = (status) => Number.isInteger(status) && status >= 400 && status < 500 && ![408, 409, 425, 429].includes(status);
+async function vendorStep(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    if (PERMANENT(e?.status)) throw new NonRetryableError(`${e.code ?? e.name ?? "Error"}: ${e.message}`);
+    throw e;
+  }
 }
 
 export class PagedExport extends WorkflowEntrypoint {
@@ -161,7 +175,7 @@ export class PagedExport extends WorkflowEntrypoint {
 
     if (api === "forecasts") {
       for (let first = 1; ; ) {
-        const o = await step.do(`pages from ${first}`, VENDOR_STEP, async () => {
+        const o = await step.do(`pages from ${first}`, VENDOR_STEP, () => vendorStep(async () => {
           const it = backstory(this.env).forecasts.query({ ...params.query, page: first }, { path: cfg.forecastingPath, maxPages: per, concurrency: 1 });
           let last = first - 1;
           let totalChanged = false;
@@ -179,7 +193,7 @@ export class PagedExport extends WorkflowEntrypoint {
               return { pages: last - first + 1, firstPage: first, lastPage: last, pageLast: s.pageLast ?? null, totalCount: s.totalCount ?? null, complete: Boolean(s.complete), totalChanged };
             }),
           );
-        });
+        }));
         objects.push(o);
         if (o.complete || o.pages < per) break;
         first = o.lastPage + 1;
@@ -190,7 +204,7 @@ export class PagedExport extends WorkflowEntrypoint {
         let cursor = null;
         for (let n = 1; ; n++) {
           const from = cursor;
-          const o = await step.do(`lookup ${lookup} part ${n}`, VENDOR_STEP, async () => {
+          const o = await step.do(`lookup ${lookup} part ${n}`, VENDOR_STEP, () => vendorStep(async () => {
             const up = userpilot(this.env);
             const key = `${prefix}/lookup=${lookup}/part-${pad(n)}${extension(output)}`;
             return done(
@@ -209,7 +223,7 @@ export class PagedExport extends WorkflowEntrypoint {
                 return { lookup, part: n, pages, totalCount, next: after };
               }),
             );
-          });
+          }));
           objects.push(o);
           if (!o.next) break;
           cursor = o.next;

@@ -160,6 +160,35 @@ test("a Forecasting step failing mid-way is retried: the pages before it are not
   }
 });
 
+test("a Forecasting run that meets a permanent refusal fails at once; its manifest says what it delivered, the status list says why", async () => {
+  // Page 3 answers 400 (in the second step of 2 pages): a client error no retry changes.
+  await control(sb, "/__sandbox/faults", { scope: "forecasting", fault: "status", status: 400, nth: 3 });
+  try {
+    const id = await startRun("forecasts", { ...FORECAST, pagesPerStep: 2 });
+    let status;
+    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+      status = await (await fetch(`${edge.url}/api/runs/forecasts/${id}`, { headers: KEY })).json();
+      if (status.status !== "running" && status.status !== "queued") break;
+    }
+    assert.equal(status.status, "errored", JSON.stringify(status));
+    const { manifest, objects } = await runOutput("forecasts", id);
+    assert.equal(manifest.state, "failed");
+    assert.match(manifest.failure.message, /400/);
+    // The first step's object, whole, and nothing of the failed one.
+    assert.deepEqual(manifest.objects.map((o) => [o.firstPage, o.lastPage]), [[1, 2]]);
+    assert.deepEqual([...objects.keys()], manifest.objects.map((o) => o.key));
+    assert.deepEqual(lines(objects.get(manifest.objects[0].key)), (await forecastTruth(FORECAST)).slice(0, 10));
+    assert.equal((await control(sb, "/__sandbox/faults"))[0].fired, 1, "the refusal was not asked for again");
+    const runs = (await (await fetch(`${edge.url}/api/runs`, { headers: KEY })).json()).runs;
+    const row = runs.find((r) => r.id === id);
+    assert.equal(row.api, "forecasts");
+    assert.match(row.failure.message, /400/);
+    assert.deepEqual(row.windows, { done: 2, total: manifest.objects[0].pageLast, unit: "pages" });
+  } finally {
+    await control(sb, "/__sandbox/faults/clear", {});
+  }
+});
+
 test("a lookups refresh writes every lookup, cursor pages across steps, as the sandbox holds them", async () => {
   const id = await startRun("lookups", { pageSize: 2, pagesPerStep: 2 });
   await finished("lookups", id);
