@@ -8,7 +8,7 @@
 import { USERPILOT_PREFIX, userpilotRunRecordKey } from "./userpilot-workflow.mjs";
 import { failureKey, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
 import { PAGED_APIS, pagedRunRecordKey } from "./paged-workflow.mjs";
-import { loadRunsConfig } from "./run-schedule.mjs";
+import { loadRunsConfig } from "./runs-config.mjs";
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
 

@@ -19,7 +19,7 @@ import { tag } from "../js/runtime.js";
 import { ConfigError, readConfig } from "./config.mjs";
 import { loadQuota, saveQuota } from "./quota.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
-import { loadRunsConfig } from "./run-schedule.mjs";
+import { loadRunsConfig } from "./runs-config.mjs";
 
 export const EXPORTS_CONFIG_KEY = "config:exports";
 const STATE_PREFIX = "export:";
