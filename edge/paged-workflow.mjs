@@ -167,32 +167,43 @@ export class PagedExport extends WorkflowEntrypoint {
         enc.free();
       }
     };
-    const done = async (o) => {
-      // The status page counts a run's progress from these small files.
-      await this.env.EXPORTS.put(`${prefix}/_steps/${o.key.slice(prefix.length + 1).replace(/\//g, "_")}.json`, JSON.stringify(o));
+    // Each finished object leaves a small step file: the status page counts progress from them,
+    // and a run resumed in a new instance (POST .../resume) finds the objects already written
+    // there instead of reading their pages again.
+    const stepFile = (key) => `${prefix}/_steps/${key.slice(prefix.length + 1).replace(/\//g, "_")}.json`;
+    const once = async (key, read) => {
+      const had = await this.env.EXPORTS.get(stepFile(key));
+      if (had) {
+        try {
+          const o = JSON.parse(await had.text());
+          if (o.key === key && (await this.env.EXPORTS.head(key))?.size === o.bytes) return o;
+        } catch (_) {
+          // Unreadable: written again below.
+        }
+      }
+      const o = await writeObject(key, read);
+      await this.env.EXPORTS.put(stepFile(key), JSON.stringify(o));
       return o;
     };
 
     if (api === "forecasts") {
       for (let first = 1; ; ) {
         const o = await step.do(`pages from ${first}`, VENDOR_STEP, () => vendorStep(async () => {
-          const it = backstory(this.env).forecasts.query({ ...params.query, page: first }, { path: cfg.forecastingPath, maxPages: per, concurrency: 1 });
           let last = first - 1;
           let totalChanged = false;
           // The object's name says its pages; the last page is known once they are read, so the
           // records go to a key named by the pages asked for (the same on every attempt).
           const key = `${prefix}/pages-${pad(first)}-${pad(first + per - 1)}${extension(output)}`;
-          return done(
-            await writeObject(key, async (write) => {
-              for await (const p of it) {
-                last = p.page;
-                totalChanged ||= p.totalChanged;
-                await write(p.records);
-              }
-              const s = await it.result();
-              return { pages: last - first + 1, firstPage: first, lastPage: last, pageLast: s.pageLast ?? null, totalCount: s.totalCount ?? null, complete: Boolean(s.complete), totalChanged };
-            }),
-          );
+          return once(key, async (write) => {
+            const it = backstory(this.env).forecasts.query({ ...params.query, page: first }, { path: cfg.forecastingPath, maxPages: per, concurrency: 1 });
+            for await (const p of it) {
+              last = p.page;
+              totalChanged ||= p.totalChanged;
+              await write(p.records);
+            }
+            const s = await it.result();
+            return { pages: last - first + 1, firstPage: first, lastPage: last, pageLast: s.pageLast ?? null, totalCount: s.totalCount ?? null, complete: Boolean(s.complete), totalChanged };
+          });
         }));
         objects.push(o);
         if (o.complete || o.pages < per) break;
@@ -207,22 +218,20 @@ export class PagedExport extends WorkflowEntrypoint {
           const o = await step.do(`lookup ${lookup} part ${n}`, VENDOR_STEP, () => vendorStep(async () => {
             const up = userpilot(this.env);
             const key = `${prefix}/lookup=${lookup}/part-${pad(n)}${extension(output)}`;
-            return done(
-              await writeObject(key, async (write) => {
-                let after = from;
-                let pages = 0;
-                let totalCount = null;
-                do {
-                  const r = await up.lookups.get(lookup, paginated ? { limit: params.pageSize ?? LOOKUP_PAGE_LIMIT, ...(after ? { afterCursor: after } : {}) } : {});
-                  pages += 1;
-                  totalCount = r.totalCount ?? totalCount;
-                  await write(r.data ?? []);
-                  // An answer with no records ends the walk even if the vendor sent a cursor.
-                  after = paginated && (r.data ?? []).length > 0 ? (r.after ?? null) : null;
-                } while (after && pages < per);
-                return { lookup, part: n, pages, totalCount, next: after };
-              }),
-            );
+            return once(key, async (write) => {
+              let after = from;
+              let pages = 0;
+              let totalCount = null;
+              do {
+                const r = await up.lookups.get(lookup, paginated ? { limit: params.pageSize ?? LOOKUP_PAGE_LIMIT, ...(after ? { afterCursor: after } : {}) } : {});
+                pages += 1;
+                totalCount = r.totalCount ?? totalCount;
+                await write(r.data ?? []);
+                // An answer with no records ends the walk even if the vendor sent a cursor.
+                after = paginated && (r.data ?? []).length > 0 ? (r.after ?? null) : null;
+              } while (after && pages < per);
+              return { lookup, part: n, pages, totalCount, next: after };
+            });
           }));
           objects.push(o);
           if (!o.next) break;
@@ -243,7 +252,8 @@ export async function startPagedRun(env, api, { params, output, name }, id) {
 
 /**
  * `/api/runs/forecasts` and `/api/runs/lookups` (POST: start a run, see `pagedRunParams`),
- * `.../<id>` (GET: its status), `.../<id>/cancel` (POST). Reached only after the access check.
+ * `.../<id>` (GET: its status), `.../<id>/cancel` (POST), `.../<id>/resume` (POST: the run goes on
+ * in a new instance). Reached only after the access check.
  */
 export async function handlePagedRuns(request, env, api, sub) {
   const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
@@ -257,7 +267,17 @@ export async function handlePagedRuns(request, env, api, sub) {
     }
     return json(202, { id: await startPagedRun(env, api, run) });
   }
-  const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel)?$/.exec(sub);
+  const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel|\/resume)?$/.exec(sub);
   if (!m) return json(404, { error: "not_found", message: "no such run route" });
+  if (m[2] === "/resume" && request.method === "POST") {
+    // The run goes on in a new instance: same id, prefix and parameters; the objects it finds
+    // written (their step files) are kept, the rest are read.
+    const rec = await env.EXPORTS.get(pagedRunRecordKey(api, m[1]));
+    if (!rec) return json(404, { error: "not_found", message: `no ${api} run ${m[1]}` });
+    const record = JSON.parse(await rec.text());
+    const instance = await env.PAGED_WORKFLOW.create({ params: { api, params: record.params, output: record.output, ...(record.name ? { name: record.name } : {}), runId: record.runId, startedAt: record.startedAt } });
+    await env.EXPORTS.put(pagedRunRecordKey(api, record.runId), JSON.stringify({ ...record, instance: instance.id }));
+    return json(202, { id: instance.id, run: record.runId });
+  }
   return instanceRoute(env.PAGED_WORKFLOW, m[1], m[2], request.method, json);
 }

@@ -49,7 +49,7 @@ export function schedule(env, now = Date.now()) {
 const APIS = [
   { api: "activities", base: RUNS_PREFIX, binding: "ACTIVITIES_WORKFLOW", key: runRecordKey, resumable: true },
   { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: false },
-  ...Object.entries(PAGED_APIS).map(([api, { prefix }]) => ({ api, base: prefix, binding: "PAGED_WORKFLOW", key: (id) => pagedRunRecordKey(api, id), resumable: false })),
+  ...Object.entries(PAGED_APIS).map(([api, { prefix }]) => ({ api, base: prefix, binding: "PAGED_WORKFLOW", key: (id) => pagedRunRecordKey(api, id), resumable: true })),
 ];
 
 async function runSummary(env, rec, kind) {
@@ -78,7 +78,7 @@ async function runSummary(env, rec, kind) {
       name: rec.name ?? null,
       instance: instanceId,
       status: st.status ?? "unknown",
-      resumable: false,
+      resumable: true,
       startedAt: rec.startedAt ?? null,
       finishedAt: manifest?.finishedAt ?? null,
       params: p,

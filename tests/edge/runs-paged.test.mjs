@@ -160,11 +160,13 @@ test("a Forecasting step failing mid-way is retried: the pages before it are not
   }
 });
 
-test("a Forecasting run that meets a permanent refusal fails at once; its manifest says what it delivered, the status list says why", async () => {
+test("a Forecasting run that meets a permanent refusal fails at once; its manifest says what it delivered, the status list says why; /resume finishes it without reading the delivered pages again", async () => {
+  relay.pages.length = 0;
   // Page 3 answers 400 (in the second step of 2 pages): a client error no retry changes.
   await control(sb, "/__sandbox/faults", { scope: "forecasting", fault: "status", status: 400, nth: 3 });
+  let id;
   try {
-    const id = await startRun("forecasts", { ...FORECAST, pagesPerStep: 2 });
+    id = await startRun("forecasts", { ...FORECAST, pagesPerStep: 2 });
     let status;
     for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
       status = await (await fetch(`${edge.url}/api/runs/forecasts/${id}`, { headers: KEY })).json();
@@ -184,9 +186,25 @@ test("a Forecasting run that meets a permanent refusal fails at once; its manife
     assert.equal(row.api, "forecasts");
     assert.match(row.failure.message, /400/);
     assert.deepEqual(row.windows, { done: 2, total: manifest.objects[0].pageLast, unit: "pages" });
+    assert.equal(row.resumable, true);
   } finally {
     await control(sb, "/__sandbox/faults/clear", {});
   }
+  // The vendor answers again: the run goes on in a new instance, same id and prefix.
+  const r = await fetch(`${edge.url}/api/runs/forecasts/${id}/resume`, { method: "POST", headers: KEY });
+  assert.equal(r.status, 202, await r.clone().text());
+  const resumed = await r.json();
+  assert.equal(resumed.run, id);
+  assert.notEqual(resumed.id, id);
+  await finished("forecasts", resumed.id);
+  const { manifest, objects } = await runOutput("forecasts", id);
+  checkManifest(manifest, objects);
+  const truth = await forecastTruth(FORECAST);
+  assert.deepEqual([...objects.values()].flatMap(lines), truth);
+  assert.equal(manifest.instance, resumed.id);
+  // Pages 1 and 2 were delivered before the failure: read once, by the first instance only.
+  assert.equal(relay.pages.filter((p) => p <= 2).length, 2);
+  assert.equal(relay.pages.filter((p) => p === 3).length, 2, "the refused read, then the resumed one");
 });
 
 test("a lookups refresh writes every lookup, cursor pages across steps, as the sandbox holds them", async () => {
