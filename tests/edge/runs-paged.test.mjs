@@ -2,7 +2,8 @@
 // against the sandbox: every page lands in R2 under the documented layout with a manifest that
 // matches the objects; a step failing mid-way (5xx past the client's own retries) is retried by
 // the engine, the pages of the steps before it are not read again, and no page is in R2 twice;
-// output as CSV and gzip decodes to the sandbox's truth.
+// output as CSV and gzip (of these runs, and of activity and Userpilot runs) decodes to the
+// sandbox's truth.
 //
 //   node --test tests/edge/runs-paged.test.mjs
 
@@ -46,9 +47,9 @@ async function startPageRelay(target) {
 }
 
 before(async () => {
-  sb = await startSandbox({ seed: 23 });
+  sb = await startSandbox({ seed: 23, activities: 2000, fragmentRecords: 40, jobSpeed: 50, eventsPerDay: 40 });
   relay = await startPageRelay(sb.url);
-  edge = await startEdge({ vars: { BACKSTORY_BASE_URL: relay.url, USERPILOT_BASE_URL: sb.url }, secrets: sandboxSecrets() });
+  edge = await startEdge({ vars: { BACKSTORY_BASE_URL: relay.url, USERPILOT_BASE_URL: sb.url, RUN_POLL_INTERVAL_MS: "50", RUN_SLOT_WAIT_MS: "100", CSV_GUARD: "false" }, secrets: sandboxSecrets() });
 });
 
 after(async () => {
@@ -246,6 +247,53 @@ test("output as gzip CSV: each object decodes to the lookup's records", async ()
     }
   }
 });
+
+test("activity runs as gzip JSON Lines and Userpilot runs as gzip CSV decode to the sandbox's truth", async () => {
+  const act = await startRun("activities", { startDate: "2024-05-01", endDate: "2024-05-20", output: { gzip: true } });
+  await finished("activities", act);
+  {
+    const { manifest, objects } = await runOutput("activities", act);
+    checkManifest(manifest, objects);
+    assert.deepEqual(manifest.output, { format: "jsonl", gzip: true, extension: ".jsonl.gz" });
+    assert.equal(manifest.objects.length, 2, "two windows");
+    for (const o of manifest.objects) {
+      assert.match(o.key, /\.jsonl\.gz$/);
+      const want = Buffer.from(await (await fetch(`${sb.url}/__sandbox/truth/activities?start_date=${o.window.startDate}&end_date=${o.window.endDate}&export_type=delta`)).arrayBuffer());
+      assert.ok(gunzipSync(objects.get(o.key)).equals(want), `${o.key} unzips to the truth byte for byte`);
+    }
+  }
+  const up = await startRun("userpilot", { from: "2024-05-01", to: "2024-05-03", output: { format: "csv", gzip: true } });
+  await finished("userpilot", up);
+  {
+    const { manifest, objects } = await runOutput("userpilot", up);
+    checkManifest(manifest, objects);
+    const [o] = manifest.objects;
+    assert.match(o.key, /\/events_2024-05-01_2024-05-03\.csv\.gz$/);
+    const truth = lines(Buffer.from(await (await fetch(`${sb.url}/__sandbox/truth/userpilot/events?job_id=${o.jobId}&dedupe=1`)).arrayBuffer()));
+    const [header, ...rows] = parseCsv(gunzipSync(objects.get(o.key)).toString("utf8"));
+    assert.equal(rows.length, truth.length);
+    assert.equal(o.records, truth.length);
+    let compared = 0;
+    truth.forEach((t, i) => {
+      for (const [k, v] of Object.entries(flat(t))) {
+        const at = header.indexOf(k);
+        if (at < 0) continue;
+        assert.equal(rows[i][at], v === null ? "" : String(v), `event ${i} ${k}`);
+        compared++;
+      }
+    });
+    assert.ok(compared >= truth.length * 6, "every event's fields, metadata.* included");
+  }
+});
+
+/** A record's scalar fields as dotted paths (how the CSV names nested fields). */
+function flat(rec, prefix = "", out = {}) {
+  for (const [k, v] of Object.entries(rec)) {
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) flat(v, `${prefix}${k}.`, out);
+    else if (!Array.isArray(v)) out[`${prefix}${k}`] = v;
+  }
+  return out;
+}
 
 test("a run's parameters are checked before it starts", async () => {
   for (const [api, body, field] of [
