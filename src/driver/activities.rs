@@ -17,12 +17,12 @@
 //! is fetched again; after the last fragment the bytes received are checked against the job's
 //! `results_size`, so a short body is an error, never a short success.
 
-use super::inflight::InFlight;
-use super::{body_length, read_answer, send, send_small, within, Response, Session};
-use crate::core::download::{
-    Action, Config, Failed, OrderedDownload, PartPhase, State as DownloadState,
+use super::ordered::{self, Parts, Refused};
+use super::{read_answer, send_small, within, Session};
+use crate::core::download::{Config, OrderedDownload, PartPhase, State as DownloadState};
+use crate::core::http::{
+    body_length, error_instead_of_data, may_be_error_body, HttpRequest, HttpResponse, Method,
 };
-use crate::core::http::{error_instead_of_data, HttpRequest, Method};
 use crate::core::policy::{classify, Stage, Verdict};
 use crate::core::retry::{Backoff, RetryPolicy};
 use crate::core::Step;
@@ -561,11 +561,16 @@ struct Frag {
     next_path: Option<FragmentPath>,
 }
 
-enum Ev<B> {
-    Sent(Result<Response<B>>),
-    Read(B, Result<Option<Vec<u8>>>),
-    /// A restart deadline passed.
-    Timer(Result<()>),
+impl Frag {
+    fn new(index: Option<u32>, probe: bool) -> Self {
+        Frag {
+            index,
+            lines: 0,
+            probe,
+            path: FragmentPath::Data,
+            next_path: None,
+        }
+    }
 }
 
 /// Parses and delivers the head fragment.
@@ -650,8 +655,167 @@ struct JobRun<'j> {
     resume: Option<&'j DownloadCheckpoint>,
 }
 
-/// Downloads one Completed job's data: fragments in parallel, delivered in order. The ordered
-/// download machine decides; this loop moves its requests, bodies and timers.
+/// One job's fragments as the parts of an ordered download ([`ordered::run`]): their requests,
+/// what a refusal means, and the head fragment's parser.
+struct Fragments<'a, S> {
+    base_url: &'a str,
+    window: usize,
+    job: &'a Job,
+    opts: &'a DownloadOptions,
+    urls: FragmentPlan,
+    frags: Vec<Frag>,
+    head: Head,
+    /// Bytes of the fragments done, the saved run's included.
+    bytes_before: u64,
+    retries_before: u32,
+    out: &'a mut Emitter,
+    progress: &'a mut Progress,
+    sink: &'a mut S,
+}
+
+impl<'a, S: ActivitySink> Fragments<'a, S> {
+    fn at(&self, k: usize) -> Place<'a> {
+        Place {
+            window: self.window,
+            job_id: &self.job.job_id,
+            fragment: self.frags.get(k).and_then(|f| f.index),
+        }
+    }
+
+    fn checkpoint(&mut self, m: &OrderedDownload) {
+        self.sink.checkpoint(&DownloadCheckpoint {
+            version: 1,
+            job_id: self.job.job_id.clone(),
+            download: m.state(),
+            lines: self.head.delivered,
+            bytes: self.head.consumed + self.head.skip,
+            bytes_before: self.bytes_before,
+        });
+    }
+
+    fn report(&mut self, m: &OrderedDownload, significant: bool) {
+        sync_counts(self.progress, self.out);
+        report(self.sink, self.progress, m, &self.frags, significant);
+    }
+}
+
+impl<B: Body, S: ActivitySink> Parts<B> for Fragments<'_, S> {
+    fn request(&mut self, part: usize) -> Result<HttpRequest> {
+        let plan = self.urls.path();
+        let Some(f) = self.frags.get_mut(part) else {
+            return Err(Error::network("internal: no such fragment"));
+        };
+        f.path = f.next_path.take().unwrap_or(plan);
+        fragment_request(self.base_url, &self.job.job_id, f.index, f.path)
+    }
+
+    async fn opened(
+        &mut self,
+        part: usize,
+        head: &ResponseHead,
+        body: &mut B,
+    ) -> Result<(Option<u64>, Vec<u8>)> {
+        if let Some(f) = self.frags.get(part) {
+            self.urls.answered(f.path);
+        }
+        match peek_error_body(head, body).await? {
+            Peek::Data(first) => Ok((body_length(&head.headers), first)),
+            Peek::Error(e) => Err(e),
+        }
+    }
+
+    fn refused(&mut self, part: usize, resp: HttpResponse, now_ms: f64) -> Refused {
+        let Some(f) = self.frags.get_mut(part) else {
+            return Refused::Fatal(Error::network("internal: no such fragment"));
+        };
+        match self.urls.refused(resp.status, f.path, f.probe) {
+            Refusal::Retry(form) => {
+                f.next_path = Some(form);
+                Refused::Moved
+            }
+            Refusal::End => Refused::Empty,
+            // `send` has already retried what may be retried.
+            Refusal::Fail => {
+                let ra = super::retry_after(&resp.headers, now_ms);
+                Refused::Fatal(Error::from_status(resp.status, &resp.body, ra))
+            }
+        }
+    }
+
+    fn reset(&mut self, _part: usize) {
+        restart_head(&mut self.head, self.opts);
+    }
+
+    async fn deliver(&mut self, m: &OrderedDownload, part: usize, chunk: Vec<u8>) -> Result<()> {
+        let at = self.at(part);
+        let r = consume(&mut self.head, chunk, at, self.opts, self.out, self.sink).await;
+        self.checkpoint(m);
+        r?;
+        self.report(m, false);
+        Ok(())
+    }
+
+    async fn finish(&mut self, m: &OrderedDownload, part: usize) -> Result<()> {
+        let at = self.at(part);
+        finish_fragment(&mut self.head, at, self.out, self.sink).await?;
+        if let Some(f) = self.frags.get_mut(part) {
+            f.lines = self.head.parser.lines();
+        }
+        self.bytes_before += m.part(part).map_or(0, |p| p.received);
+        Ok(())
+    }
+
+    fn finished(&mut self, m: &OrderedDownload, _part: usize) {
+        self.head = Head::new(self.opts);
+        self.checkpoint(m);
+        self.progress.fragments_done = m.head();
+        self.report(m, true);
+    }
+
+    /// Under the highest-index reading of `fragment` there is one more fragment after those
+    /// asked for; the plan decides from the bytes whether to ask.
+    fn more(&mut self, m: &mut OrderedDownload) -> bool {
+        let last_empty = self.frags.last().is_some_and(|f| f.probe)
+            && m.parts().last().is_some_and(|p| p.received == 0);
+        let next = next_index(&self.frags);
+        match self.urls.next_probe(next, self.bytes_before, last_empty) {
+            Some(k) => {
+                self.frags.push(Frag::new(Some(k), true));
+                m.push_part();
+                self.progress.fragments_total = self.frags.len();
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn renew(&mut self) -> Result<()> {
+        Err(Error::network(
+            "internal: fragment URLs are not signed, yet a renewal was asked for",
+        ))
+    }
+
+    fn place(&self, part: usize, e: Error) -> Error {
+        with_place(e, self.at(part))
+    }
+
+    fn restarted(&mut self, m: &OrderedDownload) {
+        self.out.retries = self.retries_before + m.restarts();
+        self.report(m, true);
+    }
+}
+
+/// The index after the highest fragment asked for.
+fn next_index(frags: &[Frag]) -> u32 {
+    frags
+        .iter()
+        .filter_map(|f| f.index)
+        .max()
+        .map_or(0, |k| k + 1)
+}
+
+/// Downloads one Completed job's data: fragments in parallel, delivered in order, then the
+/// bytes checked against the job's `results_size`.
 async fn download_job<T: Transport, S: ActivitySink>(
     t: &T,
     session: &Session,
@@ -673,18 +837,11 @@ async fn download_job<T: Transport, S: ActivitySink>(
             ),
         ));
     }
-    let mut urls = FragmentPlan::new(job);
-    let new_frag = |index, probe| Frag {
-        index,
-        lines: 0,
-        probe,
-        path: FragmentPath::Data,
-        next_path: None,
-    };
+    let urls = FragmentPlan::new(job);
     let mut frags: Vec<Frag> = urls
         .initial(job)
         .into_iter()
-        .map(|i| new_frag(i, false))
+        .map(|i| Frag::new(i, false))
         .collect();
     let cfg = Config {
         concurrency: opts.concurrency.clamp(1, MAX_CONCURRENCY),
@@ -696,7 +853,7 @@ async fn download_job<T: Transport, S: ActivitySink>(
         seed: (t.now_ms() as u64) ^ 0xA076_1D64_78BD_642F,
     };
     let mut m = OrderedDownload::new(cfg, frags.len());
-    let mut consumer = Head::new(opts);
+    let mut head = Head::new(opts);
     let mut bytes_before = 0;
     if let Some(cp) = run.resume {
         if cp.version != 1 || cp.job_id != job.job_id || cp.download.parts < frags.len() {
@@ -707,193 +864,43 @@ async fn download_job<T: Transport, S: ActivitySink>(
         }
         // Probes past the declared fragments that the saved run had asked for.
         while frags.len() < cp.download.parts {
-            let next = frags
-                .iter()
-                .filter_map(|f| f.index)
-                .max()
-                .map_or(0, |k| k + 1);
-            frags.push(new_frag(Some(next), true));
+            frags.push(Frag::new(Some(next_index(&frags)), true));
         }
         m = OrderedDownload::resume(cfg, &cp.download)?;
-        consumer.resume(cp.lines, cp.bytes);
+        head.resume(cp.lines, cp.bytes);
         bytes_before = cp.bytes_before;
     }
-    let mut bodies: Vec<Option<T::Body>> = frags.iter().map(|_| None).collect();
-    let stall = opts.stall_timeout_ms;
-    let mut inflight: InFlight<'_, (usize, u32), Ev<T::Body>> = InFlight::new();
-    let mut timer: Option<f64> = None;
-    let retries_before = out.retries;
-    let checkpoint = |m: &OrderedDownload, h: &Head, before: u64| DownloadCheckpoint {
-        version: 1,
-        job_id: job.job_id.clone(),
-        download: m.state(),
-        lines: h.delivered,
-        bytes: h.consumed + h.skip,
-        bytes_before: before,
-    };
     progress.phase = Phase::Downloading;
     progress.window = run.window;
     progress.job_id = Some(job.job_id.clone());
     progress.results_size = job.results_size;
     progress.fragments_total = frags.len();
     progress.fragments_done = 0;
-    report(sink, progress, &m, &frags, true);
-    let place = |frags: &[Frag], k: usize| Place {
+    let mut parts = Fragments {
+        base_url: &session.base_url,
         window: run.window,
-        job_id: &job.job_id,
-        fragment: frags.get(k).and_then(|f| f.index),
+        job,
+        opts,
+        urls,
+        frags,
+        head,
+        bytes_before,
+        retries_before: out.retries,
+        out,
+        progress,
+        sink,
     };
-    loop {
-        t.check_aborted()?;
-        match m.poll(t.now_ms()) {
-            Action::Open { part, ticket } => {
-                let Some(f) = frags.get_mut(part) else { break };
-                f.path = f.next_path.take().unwrap_or(urls.path());
-                let req = fragment_request(&session.base_url, &job.job_id, f.index, f.path)?;
-                inflight.push((part, ticket), async move {
-                    Ev::Sent(within(t, stall, send(t, session, req, &mut || {})).await)
-                });
-            }
-            Action::Read { part, ticket } => {
-                let Some(mut body) = bodies.get_mut(part).and_then(Option::take) else {
-                    return Err(Error::network("internal: a fragment to read has no body"));
-                };
-                inflight.push((part, ticket), async move {
-                    let r = within(t, stall, body.chunk()).await;
-                    Ev::Read(body, r)
-                });
-            }
-            Action::Reset { .. } => restart_head(&mut consumer, opts),
-            Action::Deliver { part, chunk } => {
-                // Requests just pushed go out now, while the consumer takes this chunk.
-                inflight.kick().await;
-                let r = consume(&mut consumer, chunk, place(&frags, part), opts, out, sink).await;
-                sink.checkpoint(&checkpoint(&m, &consumer, bytes_before));
-                r?;
-                sync_counts(progress, out);
-                report(sink, progress, &m, &frags, false);
-            }
-            Action::Finish { part } => {
-                finish_fragment(&mut consumer, place(&frags, part), out, sink).await?;
-                if let Some(f) = frags.get_mut(part) {
-                    f.lines = consumer.parser.lines();
-                }
-                bytes_before += m.part(part).map_or(0, |p| p.received);
-                m.handle_finished(part);
-                consumer = Head::new(opts);
-                sink.checkpoint(&checkpoint(&m, &consumer, bytes_before));
-                progress.fragments_done = m.head();
-                sync_counts(progress, out);
-                report(sink, progress, &m, &frags, true);
-            }
-            Action::Done => {
-                // Every fragment asked for is delivered: under the highest-index reading of
-                // `fragment` there is one more; the plan decides from the bytes whether to ask.
-                let last_empty = frags.last().is_some_and(|f| f.probe)
-                    && m.parts().last().is_some_and(|p| p.received == 0);
-                let next = frags
-                    .iter()
-                    .filter_map(|f| f.index)
-                    .max()
-                    .map_or(0, |k| k + 1);
-                match urls.next_probe(next, bytes_before, last_empty) {
-                    Some(k) => {
-                        frags.push(new_frag(Some(k), true));
-                        bodies.push(None);
-                        m.push_part();
-                        progress.fragments_total = frags.len();
-                    }
-                    None => break,
-                }
-            }
-            Action::Renew => {
-                return Err(Error::network(
-                    "internal: fragment URLs are not signed, yet a renewal was asked for",
-                ))
-            }
-            Action::Idle => {
-                if let Some(until) = m.poll_timeout() {
-                    if timer.is_none_or(|armed| until < armed) {
-                        timer = Some(until);
-                        let ms = (until - t.now_ms()).max(0.0);
-                        inflight.push((usize::MAX, 0), async move { Ev::Timer(t.sleep(ms).await) });
-                    }
-                }
-                let Some(((k, ticket), ev)) = inflight.next().await else {
-                    return Err(Error::network(format!(
-                        "internal: fragment {} of job {} is waiting on nothing",
-                        m.head(),
-                        job.job_id
-                    )));
-                };
-                let at = place(&frags, k);
-                let now = t.now_ms();
-                let restarts = m.restarts();
-                match ev {
-                    Ev::Timer(r) => {
-                        r?;
-                        timer = None;
-                    }
-                    Ev::Sent(Ok(Response::Streaming(h, mut body))) => {
-                        if !m.handle_opened(k, ticket, body_length(&h)) {
-                            continue;
-                        }
-                        if let Some(f) = frags.get(k) {
-                            urls.answered(f.path);
-                        }
-                        match peek_error_body(&h, &mut body).await {
-                            Ok(Peek::Data(first)) => {
-                                m.handle_chunk(k, ticket, first);
-                                bodies[k] = Some(body);
-                            }
-                            Ok(Peek::Error(e)) | Err(e) => m
-                                .handle_failure(k, ticket, Failed::Body, e, now)
-                                .map_err(|e| with_place(e, at))?,
-                        }
-                    }
-                    Ev::Sent(Ok(Response::Buffered(resp))) => {
-                        let Some(f) = frags.get_mut(k) else { continue };
-                        match urls.refused(resp.status, f.path, f.probe) {
-                            Refusal::Retry(form) => {
-                                f.next_path = Some(form);
-                                m.handle_moved(k, ticket);
-                            }
-                            Refusal::End => {
-                                m.handle_opened(k, ticket, None);
-                                m.handle_end(k, ticket, now)?;
-                            }
-                            // `send` has already retried what may be retried.
-                            Refusal::Fail => {
-                                let ra = super::retry_after(&resp.headers, now);
-                                let e = Error::from_status(resp.status, &resp.body, ra);
-                                return Err(with_place(e, at));
-                            }
-                        }
-                    }
-                    Ev::Sent(Err(e)) => m
-                        .handle_failure(k, ticket, Failed::Open, e, now)
-                        .map_err(|e| with_place(e, at))?,
-                    Ev::Read(body, Ok(Some(chunk))) => {
-                        if m.handle_chunk(k, ticket, chunk) {
-                            bodies[k] = Some(body);
-                        }
-                    }
-                    Ev::Read(_, Ok(None)) => m
-                        .handle_end(k, ticket, now)
-                        .map_err(|e| with_place(e, at))?,
-                    Ev::Read(_, Err(e)) => m
-                        .handle_failure(k, ticket, Failed::Body, e, now)
-                        .map_err(|e| with_place(e, at))?,
-                }
-                if m.restarts() != restarts {
-                    out.retries = retries_before + m.restarts();
-                    report(sink, progress, &m, &frags, true);
-                }
-            }
-        }
-    }
-    // Every fragment is done: their bytes, the saved run's included.
-    let received = bytes_before;
+    parts.report(&m, true);
+    ordered::run(t, session, &mut m, opts.stall_timeout_ms, &mut parts).await?;
+    let Fragments {
+        urls,
+        frags,
+        bytes_before: received,
+        out,
+        progress,
+        sink,
+        ..
+    } = parts;
     match urls.check_size(received) {
         SizeCheck::Ok => {}
         SizeCheck::More {
@@ -959,11 +966,7 @@ enum Peek {
 /// reported with status 200: its first bytes are read, and if the whole body is one JSON object
 /// with an `error` key it is an error (fetched again), never a record.
 async fn peek_error_body<B: Body>(head: &ResponseHead, body: &mut B) -> Result<Peek> {
-    let ct = head
-        .header("content-type")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !ct.contains("json") || ct.contains("nd") || ct.contains("lines") || ct.contains("jsonl") {
+    if !may_be_error_body(&head.headers) {
         return Ok(Peek::Data(Vec::new()));
     }
     let mut first = Vec::new();

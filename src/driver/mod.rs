@@ -16,6 +16,7 @@ use std::task::Poll;
 pub mod activities;
 pub mod forecasting;
 pub mod inflight;
+pub(crate) mod ordered;
 pub mod query;
 pub mod userpilot;
 
@@ -105,20 +106,6 @@ pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
         out.extend_from_slice(&c[..c.len().min(room)]);
     }
     Ok(out)
-}
-
-/// The length of the body as it will be read: `Content-Length`, unless the answer is
-/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
-/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
-pub(crate) fn body_length(h: &ResponseHead) -> Option<u64> {
-    let encoded = h
-        .header("content-encoding")
-        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-    if encoded {
-        return None;
-    }
-    h.header("content-length")
-        .and_then(|v| v.trim().parse().ok())
 }
 
 pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {

@@ -13,10 +13,12 @@
 //! that is `LinkExpired`. Only the head file is decoded: gunzip, format sniffing and dedupe are
 //! small adapters between the machine's deliveries and the sink.
 
-use super::inflight::InFlight;
-use super::{body_length, read_answer, retry_after, send, within, Response, Session};
+use super::ordered::{self, Parts, Refused};
+use super::{read_answer, retry_after, send, within, Response, Session};
 use crate::core::dedupe::{event_id, SeenIds};
-use crate::core::download::{Action, Config, Failed, OrderedDownload, State as DownloadState};
+use crate::core::download::{Config, OrderedDownload, State as DownloadState};
+use crate::core::http::{body_length, says_empty, HttpRequest, HttpResponse};
+use crate::core::policy::presigned_error;
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
@@ -29,7 +31,7 @@ use crate::providers::userpilot::exports::{
 };
 use crate::providers::userpilot::lookups::{self, CursorWalk, Page, PageRequest};
 use crate::providers::userpilot::start::{Start, StartJob};
-use crate::transport::{Body, Transport};
+use crate::transport::{Body, ResponseHead, Transport};
 
 /// An edge worker may hold 6 connections at once.
 pub const MAX_CONCURRENCY: usize = 6;
@@ -453,11 +455,167 @@ struct FileRun {
     zero_length: bool,
 }
 
-enum Event<B> {
-    Opened(Result<Response<B>>),
-    Read(B, Result<Option<Vec<u8>>>),
-    /// A restart deadline passed.
-    Timer(Result<()>),
+/// A job's presigned files as the parts of an ordered download ([`ordered::run`]): their
+/// requests, how each body is inflated, and the head file's decoder.
+struct Files<'a, T, S: RowsSink> {
+    t: &'a T,
+    session: &'a Session,
+    job_id: &'a str,
+    /// Read again when the links expire.
+    job: Job,
+    files: Vec<FileRun>,
+    run: Run<'a, S>,
+    /// The head file's decoder, made at its first delivery.
+    decode: Option<Decode>,
+    /// What the head file delivered so far.
+    done: Delivered,
+    summaries: Vec<FileSummary>,
+}
+
+impl<T, S: RowsSink> Files<'_, T, S> {
+    fn checkpoint(&mut self, m: &OrderedDownload) {
+        self.run.sink.checkpoint(&RowsCheckpoint {
+            version: 1,
+            job_id: self.job_id.to_string(),
+            download: m.state(),
+            line: self.done.line,
+            rows: self.done.rows,
+        });
+    }
+
+    fn file(&self, part: usize) -> Result<&FileRun> {
+        self.files
+            .get(part)
+            .ok_or_else(|| Error::network("internal: no such file"))
+    }
+}
+
+impl<T, S> Parts<T::Body> for Files<'_, T, S>
+where
+    T: Transport,
+    T::Body: GunzipBody,
+    S: RowsSink,
+{
+    fn request(&mut self, part: usize) -> Result<HttpRequest> {
+        let f = self.file(part)?;
+        let url = self.job.file(&f.filename).ok_or_else(|| {
+            Error::decode(
+                0,
+                0,
+                format!("the job no longer lists file {:?}", f.filename),
+            )
+        })?;
+        file_request(url)
+    }
+
+    async fn opened(
+        &mut self,
+        part: usize,
+        head: &ResponseHead,
+        body: &mut T::Body,
+    ) -> Result<(Option<u64>, Vec<u8>)> {
+        let empty = says_empty(&head.headers);
+        let native = !empty && self.run.opts.native_gunzip && body.gunzip_natively();
+        if let Some(f) = self.files.get_mut(part) {
+            f.zero_length = empty;
+            f.native = native;
+        }
+        // A natively inflated body is longer than its length says.
+        Ok((
+            if native {
+                None
+            } else {
+                body_length(&head.headers)
+            },
+            Vec::new(),
+        ))
+    }
+
+    fn refused(&mut self, _part: usize, resp: HttpResponse, now_ms: f64) -> Refused {
+        let retry = retry_after(&resp.headers, now_ms);
+        Refused::Failed(presigned_error(resp.status, &resp.body, retry))
+    }
+
+    fn reset(&mut self, _part: usize) {
+        // Everything already delivered is skipped on the new fetch.
+        self.decode = None;
+    }
+
+    async fn deliver(&mut self, m: &OrderedDownload, part: usize, chunk: Vec<u8>) -> Result<()> {
+        let f = self
+            .files
+            .get(part)
+            .ok_or_else(|| Error::network("internal: no such file"))?;
+        let file = FileRef {
+            index: part,
+            filename: &f.filename,
+        };
+        let run = &mut self.run;
+        let d = self
+            .decode
+            .get_or_insert_with(|| run.fresh_decode(f, &self.done));
+        run.progress.bytes += chunk.len() as u64;
+        let r = run.chunk(file, d, &mut self.done, &chunk).await;
+        run.sink.progress(&run.progress);
+        self.checkpoint(m);
+        r
+    }
+
+    async fn finish(&mut self, m: &OrderedDownload, part: usize) -> Result<()> {
+        let f = self
+            .files
+            .get(part)
+            .ok_or_else(|| Error::network("internal: no such file"))?;
+        let file = FileRef {
+            index: part,
+            filename: &f.filename,
+        };
+        let run = &mut self.run;
+        let d = self
+            .decode
+            .get_or_insert_with(|| run.fresh_decode(f, &self.done));
+        run.end(file, d, &mut self.done).await?;
+        self.summaries.push(FileSummary {
+            filename: f.filename.clone(),
+            format: f.format.or(match d.parser {
+                Parser::Json(_) => Some(Format::Json),
+                Parser::Csv { .. } => Some(Format::Csv),
+                Parser::Unknown => None,
+            }),
+            records: self.done.records,
+            duplicates: self.done.duplicates,
+            restarts: m.part(part).map_or(0, |p| p.restarts),
+        });
+        Ok(())
+    }
+
+    fn finished(&mut self, m: &OrderedDownload, _part: usize) {
+        self.decode = None;
+        self.done = Delivered::default();
+        self.run.progress.files_done = m.head();
+        self.run.sink.progress(&self.run.progress);
+        self.checkpoint(m);
+    }
+
+    fn more(&mut self, _m: &mut OrderedDownload) -> bool {
+        false
+    }
+
+    async fn renew(&mut self) -> Result<()> {
+        // One read of the job renews every link at once.
+        self.job = get_job(self.t, self.session, self.job_id).await?;
+        Ok(())
+    }
+
+    fn place(&self, part: usize, e: Error) -> Error {
+        let name = self.files.get(part).map_or("", |f| f.filename.as_str());
+        in_file(e, name)
+    }
+
+    fn restarted(&mut self, m: &OrderedDownload) {
+        self.run.progress.restarts = m.restarts();
+        self.run.progress.renewals = m.renewals();
+    }
 }
 
 /// Names the file on the error, as a field and (for the messages people read) in its text.
@@ -960,7 +1118,6 @@ where
             zero_length: false,
         })
         .collect();
-    let mut files = files;
     let mut run = Run {
         opts: opts.clone(),
         sink,
@@ -1004,176 +1161,30 @@ where
         done.rows = cp.rows;
         run.progress.files_done = m.head();
     }
-    let checkpoint = |m: &OrderedDownload, done: &Delivered| RowsCheckpoint {
-        version: 1,
-        job_id: job_id.to_string(),
-        download: m.state(),
-        line: done.line,
-        rows: done.rows,
-    };
-    let mut bodies: Vec<Option<T::Body>> = files.iter().map(|_| None).collect();
-    let mut summaries: Vec<FileSummary> = Vec::with_capacity(files.len());
-    let mut inflight: InFlight<'_, (usize, u32), Event<T::Body>> = InFlight::new();
-    let mut timer: Option<f64> = None;
-    let stall = opts.stall_timeout_ms;
-    let mut decode: Option<Decode> = None;
+    run.progress.restarts = m.restarts();
+    run.progress.renewals = m.renewals();
     run.sink.progress(&run.progress);
-
-    loop {
-        t.check_aborted()?;
-        match m.poll(t.now_ms()) {
-            Action::Open { part, ticket } => {
-                let Some(f) = files.get(part) else { break };
-                let url = job
-                    .file(&f.filename)
-                    .ok_or_else(|| {
-                        Error::decode(
-                            0,
-                            0,
-                            format!("the job no longer lists file {:?}", f.filename),
-                        )
-                    })?
-                    .clone();
-                let req = file_request(&url)?;
-                bodies[part] = None;
-                inflight.push((part, ticket), async move {
-                    Event::Opened(within(t, stall, send(t, session, req, &mut || {})).await)
-                });
-            }
-            Action::Read { part, ticket } => {
-                let Some(mut body) = bodies.get_mut(part).and_then(Option::take) else {
-                    return Err(Error::network("internal: a file to read has no body"));
-                };
-                inflight.push((part, ticket), async move {
-                    let r = within(t, stall, body.chunk()).await;
-                    Event::Read(body, r)
-                });
-            }
-            // Everything already delivered is skipped on the new fetch.
-            Action::Reset { .. } => decode = None,
-            Action::Deliver { part, chunk } => {
-                inflight.kick().await;
-                let Some(f) = files.get(part) else { break };
-                let file = FileRef {
-                    index: part,
-                    filename: &f.filename,
-                };
-                let d = decode.get_or_insert_with(|| run.fresh_decode(f, &done));
-                run.progress.bytes += chunk.len() as u64;
-                let r = run.chunk(file, d, &mut done, &chunk).await;
-                run.sink.progress(&run.progress);
-                run.sink.checkpoint(&checkpoint(&m, &done));
-                if let Err(e) = r {
-                    // A stream cut short is fetched again; anything else ends the run.
-                    let ticket = m.part(part).map_or(0, |p| p.ticket());
-                    m.handle_failure(part, ticket, Failed::Body, e, t.now_ms())?;
-                }
-            }
-            Action::Finish { part } => {
-                let Some(f) = files.get(part) else { break };
-                let file = FileRef {
-                    index: part,
-                    filename: &f.filename,
-                };
-                let d = decode.get_or_insert_with(|| run.fresh_decode(f, &done));
-                match run.end(file, d, &mut done).await {
-                    Ok(()) => {
-                        summaries.push(FileSummary {
-                            filename: f.filename.clone(),
-                            format: f.format.or(match d.parser {
-                                Parser::Json(_) => Some(Format::Json),
-                                Parser::Csv { .. } => Some(Format::Csv),
-                                Parser::Unknown => None,
-                            }),
-                            records: done.records,
-                            duplicates: done.duplicates,
-                            restarts: m.part(part).map_or(0, |p| p.restarts),
-                        });
-                        decode = None;
-                        done = Delivered::default();
-                        m.handle_finished(part);
-                        run.progress.files_done = m.head();
-                        run.sink.progress(&run.progress);
-                        run.sink.checkpoint(&checkpoint(&m, &done));
-                    }
-                    Err(e) => {
-                        let ticket = m.part(part).map_or(0, |p| p.ticket());
-                        m.handle_failure(part, ticket, Failed::Body, e, t.now_ms())?;
-                    }
-                }
-            }
-            Action::Renew => {
-                // One read of the job renews every link at once.
-                job = get_job(t, session, job_id).await?;
-                m.handle_renewed();
-            }
-            Action::Done => break,
-            Action::Idle => {
-                if let Some(until) = m.poll_timeout() {
-                    if timer.is_none_or(|armed| until < armed) {
-                        timer = Some(until);
-                        let ms = (until - t.now_ms()).max(0.0);
-                        inflight.push(
-                            (usize::MAX, 0),
-                            async move { Event::Timer(t.sleep(ms).await) },
-                        );
-                    }
-                }
-                let Some(((k, ticket), event)) = inflight.next().await else {
-                    return Err(Error::network(
-                        "internal: no download in flight and the head file is not finished",
-                    ));
-                };
-                let now = t.now_ms();
-                let name = files.get(k).map_or("", |f| f.filename.as_str());
-                let failed = |e: Error| in_file(e, name);
-                match event {
-                    Event::Timer(r) => {
-                        r?;
-                        timer = None;
-                    }
-                    Event::Opened(Ok(Response::Streaming(head, mut body))) => {
-                        // A zero-byte file cannot go through a native gunzip (it would fail on
-                        // the missing header): it is read as it is, and is empty.
-                        let empty = head
-                            .header("content-length")
-                            .is_some_and(|v| v.trim() == "0");
-                        if !m.handle_opened(k, ticket, None) {
-                            continue;
-                        }
-                        let native = !empty && opts.native_gunzip && body.gunzip_natively();
-                        // A natively inflated body is longer than its length says.
-                        let expected = if native { None } else { body_length(&head) };
-                        m.set_expected(k, expected);
-                        if let Some(f) = files.get_mut(k) {
-                            f.zero_length = empty;
-                            f.native = native;
-                        }
-                        bodies[k] = Some(body);
-                    }
-                    Event::Opened(Ok(Response::Buffered(resp))) => {
-                        let e = file_error(&resp, now);
-                        m.handle_failure(k, ticket, Failed::Open, e, now)
-                            .map_err(failed)?
-                    }
-                    Event::Opened(Err(e)) => m
-                        .handle_failure(k, ticket, Failed::Open, e, now)
-                        .map_err(failed)?,
-                    Event::Read(body, Ok(Some(chunk))) => {
-                        if m.handle_chunk(k, ticket, chunk) {
-                            bodies[k] = Some(body);
-                        }
-                    }
-                    Event::Read(_, Ok(None)) => m.handle_end(k, ticket, now).map_err(failed)?,
-                    Event::Read(_, Err(e)) => m
-                        .handle_failure(k, ticket, Failed::Body, e, now)
-                        .map_err(failed)?,
-                }
-            }
-        }
-        run.progress.restarts = m.restarts();
-        run.progress.renewals = m.renewals();
-    }
+    let mut parts = Files {
+        t,
+        session,
+        job_id,
+        job,
+        files,
+        run,
+        decode: None,
+        done,
+        summaries: Vec::new(),
+    };
+    ordered::run(t, session, &mut m, opts.stall_timeout_ms, &mut parts).await?;
+    let Files {
+        job,
+        files,
+        mut run,
+        summaries,
+        ..
+    } = parts;
+    run.progress.restarts = m.restarts();
+    run.progress.renewals = m.renewals();
     let mut late_fields = Vec::new();
     if let Some(f) = &mut run.flattener {
         let mut tail = String::new();
@@ -1208,16 +1219,4 @@ where
         late_fields,
         job,
     })
-}
-
-/// What a presigned file's error answer means. 403: the link expired (S3 says "Request has
-/// expired") or was refused; both are fixed by a fresh URL, at most once.
-fn file_error(resp: &crate::core::http::HttpResponse, now_ms: f64) -> Error {
-    if resp.status == 403 {
-        let text = String::from_utf8_lossy(&resp.body);
-        if text.contains("expired") {
-            return Error::new(ErrorKind::LinkExpired);
-        }
-    }
-    Error::from_status(resp.status, &resp.body, retry_after(&resp.headers, now_ms))
 }
