@@ -19,12 +19,11 @@
 
 use super::ordered::{self, Parts, Refused};
 use super::{read_answer, send_small, within, Session};
-use crate::core::download::{Config, OrderedDownload, PartPhase, State as DownloadState};
+use crate::core::download::{Config, OrderedDownload, State as DownloadState};
 use crate::core::http::{
     body_length, error_instead_of_data, may_be_error_body, HttpRequest, HttpResponse, Method,
 };
-use crate::core::policy::{classify, Stage, Verdict};
-use crate::core::retry::{Backoff, RetryPolicy};
+use crate::core::retry::Backoff;
 use crate::core::Step;
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener, LateField};
@@ -191,27 +190,8 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FragmentState {
-    Requested,
-    Reading,
-    /// Read ahead up to its cap, waiting for its turn.
-    Buffered,
-    Retrying,
-    Done,
-}
-
-impl FragmentState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FragmentState::Requested => "requested",
-            FragmentState::Reading => "reading",
-            FragmentState::Buffered => "buffered",
-            FragmentState::Retrying => "retrying",
-            FragmentState::Done => "done",
-        }
-    }
-}
+/// A fragment as a progress report shows it (the download machine decides).
+pub use crate::core::download::PartState as FragmentState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FragmentProgress {
@@ -1069,29 +1049,16 @@ fn report<S: ActivitySink>(
     frags: &[Frag],
     significant: bool,
 ) {
-    p.fragments.clear();
-    let head = m.head();
-    for (i, (f, part)) in frags.iter().zip(m.parts()).enumerate() {
-        if i < head || !m.window().contains(&i) || !part.opened_once() {
-            continue;
-        }
-        let state = match part.phase {
-            PartPhase::Waiting | PartPhase::Opening if part.restarts > 0 => FragmentState::Retrying,
-            PartPhase::Waiting | PartPhase::Opening => FragmentState::Requested,
-            PartPhase::Reading if i != head && part.queued() >= m.config().read_ahead_bytes => {
-                FragmentState::Buffered
-            }
-            PartPhase::Reading | PartPhase::Ended => FragmentState::Reading,
-            PartPhase::Backoff | PartPhase::NeedsLink => FragmentState::Retrying,
-            PartPhase::Done => FragmentState::Done,
-        };
-        p.fragments.push(FragmentProgress {
-            index: f.index,
+    p.fragments = m
+        .shown()
+        .into_iter()
+        .map(|(i, state, part)| FragmentProgress {
+            index: frags.get(i).and_then(|f| f.index),
             state,
             bytes: part.received,
             retries: part.restarts,
-        });
-    }
+        })
+        .collect();
     p.significant = significant;
     sink.progress(p);
 }
@@ -1230,19 +1197,7 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                         sink.job(w, &job);
                         sched.handle_created(w, job, t.now_ms())?;
                     }
-                    Err(e) => {
-                        let stage = Stage::QueueFull {
-                            refusals: sched.refusals(),
-                            active: sched.active(),
-                        };
-                        let mut no_budget = Backoff::new(RetryPolicy::none(), 0);
-                        match classify(&e, stage, &mut no_budget) {
-                            Verdict::Retry { .. } => {
-                                sched.handle_refused(t.now_ms(), e.retry_after_ms())
-                            }
-                            _ => return Err(e),
-                        }
-                    }
+                    Err(e) => sched.handle_create_failed(e, t.now_ms())?,
                 }
             }
             Next::Poll(w) => {

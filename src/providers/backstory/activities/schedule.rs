@@ -4,7 +4,9 @@
 //! date order. Sans-IO: `next(now)` says what to do, the driver reports back what happened.
 
 use super::{Job, JobParams, JobState, PollBackoff, MAX_QUEUED};
-use crate::error::Result;
+use crate::core::policy::{classify, Stage, Verdict};
+use crate::core::retry::{Backoff, RetryPolicy};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
@@ -154,6 +156,24 @@ impl Scheduler {
         self.refusals += 1;
     }
 
+    /// A create failed (after its own adopt-or-ask-again rules). A full vendor queue is waited
+    /// out while the failure policy allows (core/policy.rs `Stage::QueueFull`); anything else
+    /// is the run's error.
+    pub fn handle_create_failed(&mut self, err: Error, now_ms: f64) -> Result<()> {
+        let stage = Stage::QueueFull {
+            refusals: self.refusals,
+            active: self.active(),
+        };
+        let mut no_budget = Backoff::new(RetryPolicy::none(), 0);
+        match classify(&err, stage, &mut no_budget) {
+            Verdict::Retry { .. } => {
+                self.handle_refused(now_ms, err.retry_after_ms());
+                Ok(())
+            }
+            _ => Err(err),
+        }
+    }
+
     /// How many refusals in a row (the driver gives up past its budget).
     pub fn refusals(&self) -> u32 {
         self.refusals
@@ -301,6 +321,36 @@ mod tests {
         let (order, peak, _, _) = simulate(5, 3, 0);
         assert_eq!(order.len(), 5);
         assert!(peak <= 3);
+    }
+
+    #[test]
+    fn a_full_queue_is_waited_out_with_a_fake_clock_until_the_policy_gives_up() {
+        use crate::core::policy::MAX_QUEUE_REFUSALS;
+        let mut s = Scheduler::new(windows(2), 10, 100.0, 1000.0);
+        assert_eq!(s.poll(0.0), Action::Create(0));
+        let full = Error::from_status(429, b"queue full", Some(250));
+        s.handle_create_failed(full.clone(), 0.0).unwrap();
+        assert_eq!(s.poll(249.0), Action::Wait { until_ms: 250.0 });
+        assert_eq!(
+            s.poll(250.0),
+            Action::Create(0),
+            "asked again after Retry-After"
+        );
+        // None of ours is queued: a queue that stays full belongs to others, and is given up.
+        let mut now = 250.0;
+        for _ in 1..MAX_QUEUE_REFUSALS {
+            s.handle_create_failed(full.clone(), now).unwrap();
+            now += 250.0;
+        }
+        assert_eq!(s.refusals(), MAX_QUEUE_REFUSALS);
+        assert_eq!(
+            s.handle_create_failed(full, now),
+            Err(Error::from_status(429, b"", Some(250)))
+        );
+        let bad = Error::from_status(400, b"bad window", None);
+        let mut s = Scheduler::new(windows(1), 10, 100.0, 1000.0);
+        assert_eq!(s.handle_create_failed(bad.clone(), 0.0), Err(bad));
+        assert_eq!(s.refusals(), 0);
     }
 
     #[test]
