@@ -226,6 +226,18 @@ async fn pause_or_fail<T: Transport>(
     }
 }
 
+/// The answer read whole (bounded), whether it came buffered or streaming.
+pub(crate) async fn buffered<B: Body>(r: Response<B>) -> Result<HttpResponse> {
+    match r {
+        Response::Buffered(r) => Ok(r),
+        Response::Streaming(head, mut body) => Ok(HttpResponse {
+            status: head.status,
+            headers: head.headers,
+            body: read_all(&mut body, SMALL_BODY_LIMIT).await?,
+        }),
+    }
+}
+
 /// Sends a request whose answer is small (JSON): success bodies come back whole, failures as the
 /// matching error.
 pub async fn send_small<T: Transport>(
@@ -233,22 +245,15 @@ pub async fn send_small<T: Transport>(
     session: &Session,
     req: HttpRequest,
 ) -> Result<HttpResponse> {
-    match send(t, session, req, &mut || {}).await? {
-        Response::Buffered(r) if r.is_success() => Ok(r),
-        Response::Buffered(r) => Err(Error::from_status(
-            r.status,
-            &r.body,
-            retry_after(&r.headers, t.now_ms()),
-        )),
-        Response::Streaming(head, mut body) => {
-            let bytes = read_all(&mut body, SMALL_BODY_LIMIT).await?;
-            Ok(HttpResponse {
-                status: head.status,
-                headers: head.headers,
-                body: bytes,
-            })
-        }
+    let r = buffered(send(t, session, req, &mut || {}).await?).await?;
+    if r.is_success() {
+        return Ok(r);
     }
+    Err(Error::from_status(
+        r.status,
+        &r.body,
+        retry_after(&r.headers, t.now_ms()),
+    ))
 }
 
 /// One small JSON answer, fetched by `fetch` (which maps failed statuses to errors) and read by
