@@ -4,7 +4,7 @@
 
 use super::backstory::{call_maybe_async, get, get_fn, set};
 use super::batch::batch_to_js;
-use super::errors::to_js;
+use super::errors::{parse_to_js, to_js};
 use super::fetch::{FetchBody, FetchTransport};
 use super::options::{
     read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions, UserpilotStartRunOptions,
@@ -473,12 +473,12 @@ impl GunzipStream {
         self.out.clear();
         self.inner
             .push(self.staging.input(len), &mut self.out)
-            .map_err(to_js)?;
+            .map_err(parse_to_js)?;
         Ok(self.staging.describe(span(&self.out)))
     }
 
     /// Ends the input: a stream that stops anywhere but between members is an error.
     pub fn finish(&mut self) -> std::result::Result<(), JsValue> {
-        self.inner.finish().map_err(to_js)
+        self.inner.finish().map_err(parse_to_js)
     }
 }

@@ -213,7 +213,8 @@ pub(super) fn parser_options(opts: &DownloadOptions) -> JsonlOptions {
 
 /// Names the job and fragment on the error, as fields and (for the messages people read) in
 /// its text.
-pub(super) fn with_place(e: Error, at: Place<'_>) -> Error {
+pub(super) fn with_place(e: impl Into<Error>, at: Place<'_>) -> Error {
+    let e: Error = e.into();
     if e.place().job.is_some() {
         return e;
     }

@@ -51,7 +51,8 @@ pub(super) struct Delivered {
 }
 
 /// Names the file on the error, as a field and (for the messages people read) in its text.
-pub(super) fn in_file(e: Error, filename: &str) -> Error {
+pub(super) fn in_file(e: impl Into<Error>, filename: &str) -> Error {
+    let e: Error = e.into();
     if e.file().is_some() {
         return e;
     }
@@ -420,7 +421,7 @@ impl<S: RowsSink> Run<'_, S> {
         .await;
         d.out = out;
         d.gz = Some(gz);
-        r.map_err(|e| in_file(e, file.filename))
+        r.map_err(|e: Error| in_file(e, file.filename))
     }
 
     /// The file's body ended: a gzip stream must end between members; then the parser finishes.
