@@ -164,19 +164,35 @@ impl Error {
         self
     }
 
+    /// The message people read starts with `what` ("job X fragment 3", a file name) for the
+    /// kinds whose prose does not say where (bad data, a network failure); the place fields are
+    /// set apart by `in_job`, `in_file`, ...
+    pub fn prefixed(self, what: &str) -> Self {
+        let kind = match self.kind() {
+            ErrorKind::Decode {
+                line,
+                column,
+                reason,
+            } => ErrorKind::Decode {
+                line: *line,
+                column: *column,
+                reason: format!("{what}: {reason}"),
+            },
+            ErrorKind::Network { message } => ErrorKind::Network {
+                message: format!("{what}: {message}"),
+            },
+            _ => return self,
+        };
+        self.with_kind(kind)
+    }
+
+    /// A bad argument or bad data: the parser's error (one definition), converted.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::new(ErrorKind::InvalidArgument {
-            field: field.into(),
-            reason: reason.into(),
-        })
+        exportkit_parse::Error::invalid(field, reason).into()
     }
 
     pub fn decode(line: u64, column: u64, reason: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Decode {
-            line,
-            column,
-            reason: reason.into(),
-        })
+        exportkit_parse::Error::decode(line, column, reason).into()
     }
 
     pub fn network(message: impl Into<String>) -> Self {
@@ -263,17 +279,29 @@ impl Error {
 /// A parser's error as the client reports it: the same kind, code and message.
 impl From<exportkit_parse::Error> for Error {
     fn from(e: exportkit_parse::Error) -> Self {
-        match e.kind() {
+        let kind = match e.kind() {
             exportkit_parse::ErrorKind::InvalidArgument { field, reason } => {
-                Error::invalid(field.clone(), reason.clone())
+                ErrorKind::InvalidArgument {
+                    field: field.clone(),
+                    reason: reason.clone(),
+                }
             }
             exportkit_parse::ErrorKind::Decode {
                 line,
                 column,
                 reason,
-            } => Error::decode(*line, *column, reason.clone()),
-            _ => Error::decode(0, 0, e.to_string()),
-        }
+            } => ErrorKind::Decode {
+                line: *line,
+                column: *column,
+                reason: reason.clone(),
+            },
+            _ => ErrorKind::Decode {
+                line: 0,
+                column: 0,
+                reason: e.to_string(),
+            },
+        };
+        Error::new(kind)
     }
 }
 
@@ -516,6 +544,18 @@ mod tests {
         assert_eq!(
             format!("{e:?}"),
             "Error(E_INVALID_ARGUMENT: invalid `columns[0].slug`: must not be empty)"
+        );
+    }
+
+    #[test]
+    fn a_prefix_names_the_place_in_the_prose_of_data_and_network_errors_only() {
+        let e = Error::decode(3, 4, "bad line").prefixed("a.json.gz");
+        assert_eq!(e.to_string(), "line 3, column 4: a.json.gz: bad line");
+        let e = Error::network("reset").prefixed("job j fragment 2");
+        assert_eq!(e.to_string(), "network error: job j fragment 2: reset");
+        assert_eq!(
+            Error::new(ErrorKind::Timeout).prefixed("x").to_string(),
+            "timed out"
         );
     }
 

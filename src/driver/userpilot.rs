@@ -67,6 +67,15 @@ struct FileRun {
     zero_length: bool,
 }
 
+impl FileRun {
+    fn file_ref(&self, index: usize) -> FileRef<'_> {
+        FileRef {
+            index,
+            filename: &self.filename,
+        }
+    }
+}
+
 /// A job's presigned files as the parts of an ordered download ([`ordered::run`]): their
 /// requests, how each body is inflated, and the head file's decoder.
 struct Files<'a, T, S: RowsSink> {
@@ -84,7 +93,7 @@ struct Files<'a, T, S: RowsSink> {
     summaries: Vec<FileSummary>,
 }
 
-impl<T, S: RowsSink> Files<'_, T, S> {
+impl<'a, T, S: RowsSink> Files<'a, T, S> {
     fn checkpoint(&mut self, m: &OrderedDownload) {
         self.run.sink.checkpoint(&RowsCheckpoint {
             version: 1,
@@ -93,6 +102,26 @@ impl<T, S: RowsSink> Files<'_, T, S> {
             line: self.done.line,
             rows: self.done.rows,
         });
+    }
+
+    /// The head file, its decoder (made at its first delivery, skipping what an earlier fetch
+    /// delivered), the run and what the file delivered so far.
+    fn head(
+        &mut self,
+        part: usize,
+    ) -> Result<(&FileRun, &mut Decode, &mut Run<'a, S>, &mut Delivered)> {
+        let Files {
+            files,
+            run,
+            decode,
+            done,
+            ..
+        } = self;
+        let f = files
+            .get(part)
+            .ok_or_else(|| Error::network("internal: no such file"))?;
+        let d = decode.get_or_insert_with(|| run.fresh_decode(f, done));
+        Ok((f, d, run, done))
     }
 
     fn file(&self, part: usize) -> Result<&FileRun> {
@@ -154,50 +183,25 @@ where
     }
 
     async fn deliver(&mut self, m: &OrderedDownload, part: usize, chunk: Vec<u8>) -> Result<()> {
-        let f = self
-            .files
-            .get(part)
-            .ok_or_else(|| Error::network("internal: no such file"))?;
-        let file = FileRef {
-            index: part,
-            filename: &f.filename,
-        };
-        let run = &mut self.run;
-        let d = self
-            .decode
-            .get_or_insert_with(|| run.fresh_decode(f, &self.done));
+        let (f, d, run, done) = self.head(part)?;
         run.progress.bytes += chunk.len() as u64;
-        let r = run.chunk(file, d, &mut self.done, &chunk).await;
+        let r = run.chunk(f.file_ref(part), d, done, &chunk).await;
         run.sink.progress(&run.progress);
         self.checkpoint(m);
         r
     }
 
     async fn finish(&mut self, m: &OrderedDownload, part: usize) -> Result<()> {
-        let f = self
-            .files
-            .get(part)
-            .ok_or_else(|| Error::network("internal: no such file"))?;
-        let file = FileRef {
-            index: part,
-            filename: &f.filename,
-        };
-        let run = &mut self.run;
-        let d = self
-            .decode
-            .get_or_insert_with(|| run.fresh_decode(f, &self.done));
-        run.end(file, d, &mut self.done).await?;
-        self.summaries.push(FileSummary {
+        let (f, d, run, done) = self.head(part)?;
+        run.end(f.file_ref(part), d, done).await?;
+        let summary = FileSummary {
             filename: f.filename.clone(),
-            format: f.format.or(match d.parser {
-                Parser::Json(_) => Some(Format::Json),
-                Parser::Csv { .. } => Some(Format::Csv),
-                Parser::Unknown => None,
-            }),
-            records: self.done.records,
-            duplicates: self.done.duplicates,
+            format: f.format.or(d.format()),
+            records: done.records,
+            duplicates: done.duplicates,
             restarts: m.part(part).map_or(0, |p| p.restarts),
-        });
+        };
+        self.summaries.push(summary);
         Ok(())
     }
 

@@ -12,13 +12,9 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ARTIFACTS, LAPTOP, PHONE, TIMEOUT, assertClean, axe, blocking, describeViolations, fillSettings, openPage, screenshot, setQuery, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({}));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv()));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

@@ -8,13 +8,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { TIMEOUT, assertClean, fillSettings, openPage, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({ seed: 7, activities: 4000, fragmentRecords: 40, jobSpeed: 20 }));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ seed: 7, activities: 4000, fragmentRecords: 40, jobSpeed: 20 })));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

@@ -30,13 +30,9 @@ import {
 const DAY_MS = 86_400_000;
 const TYPE_LABELS = { email: "Emails", meeting: "Meetings", call: "Calls" };
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({ seed: 5, activities: 4000, fragmentRecords: 50, jobSpeed: 10 }));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ seed: 5, activities: 4000, fragmentRecords: 50, jobSpeed: 10 })));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

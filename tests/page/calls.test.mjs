@@ -15,13 +15,9 @@ import assert from "node:assert/strict";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { assertAccessible, assertClean, countRequests, fillSettings, openPage, screenshot, setQuery, TIMEOUT, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({ jobSpeed: 40, eventsPerDay: 20 }));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ jobSpeed: 40, eventsPerDay: 20 })));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

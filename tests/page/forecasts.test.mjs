@@ -18,9 +18,7 @@ import { TIMEOUT, assertAccessible, assertPhoneReady, fillSettings, screenshot, 
 const BASE = ["hierarchy_node_id", "hierarchy_node_ownership_external_id", "hierarchy_node_name", "cadence_period_id", "submitted_by", "submitted_at", "notes"];
 const CHART_SERIES = ["quota", "commit", "best_case", "closed_won"];
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 let ref;
 
 before(async () => {

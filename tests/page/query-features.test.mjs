@@ -20,13 +20,9 @@ import { TIMEOUT, assertClean, fillSettings, openPage, queryJson, runQuery, scre
 const ACCOUNTS = 200_000;
 const SECRETS = [SANDBOX_CREDENTIALS.backstory.clientId, SANDBOX_CREDENTIALS.backstory.clientSecret];
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({ accounts: ACCOUNTS }));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ accounts: ACCOUNTS })));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

@@ -17,13 +17,9 @@ import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { readCsv } from "../js/helpers.mjs";
 import { fillSettings, ROOT, screenshot, TIMEOUT, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({}));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv()));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

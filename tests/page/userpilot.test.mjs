@@ -16,13 +16,9 @@ import { ROOT, TIMEOUT, assertAccessible, assertNoMoreRequests, assertPhoneReady
 const KEY = SANDBOX_CREDENTIALS.userpilot.apiKey;
 const DAY_MS = 86_400_000;
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  ({ sandbox, site, browser } = await startPageEnv({ jobSpeed: 40, eventsPerDay: 60 }, (sandbox) => ({ userpilotBaseUrl: sandbox.url, userpilotApiKey: KEY })));
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ jobSpeed: 40, eventsPerDay: 60 }, (sandbox) => ({ userpilotBaseUrl: sandbox.url, userpilotApiKey: KEY }))));
 
 after(() => closePageEnv({ browser, site, sandbox }));
 

@@ -4,7 +4,7 @@
 
 use crate::core::download::OrderedDownload;
 use crate::core::http::{error_instead_of_data, may_be_error_body};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::jsonl::LineError;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
@@ -222,26 +222,9 @@ pub(super) fn with_place(e: impl Into<Error>, at: Place<'_>) -> Error {
         .fragment
         .map(|k| format!(" fragment {k}"))
         .unwrap_or_default();
-    let kind = match e.kind() {
-        ErrorKind::Decode {
-            line,
-            column,
-            reason,
-        } => Some(ErrorKind::Decode {
-            line: *line,
-            column: *column,
-            reason: format!("job {}{frag}: {reason}", at.job_id),
-        }),
-        ErrorKind::Network { message } => Some(ErrorKind::Network {
-            message: format!("job {}{frag}: {message}", at.job_id),
-        }),
-        _ => None,
-    };
-    let e = match kind {
-        Some(k) => e.with_kind(k),
-        None => e,
-    };
-    e.in_job(at.job_id).in_fragment(at.fragment)
+    e.prefixed(&format!("job {}{frag}", at.job_id))
+        .in_job(at.job_id)
+        .in_fragment(at.fragment)
 }
 
 pub(super) enum Peek {

@@ -3,7 +3,7 @@
 //! an earlier fetch delivered. Adapters between the ordered download's deliveries and the sink.
 
 use crate::core::dedupe::{event_id, SeenIds};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::Flattener;
 use crate::parse::gzip::GzipDecoder;
@@ -39,6 +39,17 @@ pub(super) struct Decode {
     pub(super) array: Option<ArrayToLines>,
 }
 
+impl Decode {
+    /// The format the file turned out to have, once its first bytes told.
+    pub(super) fn format(&self) -> Option<Format> {
+        match self.parser {
+            Parser::Json(_) => Some(Format::Json),
+            Parser::Csv { .. } => Some(Format::Csv),
+            Parser::Unknown => None,
+        }
+    }
+}
+
 /// What has been delivered from a file: a fetch from the start skips it.
 #[derive(Default)]
 pub(super) struct Delivered {
@@ -56,26 +67,7 @@ pub(super) fn in_file(e: impl Into<Error>, filename: &str) -> Error {
     if e.file().is_some() {
         return e;
     }
-    let kind = match e.kind() {
-        ErrorKind::Decode {
-            line,
-            column,
-            reason,
-        } => Some(ErrorKind::Decode {
-            line: *line,
-            column: *column,
-            reason: format!("{filename}: {reason}"),
-        }),
-        ErrorKind::Network { message } => Some(ErrorKind::Network {
-            message: format!("{filename}: {message}"),
-        }),
-        _ => None,
-    };
-    let e = match kind {
-        Some(k) => e.with_kind(k),
-        None => e,
-    };
-    e.in_file(filename)
+    e.prefixed(filename).in_file(filename)
 }
 
 /// Rows `keep` selects, repacked (the CSV parser's batches are packed; a filtered one must be
