@@ -454,15 +454,16 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
     }
     let windows = plan_windows(request);
     let n = windows.len();
+    let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
     let mut sched = Scheduler::new(
         windows,
         opts.max_active,
         opts.wait.poll_initial_ms,
         opts.wait.poll_max_ms,
-    );
+    )
+    .with_deadline(deadline);
     let mut out = Emitter::new(&opts.download);
     let mut progress = empty_progress(n);
-    let deadline = opts.wait.timeout_ms.map(|ms| t.now_ms() + ms);
     let mut jobs: Vec<Job> = Vec::new();
     sink.progress(&progress);
     loop {
@@ -525,18 +526,13 @@ pub async fn run_export<T: Transport, S: ActivitySink>(
                 sched.handle_downloaded(w);
                 jobs.push(job);
             }
+            Next::TimedOut => return Err(Error::new(ErrorKind::Timeout)),
             Next::Wait { until_ms } => {
-                if deadline.is_some_and(|d| now >= d) {
-                    return Err(Error::new(ErrorKind::Timeout));
-                }
                 progress.phase = Phase::Waiting;
                 progress.job_id = sched.job(sched.done()).map(|j| j.job_id.clone());
                 progress.significant = false;
                 sink.progress(&progress);
-                let until = deadline
-                    .map_or(until_ms, |d| until_ms.min(d))
-                    .min(now + opts.wait.poll_max_ms);
-                t.sleep((until - now).max(1.0)).await?;
+                t.sleep((until_ms - now).max(1.0)).await?;
             }
         }
     }

@@ -108,6 +108,14 @@ pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A download's stall timeout (a part whose answer or next chunk takes longer is fetched again).
+pub(crate) fn check_stall_timeout(ms: Option<f64>) -> Result<()> {
+    if ms.is_some_and(|ms| ms.is_nan() || ms < 1.0) {
+        return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
+    }
+    Ok(())
+}
+
 pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
     crate::core::http::find_header(headers, "retry-after")
         .and_then(|v| parse_retry_after(v, now_ms))

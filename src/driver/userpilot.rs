@@ -266,24 +266,7 @@ where
     S: RowsSink,
 {
     check_job_id("jobId", job_id)?;
-    if !(1..=MAX_CONCURRENCY).contains(&opts.concurrency) {
-        return Err(Error::invalid(
-            "concurrency",
-            format!("must be an integer from 1 to {MAX_CONCURRENCY}"),
-        ));
-    }
-    if opts.batch_records == 0 || opts.batch_records > 1_000_000 {
-        return Err(Error::invalid(
-            "batchRecords",
-            "must be an integer from 1 to 1000000",
-        ));
-    }
-    if opts
-        .stall_timeout_ms
-        .is_some_and(|ms| ms.is_nan() || ms < 1.0)
-    {
-        return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
-    }
+    opts.validate()?;
     // The job read is part of waiting for the job: the wait's deadline bounds it.
     let mut job = within(t, opts.wait.timeout_ms, get_job(t, session, job_id)).await?;
     match job.status {

@@ -1,6 +1,7 @@
 //! The public shapes of an Activities run: options, progress, deliveries, outcome.
 
 use crate::core::download::State as DownloadState;
+use crate::driver::check_stall_timeout;
 use crate::error::{Error, Result};
 use crate::parse::flatten::LateField;
 use crate::parse::jsonl::{JsonlOptions, RecordBatch};
@@ -58,12 +59,7 @@ impl DownloadOptions {
                 format!("must be an integer from 1 to {MAX_CONCURRENCY}"),
             ));
         }
-        if self
-            .stall_timeout_ms
-            .is_some_and(|ms| ms.is_nan() || ms < 1.0)
-        {
-            return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
-        }
+        check_stall_timeout(self.stall_timeout_ms)?;
         if self.read_ahead_bytes < 1024 {
             return Err(Error::invalid("readAheadBytes", "must be at least 1024"));
         }

@@ -1,7 +1,8 @@
 //! The public shapes of a Userpilot rows run: options, progress, deliveries, outcome.
 
 use crate::core::download::State as DownloadState;
-use crate::error::Result;
+use crate::driver::check_stall_timeout;
+use crate::error::{Error, Result};
 use crate::parse::csv::RowBatch;
 use crate::parse::jsonl::JsonlOptions;
 use crate::providers::userpilot::exports::{Format, Job};
@@ -49,6 +50,24 @@ impl Default for RowsOptions {
             max_depth: JsonlOptions::default().max_depth,
             wait: WaitOptions::default(),
         }
+    }
+}
+
+impl RowsOptions {
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(Error::invalid(
+                "concurrency",
+                format!("must be an integer from 1 to {MAX_CONCURRENCY}"),
+            ));
+        }
+        if self.batch_records == 0 || self.batch_records > 1_000_000 {
+            return Err(Error::invalid(
+                "batchRecords",
+                "must be an integer from 1 to 1000000",
+            ));
+        }
+        check_stall_timeout(self.stall_timeout_ms)
     }
 }
 

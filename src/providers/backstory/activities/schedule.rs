@@ -16,9 +16,13 @@ pub enum Action {
     Poll(usize),
     /// Window `w`'s job is Completed and next in order: download it, then call `downloaded`.
     Download(usize),
+    /// Nothing to do before `until_ms`: never later than the deadline, nor than `poll_max_ms`
+    /// from now (a refused create or a job of someone else's may clear sooner).
     Wait {
         until_ms: f64,
     },
+    /// The deadline passed while waiting.
+    TimedOut,
     Done,
 }
 
@@ -39,6 +43,7 @@ pub struct Scheduler {
     poll_max_ms: f64,
     create_after_ms: f64,
     refusals: u32,
+    deadline_ms: Option<f64>,
 }
 
 impl Scheduler {
@@ -60,8 +65,15 @@ impl Scheduler {
             poll_initial_ms,
             poll_max_ms,
             create_after_ms: f64::MIN,
+            deadline_ms: None,
             refusals: 0,
         }
+    }
+
+    /// Waiting ends with [`Action::TimedOut`] at `deadline_ms`.
+    pub fn with_deadline(mut self, deadline_ms: Option<f64>) -> Self {
+        self.deadline_ms = deadline_ms;
+        self
     }
 
     pub fn windows(&self) -> &[JobParams] {
@@ -128,7 +140,15 @@ impl Scheduler {
         if can_create {
             until = until.min(self.create_after_ms);
         }
-        Action::Wait { until_ms: until }
+        if let Some(d) = self.deadline_ms {
+            if now_ms >= d {
+                return Action::TimedOut;
+            }
+            until = until.min(d);
+        }
+        Action::Wait {
+            until_ms: until.min(now_ms + self.poll_max_ms),
+        }
     }
 
     /// The create request for window `w` was answered with `job`.
@@ -299,6 +319,7 @@ mod tests {
                     assert!(until_ms > now && until_ms < f64::MAX, "{until_ms}");
                     now = until_ms;
                 }
+                Action::TimedOut => panic!("no deadline was set"),
             }
         }
         panic!("the schedule did not finish");
@@ -351,6 +372,38 @@ mod tests {
         let mut s = Scheduler::new(windows(1), 10, 100.0, 1000.0);
         assert_eq!(s.handle_create_failed(bad.clone(), 0.0), Err(bad));
         assert_eq!(s.refusals(), 0);
+    }
+
+    #[test]
+    fn waiting_is_capped_by_the_deadline_and_ends_at_it() {
+        let mut s = Scheduler::new(windows(1), 10, 100.0, 1000.0).with_deadline(Some(550.0));
+        s.handle_created(0, job(0, "Queued", None), 0.0).unwrap();
+        // A fake clock: the job stays queued, every read is answered at once.
+        let mut now = 0.0;
+        let mut reads = 0;
+        loop {
+            match s.poll(now) {
+                Action::Poll(w) => {
+                    reads += 1;
+                    s.handle_polled(w, job(w, "Queued", None), now).unwrap();
+                }
+                Action::Wait { until_ms } => {
+                    assert!(until_ms > now && until_ms <= 550.0, "{now} -> {until_ms}");
+                    now = until_ms;
+                }
+                Action::TimedOut => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(now, 550.0, "timed out at the deadline, not before");
+        assert!(reads >= 2, "{reads}");
+        // Without a deadline, a wait is never longer than poll_max_ms from now.
+        let mut s = Scheduler::new(windows(2), 1, 100.0, 1000.0);
+        s.handle_created(0, job(0, "Queued", None), 0.0).unwrap();
+        s.handle_refused(0.0, Some(60_000));
+        assert_eq!(s.poll(0.0), Action::Wait { until_ms: 100.0 });
+        s.handle_polled(0, job(0, "Running", None), 100.0).unwrap();
+        assert!(matches!(s.poll(150.0), Action::Wait { until_ms } if until_ms <= 1150.0));
     }
 
     #[test]
