@@ -14,6 +14,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
+import { startStatic } from "../../scripts/serve.mjs";
 import { readCsv } from "../js/helpers.mjs";
 import { fillSettings, ROOT, screenshot, TIMEOUT, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
