@@ -15,12 +15,10 @@
 
 use super::ordered::{self, Parts, Refused};
 use super::{retry_after, within, Session};
-use crate::core::dedupe::SeenIds;
 use crate::core::download::{Config, OrderedDownload};
 use crate::core::http::{body_length, says_empty, HttpRequest, HttpResponse};
 use crate::core::policy::presigned_error;
 use crate::error::{Error, ErrorKind, Result};
-use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::providers::userpilot::exports::{check_job_id, file_request, Format, Job, JobStatus};
 use crate::transport::{Body, ResponseHead, Transport};
 
@@ -289,23 +287,7 @@ where
             zero_length: false,
         })
         .collect();
-    let mut run = Run {
-        opts: opts.clone(),
-        sink,
-        seen: opts.dedupe.then(SeenIds::default),
-        flattener: opts.flatten.then(|| {
-            Flattener::new(FlattenOptions {
-                columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
-                raw_cells: opts.raw_cells,
-                ..FlattenOptions::default()
-            })
-        }),
-        progress: RowsProgress {
-            files_total: files.len(),
-            ..RowsProgress::default()
-        },
-        errors: Vec::new(),
-    };
+    let mut run = Run::new(opts, sink, files.len());
     let cfg = Config {
         concurrency: opts.concurrency,
         read_ahead_bytes: QUEUE_LIMIT,
@@ -356,38 +338,12 @@ where
     } = parts;
     run.progress.restarts = m.restarts();
     run.progress.renewals = m.renewals();
-    let mut late_fields = Vec::new();
-    if let Some(f) = &mut run.flattener {
-        let mut tail = String::new();
-        f.finish(&mut tail);
-        late_fields = f
-            .late_fields()
-            .iter()
-            .map(|l| (l.column.clone(), l.first_line))
-            .collect();
-        if !tail.is_empty() {
-            let name = files.last().map(|f| f.filename.as_str()).unwrap_or("");
-            run.sink
-                .flat(
-                    FileRef {
-                        index: files.len().saturating_sub(1),
-                        filename: name,
-                    },
-                    tail,
-                    0,
-                )
-                .await?;
-        }
-    }
-    Ok(RowsOutcome {
-        records: run.progress.records,
-        duplicates: run.progress.duplicates,
-        bytes: run.progress.bytes,
-        renewals: run.progress.renewals,
-        restarts: run.progress.restarts,
-        errors: run.errors,
-        files: summaries,
-        late_fields,
-        job,
+    let last = files.len().saturating_sub(1);
+    let name = files.last().map_or("", |f| f.filename.as_str());
+    run.finish(FileRef {
+        index: last,
+        filename: name,
     })
+    .await?;
+    Ok(run.outcome(job, summaries))
 }

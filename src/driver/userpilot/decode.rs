@@ -5,10 +5,10 @@
 use crate::core::dedupe::{event_id, SeenIds};
 use crate::error::{Error, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
-use crate::parse::flatten::Flattener;
+use crate::parse::flatten::{FlattenOptions, Flattener};
 use crate::parse::gzip::GzipDecoder;
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
-use crate::providers::userpilot::exports::{sniff, ArrayToLines, Format, Sniffed};
+use crate::providers::userpilot::exports::{sniff, ArrayToLines, Format, Job, Sniffed};
 
 use super::*;
 
@@ -108,9 +108,66 @@ pub(super) struct Run<'s, S: RowsSink> {
     pub(super) flattener: Option<Flattener>,
     pub(super) progress: RowsProgress,
     pub(super) errors: Vec<RowsError>,
+    /// With `flatten`: fields first seen after the header was written (column, first line).
+    pub(super) late_fields: Vec<(String, u64)>,
 }
 
-impl<S: RowsSink> Run<'_, S> {
+impl<'s, S: RowsSink> Run<'s, S> {
+    pub(super) fn new(opts: &RowsOptions, sink: &'s mut S, files: usize) -> Self {
+        Run {
+            opts: opts.clone(),
+            sink,
+            seen: opts.dedupe.then(SeenIds::default),
+            flattener: opts.flatten.then(|| {
+                Flattener::new(FlattenOptions {
+                    columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                    raw_cells: opts.raw_cells,
+                    ..FlattenOptions::default()
+                })
+            }),
+            progress: RowsProgress {
+                files_total: files,
+                ..RowsProgress::default()
+            },
+            errors: Vec::new(),
+            late_fields: Vec::new(),
+        }
+    }
+
+    /// After the last file: a flattened CSV's tail (its header, when no record came) goes out
+    /// as part of `last`, and the fields first seen after the header are noted.
+    pub(super) async fn finish(&mut self, last: FileRef<'_>) -> Result<()> {
+        let Some(f) = &mut self.flattener else {
+            return Ok(());
+        };
+        let mut tail = String::new();
+        f.finish(&mut tail);
+        self.late_fields = f
+            .late_fields()
+            .iter()
+            .map(|l| (l.column.clone(), l.first_line))
+            .collect();
+        if tail.is_empty() {
+            return Ok(());
+        }
+        self.sink.flat(last, tail, 0).await
+    }
+
+    pub(super) fn outcome(self, job: Job, files: Vec<FileSummary>) -> RowsOutcome {
+        let p = self.progress;
+        RowsOutcome {
+            records: p.records,
+            duplicates: p.duplicates,
+            bytes: p.bytes,
+            renewals: p.renewals,
+            restarts: p.restarts,
+            errors: self.errors,
+            files,
+            late_fields: self.late_fields,
+            job,
+        }
+    }
+
     /// The head file's decoder for a fresh fetch: what was delivered before is skipped.
     pub(super) fn fresh_decode(&self, f: &FileRun, done: &Delivered) -> Decode {
         let mut d = self.new_decode(f.format, f.native, f.zero_length);
