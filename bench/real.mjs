@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { inferSchema, initParser } from "udsv";
 import { CsvStreamParser, JsonlCsvWriter, parseCsv } from "../js/index.js";
+import { packedCounts } from "./csv.mjs";
 import { csv, CSV_SHAPES, mulberry32 } from "./gen.mjs";
 import { agree, bestOfEach, CHUNK, MB, mbps, runnersOf, verdict, x } from "./timing.mjs";
 
@@ -91,22 +92,7 @@ function readAll(rows, header) {
 
 export const RUNNERS = {
   /** The streaming parser fed 64 KiB chunks, batches as they are (no cell made). */
-  "exportkit packed": ({ bytes }) => {
-    const p = new CsvStreamParser({ batchRows: 8192 });
-    let rows = 0, fields = 0, chars = 0;
-    const take = (batches) => {
-      for (const b of batches) {
-        rows += b.rowEnds.length;
-        fields += b.fieldEnds.length;
-        chars += b.fieldEnds.length ? b.fieldEnds[b.fieldEnds.length - 1] : 0;
-      }
-    };
-    for (let i = 0; i < bytes.length; i += CHUNK) take(p.push(bytes.subarray(i, i + CHUNK)));
-    take(p.finish());
-    const header = p.header();
-    p.free();
-    return { rows: rows + 1, fields: fields + header.length, chars: chars + header.join("").length };
-  },
+  "exportkit packed": ({ bytes }) => packedCounts(bytes),
   /** What most callers use: `parseCsv(bytes).data`, every cell read. */
   "exportkit string[][]": ({ bytes }) => {
     const res = parseCsv(bytes);

@@ -68,67 +68,53 @@ async function runSummary(env, rec, kind) {
   const recorded = st.error ? await readJson(bucket, failureKey(rec.prefix)) : null;
   const failed = recorded && recorded.instance === instanceId ? recorded : st.error;
   const p = rec.params ?? {};
+  // The fields every API's run has, in the order the Runs view lists them; `own` are its API's.
+  const view = (own) => ({
+    api: kind.api,
+    id: rec.runId,
+    instance: instanceId,
+    status: st.status ?? "unknown",
+    resumable: kind.resumable,
+    startedAt: rec.startedAt ?? null,
+    finishedAt: manifest?.finishedAt ?? null,
+    params: own.params,
+    windows: own.windows,
+    records: done.reduce((a, x) => a + (Number(x.records) || 0), 0),
+    bytes: done.reduce((a, x) => a + (Number(x.bytes) || 0), 0),
+    failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
+    watermark: own.watermark,
+    state: manifest?.state ?? null,
+  });
   if (PAGED_APIS[kind.api]) {
     // Forecasting: pages read of the last page the vendor named; lookups: lookups finished of those asked.
     const forecasts = kind.api === "forecasts";
     const last = done.reduce((a, d) => Math.max(a, Number(d.pageLast) || 0), 0);
     return {
-      api: kind.api,
-      id: rec.runId,
+      ...view({
+        params: p,
+        windows: forecasts
+          ? { done: done.reduce((a, d) => a + (Number(d.pages) || 0), 0), total: last || null, unit: "pages" }
+          : { done: done.filter((d) => !d.next).length, total: Array.isArray(p.lookups) ? p.lookups.length : null, unit: "lookups" },
+        watermark: null,
+      }),
       name: rec.name ?? null,
-      instance: instanceId,
-      status: st.status ?? "unknown",
-      resumable: true,
-      startedAt: rec.startedAt ?? null,
-      finishedAt: manifest?.finishedAt ?? null,
-      params: p,
       output: rec.output ?? null,
-      windows: forecasts
-        ? { done: done.reduce((a, d) => a + (Number(d.pages) || 0), 0), total: last || null, unit: "pages" }
-        : { done: done.filter((d) => !d.next).length, total: Array.isArray(p.lookups) ? p.lookups.length : null, unit: "lookups" },
-      records: done.reduce((a, x) => a + (Number(x.records) || 0), 0),
-      bytes: done.reduce((a, x) => a + (Number(x.bytes) || 0), 0),
-      failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
-      watermark: null,
-      state: manifest?.state ?? null,
     };
   }
   if (kind.api === "userpilot") {
     // One job, one object: its days are all done once the download step has written its file.
     const d = done[0];
-    return {
-      api: "userpilot",
-      id: rec.runId,
-      instance: instanceId,
-      status: st.status ?? "unknown",
-      resumable: false,
-      startedAt: rec.startedAt ?? null,
-      finishedAt: manifest?.finishedAt ?? null,
+    return view({
       params: p.incremental ? { incremental: p.incremental } : { from: p.from, to: p.to, ...(p.eventType ? { eventType: p.eventType } : {}) },
       windows: { done: d ? Number(d.days) || 0 : 0, total: rec.days ?? null, unit: "days" },
-      records: done.reduce((a, x) => a + (Number(x.records) || 0), 0),
-      bytes: done.reduce((a, x) => a + (Number(x.bytes) || 0), 0),
-      failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
       watermark: manifest?.watermark ?? rec.watermark ?? (p.from ? { before: null, after: p.to, from: p.from } : null),
-      state: manifest?.state ?? null,
-    };
+    });
   }
-  return {
-    api: "activities",
-    id: rec.runId,
-    instance: instanceId,
-    status: st.status ?? "unknown",
-    resumable: true,
-    startedAt: rec.startedAt ?? null,
-    finishedAt: manifest?.finishedAt ?? null,
+  return view({
     params: p.incremental ? { incremental: p.incremental } : { startDate: p.startDate, endDate: p.endDate },
     windows: { done: done.length, total: rec.windows ?? null },
-    records: done.reduce((a, d) => a + (Number(d.records) || 0), 0),
-    bytes: done.reduce((a, d) => a + (Number(d.bytes) || 0), 0),
-    failure: failed ? { name: String(failed.name ?? "Error"), message: String(failed.message ?? "") } : null,
     watermark: manifest?.watermark ?? rec.watermark ?? null,
-    state: manifest?.state ?? null,
-  };
+  });
 }
 
 export async function handleRunsList(request, env) {

@@ -6,7 +6,7 @@ import type { ExportErrorCode as CoreErrorCode } from "../pkg/exportkit.js";
 // same way (src/wasm/results.rs): their types are generated from those Rust structs by tsify. What
 // stays in this file is what Rust cannot say: signals, callbacks, iterators, the wrapper classes.
 import type {
-  ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityDownloadOptions, CsvParseOptions, CsvWriteOptions, ActivityExportType, ActivityFragmentProgress,
   ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
   ActivityType, BadRecord, BadRecordCode, BadRecordType, DeprecatedPollOptions, ExportWarning,
   ForecastProgress, ForecastRunOptions,
@@ -16,7 +16,7 @@ import type {
   UserpilotStartRunOptions,
 } from "../pkg/exportkit.js";
 export type {
-  ActivityDownloadOptions, ActivityExportType, ActivityFragmentProgress,
+  ActivityDownloadOptions, CsvParseOptions, CsvWriteOptions, ActivityExportType, ActivityFragmentProgress,
   ActivityJob, ActivityJobState, ActivityLateField, ActivityProgress, ActivitySummary,
   ActivityType, BadRecord, BadRecordCode, BadRecordType, DeprecatedPollOptions, ExportWarning,
   ForecastProgress, ForecastRunOptions,
@@ -171,17 +171,8 @@ export class BackstoryClient {
  * is a row of one empty field.
  */
 export type SkipEmptyLines = boolean | "greedy";
-export interface CsvOptions {
-  delimiter?: string;
-  skipEmptyLines?: SkipEmptyLines;
-  header?: boolean;
-  strict?: boolean;
-  batchRows?: number;
-  /** Columns (header names or 0-based positions) also read as numbers into each batch's `numbers`. */
-  numericColumns?: (string | number)[];
-  /** Keep each row's text (default true); false leaves `text`/`fieldEnds`/`rowEnds` empty. */
-  text?: boolean;
-}
+/** The CSV parser's options (generated from `CsvParseOptions` in src/wasm/options.rs). */
+export type CsvOptions = CsvParseOptions;
 export interface PackedBatch {
   text: string;
   fieldEnds: Uint32Array;
@@ -202,7 +193,7 @@ export class CsvStreamParser {
 }
 export function batchRows(batch: PackedBatch): string[][];
 /** Rows as CSV text (RFC 4180, CRLF), the same writer and guard as every exportkit CSV. `width` pads or cuts rows. */
-export function writeCsv(rows: unknown[][], options?: CsvGuardOptions & { width?: number }): string;
+export function writeCsv(rows: unknown[][], options?: CsvWriteOptions): string;
 /** Whether a spreadsheet could run `cell` as a formula (the guard's rule). */
 export function csvCellIsFormula(cell: string): boolean;
 /** `cell` with a leading apostrophe if it is a formula, else unchanged. */

@@ -9,8 +9,10 @@ pub mod core;
 pub mod driver;
 pub mod providers;
 
-/// The parsers and the error type live in the `exportkit-parse` crate (compiled for speed).
-pub use exportkit_parse::{error, parse};
+pub mod error;
+/// The parsers live in the `exportkit-parse` crate (compiled for speed); their errors convert
+/// into [`Error`].
+pub use exportkit_parse::parse;
 pub mod transport;
 
 #[cfg(target_arch = "wasm32")]

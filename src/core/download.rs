@@ -53,6 +53,29 @@ pub enum PartPhase {
     Done,
 }
 
+/// A part as a progress report shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartState {
+    Requested,
+    Reading,
+    /// Read ahead up to its cap, waiting for its turn.
+    Buffered,
+    Retrying,
+    Done,
+}
+
+impl PartState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartState::Requested => "requested",
+            PartState::Reading => "reading",
+            PartState::Buffered => "buffered",
+            PartState::Retrying => "retrying",
+            PartState::Done => "done",
+        }
+    }
+}
+
 /// What the driver does next.
 #[derive(Debug, PartialEq)]
 pub enum Action {
@@ -306,6 +329,29 @@ impl OrderedDownload {
             return Action::Finish { part: head };
         }
         Action::Idle
+    }
+
+    /// The parts a progress report shows: those of the window asked for at least once, head
+    /// first, with their index.
+    pub fn shown(&self) -> Vec<(usize, PartState, &Part)> {
+        let cap = self.cfg.read_ahead_bytes;
+        self.window()
+            .filter_map(|i| self.parts.get(i).map(|p| (i, p)))
+            .filter(|(_, p)| p.opened_once())
+            .map(|(i, p)| {
+                let state = match p.phase {
+                    PartPhase::Waiting | PartPhase::Opening if p.restarts > 0 => {
+                        PartState::Retrying
+                    }
+                    PartPhase::Waiting | PartPhase::Opening => PartState::Requested,
+                    PartPhase::Reading if i != self.head && p.queued >= cap => PartState::Buffered,
+                    PartPhase::Reading | PartPhase::Ended => PartState::Reading,
+                    PartPhase::Backoff | PartPhase::NeedsLink => PartState::Retrying,
+                    PartPhase::Done => PartState::Done,
+                };
+                (i, state, p)
+            })
+            .collect()
     }
 
     /// The earliest moment a part waiting out a backoff may be fetched again.
@@ -777,6 +823,47 @@ mod tests {
         assert!(OrderedDownload::resume(cfg(2), &bad).is_err());
         let past = State { head: 4, ..saved };
         assert!(OrderedDownload::resume(cfg(2), &past).is_err());
+    }
+
+    #[test]
+    fn progress_shows_the_window_asked_for_with_each_parts_state() {
+        let mut m = OrderedDownload::new(cfg(2), 3);
+        assert!(m.shown().is_empty(), "nothing asked for yet");
+        drain(&mut m, 0.0);
+        let states = |m: &OrderedDownload| -> Vec<(usize, PartState)> {
+            m.shown().into_iter().map(|(i, s, _)| (i, s)).collect()
+        };
+        assert_eq!(
+            states(&m),
+            [(0, PartState::Requested), (1, PartState::Requested)]
+        );
+        m.handle_opened(1, 1, None);
+        drain(&mut m, 0.0);
+        m.handle_chunk(1, 1, vec![b'x'; 8]);
+        m.handle_failure(0, 1, Failed::Open, Error::new(ErrorKind::Timeout), 0.0)
+            .unwrap();
+        assert_eq!(
+            states(&m),
+            [(0, PartState::Retrying), (1, PartState::Buffered)],
+            "part 1 holds its cap of read-ahead while the head waits out a backoff"
+        );
+        let until = m.poll_timeout().unwrap();
+        drain(&mut m, until);
+        assert_eq!(
+            states(&m)[0],
+            (0, PartState::Retrying),
+            "reopened after a restart"
+        );
+        m.handle_opened(0, 2, Some(0));
+        m.handle_end(0, 2, until).unwrap();
+        assert_eq!(
+            states(&m)[0],
+            (0, PartState::Reading),
+            "ended, not yet taken"
+        );
+        drain(&mut m, until);
+        m.handle_finished(0);
+        assert_eq!(states(&m)[0].0, 1, "the window moved on");
     }
 
     #[test]

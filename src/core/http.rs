@@ -151,6 +151,33 @@ pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'
         .map(|(_, v)| v.as_str())
 }
 
+/// The length of a body as it will be read: `Content-Length`, unless the answer is
+/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
+/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
+pub fn body_length(headers: &[(String, String)]) -> Option<u64> {
+    let encoded = find_header(headers, "content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+    if encoded {
+        return None;
+    }
+    find_header(headers, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// The answer says its body is empty (`Content-Length: 0`): a zero-byte object, which a native
+/// gunzip would refuse for its missing header.
+pub fn says_empty(headers: &[(String, String)]) -> bool {
+    find_header(headers, "content-length").is_some_and(|v| v.trim() == "0")
+}
+
+/// A data answer labelled plain JSON (data lines come as `x-ndjson`) may be an error reported
+/// with a success status: its first bytes are read to tell.
+pub fn may_be_error_body(headers: &[(String, String)]) -> bool {
+    let ct = find_header(headers, "content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    ct.contains("json") && !ct.contains("nd") && !ct.contains("lines") && !ct.contains("jsonl")
+}
+
 /// Joins a base URL and a path without doubling or dropping the slash between them.
 pub fn join_url(base: &str, path: &str) -> String {
     format!(
@@ -248,6 +275,40 @@ mod tests {
         assert!(!d.contains("sekrit"));
         assert!(!d.contains("client_secret"));
         assert!(d.contains("Authorization"));
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_body_length_counts_only_when_the_body_is_read_as_sent() {
+        assert_eq!(body_length(&h(&[("Content-Length", " 42 ")])), Some(42));
+        assert_eq!(body_length(&h(&[])), None);
+        let gz = h(&[("content-length", "42"), ("Content-Encoding", "gzip")]);
+        assert_eq!(body_length(&gz), None, "the runtime decodes past it");
+        let id = h(&[("content-length", "42"), ("content-encoding", "identity")]);
+        assert_eq!(body_length(&id), Some(42));
+        assert!(says_empty(&h(&[("Content-Length", "0")])));
+        assert!(!says_empty(&h(&[("Content-Length", "10")])));
+        assert!(
+            !says_empty(&h(&[])),
+            "an unsaid length is not an empty body"
+        );
+    }
+
+    #[test]
+    fn only_a_plain_json_answer_is_peeked_for_an_error_body() {
+        let ct = |v: &str| h(&[("Content-Type", v)]);
+        assert!(may_be_error_body(&ct("application/json; charset=utf-8")));
+        assert!(!may_be_error_body(&ct("application/x-ndjson")));
+        assert!(!may_be_error_body(&ct("application/jsonl")));
+        assert!(!may_be_error_body(&ct("application/json-lines")));
+        assert!(!may_be_error_body(&ct("text/plain")));
+        assert!(!may_be_error_body(&h(&[])));
     }
 
     #[test]

@@ -119,6 +119,16 @@ fn link_verdict(err: &Error, link: Link) -> Option<Verdict> {
     }
 }
 
+/// What a presigned link's refusal means. S3 answers an expired link 403 "Request has expired":
+/// that is [`ErrorKind::LinkExpired`]; any other status maps as usual (a 403 without it is still
+/// renewed once by [`classify`], a fresh link may cure it).
+pub fn presigned_error(status: u16, body: &[u8], retry_after_ms: Option<u64>) -> Error {
+    if status == 403 && String::from_utf8_lossy(body).contains("expired") {
+        return Error::new(ErrorKind::LinkExpired);
+    }
+    Error::from_status(status, body, retry_after_ms)
+}
+
 /// A create failure after which the job may exist all the same.
 fn create_outcome_unknown(e: &Error) -> bool {
     match e.kind() {
@@ -145,6 +155,26 @@ mod tests {
 
     fn status(s: u16) -> Error {
         Error::from_status(s, b"", None)
+    }
+
+    #[test]
+    fn a_presigned_refusal_that_says_expired_is_an_expired_link() {
+        let expired = presigned_error(403, b"<Message>Request has expired</Message>", None);
+        assert_eq!(expired.kind(), &ErrorKind::LinkExpired);
+        let refused = presigned_error(403, b"AccessDenied", None);
+        assert_eq!(refused.status(), Some(403));
+        let signed = Stage::Open {
+            reopen: true,
+            link: Link::Signed { renewed: false },
+        };
+        assert_eq!(classify(&refused, signed, &mut budget(2)), Verdict::Renew);
+        let gone = presigned_error(404, b"expired", None);
+        assert_eq!(gone.status(), Some(404), "only a 403 says the link expired");
+        assert_eq!(
+            presigned_error(429, b"", Some(2_000)).retry_after_ms(),
+            Some(2_000),
+            "a 429 keeps its own mapping"
+        );
     }
 
     #[test]

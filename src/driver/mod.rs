@@ -16,6 +16,7 @@ use std::task::Poll;
 pub mod activities;
 pub mod forecasting;
 pub mod inflight;
+pub(crate) mod ordered;
 pub mod query;
 pub mod userpilot;
 
@@ -107,18 +108,12 @@ pub async fn read_all<B: Body>(body: &mut B, limit: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The length of the body as it will be read: `Content-Length`, unless the answer is
-/// content-encoded (`gzip`, ...), when the header counts the encoded bytes and the runtime hands
-/// over decoded ones (a vendor compressing its large downloads, issue 15 §3).
-pub(crate) fn body_length(h: &ResponseHead) -> Option<u64> {
-    let encoded = h
-        .header("content-encoding")
-        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-    if encoded {
-        return None;
+/// A download's stall timeout (a part whose answer or next chunk takes longer is fetched again).
+pub(crate) fn check_stall_timeout(ms: Option<f64>) -> Result<()> {
+    if ms.is_some_and(|ms| ms.is_nan() || ms < 1.0) {
+        return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
     }
-    h.header("content-length")
-        .and_then(|v| v.trim().parse().ok())
+    Ok(())
 }
 
 pub(crate) fn retry_after(headers: &[(String, String)], now_ms: f64) -> Option<u64> {
@@ -239,6 +234,18 @@ async fn pause_or_fail<T: Transport>(
     }
 }
 
+/// The answer read whole (bounded), whether it came buffered or streaming.
+pub(crate) async fn buffered<B: Body>(r: Response<B>) -> Result<HttpResponse> {
+    match r {
+        Response::Buffered(r) => Ok(r),
+        Response::Streaming(head, mut body) => Ok(HttpResponse {
+            status: head.status,
+            headers: head.headers,
+            body: read_all(&mut body, SMALL_BODY_LIMIT).await?,
+        }),
+    }
+}
+
 /// Sends a request whose answer is small (JSON): success bodies come back whole, failures as the
 /// matching error.
 pub async fn send_small<T: Transport>(
@@ -246,22 +253,15 @@ pub async fn send_small<T: Transport>(
     session: &Session,
     req: HttpRequest,
 ) -> Result<HttpResponse> {
-    match send(t, session, req, &mut || {}).await? {
-        Response::Buffered(r) if r.is_success() => Ok(r),
-        Response::Buffered(r) => Err(Error::from_status(
-            r.status,
-            &r.body,
-            retry_after(&r.headers, t.now_ms()),
-        )),
-        Response::Streaming(head, mut body) => {
-            let bytes = read_all(&mut body, SMALL_BODY_LIMIT).await?;
-            Ok(HttpResponse {
-                status: head.status,
-                headers: head.headers,
-                body: bytes,
-            })
-        }
+    let r = buffered(send(t, session, req, &mut || {}).await?).await?;
+    if r.is_success() {
+        return Ok(r);
     }
+    Err(Error::from_status(
+        r.status,
+        &r.body,
+        retry_after(&r.headers, t.now_ms()),
+    ))
 }
 
 /// One small JSON answer, fetched by `fetch` (which maps failed statuses to errors) and read by

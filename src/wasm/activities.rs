@@ -3,7 +3,7 @@
 //! Data crosses into JavaScript once per chunk read (tens of KiB), never once per record: records
 //! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
 
-use super::backstory::{call_maybe_async, get, get_fn, set, BackstoryCore};
+use super::backstory::{call_maybe_async, get_fn, notify, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
@@ -185,7 +185,7 @@ fn windows_to_js(windows: &[JobParams]) -> Array {
 
 async fn job_by_id(session: &Session, job_id: &str, opts: &JsValue) -> Result<Job> {
     check_job_id(job_id)?;
-    let t = FetchTransport::new(get(opts, "signal"));
+    let t = FetchTransport::of_options(opts);
     drv::get_job(&t, session, job_id).await
 }
 
@@ -226,7 +226,7 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let p = JobParams::from_json(&params_json)?;
-            let t = FetchTransport::new(get(&opts, "signal"));
+            let t = FetchTransport::of_options(&opts);
             drv::create_job(&t, &session, &p)
                 .await
                 .map(|j| job_to_js(&j))
@@ -252,7 +252,7 @@ impl BackstoryCore {
     #[wasm_bindgen(js_name = activitiesList)]
     pub async fn activities_list(&self, opts: JsValue) -> std::result::Result<Array, JsValue> {
         let session = self.session.clone();
-        let t = FetchTransport::new(get(&opts, "signal"));
+        let t = FetchTransport::of_options(&opts);
         drv::list_jobs(&t, &session)
             .await
             .map(|jobs| jobs.iter().map(job_to_js).collect())
@@ -272,14 +272,10 @@ impl BackstoryCore {
             let wait = wait_options(&opts)?;
             let on_job = get_fn(&opts, "onJob")?;
             let job = job_by_id(&session, &job_id, &opts).await?;
-            if let Some(f) = &on_job {
-                let _ = f.call1(&JsValue::NULL, &job_to_js(&job));
-            }
-            let t = FetchTransport::new(get(&opts, "signal"));
+            notify(&on_job, &job_to_js(&job));
+            let t = FetchTransport::of_options(&opts);
             let done = drv::wait_job(&t, &session, job, &wait, &mut |j| {
-                if let Some(f) = &on_job {
-                    let _ = f.call1(&JsValue::NULL, &job_to_js(j));
-                }
+                notify(&on_job, &job_to_js(j))
             })
             .await?;
             Ok(job_to_js(&done))
@@ -304,7 +300,7 @@ impl BackstoryCore {
             let mut sink = JsActivitySink::new(&opts)?;
             let job = job_by_id(&session, &job_id, &opts).await?;
             sink.job(0, &job);
-            let t = FetchTransport::new(get(&opts, "signal"));
+            let t = FetchTransport::of_options(&opts);
             let out = drv::download(&t, &session, job, &wait, &dl, &mut sink).await?;
             Ok(outcome_to_js(&out))
         }
@@ -333,7 +329,7 @@ impl BackstoryCore {
                 o.max_active = n as usize;
             }
             let mut sink = JsActivitySink::new(&opts)?;
-            let t = FetchTransport::new(get(&opts, "signal"));
+            let t = FetchTransport::of_options(&opts);
             let out = drv::run_export(&t, &session, &request, &o, &mut sink).await?;
             Ok(outcome_to_js(&out))
         }

@@ -46,6 +46,13 @@ pub(crate) fn raw_cells(opts: &JsValue) -> Result<bool> {
         .ok_or_else(|| Error::invalid("csvGuard", "must be true or false"))
 }
 
+/// Calls a progress-like callback; a throwing one must not break the run.
+pub(crate) fn notify(f: &Option<Function>, v: &JsValue) {
+    if let Some(f) = f {
+        let _ = f.call1(&JsValue::NULL, v);
+    }
+}
+
 pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }

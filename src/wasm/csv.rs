@@ -2,50 +2,16 @@
 //! the CSV writer with its injection guard, so a page writing its own CSV uses the same rule as
 //! every export.
 
-use super::backstory::{get, raw_cells, set};
-use super::batch::{batch_rows_option, row_errors_to_js, skip_empty_lines_option};
+use super::backstory::set;
+use super::batch::row_errors_to_js;
 use super::errors::to_js;
+use super::options::{read, whole, CsvParseOptions, CsvWriteOptions};
 use super::staging::{span, staged_batches, wide, Staging};
 use crate::error::Error;
-use crate::parse::csv::{ColumnRef, CsvOptions, CsvParser, RowBatch};
+use crate::parse::csv::{CsvParser, RowBatch};
 use crate::parse::csv_write::{guard_cell, is_formula, write_row};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
-
-/// `numericColumns`: header names or 0-based positions.
-fn numeric_columns(v: &JsValue) -> Result<Vec<ColumnRef>, JsValue> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Vec::new());
-    }
-    let bad = |i: u32| {
-        to_js(Error::invalid(
-            format!("numericColumns[{i}]"),
-            "must be a column name or a 0-based position",
-        ))
-    };
-    if !Array::is_array(v) {
-        return Err(to_js(Error::invalid(
-            "numericColumns",
-            "must be an array of column names or positions",
-        )));
-    }
-    let arr = Array::from(v);
-    (0..arr.length())
-        .map(|i| {
-            let item = arr.get(i);
-            if let Some(name) = item.as_string() {
-                Ok(ColumnRef::Name(name))
-            } else {
-                match item.as_f64() {
-                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e6 => {
-                        Ok(ColumnRef::Index(n as usize))
-                    }
-                    _ => Err(bad(i)),
-                }
-            }
-        })
-        .collect()
-}
 
 /// The wasm half of js/csv.js's `CsvStreamParser` (one call per chunk: see `staging`).
 #[wasm_bindgen]
@@ -83,35 +49,9 @@ impl CsvStreamParser {
     /// numericColumns: [], text: true, skipEmptyLines: false }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> Result<CsvStreamParser, JsValue> {
-        let mut o = CsvOptions::default();
-        let d = get(&opts, "delimiter");
-        if let Some(s) = d.as_string() {
-            if s.len() != 1 || !s.is_ascii() {
-                return Err(to_js(Error::invalid(
-                    "delimiter",
-                    "must be one ASCII character",
-                )));
-            }
-            o.delimiter = s.as_bytes()[0];
-        } else if !d.is_undefined() {
-            return Err(to_js(Error::invalid("delimiter", "must be a string")));
-        }
-        let h = get(&opts, "header");
-        if !h.is_undefined() {
-            o.has_header = h.is_truthy();
-        }
-        o.strict = get(&opts, "strict").is_truthy();
-        if let Some(n) = batch_rows_option(&opts).map_err(to_js)? {
-            o.batch_rows = n;
-        }
-        o.numeric_columns = numeric_columns(&get(&opts, "numericColumns"))?;
-        o.skip_empty_lines = skip_empty_lines_option(&opts).map_err(to_js)?;
-        let t = get(&opts, "text");
-        if !t.is_undefined() {
-            o.text = t
-                .as_bool()
-                .ok_or_else(|| to_js(Error::invalid("text", "must be true or false")))?;
-        }
+        let o = read::<CsvParseOptions>(&opts)
+            .and_then(CsvParseOptions::into_csv)
+            .map_err(to_js)?;
         Ok(CsvStreamParser {
             inner: CsvParser::new(o),
             staging: Staging::default(),
@@ -169,21 +109,11 @@ fn cell_text(v: &JsValue) -> String {
 /// `opts`: `{ csvGuard: true, width }`; `width` pads short rows with empty cells and cuts long ones.
 #[wasm_bindgen(js_name = writeCsvRows)]
 pub fn write_csv_rows(rows: &Array, opts: JsValue) -> Result<String, JsValue> {
-    let guard = !raw_cells(&opts).map_err(to_js)?;
-    let width = get(&opts, "width");
-    let width = if width.is_undefined() || width.is_null() {
-        None
-    } else {
-        match width.as_f64() {
-            Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e6 => Some(n as u32),
-            _ => {
-                return Err(to_js(Error::invalid(
-                    "width",
-                    "must be a whole number of columns",
-                )))
-            }
-        }
-    };
+    let w: CsvWriteOptions = read(&opts).map_err(to_js)?;
+    let guard = w.csv_guard.unwrap_or(true);
+    let width = whole("width", w.width, 0.0, 999_999.0)
+        .map_err(to_js)?
+        .map(|n| n as u32);
     let mut out = String::new();
     let mut cells: Vec<String> = Vec::new();
     for (i, row) in rows.iter().enumerate() {

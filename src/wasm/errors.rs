@@ -84,6 +84,11 @@ fn set(obj: &Object, key: &str, value: JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value);
 }
 
+/// A parser's error, as the client's (same code and message).
+pub fn parse_to_js(err: exportkit_parse::Error) -> JsValue {
+    to_js(err.into())
+}
+
 pub fn to_js(err: Error) -> JsValue {
     let props = Object::new();
     set(&props, "code", JsValue::from_str(err.code()));

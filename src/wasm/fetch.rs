@@ -35,6 +35,11 @@ impl Drop for CancelSleep {
 }
 
 impl FetchTransport {
+    /// The transport of a call whose options may carry an `AbortSignal` as `signal`.
+    pub fn of_options(opts: &JsValue) -> Self {
+        FetchTransport::new(super::backstory::get(opts, "signal"))
+    }
+
     pub fn new(signal: JsValue) -> Self {
         let signal = if signal.is_null() {
             JsValue::UNDEFINED

@@ -182,14 +182,16 @@ impl JsonlCsvWriter {
     #[wasm_bindgen(js_name = pushInput)]
     pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
         let parsed = self.parser.push(self.staging.input(len));
-        self.drain(parsed).map_err(to_js)?;
+        self.drain(parsed.map_err(crate::Error::from))
+            .map_err(to_js)?;
         Ok(self.staging.describe(span(self.out.as_bytes())))
     }
 
     #[wasm_bindgen(js_name = finishInput)]
     pub fn finish_input(&mut self) -> std::result::Result<u32, JsValue> {
         let parsed = self.parser.finish();
-        self.drain(parsed).map_err(to_js)?;
+        self.drain(parsed.map_err(crate::Error::from))
+            .map_err(to_js)?;
         self.flattener.finish(&mut self.out);
         Ok(self.staging.describe(span(self.out.as_bytes())))
     }

@@ -249,3 +249,110 @@ pub struct UserpilotStartRunOptions {
     #[tsify(optional)]
     pub wait_for_running: Option<bool>,
 }
+
+/// A column by header name or 0-based position.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnSpec {
+    Name(String),
+    Index(f64),
+}
+
+/// Papa Parse's `skipEmptyLines`: `true`, `false` or `"greedy"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SkipEmpty {
+    Flag(bool),
+    Mode(String),
+}
+
+/// `CsvStreamParser` / `parseCsv` options.
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CsvParseOptions {
+    /// One ASCII character (default ",").
+    #[tsify(optional)]
+    pub delimiter: Option<String>,
+    /// The first record is the header (default true).
+    #[tsify(optional)]
+    pub header: Option<bool>,
+    /// Fail on the first malformed record instead of reporting it in `errors`.
+    #[tsify(optional)]
+    pub strict: Option<bool>,
+    /// Rows per batch, 1..1000000 (default 4096).
+    #[tsify(optional)]
+    pub batch_rows: Option<f64>,
+    /// Columns (header names or 0-based positions) also read as numbers into each batch's `numbers`.
+    #[tsify(optional, type = "(string | number)[]")]
+    pub numeric_columns: Option<Vec<ColumnSpec>>,
+    /// Keep each row's text (default true); false leaves `text`/`fieldEnds`/`rowEnds` empty.
+    #[tsify(optional)]
+    pub text: Option<bool>,
+    /// Leave out blank lines (`true`) or rows of only blank fields (`"greedy"`); off by default.
+    #[tsify(optional, type = "boolean | \"greedy\"")]
+    pub skip_empty_lines: Option<SkipEmpty>,
+}
+
+impl CsvParseOptions {
+    pub fn into_csv(self) -> Result<crate::parse::csv::CsvOptions> {
+        use crate::parse::csv::{ColumnRef, CsvOptions};
+        let mut o = CsvOptions::default();
+        if let Some(d) = self.delimiter {
+            if d.len() != 1 || !d.is_ascii() {
+                return Err(Error::invalid("delimiter", "must be one ASCII character"));
+            }
+            o.delimiter = d.as_bytes()[0];
+        }
+        o.has_header = self.header.unwrap_or(o.has_header);
+        o.strict = self.strict.unwrap_or(false);
+        if let Some(n) = whole("batchRows", self.batch_rows, 1.0, 1_000_000.0)? {
+            o.batch_rows = n as usize;
+        }
+        o.numeric_columns = self
+            .numeric_columns
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                ColumnSpec::Name(name) => Ok(ColumnRef::Name(name)),
+                ColumnSpec::Index(n) if n >= 0.0 && n.fract() == 0.0 && n < 1e6 => {
+                    Ok(ColumnRef::Index(n as usize))
+                }
+                ColumnSpec::Index(_) => Err(Error::invalid(
+                    format!("numericColumns[{i}]"),
+                    "must be a column name or a 0-based position",
+                )),
+            })
+            .collect::<Result<_>>()?;
+        o.text = self.text.unwrap_or(o.text);
+        o.skip_empty_lines = skip_empty_lines(self.skip_empty_lines)?;
+        Ok(o)
+    }
+}
+
+/// `skipEmptyLines`, read as Papa Parse reads it.
+pub fn skip_empty_lines(v: Option<SkipEmpty>) -> Result<crate::parse::csv::SkipEmptyLines> {
+    use crate::parse::csv::SkipEmptyLines;
+    match v {
+        None | Some(SkipEmpty::Flag(false)) => Ok(SkipEmptyLines::Off),
+        Some(SkipEmpty::Flag(true)) => Ok(SkipEmptyLines::Empty),
+        Some(SkipEmpty::Mode(m)) if m == "greedy" => Ok(SkipEmptyLines::Greedy),
+        Some(SkipEmpty::Mode(_)) => Err(Error::invalid(
+            "skipEmptyLines",
+            "must be true, false or \"greedy\"",
+        )),
+    }
+}
+
+/// `writeCsvRows` options.
+#[derive(Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CsvWriteOptions {
+    /// Default true: a cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP).
+    /// false: cells as they are.
+    #[tsify(optional)]
+    pub csv_guard: Option<bool>,
+    /// Pad short rows with empty cells and cut long ones to this many columns.
+    #[tsify(optional)]
+    pub width: Option<f64>,
+}

@@ -68,7 +68,7 @@ macro_rules! staged_batches {
                 self.current = None;
                 self.inner
                     .push(self.staging.input(len))
-                    .map_err($crate::wasm::errors::to_js)?;
+                    .map_err($crate::wasm::errors::parse_to_js)?;
                 Ok(self.next_batch())
             }
 
@@ -76,7 +76,9 @@ macro_rules! staged_batches {
             #[wasm_bindgen(js_name = finishInput)]
             pub fn finish_input(&mut self) -> Result<u32, wasm_bindgen::JsValue> {
                 self.current = None;
-                self.inner.finish().map_err($crate::wasm::errors::to_js)?;
+                self.inner
+                    .finish()
+                    .map_err($crate::wasm::errors::parse_to_js)?;
                 Ok(self.next_batch())
             }
 

@@ -2,9 +2,9 @@
 //! async iterators). Records cross as one JSON array text per batch (one `JSON.parse` on the JS
 //! side), CSV rows as packed batches, lookups as JSON text.
 
-use super::backstory::{call_maybe_async, get, get_fn, set};
+use super::backstory::{call_maybe_async, get, get_fn, notify, set};
 use super::batch::batch_to_js;
-use super::errors::to_js;
+use super::errors::{parse_to_js, to_js};
 use super::fetch::{FetchBody, FetchTransport};
 use super::options::{
     read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions, UserpilotStartRunOptions,
@@ -115,14 +115,12 @@ fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
 /// `fetchFile` (the CLI's link rule) only ever sees presigned links: the transport sends
 /// anything that carries the API key through the global fetch, with redirects refused.
 fn transport(opts: &JsValue) -> FetchTransport {
-    FetchTransport::new(get(opts, "signal")).with_fetch_file(get(opts, "fetchFile"))
+    FetchTransport::of_options(opts).with_fetch_file(get(opts, "fetchFile"))
 }
 
-/// Calls a progress-like callback; a throwing one must not break the run.
-fn notify(f: &Option<Function>, v: &JsValue) {
-    if let Some(f) = f {
-        let _ = f.call1(&JsValue::NULL, v);
-    }
+/// A lookup page's `limit`, within the vendor's bounds.
+fn lookup_limit(o: &LookupOptions) -> Result<Option<u32>> {
+    Ok(whole("limit", o.limit, 1.0, MAX_LIMIT as f64)?.map(|n| n as u32))
 }
 
 struct JsRowsSink {
@@ -397,8 +395,8 @@ impl UserpilotCore {
         async move {
             let o: LookupOptions = read(&opts)?;
             let page = PageRequest {
+                limit: lookup_limit(&o)?,
                 after_cursor: o.after_cursor,
-                limit: whole("limit", o.limit, 1.0, MAX_LIMIT as f64)?.map(|n| n as u32),
             };
             let t = transport(&opts);
             let p = up::lookup(&t, &session, &name, &page).await?;
@@ -418,8 +416,7 @@ impl UserpilotCore {
     ) -> std::result::Result<JsValue, JsValue> {
         let session = self.session.clone();
         async move {
-            let o: LookupOptions = read(&opts)?;
-            let limit = whole("limit", o.limit, 1.0, MAX_LIMIT as f64)?.map(|n| n as u32);
+            let limit = lookup_limit(&read(&opts)?)?;
             let mut sink = JsPageSink(get_fn(&opts, "onPage")?);
             let t = transport(&opts);
             let (pages, items) = up::lookup_pages(&t, &session, &name, limit, &mut sink).await?;
@@ -473,12 +470,12 @@ impl GunzipStream {
         self.out.clear();
         self.inner
             .push(self.staging.input(len), &mut self.out)
-            .map_err(to_js)?;
+            .map_err(parse_to_js)?;
         Ok(self.staging.describe(span(&self.out)))
     }
 
     /// Ends the input: a stream that stops anywhere but between members is an error.
     pub fn finish(&mut self) -> std::result::Result<(), JsValue> {
-        self.inner.finish().map_err(to_js)
+        self.inner.finish().map_err(parse_to_js)
     }
 }

@@ -3,7 +3,7 @@
 // serde name the field that is wrong, and one option name serves every API (old names kept).
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import init, { BackstoryClient, ExportError, jsonlToCsv, parseJsonl, UserpilotClient } from "../../js/index.js";
+import init, { BackstoryClient, CsvStreamParser, ExportError, jsonlToCsv, parseCsv, parseJsonl, UserpilotClient, writeCsv } from "../../js/index.js";
 import * as wasm from "../../pkg/exportkit.js";
 import { control, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
@@ -86,6 +86,23 @@ test("a bad option value is E_INVALID_ARGUMENT naming that option", async () => 
   await assert.rejects(bs.query(QUERY, { timeoutMs: "soon" }), invalid("timeoutMs"));
   await assert.rejects(bs.forecasts.all({ forecast_type_id: 10089, per_page: 7 }, { maxPages: "all" }), invalid("maxPages"));
   await assert.rejects(bs.activities.wait("job-1", { timeoutMs: "soon" }), invalid("timeoutMs"));
+});
+
+test("the CSV parser's and writer's options are read through serde: a wrong type names its option", () => {
+  assert.throws(() => new CsvStreamParser({ delimiter: 5 }), invalid("delimiter"));
+  assert.throws(() => new CsvStreamParser({ delimiter: ";;" }), invalid("delimiter"));
+  // A batchRows that is not a number was ignored before, as was a header or strict of any type.
+  assert.throws(() => new CsvStreamParser({ batchRows: "10" }), invalid("batchRows"));
+  assert.throws(() => parseCsv("a\n1\n", { header: "no" }), invalid("header"));
+  assert.throws(() => parseCsv("a\n1\n", { strict: 1 }), invalid("strict"));
+  assert.throws(() => parseCsv("a\n1\n", { skipEmptyLines: "yes" }), invalid("skipEmptyLines"));
+  assert.throws(() => parseCsv("a\n1\n", { numericColumns: ["a", {}] }), invalid("numericColumns[1]"));
+  assert.throws(() => writeCsv([["a"]], { width: -1 }), invalid("width"));
+  assert.throws(() => writeCsv([["a"]], { csvGuard: "no" }), invalid("csvGuard"));
+  // Right values still do what they say.
+  const { data, meta } = parseCsv("a;b\n\n1;2\n", { delimiter: ";", skipEmptyLines: true, header: true });
+  assert.deepEqual([meta.fields, data], [["a", "b"], [["1", "2"]]]);
+  assert.equal(writeCsv([["=1", "x"]], { csvGuard: false, width: 3 }), "=1,x,\r\n");
 });
 
 test("pollIntervalMs / pollMaxMs name the polling options everywhere; pollMs / maxPollMs still work", async () => {

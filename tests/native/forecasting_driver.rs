@@ -264,6 +264,16 @@ fn run(
     block_on(run_forecasts(vendor, &s, q, opts, sink))
 }
 
+/// The run of type 1 at ten records a page, as most cases ask for it.
+fn run_ten(vendor: &Vendor, opts: &ForecastOptions, sink: &mut Collect) -> Result<ForecastOutcome> {
+    run(
+        vendor,
+        &query(json!({"forecast_type_id": 1, "per_page": 10})),
+        opts,
+        sink,
+    )
+}
+
 #[test]
 fn every_page_in_order_with_bounded_overlap() {
     for concurrency in [1, 2, 4, 6] {
@@ -381,13 +391,7 @@ fn a_total_that_changes_is_reported_and_followed() {
         concurrency: 1,
         ..Default::default()
     };
-    let out = run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &opts,
-        &mut sink,
-    )
-    .unwrap();
+    let out = run_ten(&vendor, &opts, &mut sink).unwrap();
     assert_eq!(
         sink.changes,
         vec![TotalChange {
@@ -419,13 +423,7 @@ fn a_total_that_changes_is_reported_and_followed() {
         }
     }));
     let mut sink = Collect::default();
-    let out = run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap();
+    let out = run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap();
     assert_eq!(
         sink.pages.iter().map(|p| p.number).collect::<Vec<_>>(),
         [1, 2]
@@ -463,13 +461,7 @@ fn a_start_page_and_a_page_cap() {
     // An empty result is one page and done.
     let vendor = Vendor::new(0);
     let mut sink = Collect::default();
-    let out = run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap();
+    let out = run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap();
     assert_eq!(
         (out.pages, out.records, out.page_last, out.complete),
         (1, 0, 1, true)
@@ -494,13 +486,7 @@ fn a_body_cut_short_or_a_503_is_fetched_again() {
         }
     }));
     let mut sink = Collect::default();
-    run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap();
+    run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap();
     assert_eq!(sink.records(), *vendor.data.borrow());
     assert_eq!(vendor.attempts.borrow()[&3], 2);
     assert_eq!(vendor.attempts.borrow()[&4], 3);
@@ -537,13 +523,8 @@ fn every_reading_of_the_page_headers_gives_every_record_once() {
                 });
             }));
             let mut sink = Collect::default();
-            run(
-                &vendor,
-                &query(json!({"forecast_type_id": 1, "per_page": 10})),
-                &ForecastOptions::default(),
-                &mut sink,
-            )
-            .unwrap_or_else(|e| panic!("{total} {keep:?}: {e}"));
+            run_ten(&vendor, &ForecastOptions::default(), &mut sink)
+                .unwrap_or_else(|e| panic!("{total} {keep:?}: {e}"));
             assert_eq!(sink.records(), *vendor.data.borrow(), "{total} {keep:?}");
         }
     }
@@ -556,13 +537,7 @@ fn a_get_only_endpoint_is_found_by_its_405() {
     let vendor = Vendor::new(35);
     vendor.get_only.set(true);
     let mut sink = Collect::default();
-    run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap();
+    run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap();
     assert_eq!(sink.records(), *vendor.data.borrow());
     let methods: Vec<String> = vendor
         .sent
@@ -582,13 +557,7 @@ fn failing(tweak: Box<Tweak>) -> (Error, Collect) {
     let vendor = Vendor::new(50);
     *vendor.tweak.borrow_mut() = Some(tweak);
     let mut sink = Collect::default();
-    let e = run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap_err();
+    let e = run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap_err();
     (e, sink)
 }
 
@@ -691,13 +660,7 @@ fn a_consumer_error_or_an_abort_stops_the_run() {
         fail_on_page: Some(3),
         ..Default::default()
     };
-    let e = run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap_err();
+    let e = run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap_err();
     assert_eq!(e.field(), Some("callback"));
     assert_eq!(sink.pages.len(), 2);
     // Page 3 was taken for handing over, so the window of 4 reaches page 7 at most.
@@ -710,13 +673,7 @@ fn a_consumer_error_or_an_abort_stops_the_run() {
     let vendor = Vendor::new(100);
     vendor.abort_after_pages.set(Some(3));
     let mut sink = Collect::default();
-    let e = run(
-        &vendor,
-        &query(json!({"forecast_type_id": 1, "per_page": 10})),
-        &ForecastOptions::default(),
-        &mut sink,
-    )
-    .unwrap_err();
+    let e = run_ten(&vendor, &ForecastOptions::default(), &mut sink).unwrap_err();
     assert_eq!(e.code(), "E_ABORTED");
     assert!(vendor.pages_sent().len() < 10);
 }

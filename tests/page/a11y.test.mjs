@@ -10,25 +10,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { startSandbox } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
-import { ARTIFACTS, LAPTOP, PHONE, ROOT, TIMEOUT, assertClean, axe, blocking, describeViolations, fillSettings, launchBrowser, openPage, screenshot, setQuery } from "./page-helpers.mjs";
+import { ARTIFACTS, LAPTOP, PHONE, TIMEOUT, assertClean, axe, blocking, describeViolations, fillSettings, openPage, screenshot, setQuery, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0 });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv()));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 const QUERY = {
   object: "account",

@@ -6,25 +6,13 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startSandbox } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
-import { ROOT, TIMEOUT, assertClean, fillSettings, launchBrowser, openPage } from "./page-helpers.mjs";
+import { TIMEOUT, assertClean, fillSettings, openPage, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0, seed: 7, activities: 4000, fragmentRecords: 40, jobSpeed: 20 });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ seed: 7, activities: 4000, fragmentRecords: 40, jobSpeed: 20 })));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 const post = (p, body) => fetch(`${sandbox.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
 const truthCount = async (q) =>

@@ -11,8 +11,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startSandbox } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
 import { activityCsvRows, readCsv } from "../js/helpers.mjs";
 import {
   ROOT,
@@ -23,29 +21,20 @@ import {
   assertPhoneReady,
   countRequests,
   fillSettings,
-  launchBrowser,
   openPage,
   screenshot,
+  closePageEnv,
+  startPageEnv,
 } from "./page-helpers.mjs";
 
 const DAY_MS = 86_400_000;
 const TYPE_LABELS = { email: "Emails", meeting: "Meetings", call: "Calls" };
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0, seed: 5, activities: 4000, fragmentRecords: 50, jobSpeed: 10 });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ seed: 5, activities: 4000, fragmentRecords: 50, jobSpeed: 10 })));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 const truth = async (q) => (await fetch(`${sandbox.url}/__sandbox/truth/activities?${new URLSearchParams(q)}`)).text();
 const records = (jsonl) => jsonl.split("\n").filter(Boolean).map((l) => JSON.parse(l));

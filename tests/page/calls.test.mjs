@@ -12,25 +12,14 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
-import { assertAccessible, assertClean, countRequests, fillSettings, launchBrowser, openPage, ROOT, screenshot, setQuery, TIMEOUT } from "./page-helpers.mjs";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
+import { assertAccessible, assertClean, countRequests, fillSettings, openPage, screenshot, setQuery, TIMEOUT, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0, jobSpeed: 40, eventsPerDay: 20 });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ jobSpeed: 40, eventsPerDay: 20 })));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 async function control(method, path, body) {
   const res = await fetch(`${sandbox.url}${path}`, {

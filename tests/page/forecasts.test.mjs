@@ -11,31 +11,22 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { readCsv } from "../js/helpers.mjs";
-import { ROOT, TIMEOUT, assertAccessible, assertPhoneReady, fillSettings, launchBrowser, screenshot } from "./page-helpers.mjs";
+import { TIMEOUT, assertAccessible, assertPhoneReady, fillSettings, screenshot, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
 const BASE = ["hierarchy_node_id", "hierarchy_node_ownership_external_id", "hierarchy_node_name", "cadence_period_id", "submitted_by", "submitted_at", "notes"];
 const CHART_SERIES = ["quota", "commit", "best_case", "closed_won"];
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 let ref;
 
 before(async () => {
-  sandbox = await startSandbox({ port: 0, seed: 4 });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
+  ({ sandbox, site, browser } = await startPageEnv({ seed: 4 }));
   ref = await (await fetch(`${sandbox.url}/__sandbox/truth/forecasting`)).json();
 });
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 const truth = async (wire) =>
   (await fetch(`${sandbox.url}/__sandbox/truth/forecasting`, { method: "POST", body: JSON.stringify(wire) })).json();

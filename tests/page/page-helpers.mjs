@@ -7,7 +7,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
+import { SANDBOX_CREDENTIALS, startSandbox } from "../../sandbox/server.mjs";
+import { startStatic } from "../../scripts/serve.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ARTIFACTS = path.join(ROOT, "test-artifacts");
@@ -30,6 +31,31 @@ const CHROMIUM_ARGS = [
 export async function launchBrowser() {
   await mkdir(SCREENSHOTS, { recursive: true });
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", args: CHROMIUM_ARGS, headless: true });
+}
+
+/**
+ * What a page test file runs against: the sandbox (on a free port, with `sandboxOptions`), the
+ * static site serving the dashboard (its `config`, or `config(sandbox)` for one that points at
+ * the sandbox) and a browser. For `before`; `closePageEnv` in `after` closes what started.
+ */
+export async function startPageEnv(sandboxOptions = {}, config = {}) {
+  const env = {};
+  try {
+    env.sandbox = await startSandbox({ port: 0, ...sandboxOptions });
+    const siteConfig = typeof config === "function" ? config(env.sandbox) : config;
+    env.site = await startStatic({ root: ROOT, port: 0, config: siteConfig });
+    env.browser = await launchBrowser();
+    return env;
+  } catch (e) {
+    await closePageEnv(env);
+    throw e;
+  }
+}
+
+export async function closePageEnv({ browser, site, sandbox } = {}) {
+  await browser?.close();
+  await site?.close();
+  await sandbox?.close();
 }
 
 /**

@@ -13,29 +13,18 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Papa from "papaparse";
-import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { readCsv, truthCsv } from "../js/helpers.mjs";
-import { ROOT, TIMEOUT, assertClean, fillSettings, launchBrowser, openPage, queryJson, runQuery, screenshot, setQuery } from "./page-helpers.mjs";
+import { TIMEOUT, assertClean, fillSettings, openPage, queryJson, runQuery, screenshot, setQuery, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
 const ACCOUNTS = 200_000;
 const SECRETS = [SANDBOX_CREDENTIALS.backstory.clientId, SANDBOX_CREDENTIALS.backstory.clientSecret];
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0, accounts: ACCOUNTS });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ accounts: ACCOUNTS })));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 // ---------------------------------------------------------------- helpers
 

@@ -13,61 +13,18 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
 import { startStatic } from "../../scripts/serve.mjs";
-import { fillSettings, launchBrowser, ROOT, screenshot, TIMEOUT } from "./page-helpers.mjs";
+import { readCsv } from "../js/helpers.mjs";
+import { fillSettings, ROOT, screenshot, TIMEOUT, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0 });
-  site = await startStatic({ root: ROOT, port: 0, config: {} });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv()));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 // ---------------------------------------------------------------- helpers
-
-/** RFC 4180 CSV -> rows of strings (the test's own reader, independent of the client's). */
-function parseCsv(text) {
-  const rows = [];
-  let row = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || (c === "\r" && text[i + 1] === "\n")) {
-      if (c === "\r") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += c;
-  }
-  if (field !== "" || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
-}
 
 async function sandboxJson(method, p, body) {
   const res = await fetch(`${sandbox.url}${p}`, {
@@ -172,7 +129,7 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
   assert.ok(Array.isArray(accountCatalog), "catalog lists account slugs");
   const metric = accountCatalog.find((c) => c.timeBased && (!c.periods || c.periods.includes("last_30_days")));
   assert.ok(metric, "the catalog has a time-based account metric with a last_30_days variation");
-  const sample = parseCsv(await truthCsv({ object: "account", columns: [{ slug: "ootb_account_industry" }, { slug: "ootb_account_country" }] }));
+  const sample = readCsv(await truthCsv({ object: "account", columns: [{ slug: "ootb_account_industry" }, { slug: "ootb_account_country" }] }));
   const industry = sample[1][0];
   const country = sample.find((r, i) => i > 0 && r[0] !== industry)[1];
 
@@ -285,7 +242,7 @@ test("Query panel: build, run, preview, download, quota, cache, validation", { t
 
   // The truth for exactly the query the page shows.
   const truth = await truthCsv(shown);
-  const truthRows = parseCsv(truth);
+  const truthRows = readCsv(truth);
   assert.ok(truthRows.length > 2, "the filter leaves some rows (else the check would be weak)");
   assert.ok(!truthRows[0].includes("not_a_real_slug"), "the sandbox drops the unknown slug");
 

@@ -9,28 +9,18 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startSandbox, SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
-import { startStatic } from "../../scripts/serve.mjs";
-import { ROOT, TIMEOUT, assertAccessible, assertNoMoreRequests, assertPhoneReady, countRequests, launchBrowser, screenshot } from "./page-helpers.mjs";
+import { SANDBOX_CREDENTIALS } from "../../sandbox/server.mjs";
+import { readCsv } from "../js/helpers.mjs";
+import { ROOT, TIMEOUT, assertAccessible, assertNoMoreRequests, assertPhoneReady, countRequests, screenshot, closePageEnv, startPageEnv } from "./page-helpers.mjs";
 
 const KEY = SANDBOX_CREDENTIALS.userpilot.apiKey;
 const DAY_MS = 86_400_000;
 
-let sandbox;
-let site;
-let browser;
+let sandbox, site, browser;
 
-before(async () => {
-  sandbox = await startSandbox({ port: 0, jobSpeed: 40, eventsPerDay: 60 });
-  site = await startStatic({ root: ROOT, port: 0, config: { userpilotBaseUrl: sandbox.url, userpilotApiKey: KEY } });
-  browser = await launchBrowser();
-});
+before(async () => ({ sandbox, site, browser } = await startPageEnv({ jobSpeed: 40, eventsPerDay: 60 }, (sandbox) => ({ userpilotBaseUrl: sandbox.url, userpilotApiKey: KEY }))));
 
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sandbox?.close();
-});
+after(() => closePageEnv({ browser, site, sandbox }));
 
 const sb = async (method, p, body) => {
   const r = await fetch(`${sandbox.url}${p}`, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
@@ -42,32 +32,6 @@ const jobsMade = async () => {
   const s = (await (await sb("GET", "/__sandbox/state")).json()).userpilotJobs;
   return s.in_progress + s.completed + s.failed;
 };
-
-function readCsv(text) {
-  const rows = [];
-  let row = [];
-  let field = "";
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"') {
-        if (text[i + 1] === '"') (field += '"'), i++;
-        else q = false;
-      } else field += c;
-    } else if (c === '"') q = true;
-    else if (c === ",") row.push(field), (field = "");
-    else if (c === "\n" || (c === "\r" && text[i + 1] === "\n")) {
-      if (c === "\r") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += c;
-  }
-  if (field !== "" || row.length) row.push(field), rows.push(row);
-  return rows;
-}
 
 async function openPage() {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 1000 } });

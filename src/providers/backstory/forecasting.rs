@@ -9,6 +9,7 @@
 //! as the caller wrote it (`perPage` or `per_page`, `timeframe.since`) and unknown keys are
 //! refused rather than silently dropped.
 
+use super::query::type_name;
 use crate::core::http::{form_encode, join_url, HttpRequest};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
@@ -90,17 +91,6 @@ const KEYS: [(&str, Option<&str>); 10] = [
     ("timeframe", None),
 ];
 const TIMEFRAME_KEYS: [&str; 3] = ["snapshots", "since", "until"];
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// The parameters as given, keyed by wire name, each with the key the caller used (for errors).
 struct Given<'a> {

@@ -4,7 +4,9 @@
 //! date order. Sans-IO: `next(now)` says what to do, the driver reports back what happened.
 
 use super::{Job, JobParams, JobState, PollBackoff, MAX_QUEUED};
-use crate::error::Result;
+use crate::core::policy::{classify, Stage, Verdict};
+use crate::core::retry::{Backoff, RetryPolicy};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
@@ -14,9 +16,13 @@ pub enum Action {
     Poll(usize),
     /// Window `w`'s job is Completed and next in order: download it, then call `downloaded`.
     Download(usize),
+    /// Nothing to do before `until_ms`: never later than the deadline, nor than `poll_max_ms`
+    /// from now (a refused create or a job of someone else's may clear sooner).
     Wait {
         until_ms: f64,
     },
+    /// The deadline passed while waiting.
+    TimedOut,
     Done,
 }
 
@@ -37,6 +43,7 @@ pub struct Scheduler {
     poll_max_ms: f64,
     create_after_ms: f64,
     refusals: u32,
+    deadline_ms: Option<f64>,
 }
 
 impl Scheduler {
@@ -58,8 +65,15 @@ impl Scheduler {
             poll_initial_ms,
             poll_max_ms,
             create_after_ms: f64::MIN,
+            deadline_ms: None,
             refusals: 0,
         }
+    }
+
+    /// Waiting ends with [`Action::TimedOut`] at `deadline_ms`.
+    pub fn with_deadline(mut self, deadline_ms: Option<f64>) -> Self {
+        self.deadline_ms = deadline_ms;
+        self
     }
 
     pub fn windows(&self) -> &[JobParams] {
@@ -126,7 +140,15 @@ impl Scheduler {
         if can_create {
             until = until.min(self.create_after_ms);
         }
-        Action::Wait { until_ms: until }
+        if let Some(d) = self.deadline_ms {
+            if now_ms >= d {
+                return Action::TimedOut;
+            }
+            until = until.min(d);
+        }
+        Action::Wait {
+            until_ms: until.min(now_ms + self.poll_max_ms),
+        }
     }
 
     /// The create request for window `w` was answered with `job`.
@@ -152,6 +174,24 @@ impl Scheduler {
             .unwrap_or(grow.min(self.poll_max_ms));
         self.create_after_ms = now_ms + wait.max(1.0);
         self.refusals += 1;
+    }
+
+    /// A create failed (after its own adopt-or-ask-again rules). A full vendor queue is waited
+    /// out while the failure policy allows (core/policy.rs `Stage::QueueFull`); anything else
+    /// is the run's error.
+    pub fn handle_create_failed(&mut self, err: Error, now_ms: f64) -> Result<()> {
+        let stage = Stage::QueueFull {
+            refusals: self.refusals,
+            active: self.active(),
+        };
+        let mut no_budget = Backoff::new(RetryPolicy::none(), 0);
+        match classify(&err, stage, &mut no_budget) {
+            Verdict::Retry { .. } => {
+                self.handle_refused(now_ms, err.retry_after_ms());
+                Ok(())
+            }
+            _ => Err(err),
+        }
     }
 
     /// How many refusals in a row (the driver gives up past its budget).
@@ -279,6 +319,7 @@ mod tests {
                     assert!(until_ms > now && until_ms < f64::MAX, "{until_ms}");
                     now = until_ms;
                 }
+                Action::TimedOut => panic!("no deadline was set"),
             }
         }
         panic!("the schedule did not finish");
@@ -301,6 +342,68 @@ mod tests {
         let (order, peak, _, _) = simulate(5, 3, 0);
         assert_eq!(order.len(), 5);
         assert!(peak <= 3);
+    }
+
+    #[test]
+    fn a_full_queue_is_waited_out_with_a_fake_clock_until_the_policy_gives_up() {
+        use crate::core::policy::MAX_QUEUE_REFUSALS;
+        let mut s = Scheduler::new(windows(2), 10, 100.0, 1000.0);
+        assert_eq!(s.poll(0.0), Action::Create(0));
+        let full = Error::from_status(429, b"queue full", Some(250));
+        s.handle_create_failed(full.clone(), 0.0).unwrap();
+        assert_eq!(s.poll(249.0), Action::Wait { until_ms: 250.0 });
+        assert_eq!(
+            s.poll(250.0),
+            Action::Create(0),
+            "asked again after Retry-After"
+        );
+        // None of ours is queued: a queue that stays full belongs to others, and is given up.
+        let mut now = 250.0;
+        for _ in 1..MAX_QUEUE_REFUSALS {
+            s.handle_create_failed(full.clone(), now).unwrap();
+            now += 250.0;
+        }
+        assert_eq!(s.refusals(), MAX_QUEUE_REFUSALS);
+        assert_eq!(
+            s.handle_create_failed(full, now),
+            Err(Error::from_status(429, b"", Some(250)))
+        );
+        let bad = Error::from_status(400, b"bad window", None);
+        let mut s = Scheduler::new(windows(1), 10, 100.0, 1000.0);
+        assert_eq!(s.handle_create_failed(bad.clone(), 0.0), Err(bad));
+        assert_eq!(s.refusals(), 0);
+    }
+
+    #[test]
+    fn waiting_is_capped_by_the_deadline_and_ends_at_it() {
+        let mut s = Scheduler::new(windows(1), 10, 100.0, 1000.0).with_deadline(Some(550.0));
+        s.handle_created(0, job(0, "Queued", None), 0.0).unwrap();
+        // A fake clock: the job stays queued, every read is answered at once.
+        let mut now = 0.0;
+        let mut reads = 0;
+        loop {
+            match s.poll(now) {
+                Action::Poll(w) => {
+                    reads += 1;
+                    s.handle_polled(w, job(w, "Queued", None), now).unwrap();
+                }
+                Action::Wait { until_ms } => {
+                    assert!(until_ms > now && until_ms <= 550.0, "{now} -> {until_ms}");
+                    now = until_ms;
+                }
+                Action::TimedOut => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(now, 550.0, "timed out at the deadline, not before");
+        assert!(reads >= 2, "{reads}");
+        // Without a deadline, a wait is never longer than poll_max_ms from now.
+        let mut s = Scheduler::new(windows(2), 1, 100.0, 1000.0);
+        s.handle_created(0, job(0, "Queued", None), 0.0).unwrap();
+        s.handle_refused(0.0, Some(60_000));
+        assert_eq!(s.poll(0.0), Action::Wait { until_ms: 100.0 });
+        s.handle_polled(0, job(0, "Running", None), 100.0).unwrap();
+        assert!(matches!(s.poll(150.0), Action::Wait { until_ms } if until_ms <= 1150.0));
     }
 
     #[test]
