@@ -175,7 +175,8 @@ export function tag(s) {
 /**
  * Turns a callback-driven producer into an async iterator with backpressure: the producer's
  * `push(item)` resolves only once the consumer has taken the item. Breaking out of the loop
- * aborts the producer through the signal it is given.
+ * aborts the producer through the signal it is given. `produce(push, signal, mark)`: `mark(fn)`
+ * has `fn` run in order with the items, once the consumer has handled every item before it.
  */
 export function iterate(produce, outerSignal) {
   const ctrl = new AbortController();
@@ -206,7 +207,17 @@ export function iterate(produce, outerSignal) {
           items.push({ item, taken });
           signalWake();
         });
-  const run = produce(push, ctrl.signal).then(
+  // A mark (a checkpoint's callback) waits in line with the items: it runs inside the consumer's
+  // `next()`, so only once every item pushed before it has been through the consumer's loop body.
+  // Marks with no item between them: only the newest runs.
+  const mark = (fn) => {
+    if (stopped) return;
+    const last = items[items.length - 1];
+    if (last && last.mark) last.mark = fn;
+    else items.push({ mark: fn });
+    signalWake();
+  };
+  const run = produce(push, ctrl.signal, mark).then(
     (r) => {
       result = r;
       finished = true;
@@ -223,7 +234,22 @@ export function iterate(produce, outerSignal) {
     async next() {
       for (;;) {
         if (items.length) {
-          const { item, taken } = items.shift();
+          const { item, taken, mark: m } = items.shift();
+          if (m) {
+            try {
+              m();
+            } catch (e) {
+              // A checkpoint that cannot be kept ends the run: going on would deliver data no
+              // checkpoint covers.
+              if (!finished) ctrl.abort(e);
+              stopped = true;
+              for (const x of items.splice(0)) x.taken?.();
+              await run;
+              if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
+              throw toExportError(e);
+            }
+            continue;
+          }
           taken();
           return { value: item, done: false };
         }
@@ -238,7 +264,7 @@ export function iterate(produce, outerSignal) {
     async return() {
       stopped = true;
       if (!finished) ctrl.abort(new ExportError("iteration stopped", { code: "E_ABORTED" }));
-      for (const { taken } of items.splice(0)) taken();
+      for (const { taken } of items.splice(0)) taken?.();
       await run;
       if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
       return { value: undefined, done: true };

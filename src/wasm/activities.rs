@@ -10,11 +10,11 @@ use super::js::ek_now;
 use super::options::{read, whole, ActivityDownloadOptions, PollOptions};
 use super::results;
 use crate::driver::activities::{
-    self as drv, ActivitySink, Delivery, DownloadOptions, ExportOptions, ExportOutcome, OutputKind,
-    Place, Progress, WaitOptions,
+    self as drv, ActivitySink, Delivery, DownloadCheckpoint, DownloadOptions, ExportOptions,
+    ExportOutcome, OutputKind, Place, Progress, WaitOptions,
 };
 use crate::driver::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::providers::backstory::activities::schema::activity_columns;
 use crate::providers::backstory::activities::{
     check_job_id, plan_windows, ExportRequest, Job, JobParams, MAX_CONCURRENCY, MAX_QUEUED,
@@ -86,6 +86,7 @@ struct JsActivitySink {
     on_batch: Option<Function>,
     on_progress: Option<Function>,
     on_job: Option<Function>,
+    on_checkpoint: Option<Function>,
     last_progress_ms: f64,
 }
 
@@ -95,6 +96,7 @@ impl JsActivitySink {
             on_batch: get_fn(opts, "onBatch")?,
             on_progress: get_fn(opts, "onProgress")?,
             on_job: get_fn(opts, "onJob")?,
+            on_checkpoint: get_fn(opts, "onCheckpoint")?,
             last_progress_ms: f64::MIN,
         })
     }
@@ -158,6 +160,43 @@ impl ActivitySink for JsActivitySink {
         }
         self.last_progress_ms = now;
         let _ = f.call1(&JsValue::NULL, &progress_to_js(p));
+    }
+
+    fn checkpoint(&mut self, at: &DownloadCheckpoint) {
+        // JSON text: js/activities.js keeps it as plain data inside its own versioned checkpoint.
+        if let (Some(f), Ok(text)) = (&self.on_checkpoint, serde_json::to_string(at)) {
+            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&text));
+        }
+    }
+}
+
+/// The `checkpoint` option of `activitiesRows`: the JSON text an earlier run's `onCheckpoint`
+/// received, for this job.
+fn read_checkpoint(opts: &JsValue, job_id: &str) -> Result<Option<DownloadCheckpoint>> {
+    let v = get(opts, "checkpoint");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let cp: DownloadCheckpoint = v
+        .as_string()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| Error::invalid("checkpoint", "is not a download checkpoint of exportkit"))?;
+    if cp.version != 1 || cp.job_id != job_id {
+        return Err(Error::invalid(
+            "checkpoint",
+            format!("is a checkpoint of another job, not of job {job_id}"),
+        ));
+    }
+    Ok(Some(cp))
+}
+
+/// The driver names a checkpoint it cannot continue `resumeFrom`; JavaScript calls it `checkpoint`.
+pub(crate) fn as_checkpoint_error(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidArgument { field, reason } if field.starts_with("resumeFrom") => {
+            Error::invalid("checkpoint", reason.clone())
+        }
+        _ => e,
     }
 }
 
@@ -290,7 +329,9 @@ impl BackstoryCore {
 
     /// Downloads one job's data (waiting for it first if needed). `opts`: `{ signal, format:
     /// "records"|"csv"|"jsonl", explode, csvGuard, concurrency, readAheadBytes, batchRecords, strict,
-    /// maxLineBytes, pollIntervalMs, pollMaxMs, timeoutMs, onBatch(b), onProgress(p), onJob(j, w) }`.
+    /// maxLineBytes, pollIntervalMs, pollMaxMs, timeoutMs, onBatch(b), onProgress(p), onJob(j, w),
+    /// onCheckpoint(text), checkpoint }`: `checkpoint`, a text `onCheckpoint` received, continues
+    /// that download past the fragments and lines it covers.
     #[wasm_bindgen(js_name = activitiesRows)]
     pub async fn activities_rows(
         &self,
@@ -302,10 +343,13 @@ impl BackstoryCore {
             let wait = wait_options(&opts)?;
             let dl = download_options(&read(&opts)?)?;
             let mut sink = JsActivitySink::new(&opts)?;
+            let resume = read_checkpoint(&opts, &job_id)?;
             let job = job_by_id(&session, &job_id, &opts).await?;
             sink.job(0, &job);
             let t = FetchTransport::new(get(&opts, "signal"));
-            let out = drv::download(&t, &session, job, &wait, &dl, &mut sink).await?;
+            let out = drv::download_from(&t, &session, job, &wait, &dl, resume.as_ref(), &mut sink)
+                .await
+                .map_err(as_checkpoint_error)?;
             Ok(outcome_to_js(&out))
         }
         .await
