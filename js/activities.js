@@ -152,7 +152,8 @@ function stream(core, { windows, params, jobId }, opts) {
         st.download = null;
         save();
       }
-      return summary;
+      // A checkpoint taken after the last window: nothing was left to deliver.
+      return summary ?? { jobs: [], records: 0, rows: 0, bytes: 0, errors: [], errorsTotal: 0, retries: 0, header: [], lateFields: [], warnings: [] };
     } catch (e) {
       const err = toExportError(e);
       err.delivered = { ...delivered };

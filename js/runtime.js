@@ -240,13 +240,14 @@ export function iterate(produce, outerSignal) {
               m();
             } catch (e) {
               // A checkpoint that cannot be kept ends the run: going on would deliver data no
-              // checkpoint covers.
-              if (!finished) ctrl.abort(e);
+              // checkpoint covers. The caller's exception is the cause, as for any callback.
+              const err = e instanceof ExportError ? e : new ExportError(`invalid \`onCheckpoint\`: threw: ${e && e.message ? e.message : String(e)}`, { code: "E_INVALID_ARGUMENT", field: "onCheckpoint", cause: e });
+              if (!finished) ctrl.abort(err);
               stopped = true;
               for (const x of items.splice(0)) x.taken?.();
               await run;
               if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
-              throw toExportError(e);
+              throw err;
             }
             continue;
           }

@@ -194,3 +194,27 @@ for (const [where, stop, leave] of [
     assert.equal(later.filter((r) => r.scope === "userpilot.create").length, 0, "no second job");
   });
 }
+
+test("the checkpoint handed over at the end continues to nothing; a throwing onCheckpoint ends the run naming it", async () => {
+  const c = backstory();
+  const params = { startDate: "2024-04-01", endDate: "2024-04-03" };
+  let last = null;
+  const it = c.activities.export(params, { ...FAST, onCheckpoint: (ck) => (last = stored(ck)) });
+  for await (const _ of it);
+  assert.equal(last.window, 1, "the last checkpoint says the one window is done");
+  const logBefore = (await requests()).length;
+  const again = c.activities.export(params, { ...FAST, checkpoint: last });
+  const got = [];
+  for await (const b of again) got.push(b);
+  assert.deepEqual(got, []);
+  assert.equal((await again.result()).records, 0);
+  assert.deepEqual((await requests()).slice(logBefore), [], "nothing fetched");
+
+  const boom = new Error("disk full");
+  const e = await (async () => {
+    for await (const _ of c.activities.export(params, { ...FAST, onCheckpoint: () => { throw boom; } }));
+  })().catch((x) => x);
+  assert.equal(e.code, "E_INVALID_ARGUMENT");
+  assert.equal(e.field, "onCheckpoint");
+  assert.equal(e.cause, boom);
+});
