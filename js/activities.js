@@ -88,6 +88,8 @@ function stream(core, { windows, params, jobId }, opts) {
     // One core download; `base`: the window of its first batch.
     const one = async (call, base) => {
       let first = true;
+      // Thrown from onBatch, which the core reports as that callback's failure: this error says more.
+      let mismatch = null;
       const out = await call({
         ...coreOptions(opts),
         signal,
@@ -100,14 +102,15 @@ function stream(core, { windows, params, jobId }, opts) {
           }
           opts.onJob?.(job, k);
         },
-        onCheckpoint: (text) => {
+        // Only asked for when the caller takes checkpoints (one per chunk delivered).
+        onCheckpoint: onCheckpoint && ((text) => {
           const cp = JSON.parse(text);
           const k = st.jobs.indexOf(cp.job_id, base);
           if (k < 0) return;
           st.window = k;
           st.download = cp;
           save();
-        },
+        }),
         onBatch: (b) => {
           const batch = batchOf(b);
           batch.window = base + (batch.window ?? 0);
@@ -118,7 +121,10 @@ function stream(core, { windows, params, jobId }, opts) {
             const header = nl < 0 ? batch.csv : batch.csv.slice(0, nl + 1);
             if (st.csvHeader === null) st.csvHeader = header;
             else {
-              if (header !== st.csvHeader) throw badCheckpoint(`job ${batch.jobId} gives other CSV columns than those already written; start the export again`);
+              if (header !== st.csvHeader) {
+                mismatch = badCheckpoint(`job ${batch.jobId} gives other CSV columns than those already written; start the export again`);
+                throw mismatch;
+              }
               batch.csv = batch.csv.slice(header.length);
               if (!batch.csv) return undefined;
             }
@@ -131,6 +137,8 @@ function stream(core, { windows, params, jobId }, opts) {
           delivered.fragment = batch.fragment;
           return push(batch);
         },
+      }).catch((e) => {
+        throw mismatch ?? e;
       });
       summary = mergeSummary(summary, out);
     };
