@@ -2,7 +2,7 @@
 // their data as an async iterator of batches. The core plans windows, keeps within the vendor's
 // job limits, fetches fragments in parallel and delivers them in order; this file adds the
 // JavaScript idioms (options objects, iterators, errors that say what was delivered).
-import { invalidArgument, iterate, jobIdOf, optionsObject, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
+import { headerColumns, invalidArgument, iterate, jobIdOf, optionsObject, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
 
 /** The options the core reads (anything else the caller passed stays out of wasm). */
 function coreOptions(opts) {
@@ -92,6 +92,8 @@ function stream(core, { windows, params, jobId }, opts) {
       let mismatch = null;
       const out = await call({
         ...coreOptions(opts),
+        // The header already delivered: the rest is written under the same columns.
+        csvColumns: output.format === "csv" && st.csvHeader !== null ? headerColumns(st.csvHeader, opts.csvGuard !== false) : undefined,
         signal,
         onProgress: opts.onProgress,
         onJob: (job, w) => {

@@ -277,3 +277,51 @@ export function iterate(produce, outerSignal) {
   return it;
 }
 
+/** `[start, end)` of each record of CSV text (a quoted field may hold line ends). */
+export function csvRecords(text) {
+  const out = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 10 && !quoted) {
+      out.push([start, i + 1]);
+      start = i + 1;
+    }
+  }
+  if (start < text.length) out.push([start, text.length]);
+  return out;
+}
+
+/** The fields of one CSV record, unquoted. */
+export function csvFields(rec) {
+  const fields = [];
+  let cur = "";
+  let quoted = false;
+  const end = rec.endsWith("\r\n") ? rec.length - 2 : rec.endsWith("\n") ? rec.length - 1 : rec.length;
+  for (let i = 0; i < end; i++) {
+    const c = rec[i];
+    if (quoted) {
+      if (c === '"' && rec[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      fields.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  fields.push(cur);
+  return fields;
+}
+
+/**
+ * The column names of a CSV header line exportkit wrote (a checkpoint keeps the line), the
+ * formula guard's leading apostrophe taken off again when `guarded`.
+ */
+export function headerColumns(line, guarded) {
+  return csvFields(line).map((c) => (guarded && /^'[=+\-@\t\r]/.test(c) ? c.slice(1) : c));
+}

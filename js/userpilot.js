@@ -1,6 +1,6 @@
 // The Userpilot client: `client.exports` (Bulk Data Export jobs and their files) and
 // `client.lookups` (the twelve lookups, with cursor pages as an async iterator).
-import { batchRows, invalidArgument, iterate, jobIdOf, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
+import { batchRows, csvFields, csvRecords, headerColumns, invalidArgument, iterate, jobIdOf, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
 import { bytesAt, StagedStream, words } from "./staging.js";
 
 const DEFAULT_BASE_URL = "https://appex.userpilot.io";
@@ -113,6 +113,8 @@ class ExportsApi {
     };
     let flatIdColumn = -1;
     let flatHeaderSeen = false;
+    // Thrown from a batch callback, which the core reports as that callback's failure.
+    let mismatch = null;
     // Drops what was delivered before the checkpoint and notes the ids of what goes out.
     const sift = (b) => {
       if (b.format === "csv-text") {
@@ -125,7 +127,10 @@ class ExportsApi {
           const header = csv.slice(0, recs.length ? recs[0][1] : csv.length);
           flatIdColumn = csvFields(header).indexOf("internal_event_id");
           if (st.csvHeader === null) head = st.csvHeader = header;
-          else if (header !== st.csvHeader) throw invalidArgument("checkpoint", `job ${id} gives other CSV columns than those already written; start the export again`);
+          else if (header !== st.csvHeader) {
+            mismatch = invalidArgument("checkpoint", `job ${id} gives other CSV columns than those already written; start the export again`);
+            throw mismatch;
+          }
           csv = csv.slice(header.length);
         }
         let rows = b.rows;
@@ -178,6 +183,8 @@ class ExportsApi {
           dedupe,
           signal: sig,
           checkpoint: st.download ? JSON.stringify(st.download) : undefined,
+          // The header already delivered: the rest is flattened under the same columns.
+          flattenColumns: output.flatten && st.csvHeader !== null ? headerColumns(st.csvHeader, rest.csvGuard !== false) : undefined,
           onCheckpoint: onCheckpoint
             ? (text) => {
                 if (dropping) return;
@@ -202,7 +209,7 @@ class ExportsApi {
         }
         return out;
       } catch (e) {
-        const err = toExportError(e);
+        const err = toExportError(mismatch ?? e);
         err.delivered = { ...delivered };
         throw err;
       }
@@ -226,47 +233,6 @@ function readCheckpoint(ck, jobId, output) {
   if (!Array.isArray(ck.seenIds) || ck.seenIds.some((x) => typeof x !== "string")) throw bad("seenIds must be a list of event ids");
   if (ck.csvHeader !== null && ck.csvHeader !== undefined && typeof ck.csvHeader !== "string") throw bad("holds a CSV header that is not text");
   return { download, seenIds: ck.seenIds, csvHeader: ck.csvHeader ?? null };
-}
-
-/** `[start, end)` of each record of CSV text (a quoted field may hold line ends). */
-function csvRecords(text) {
-  const out = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34) quoted = !quoted;
-    else if (c === 10 && !quoted) {
-      out.push([start, i + 1]);
-      start = i + 1;
-    }
-  }
-  if (start < text.length) out.push([start, text.length]);
-  return out;
-}
-
-/** The fields of one CSV record, unquoted. */
-function csvFields(rec) {
-  const fields = [];
-  let cur = "";
-  let quoted = false;
-  const end = rec.endsWith("\r\n") ? rec.length - 2 : rec.endsWith("\n") ? rec.length - 1 : rec.length;
-  for (let i = 0; i < end; i++) {
-    const c = rec[i];
-    if (quoted) {
-      if (c === '"' && rec[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      fields.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  fields.push(cur);
-  return fields;
 }
 
 class LookupsApi {

@@ -69,6 +69,9 @@ pub struct DownloadOptions {
     pub stall_timeout_ms: Option<f64>,
     /// CSV output: cells as they are, without the CSV-injection guard.
     pub raw_cells: bool,
+    /// CSV output, resuming: the columns the run being resumed wrote its header with, so the
+    /// rest is written under the same header (none found afresh).
+    pub csv_columns: Option<Vec<String>>,
 }
 
 impl Default for DownloadOptions {
@@ -82,6 +85,7 @@ impl Default for DownloadOptions {
             output: OutputKind::Records,
             stall_timeout_ms: None,
             raw_cells: false,
+            csv_columns: None,
         }
     }
 }
@@ -423,9 +427,12 @@ impl Emitter {
     fn new(opts: &DownloadOptions) -> Self {
         let flattener = match &opts.output {
             OutputKind::Csv { explode } => Some(Flattener::new(FlattenOptions {
-                columns: activity_columns(explode.as_deref()),
+                columns: opts
+                    .csv_columns
+                    .clone()
+                    .unwrap_or_else(|| activity_columns(explode.as_deref())),
                 explode: explode.clone(),
-                discover: true,
+                discover: opts.csv_columns.is_none(),
                 raw_cells: opts.raw_cells,
             })),
             _ => None,

@@ -291,6 +291,9 @@ pub struct RowsOptions {
     pub max_depth: usize,
     /// Used when the job is still running.
     pub wait: WaitOptions,
+    /// With `flatten`, resuming: the columns the run being resumed wrote its header with, so the
+    /// rest is written under the same header (none found afresh).
+    pub flatten_columns: Option<Vec<String>>,
 }
 
 impl Default for RowsOptions {
@@ -307,6 +310,7 @@ impl Default for RowsOptions {
             max_line_bytes: JsonlOptions::default().max_line_bytes,
             max_depth: JsonlOptions::default().max_depth,
             wait: WaitOptions::default(),
+            flatten_columns: None,
         }
     }
 }
@@ -967,7 +971,11 @@ where
         seen: opts.dedupe.then(SeenIds::default),
         flattener: opts.flatten.then(|| {
             Flattener::new(FlattenOptions {
-                columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                columns: opts
+                    .flatten_columns
+                    .clone()
+                    .unwrap_or_else(|| EVENT_COLUMNS.iter().map(|c| c.to_string()).collect()),
+                discover: opts.flatten_columns.is_none(),
                 raw_cells: opts.raw_cells,
                 ..FlattenOptions::default()
             })

@@ -190,6 +190,27 @@ fn read_checkpoint(opts: &JsValue, job_id: &str) -> Result<Option<DownloadCheckp
     Ok(Some(cp))
 }
 
+/// The CSV columns of the run a checkpoint continues (`csvColumns`, `flattenColumns`: set by
+/// js/ from the header the checkpoint holds), so the rest is written under the same header.
+pub(crate) fn header_columns(opts: &JsValue, key: &str) -> Result<Option<Vec<String>>> {
+    let v = get(opts, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let bad = || Error::invalid("checkpoint", "holds a CSV header this export cannot use");
+    if !Array::is_array(&v) {
+        return Err(bad());
+    }
+    let a = Array::from(&v);
+    if a.length() == 0 || a.length() > 100_000 {
+        return Err(bad());
+    }
+    a.iter()
+        .map(|c| c.as_string().ok_or_else(bad))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// The driver names a checkpoint it cannot continue `resumeFrom`; JavaScript calls it `checkpoint`.
 pub(crate) fn as_checkpoint_error(e: Error) -> Error {
     match e.kind() {
@@ -341,9 +362,10 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let wait = wait_options(&opts)?;
-            let dl = download_options(&read(&opts)?)?;
+            let mut dl = download_options(&read(&opts)?)?;
             let mut sink = JsActivitySink::new(&opts)?;
             let resume = read_checkpoint(&opts, &job_id)?;
+            dl.csv_columns = header_columns(&opts, "csvColumns")?;
             let job = job_by_id(&session, &job_id, &opts).await?;
             sink.job(0, &job);
             let t = FetchTransport::new(get(&opts, "signal"));
@@ -373,6 +395,7 @@ impl BackstoryCore {
                 wait: wait_options(&opts)?,
                 ..ExportOptions::default()
             };
+            o.download.csv_columns = header_columns(&opts, "csvColumns")?;
             if let Some(n) = whole("maxActiveJobs", dl.max_active_jobs, 1.0, MAX_QUEUED as f64)? {
                 o.max_active = n as usize;
             }

@@ -401,6 +401,7 @@ impl UserpilotCore {
                 max_depth: whole("maxDepth", o.max_depth, 1.0, 1000.0)?
                     .map_or(d.max_depth, |n| n as usize),
                 wait: wait_options(&opts)?,
+                flatten_columns: super::activities::header_columns(&opts, "flattenColumns")?,
             };
             let mut sink = JsRowsSink {
                 on_records: get_fn(&opts, "onRecords")?,

@@ -218,3 +218,26 @@ test("the checkpoint handed over at the end continues to nothing; a throwing onC
   assert.equal(e.field, "onCheckpoint");
   assert.equal(e.cause, boom);
 });
+
+for (const [what, params, opts, text] of [
+  ["flattened to CSV", { from: "2024-03-01", to: "2024-03-20" }, { flatten: true }, (b) => b.csv],
+  ["CSV files", { from: "2024-03-01", to: "2024-03-20", format: "csv" }, {}, (b) => b.rows.map((r) => r.join("\u0001") + "\n").join("")],
+]) {
+  test(`userpilot ${what}: continued from a checkpoint inside a file, the output equals an uninterrupted run (one header, every event once)`, async () => {
+    const up = userpilot();
+    const job = await up.exports.start(params);
+    await up.exports.wait(job, { pollMs: 20 });
+    const base = { ...opts, concurrency: 1, batchRecords: 25 };
+    let whole = "";
+    for await (const b of up.exports.rows(job, base)) whole += text(b);
+    const first = await runUntilAborted(
+      (o) => up.exports.rows(job, { ...base, ...o }),
+      (b) => [text(b)],
+      (b, ck) => ck?.download?.download.head >= 2 && (ck.download.line > 0 || ck.download.rows > 0),
+    );
+    assert.ok(first.checkpoint.download.download.head >= 2);
+    let rest = "";
+    for await (const b of up.exports.rows(job, { ...base, checkpoint: first.checkpoint })) rest += text(b);
+    assert.equal(first.kept.join("") + rest, whole);
+  });
+}
