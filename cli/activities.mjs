@@ -2,7 +2,7 @@
 // windows for long ranges, fragments in parallel) written as JSON Lines or CSV.
 import { BackstoryClient } from "../js/index.js";
 import { existsSync } from "node:fs";
-import { openResumable, prefixSkipper, runningHash } from "./checkpoint.mjs";
+import { checkpointSaver, openResumable } from "./checkpoint.mjs";
 import { checkOutputPath, formatBytes, progressReporter, UsageError } from "./io.mjs";
 import { backstoryCredentials } from "./query.mjs";
 
@@ -44,10 +44,12 @@ export const USAGE = `exportkit activities --start-date YYYY-MM-DD --end-date YY
   --concurrency N     fragments downloaded at once, 1 to 6 (default 4)
   --base-url URL      API base (default $BACKSTORY_BASE_URL or https://api.people.ai)
   --out FILE          write here (default: stdout); written to FILE.partial, renamed when complete,
-                      with FILE.exportkit-checkpoint.json saying after each fragment what is final
+                      with FILE.exportkit-checkpoint.json saying what is final (the fragment and
+                      line reached)
   --resume            with --out: go on from the checkpoint of the same command killed or failed
-                      before, with the same vendor jobs, writing no record twice (no checkpoint:
-                      start); a checkpoint of other parameters is refused
+                      before, with the same vendor jobs, at the fragment and line where it
+                      stopped (fragments written are not fetched again), writing no record twice
+                      (no checkpoint: start); a checkpoint of other parameters is refused
   --job-id ID         download an existing job instead of starting one (no dates needed)
   --window-days N     days per job for a long delta range (1 to 14, default 14)
   --max-active-jobs N our jobs queued or running at once (1 to 10, default 10)
@@ -134,98 +136,37 @@ export async function run(values, { env, stdout, stderr }) {
     params: { ...params, jobId, format, explode: values.explode, csvGuard: opts.csvGuard },
     stdout,
   });
-  const st = out.state ?? { jobs: windows.map(() => null), window: 0, windowBytes: 0, windowSha256: null };
-  if (!Array.isArray(st.jobs) || st.jobs.length !== windows.length || !Number.isSafeInteger(st.window) || !Number.isSafeInteger(st.windowBytes)) {
+  const resumed = out.state;
+  if (resumed && (resumed.checkpoint === null || typeof resumed.checkpoint !== "object" || resumed.checkpoint.jobs?.length !== windows.length)) {
     throw new UsageError(`the checkpoint of ${values.out} does not fit this export's ${windows.length} window(s); remove it to start again`);
   }
-  if (jobId) st.jobs[0] = jobId;
   const progress = progressReporter(stderr, { quiet: values.quiet });
   opts.onProgress = (p) => {
     progress.update(progressText(p), { force: p.phase === "done" });
   };
-  // Where the output stands, in the checkpoint's terms: windows before `cur` are complete, and
-  // `windowBytes` bytes of window `cur` (hashed by `wh`) are written.
-  let cur = st.window;
-  let windowBytes = 0;
-  const wh = runningHash();
-  const save = () => out.save({ jobs: [...st.jobs], window: cur, windowBytes, windowSha256: wh.digest() });
-  const totals = { jobs: [], records: 0, rows: 0, bytes: 0, errors: [], errorsTotal: 0, warnings: [], lateFields: [], retries: 0 };
-  const merge = (s) => {
-    totals.jobs.push(...s.jobs);
-    for (const k of ["records", "rows", "bytes", "retries"]) totals[k] += s[k] ?? 0;
-    totals.errorsTotal += s.errorsTotal ?? s.errors.length;
-    totals.errors.push(...s.errors);
-    totals.warnings.push(...(s.warnings ?? []));
-    totals.lateFields.push(...(s.lateFields ?? []));
-  };
-  // One download (one job's rows, or an export of the windows still without a job) into the
-  // output. `base`: the window of its first batch. A window after the first has its CSV header
-  // dropped, as the one-call export does. The window being resumed is downloaded again from its
-  // start (the core has no "from fragment N"): what was written already is checked and skipped.
-  const pump = async (it, base, { single }) => {
-    let dropHeader = format === "csv" && base > 0;
-    const target = base === st.window && out.state ? st.windowBytes : 0;
-    const skipper = target > 0 ? prefixSkipper(target, st.windowSha256, `job ${st.jobs[base]}`) : null;
-    // No checkpoint is taken while bytes already written are being skipped.
-    let skipping = !!skipper;
-    let lastKey = null;
-    for await (const b of it) {
-      const w = single ? base : base + (b.window ?? 0);
-      if (w !== cur) {
-        cur = w;
-        windowBytes = 0;
-        wh.reset();
-        lastKey = null;
-        await save();
-      }
-      let bytes = b.kind === "csv" ? Buffer.from(b.csv, "utf8") : Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
-      if (dropHeader && bytes.length) {
-        const nl = bytes.indexOf(10);
-        bytes = nl < 0 ? bytes.subarray(bytes.length) : bytes.subarray(nl + 1);
-        dropHeader = false;
-      }
-      const key = b.fragment;
-      if (lastKey !== null && key !== lastKey && !skipping) await save();
-      lastKey = key;
-      const fresh = skipping ? skipper.skip(bytes) : bytes;
-      wh.update(bytes);
-      windowBytes += bytes.length;
-      if (skipping && windowBytes >= target) skipping = false;
-      await out.write(fresh);
-    }
-    skipper?.finish();
-    merge(await it.result());
-    cur = single ? base + 1 : windows.length;
-    windowBytes = 0;
-    wh.reset();
-    await save();
-  };
+  // The API hands a checkpoint over once every batch before it has been written here, so the
+  // bytes of FILE.partial and the checkpoint saved with them always agree.
+  const saver = checkpointSaver(out);
+  if (values.out && values.out !== "-") {
+    opts.onCheckpoint = (ck) => saver.offer({ checkpoint: ck }, `${ck.jobs.join(",")} ${ck.window} ${ck.download?.download.head ?? "-"}`);
+  }
+  if (resumed) opts.checkpoint = resumed.checkpoint;
   let summary;
   try {
-    let i = st.window;
-    // Windows whose job exists: its rows (the job is never created again).
-    for (; i < windows.length && st.jobs[i]; i++) {
-      await pump(client.activities.rows(st.jobs[i], opts), i, { single: true });
+    const it = jobId ? client.activities.rows(jobId, opts) : client.activities.export(params, opts);
+    for await (const b of it) {
+      await out.write(b.kind === "csv" ? Buffer.from(b.csv, "utf8") : Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength));
     }
-    // The rest: one export of the windows left, with the same window boundaries.
-    if (i < windows.length) {
-      const base = i;
-      const rest = { ...params, startDate: windows[i].startDate };
-      const onJob = (job, window) => {
-        const k = base + (window ?? 0);
-        if (k < st.jobs.length && st.jobs[k] !== job.jobId) {
-          st.jobs[k] = job.jobId;
-          // Not awaited (the core calls this synchronously); a failed save fails the next one.
-          save().catch(() => {});
-        }
-      };
-      await pump(client.activities.export(rest, { ...opts, onJob }), base, { single: false });
-    }
-    summary = totals;
+    summary = await it.result();
+    saver.stop();
     await out.close();
   } catch (e) {
+    saver.stop({ flush: true });
     // A job that failed or was canceled fails again on --resume: nothing is kept for it.
     const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
+    if (e.code === "E_INVALID_ARGUMENT" && e.field === "checkpoint") {
+      throw new UsageError(`the checkpoint ${values.out}.exportkit-checkpoint.json cannot be continued (${e.message}); remove it and ${values.out}.partial to start again`);
+    }
     if (e.delivered && !values.quiet) {
       const d = e.delivered;
       const where = d.jobId ? ` (last from job ${d.jobId}, fragment ${d.fragment})` : "";

@@ -1,13 +1,16 @@
 // Resumable output for `--out FILE` (issue 18): the data goes to FILE.partial, and
-// FILE.exportkit-checkpoint.json says, after each fragment or file, which vendor jobs the run uses
-// and how many bytes of FILE.partial are final. `--resume` reads it back, cuts FILE.partial to that
-// length and goes on with the same jobs: vendor jobs stay for days, and creating them again costs
-// the vendor's job slots and the user's time.
+// FILE.exportkit-checkpoint.json says which vendor jobs the run uses, how many bytes of
+// FILE.partial are final, and the JavaScript API's checkpoint of the download at that point (the
+// fragment or file, and the line, it had reached). `--resume` reads it back, cuts FILE.partial to
+// that length and goes on from that checkpoint with the same jobs: vendor jobs stay for days, and
+// creating them again costs the vendor's job slots and the user's time; fragments and files
+// already written are not fetched again.
 import { createHash } from "node:crypto";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { UsageError } from "./io.mjs";
 
-const VERSION = 1;
+// 2: the state holds the API's checkpoint (1 held byte offsets into a window read again).
+const VERSION = 2;
 
 export const checkpointPath = (out) => `${out}.exportkit-checkpoint.json`;
 
@@ -79,6 +82,7 @@ export async function openResumable({ out, resume, command, params, stdout }) {
     return {
       state: null,
       write: (chunk) => (stdout.write(chunk) ? undefined : new Promise((r) => stdout.once("drain", r))),
+      position: () => null,
       save: async () => {},
       close: async () => {},
       fail: async () => null,
@@ -125,6 +129,7 @@ export async function openResumable({ out, resume, command, params, stdout }) {
   let saved = !!state;
   let closed = false;
   let pending = Promise.resolve();
+  let saves = 0;
   return {
     state,
     get bytes() {
@@ -141,20 +146,28 @@ export async function openResumable({ out, resume, command, params, stdout }) {
       whole.update(b);
       length += b.length;
     },
-    async save(commandState) {
+    /** Where the output stands now, for a checkpoint written later (`save(state, at)`). */
+    position() {
+      return { outputBytes: length, outputSha256: whole.copy().digest("hex") };
+    },
+    async save(commandState, at = this.position()) {
+      if (closed) return;
       const ck = {
         version: VERSION,
         command,
         paramsHash: hash,
         partial,
-        outputBytes: length,
-        outputSha256: whole.copy().digest("hex"),
+        outputBytes: at.outputBytes,
+        outputSha256: at.outputSha256,
         state: commandState,
         savedAt: new Date().toISOString(),
       };
-      const text = `${JSON.stringify(ck, null, 2)}\n`;
+      const text = `${JSON.stringify(ck)}\n`;
       // Saves are taken in call order; the state is captured at the call, the file written after.
+      // A save superseded before its turn is not written (the newer one says more).
+      const seq = ++saves;
       pending = pending.then(async () => {
+        if (seq !== saves || closed) return;
         const tmp = `${ckPath}.${process.pid}.tmp`;
         await writeFile(tmp, text, { mode: 0o600 });
         await rename(tmp, ckPath);
@@ -190,38 +203,56 @@ export async function openResumable({ out, resume, command, params, stdout }) {
 }
 
 /**
- * Skips the first `n` bytes of a stream of chunks while checking that they hash to `sha256`:
- * what a resumed run downloads again must be what it wrote before, or the file would mix two
- * versions of the data.
+ * Saves the API's checkpoints as `onCheckpoint` hands them over: at once when `key` changes (a
+ * job created, a fragment or file finished), otherwise at most once per `intervalMs` (the line
+ * reached inside a fragment), the newest one written when the interval is up even if no other
+ * comes (a download stalled inside a fragment still gets its place saved). Each checkpoint is
+ * saved with the output's length at the moment it was handed over. A save that failed fails the
+ * next offer, so the run stops instead of going on with no checkpoint.
  */
-export function prefixSkipper(n, sha256, what) {
-  let left = n;
-  const h = createHash("sha256");
-  const mismatch = () => new UsageError(`${what} no longer gives the data written before; remove the checkpoint and start again`);
-  return {
-    skip(b) {
-      if (left === 0) return b;
-      const take = Math.min(left, b.length);
-      h.update(b.subarray(0, take));
-      left -= take;
-      if (left === 0 && h.digest("hex") !== sha256) throw mismatch();
-      return b.subarray(take);
-    },
-    /** At the end of the stream: it must have given at least the bytes skipped. */
-    finish() {
-      if (left > 0) throw mismatch();
-    },
+export function checkpointSaver(out, intervalMs = 1000) {
+  let lastKey = null;
+  let lastAt = 0;
+  let failure = null;
+  let waiting = null;
+  let timer = null;
+  const write = (state, at) => {
+    lastAt = Date.now();
+    out.save(state, at).catch((e) => {
+      failure ??= e;
+    });
   };
-}
-
-/** A running SHA-256 whose digest can be read at any point. */
-export function runningHash() {
-  let h = createHash("sha256");
+  const flush = () => {
+    timer = null;
+    if (waiting) write(waiting.state, waiting.at);
+    waiting = null;
+  };
   return {
-    update: (b) => h.update(b),
-    digest: () => h.copy().digest("hex"),
-    reset: () => {
-      h = createHash("sha256");
+    offer(state, key) {
+      if (failure) throw failure;
+      const at = out.position();
+      if (key !== lastKey || Date.now() - lastAt >= intervalMs) {
+        lastKey = key;
+        waiting = null;
+        write(state, at);
+        return;
+      }
+      waiting = { state, at };
+      if (!timer) {
+        timer = setTimeout(flush, Math.max(0, lastAt + intervalMs - Date.now()));
+        timer.unref?.();
+      }
+    },
+    /**
+     * Nothing more is saved after this: before closing the output (throws a save's failure), or
+     * after a failure with `flush` (the newest checkpoint is written first, for --resume).
+     */
+    stop({ flush: keep = false } = {}) {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (keep && waiting && !failure) write(waiting.state, waiting.at);
+      waiting = null;
+      if (failure && !keep) throw failure;
     },
   };
 }

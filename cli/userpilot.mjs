@@ -3,7 +3,7 @@ import { UserpilotClient, writeCsv } from "../js/index.js";
 import { LOOKUPS } from "../js/userpilot.js";
 import { allowedHosts, fileLinkFetch } from "./file-links.mjs";
 import { existsSync } from "node:fs";
-import { openResumable, prefixSkipper, runningHash } from "./checkpoint.mjs";
+import { checkpointSaver, openResumable } from "./checkpoint.mjs";
 import { checkOutputPath, formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
 export const OPTIONS = {
@@ -58,9 +58,10 @@ exportkit userpilot jobs | job JOB_ID
            at the --base-url origin itself. --allow-file-host HOST (repeatable; or
            EXPORTKIT_ALLOW_FILE_HOSTS=HOST,HOST) trusts a host at any address, http included;
            --allow-private-file-links allows any address over https. Each redirect hop is checked.
-           With --out, FILE.exportkit-checkpoint.json names the job and says after each file
-           what is final; --resume (same command) goes on with the same job (its links are
-           asked for again), writing no event twice; with no checkpoint it simply starts.
+           With --out, FILE.exportkit-checkpoint.json names the job and says what is final (the
+           file and line reached); --resume (same command) goes on with the same job (its links
+           are asked for again) from that file and line, without fetching the files before it
+           again, writing no event twice; with no checkpoint it simply starts.
   lookup   writes every item of a lookup as a JSON array, all cursor pages walked. Names:
            ${LOOKUPS.join(", ")}.
   jobs     lists the export jobs of the past 3 days; job JOB_ID shows one (JSON).
@@ -132,16 +133,14 @@ async function runExport(values, env, stdout, stderr, extra) {
     stdout,
   });
   const resumed = out.state;
-  if (resumed && (typeof resumed.jobId !== "string" || !Number.isSafeInteger(resumed.jobBytes))) {
+  if (resumed && (typeof resumed.jobId !== "string" || (resumed.checkpoint !== null && typeof resumed.checkpoint !== "object"))) {
     throw new UsageError(`the checkpoint of ${values.out} does not name a Userpilot job; remove it to start again`);
   }
   const progress = progressReporter(stderr, { quiet: values.quiet });
   let jobId = resumed?.jobId;
-  // The job's output so far, in the checkpoint's terms: `jobBytes` bytes hashed by `jh`.
-  let jobBytes = 0;
-  const jh = runningHash();
-  const save = () => out.save({ jobId, jobBytes, jobSha256: jh.digest() });
-  let header = null;
+  // --format csv: the header written (one for the whole output), kept across a resume.
+  let header = resumed?.header ?? null;
+  const saver = checkpointSaver(out);
   let result;
   try {
     if (!jobId) {
@@ -151,27 +150,29 @@ async function runExport(values, env, stdout, stderr, extra) {
       });
       jobId = job.jobId;
       // Saved before anything else: a run killed while the job runs goes on with this job.
-      await save();
+      await out.save({ jobId, checkpoint: null, header });
       progress.update(`exportkit userpilot: job ${jobId} started`, { force: true });
     } else {
-      progress.update(`exportkit userpilot: resuming job ${jobId} after ${formatBytes(resumed.jobBytes)}`, { force: true });
+      progress.update(`exportkit userpilot: resuming job ${jobId}${resumed.checkpoint?.download ? ` at file ${resumed.checkpoint.download.download.head + 1}` : ""}`, { force: true });
     }
     await up.exports.wait(jobId, {
       onProgress: (j) => progress.update(`exportkit userpilot: job ${j.jobId} ${j.status}${j.progress ? `, ${j.progress.done} of ${j.progress.total} partitions` : ""}`),
     });
+    // The API hands a checkpoint over once every batch before it has been written here; the
+    // files before it are not fetched again, the one in progress goes on at its line.
     const it = up.exports.rows(jobId, {
       concurrency,
       dedupe,
       flatten: !!values.flatten,
       csvGuard,
       strict: !!values.strict,
+      // Batches of 500 events: a checkpoint inside a file at least that often (a file holds
+      // thousands), so a resumed run fetches little of the file in progress again.
+      batchRecords: values.out && values.out !== "-" ? 500 : undefined,
+      checkpoint: resumed?.checkpoint ?? undefined,
+      onCheckpoint: values.out && values.out !== "-" ? (ck) => saver.offer({ jobId, checkpoint: ck, header }, `${ck.download?.download.head ?? "-"}`) : undefined,
       onProgress: (p) => progress.update(`exportkit userpilot: ${p.filesDone}/${p.filesTotal} files, ${p.records} events, ${formatBytes(p.bytes)}`),
     });
-    // The files are read again from the first (the duplicates of later files are known only so);
-    // what was written before is checked and skipped.
-    const target = resumed?.jobBytes ?? 0;
-    const skipper = target > 0 ? prefixSkipper(target, resumed.jobSha256, `job ${jobId}`) : null;
-    let lastFile = null;
     for await (const b of it) {
       let text = "";
       if (b.format === "json") {
@@ -187,21 +188,18 @@ async function runExport(values, env, stdout, stderr, extra) {
       } else {
         text = b.csv;
       }
-      const skipping = jobBytes < target;
-      if (lastFile !== null && b.file !== lastFile && !skipping) await save();
-      lastFile = b.file;
-      const bytes = Buffer.from(text, "utf8");
-      const fresh = skipping ? skipper.skip(bytes) : bytes;
-      jh.update(bytes);
-      jobBytes += bytes.length;
-      await out.write(fresh);
+      await out.write(Buffer.from(text, "utf8"));
     }
-    skipper?.finish();
     result = await it.result();
+    saver.stop();
     await out.close();
   } catch (e) {
+    saver.stop({ flush: true });
     // A job that failed or was canceled fails again on --resume: nothing is kept for it.
     const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
+    if (e.code === "E_INVALID_ARGUMENT" && e.field === "checkpoint") {
+      throw new UsageError(`the checkpoint ${values.out}.exportkit-checkpoint.json cannot be continued (${e.message}); remove it and ${values.out}.partial to start again`);
+    }
     if (kept && !values.quiet) stderr.write(`exportkit userpilot: ${values.out}.partial keeps what is final (job ${jobId}): the same command with --resume goes on from there\n`);
     throw e;
   } finally {

@@ -312,6 +312,40 @@ export interface ActivityRowsOptions extends ActivityDownloadOptions, PollOption
   signal?: AbortSignal;
   onProgress?: (p: ActivityProgress) => void;
   onJob?: (job: ActivityJob, window: number) => void;
+  /**
+   * Called with where the run stands, once every batch the checkpoint covers has been through
+   * your loop. Plain JSON: store it (JSON.stringify) and pass it back as `checkpoint`.
+   */
+  onCheckpoint?: (checkpoint: ActivityCheckpoint) => void;
+  /**
+   * Continues a run from a checkpoint `onCheckpoint` received (same parameters and output): the
+   * same vendor jobs, the fragments it covers not fetched again, the one in progress from its
+   * line. Another export's or job's checkpoint throws E_INVALID_ARGUMENT with field `checkpoint`.
+   */
+  checkpoint?: ActivityCheckpoint;
+}
+
+/** Where the core's ordered download stands: the parts (fragments, files) before `head` are done. */
+export interface DownloadState { version: 1; parts: number; head: number; restarts: number; renewals: number }
+
+/** One job's download: of the head fragment, lines through `lines` (records, CSV) or its first `bytes` (jsonl). */
+export interface ActivityDownloadCheckpoint { version: 1; job_id: string; download: DownloadState; lines: number; bytes: number; bytes_before: number }
+
+/** An activities run's checkpoint (issue 18): ids, counts and offsets, never records. */
+export interface ActivityCheckpoint {
+  version: 1;
+  api: "activities";
+  /** The planned windows (null: rows() of one job). */
+  windows: ActivityWindow[] | null;
+  output: { format: "records" | "csv" | "jsonl"; explode: string | null };
+  /** Each window's vendor job, once created. */
+  jobs: (string | null)[];
+  /** Windows before this one are delivered in full. */
+  window: number;
+  /** The download of `window`'s job, when it has begun. */
+  download: ActivityDownloadCheckpoint | null;
+  /** format "csv": the header line already delivered. */
+  csvHeader: string | null;
 }
 
 interface ActivityBatchPlace { jobId: string; window: number; fragment: number | null }
@@ -379,6 +413,17 @@ export interface UserpilotRowsProgress { filesDone: number; filesTotal: number; 
 /** Errors thrown by the rows iterator carry `delivered` ({@link UserpilotDelivered}). */
 export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProgress">, UserpilotDownloadOptions {
   onProgress?: (p: UserpilotRowsProgress) => void;
+  /**
+   * Called with where the run stands, once every batch the checkpoint covers has been through
+   * your loop. Plain JSON: store it and pass it back as `checkpoint`.
+   */
+  onCheckpoint?: (checkpoint: UserpilotCheckpoint) => void;
+  /**
+   * Continues from a checkpoint `onCheckpoint` received: the files it covers are not fetched
+   * again, the one in progress goes on at its line, and events delivered before it are not
+   * delivered again. Another job's checkpoint throws E_INVALID_ARGUMENT with field `checkpoint`.
+   */
+  checkpoint?: UserpilotCheckpoint;
   /** Overrides the client's {@link UserpilotClientOptions.fetchFile} for this run. */
   fetchFile?: FetchFile;
 }
@@ -389,6 +434,22 @@ export interface UserpilotRowsOptions extends Omit<UserpilotWaitOptions, "onProg
  * E_INVALID_ARGUMENT, not retried). The CLI supplies one that enforces where links may point.
  */
 export type FetchFile = (url: string, init: { method: string; headers: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
+
+/** Of the head file: JSON Lines through `line`, CSV data rows before `rows`. */
+export interface UserpilotDownloadCheckpoint { version: 1; job_id: string; download: DownloadState; line: number; rows: number }
+
+/** A Userpilot rows run's checkpoint (issue 18). */
+export interface UserpilotCheckpoint {
+  version: 1;
+  api: "userpilot";
+  jobId: string;
+  output: { dedupe: boolean; flatten: boolean };
+  download: UserpilotDownloadCheckpoint | null;
+  /** dedupe: the `internal_event_id` of every event delivered, so a repeat after the resume point is dropped. */
+  seenIds: string[];
+  /** flatten: the CSV header line already delivered. */
+  csvHeader: string | null;
+}
 
 export type UserpilotBatch =
   | { format: "json"; file: number; filename: string; records: Record<string, unknown>[]; firstLine: number; lastLine: number }

@@ -175,7 +175,8 @@ export function tag(s) {
 /**
  * Turns a callback-driven producer into an async iterator with backpressure: the producer's
  * `push(item)` resolves only once the consumer has taken the item. Breaking out of the loop
- * aborts the producer through the signal it is given.
+ * aborts the producer through the signal it is given. `produce(push, signal, mark)`: `mark(fn)`
+ * has `fn` run in order with the items, once the consumer has handled every item before it.
  */
 export function iterate(produce, outerSignal) {
   const ctrl = new AbortController();
@@ -206,7 +207,17 @@ export function iterate(produce, outerSignal) {
           items.push({ item, taken });
           signalWake();
         });
-  const run = produce(push, ctrl.signal).then(
+  // A mark (a checkpoint's callback) waits in line with the items: it runs inside the consumer's
+  // `next()`, so only once every item pushed before it has been through the consumer's loop body.
+  // Marks with no item between them: only the newest runs.
+  const mark = (fn) => {
+    if (stopped) return;
+    const last = items[items.length - 1];
+    if (last && last.mark) last.mark = fn;
+    else items.push({ mark: fn });
+    signalWake();
+  };
+  const run = produce(push, ctrl.signal, mark).then(
     (r) => {
       result = r;
       finished = true;
@@ -223,7 +234,23 @@ export function iterate(produce, outerSignal) {
     async next() {
       for (;;) {
         if (items.length) {
-          const { item, taken } = items.shift();
+          const { item, taken, mark: m } = items.shift();
+          if (m) {
+            try {
+              m();
+            } catch (e) {
+              // A checkpoint that cannot be kept ends the run: going on would deliver data no
+              // checkpoint covers. The caller's exception is the cause, as for any callback.
+              const err = e instanceof ExportError ? e : new ExportError(`invalid \`onCheckpoint\`: threw: ${e && e.message ? e.message : String(e)}`, { code: "E_INVALID_ARGUMENT", field: "onCheckpoint", cause: e });
+              if (!finished) ctrl.abort(err);
+              stopped = true;
+              for (const x of items.splice(0)) x.taken?.();
+              await run;
+              if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
+              throw err;
+            }
+            continue;
+          }
           taken();
           return { value: item, done: false };
         }
@@ -238,7 +265,7 @@ export function iterate(produce, outerSignal) {
     async return() {
       stopped = true;
       if (!finished) ctrl.abort(new ExportError("iteration stopped", { code: "E_ABORTED" }));
-      for (const { taken } of items.splice(0)) taken();
+      for (const { taken } of items.splice(0)) taken?.();
       await run;
       if (outerSignal) outerSignal.removeEventListener("abort", onAbort);
       return { value: undefined, done: true };
@@ -250,3 +277,51 @@ export function iterate(produce, outerSignal) {
   return it;
 }
 
+/** `[start, end)` of each record of CSV text (a quoted field may hold line ends). */
+export function csvRecords(text) {
+  const out = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 10 && !quoted) {
+      out.push([start, i + 1]);
+      start = i + 1;
+    }
+  }
+  if (start < text.length) out.push([start, text.length]);
+  return out;
+}
+
+/** The fields of one CSV record, unquoted. */
+export function csvFields(rec) {
+  const fields = [];
+  let cur = "";
+  let quoted = false;
+  const end = rec.endsWith("\r\n") ? rec.length - 2 : rec.endsWith("\n") ? rec.length - 1 : rec.length;
+  for (let i = 0; i < end; i++) {
+    const c = rec[i];
+    if (quoted) {
+      if (c === '"' && rec[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      fields.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  fields.push(cur);
+  return fields;
+}
+
+/**
+ * The column names of a CSV header line exportkit wrote (a checkpoint keeps the line), the
+ * formula guard's leading apostrophe taken off again when `guarded`.
+ */
+export function headerColumns(line, guarded) {
+  return csvFields(line).map((c) => (guarded && /^'[=+\-@\t\r]/.test(c) ? c.slice(1) : c));
+}

@@ -129,6 +129,7 @@ export class Sandbox {
     this.faults = new Faults(this);
     this.rebuildData();
     this.routes = this.buildRoutes();
+    this.requests = [];
   }
 
   now() {
@@ -170,7 +171,18 @@ export class Sandbox {
     this.timers.clear();
   }
 
+  /**
+   * Every vendor request, in arrival order (issue 18: a resumed download must not fetch again
+   * what it delivered). Method, scope, path and the `fragment` parameter only: never headers or
+   * the rest of a query string (presigned signatures). Bounded, oldest dropped first.
+   */
+  logRequest(method, scope, url) {
+    this.requests.push({ method, scope, path: url.pathname, fragment: url.searchParams.get("fragment") });
+    if (this.requests.length > 100000) this.requests.splice(0, this.requests.length - 100000);
+  }
+
   reset() {
+    this.requests = [];
     this.clearTimers();
     this.auth.reset();
     this.query.reset();
@@ -242,6 +254,7 @@ export class Sandbox {
       // Control endpoints: no auth, never part of a vendor's surface.
       ["POST", /^\/__sandbox\/reset\/?$/, (req, res) => (this.reset(), sendEmpty(res, 204)), null],
       ["GET", /^\/__sandbox\/state\/?$/, (req, res) => sendJson(res, 200, this.state()), null],
+      ["GET", /^\/__sandbox\/requests\/?$/, (req, res) => sendJson(res, 200, this.requests), null],
       ["GET", /^\/__sandbox\/catalog\/?$/, (req, res) => sendJson(res, 200, this.catalog()), null],
       ["POST", /^\/__sandbox\/config\/?$/, async (req, res) => sendJson(res, 200, this.applyConfig(await this.readControlJson(req))), null],
       ["POST", /^\/__sandbox\/clock\/?$/, async (req, res) => sendJson(res, 200, this.moveClock(await this.readControlJson(req))), null],
@@ -331,6 +344,7 @@ export class Sandbox {
         if (!m) continue;
         pathMatched = true;
         if (method !== req.method && !(method === "GET" && req.method === "HEAD")) continue;
+        if (scope) this.logRequest(req.method, scope, url);
         if (scope && (await this.faults.intercept(scope, req, res, url))) return;
         await handler(req, res, m, url);
         return;

@@ -3,18 +3,18 @@
 //! Data crosses into JavaScript once per chunk read (tens of KiB), never once per record: records
 //! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
 
-use super::backstory::{call_maybe_async, get_fn, notify, set, BackstoryCore};
+use super::backstory::{call_maybe_async, get, get_fn, notify, set, BackstoryCore};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
 use super::options::{read, whole, ActivityDownloadOptions, PollOptions};
 use super::results;
 use crate::driver::activities::{
-    self as drv, ActivitySink, Delivery, DownloadOptions, ExportOptions, ExportOutcome, OutputKind,
-    Place, Progress, WaitOptions,
+    self as drv, ActivitySink, Delivery, DownloadCheckpoint, DownloadOptions, ExportOptions,
+    ExportOutcome, OutputKind, Place, Progress, WaitOptions,
 };
 use crate::driver::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::providers::backstory::activities::schema::activity_columns;
 use crate::providers::backstory::activities::{
     check_job_id, plan_windows, ExportRequest, Job, JobParams, MAX_CONCURRENCY, MAX_QUEUED,
@@ -86,6 +86,7 @@ struct JsActivitySink {
     on_batch: Option<Function>,
     on_progress: Option<Function>,
     on_job: Option<Function>,
+    on_checkpoint: Option<Function>,
     last_progress_ms: f64,
 }
 
@@ -95,6 +96,7 @@ impl JsActivitySink {
             on_batch: get_fn(opts, "onBatch")?,
             on_progress: get_fn(opts, "onProgress")?,
             on_job: get_fn(opts, "onJob")?,
+            on_checkpoint: get_fn(opts, "onCheckpoint")?,
             last_progress_ms: f64::MIN,
         })
     }
@@ -158,6 +160,64 @@ impl ActivitySink for JsActivitySink {
         }
         self.last_progress_ms = now;
         let _ = f.call1(&JsValue::NULL, &progress_to_js(p));
+    }
+
+    fn checkpoint(&mut self, at: &DownloadCheckpoint) {
+        // JSON text: js/activities.js keeps it as plain data inside its own versioned checkpoint.
+        if let (Some(f), Ok(text)) = (&self.on_checkpoint, serde_json::to_string(at)) {
+            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&text));
+        }
+    }
+}
+
+/// The `checkpoint` option of `activitiesRows`: the JSON text an earlier run's `onCheckpoint`
+/// received, for this job.
+fn read_checkpoint(opts: &JsValue, job_id: &str) -> Result<Option<DownloadCheckpoint>> {
+    let v = get(opts, "checkpoint");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let cp: DownloadCheckpoint = v
+        .as_string()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| Error::invalid("checkpoint", "is not a download checkpoint of exportkit"))?;
+    if cp.version != 1 || cp.job_id != job_id {
+        return Err(Error::invalid(
+            "checkpoint",
+            format!("is a checkpoint of another job, not of job {job_id}"),
+        ));
+    }
+    Ok(Some(cp))
+}
+
+/// The CSV columns of the run a checkpoint continues (`csvColumns`, `flattenColumns`: set by
+/// js/ from the header the checkpoint holds), so the rest is written under the same header.
+pub(crate) fn header_columns(opts: &JsValue, key: &str) -> Result<Option<Vec<String>>> {
+    let v = get(opts, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let bad = || Error::invalid("checkpoint", "holds a CSV header this export cannot use");
+    if !Array::is_array(&v) {
+        return Err(bad());
+    }
+    let a = Array::from(&v);
+    if a.length() == 0 || a.length() > 100_000 {
+        return Err(bad());
+    }
+    a.iter()
+        .map(|c| c.as_string().ok_or_else(bad))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// The driver names a checkpoint it cannot continue `resumeFrom`; JavaScript calls it `checkpoint`.
+pub(crate) fn as_checkpoint_error(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidArgument { field, reason } if field.starts_with("resumeFrom") => {
+            Error::invalid("checkpoint", reason.clone())
+        }
+        _ => e,
     }
 }
 
@@ -286,7 +346,9 @@ impl BackstoryCore {
 
     /// Downloads one job's data (waiting for it first if needed). `opts`: `{ signal, format:
     /// "records"|"csv"|"jsonl", explode, csvGuard, concurrency, readAheadBytes, batchRecords, strict,
-    /// maxLineBytes, pollIntervalMs, pollMaxMs, timeoutMs, onBatch(b), onProgress(p), onJob(j, w) }`.
+    /// maxLineBytes, pollIntervalMs, pollMaxMs, timeoutMs, onBatch(b), onProgress(p), onJob(j, w),
+    /// onCheckpoint(text), checkpoint }`: `checkpoint`, a text `onCheckpoint` received, continues
+    /// that download past the fragments and lines it covers.
     #[wasm_bindgen(js_name = activitiesRows)]
     pub async fn activities_rows(
         &self,
@@ -296,12 +358,16 @@ impl BackstoryCore {
         let session = self.session.clone();
         async move {
             let wait = wait_options(&opts)?;
-            let dl = download_options(&read(&opts)?)?;
+            let mut dl = download_options(&read(&opts)?)?;
             let mut sink = JsActivitySink::new(&opts)?;
+            let resume = read_checkpoint(&opts, &job_id)?;
+            dl.csv_columns = header_columns(&opts, "csvColumns")?;
             let job = job_by_id(&session, &job_id, &opts).await?;
             sink.job(0, &job);
             let t = FetchTransport::of_options(&opts);
-            let out = drv::download(&t, &session, job, &wait, &dl, &mut sink).await?;
+            let out = drv::download_from(&t, &session, job, &wait, &dl, resume.as_ref(), &mut sink)
+                .await
+                .map_err(as_checkpoint_error)?;
             Ok(outcome_to_js(&out))
         }
         .await
@@ -325,6 +391,7 @@ impl BackstoryCore {
                 wait: wait_options(&opts)?,
                 ..ExportOptions::default()
             };
+            o.download.csv_columns = header_columns(&opts, "csvColumns")?;
             if let Some(n) = whole("maxActiveJobs", dl.max_active_jobs, 1.0, MAX_QUEUED as f64)? {
                 o.max_active = n as usize;
             }

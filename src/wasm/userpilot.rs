@@ -14,8 +14,8 @@ use super::staging::{span, Staging};
 use crate::core::auth::Secret;
 use crate::core::http::validate_base_url;
 use crate::driver::userpilot::{
-    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsOptions, RowsProgress, RowsSink,
-    StartEvent, StartOptions, WaitOptions, MAX_CONCURRENCY,
+    self as up, FileRef, GunzipBody, JsonBatch, PageSink, RowsCheckpoint, RowsOptions,
+    RowsProgress, RowsSink, StartEvent, StartOptions, WaitOptions, MAX_CONCURRENCY,
 };
 use crate::driver::Session;
 use crate::error::{Error, Result};
@@ -128,6 +128,7 @@ struct JsRowsSink {
     on_rows: Option<Function>,
     on_csv: Option<Function>,
     on_progress: Option<Function>,
+    on_checkpoint: Option<Function>,
 }
 
 fn file_obj(file: FileRef<'_>) -> Object {
@@ -183,6 +184,33 @@ impl RowsSink for JsRowsSink {
             notify(&self.on_progress, &o.into());
         }
     }
+
+    fn checkpoint(&mut self, at: &RowsCheckpoint) {
+        // JSON text: js/userpilot.js keeps it as plain data inside its own versioned checkpoint.
+        if let Ok(text) = serde_json::to_string(at) {
+            notify(&self.on_checkpoint, &JsValue::from_str(&text));
+        }
+    }
+}
+
+/// The `checkpoint` option of `rows`: the JSON text an earlier run's `onCheckpoint` received,
+/// for this job.
+fn read_checkpoint(opts: &JsValue, job_id: &str) -> Result<Option<RowsCheckpoint>> {
+    let v = get(opts, "checkpoint");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let cp: RowsCheckpoint = v
+        .as_string()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| Error::invalid("checkpoint", "is not a download checkpoint of exportkit"))?;
+    if cp.version != 1 || cp.job_id != job_id {
+        return Err(Error::invalid(
+            "checkpoint",
+            format!("is a checkpoint of another job, not of job {job_id}"),
+        ));
+    }
+    Ok(Some(cp))
 }
 
 struct JsPageSink(Option<Function>);
@@ -343,7 +371,8 @@ impl UserpilotCore {
     /// batchRecords, flatten, csvGuard, nativeGunzip, stallTimeoutMs, pollIntervalMs, pollMaxMs, timeoutMs, signal,
     /// onRecords({file, filename, text, count, firstLine, lastLine}),
     /// onRows({file, filename, header, batch}), onCsv({file, filename, csv, rows}),
-    /// onProgress(p) }`. Resolves to the summary.
+    /// onProgress(p), onCheckpoint(text), checkpoint }`: `checkpoint`, a text `onCheckpoint`
+    /// received, continues that run past the files and lines it covers. Resolves to the summary.
     pub async fn rows(
         &self,
         job_id: String,
@@ -370,15 +399,20 @@ impl UserpilotCore {
                 max_depth: whole("maxDepth", o.max_depth, 1.0, 1000.0)?
                     .map_or(d.max_depth, |n| n as usize),
                 wait: wait_options(&opts)?,
+                flatten_columns: super::activities::header_columns(&opts, "flattenColumns")?,
             };
             let mut sink = JsRowsSink {
                 on_records: get_fn(&opts, "onRecords")?,
                 on_rows: get_fn(&opts, "onRows")?,
                 on_csv: get_fn(&opts, "onCsv")?,
                 on_progress: get_fn(&opts, "onProgress")?,
+                on_checkpoint: get_fn(&opts, "onCheckpoint")?,
             };
+            let resume = read_checkpoint(&opts, &job_id)?;
             let t = transport(&opts);
-            let out = up::rows(&t, &session, &job_id, &options, &mut sink).await?;
+            let out = up::rows_from(&t, &session, &job_id, &options, resume.as_ref(), &mut sink)
+                .await
+                .map_err(super::activities::as_checkpoint_error)?;
             Ok(results::to_js(&results::UserpilotRowsSummary::from(&out)))
         }
         .await

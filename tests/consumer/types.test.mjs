@@ -9,7 +9,16 @@ import { BIN, freshProject, removeProjects, sh } from "./helpers.mjs";
 
 after(removeProjects);
 
-const USE = `import init, { BackstoryClient, ExportError, parseCsv, CsvStreamParser, batchRows, variation, type Query, type QueryResult } from "exportkit";
+const USE = `import init, { BackstoryClient, ExportError, parseCsv, CsvStreamParser, batchRows, variation, type ActivityCheckpoint, type Query, type QueryResult, type UserpilotCheckpoint } from "exportkit";
+
+// Checkpoints (issue 18): what onCheckpoint receives is what checkpoint takes.
+export async function resume(bs: BackstoryClient, saved: ActivityCheckpoint | null): Promise<number> {
+  let last: ActivityCheckpoint | null = saved;
+  const it = bs.activities.export({ startDate: "2024-01-01", endDate: "2024-01-20" }, { checkpoint: saved ?? undefined, onCheckpoint: (c) => (last = c) });
+  for await (const b of it) if (b.kind === "records") b.records.length;
+  const up: UserpilotCheckpoint | null = null;
+  return (last?.window ?? 0) + (last?.download?.download.head ?? 0) + (up === null ? 0 : 1);
+}
 
 export async function main(clientId: string, clientSecret: string): Promise<number> {
   await init();

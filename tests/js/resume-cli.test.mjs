@@ -1,6 +1,7 @@
-// `--resume` (issue 18): the CLI is killed with SIGKILL in the middle of an export, then run again
-// with --resume; the output must be the sandbox's truth byte for byte, and the sandbox must show
-// that no vendor job was created twice.
+// `--resume` (issue 18): the CLI is killed with SIGKILL in the middle of an export (inside a
+// fragment or file, or between files), then run again with --resume; the output must be the
+// sandbox's truth byte for byte, and the sandbox must show that no vendor job was created twice
+// and (its request log) that no fragment or file the checkpoint covers was fetched again.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { appendFile, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -58,21 +59,44 @@ async function killWhen(args, env, out, ready) {
   }
 }
 
-test("activities: killed mid-export, --resume ends with the truth byte for byte and no second job", async () => {
+// The fragments of `jobId` a run asked for, in order, from the sandbox's request log.
+const fragmentsOf = (log, jobId) => [...new Set(log.filter((r) => r.scope === "activities.data" && r.path.includes(`/${jobId}/`)).map((r) => r.fragment))];
+
+/**
+ * After a kill at checkpoint `ck` (the CLI's state: the API's checkpoint) and a resumed run: the
+ * fragments the checkpoint covers (every fragment of the windows before its window, those before
+ * the head in its window) were not asked for again.
+ */
+function assertNotFetchedAgain(first, second, ck) {
+  const api = ck.state.checkpoint;
+  let covered = 0;
+  for (let w = 0; w <= api.window && w < api.jobs.length; w++) {
+    const asked = fragmentsOf(first, api.jobs[w]);
+    const done = w < api.window ? asked : asked.slice(0, api.download?.download.head ?? 0);
+    covered += done.length;
+    const again = fragmentsOf(second, api.jobs[w]).filter((f) => done.includes(f));
+    assert.deepEqual(again, [], `fragments of job ${api.jobs[w]} delivered before the kill were fetched again`);
+  }
+  assert.ok(covered > 0, "the checkpoint covered whole fragments");
+}
+
+test("activities: killed mid-fragment, --resume goes on at that fragment and line: the truth byte for byte, no second job, no fragment fetched twice", async () => {
   const dir = await mkdtemp(join(tmpdir(), "exportkit-resume-"));
   const out = join(dir, "a.jsonl");
   const env = backstoryEnv(sb);
   // One fragment at a time, one job at a time: the 20th fragment request (the second window has
-  // begun: the first has about 16) hangs, so the run is caught in the middle of a later window,
-  // with windows whose jobs do not exist yet.
-  await control(sb, "/__sandbox/faults", { scope: "activities.data", fault: "stall", stallMs: 60000, nth: 20 });
+  // begun: the first has about 16) stops part way through its body, so the run is caught inside
+  // a fragment of a later window, with windows whose jobs do not exist yet.
+  await control(sb, "/__sandbox/faults", { scope: "activities.data", fault: "stall_body", afterBytes: 9000, stallMs: 60000, nth: 20 });
   const args = ["activities", "--start-date", "2024-01-01", "--end-date", "2024-02-15", "--concurrency", "1", "--max-active-jobs", "1", "--out", out, ...FAST];
-  const ck = await killWhen(args, env, out, async (c) => c.outputBytes > 0 && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
-  assert.ok(ck.state.jobs.some((j) => j), "the checkpoint names the vendor jobs");
-  assert.ok(ck.state.jobs.some((j) => !j), "a window is still without a job");
-  assert.ok(ck.state.window >= 1 && ck.state.windowBytes > 0, "caught inside a window after the first");
+  const ck = await killWhen(args, env, out, async (c) => c.state?.checkpoint?.download?.lines > 0 && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
+  const api = ck.state.checkpoint;
+  assert.ok(api.jobs.some((j) => j), "the checkpoint names the vendor jobs");
+  assert.ok(api.jobs.some((j) => !j), "a window is still without a job");
+  assert.ok(api.window >= 1 && api.download.lines > 0, "caught inside a fragment of a window after the first");
   await assert.rejects(stat(out), "no complete-looking file after a kill");
   const jobsBefore = await jobCount();
+  const first = await control(sb, "/__sandbox/requests");
   // What a crash in the middle of a write leaves: bytes past the checkpoint, which --resume cuts off.
   await appendFile(`${out}.partial`, '{"half": "a record cut by the crash');
   await control(sb, "/__sandbox/faults/clear", {});
@@ -84,10 +108,11 @@ test("activities: killed mid-export, --resume ends with the truth byte for byte 
   assert.equal(state.activityJobs.Completed, 4, "one job per window, across both runs");
   assert.equal(await jobCount(), 4);
   assert.ok(jobsBefore >= 1 && jobsBefore < 4);
+  assertNotFetchedAgain(first, (await control(sb, "/__sandbox/requests")).slice(first.length), ck);
   assert.deepEqual((await readdir(dir)).sort(), ["a.jsonl"], "no partial file, no checkpoint left");
 });
 
-test("activities CSV: resumed in the middle of a window, the file equals an uninterrupted run", async () => {
+test("activities CSV: killed inside a fragment of a later window, the resumed file equals an uninterrupted run", async () => {
   const dir = await mkdtemp(join(tmpdir(), "exportkit-resume-"));
   const env = backstoryEnv(sb);
   const common = ["activities", "--start-date", "2024-03-01", "--end-date", "2024-04-10", "--format", "csv", "--explode", "participants", "--concurrency", "1", ...FAST];
@@ -95,17 +120,19 @@ test("activities CSV: resumed in the middle of a window, the file equals an unin
   assert.equal(whole.code, 0, whole.stderr);
   await control(sb, "/__sandbox/reset");
   const out = join(dir, "r.csv");
-  await control(sb, "/__sandbox/faults", { scope: "activities.data", fault: "stall", stallMs: 60000, nth: 20 });
-  const ck = await killWhen([...common, "--out", out], env, out, async (c) => c.outputBytes > 0 && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
-  // Inside the second window: its CSV header must be dropped again and its first rows skipped.
-  assert.ok(ck.state.window >= 1 && ck.state.windowBytes > 0, "caught inside a window after the first");
+  await control(sb, "/__sandbox/faults", { scope: "activities.data", fault: "stall_body", afterBytes: 9000, stallMs: 60000, nth: 20 });
+  const ck = await killWhen([...common, "--out", out], env, out, async (c) => c.state?.checkpoint?.download?.lines > 0 && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
+  // Inside the second window: the header its job's CSV starts with must not be written again.
+  assert.ok(ck.state.checkpoint.window >= 1 && ck.state.checkpoint.download.lines > 0, "caught inside a fragment of a window after the first");
   const jobsBefore = await jobCount();
+  const first = await control(sb, "/__sandbox/requests");
   await control(sb, "/__sandbox/faults/clear", {});
   const r = await runCli([...common, "--out", out, "--resume"], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.ok((await readFile(out)).equals(await readFile(join(dir, "whole.csv"))), "one header, every row once");
   assert.ok(jobsBefore >= 1);
   assert.equal(await jobCount(), 3, "three windows, three jobs, across both runs");
+  assertNotFetchedAgain(first, (await control(sb, "/__sandbox/requests")).slice(first.length), ck);
 });
 
 test("--resume: no checkpoint simply starts; other parameters are refused naming the checkpoint; stdout cannot resume", async () => {
@@ -121,7 +148,7 @@ test("--resume: no checkpoint simply starts; other parameters are refused naming
   await writeFile(`${out}.partial`, "");
   const { paramsHash } = await import("../../cli/checkpoint.mjs");
   const other = { startDate: "2024-05-01", endDate: "2024-05-04", jobId: undefined, format: "jsonl", explode: undefined, csvGuard: true };
-  await writeFile(ckPath, JSON.stringify({ version: 1, paramsHash: paramsHash("activities", other), outputBytes: 0, outputSha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", state: { jobs: [null], window: 0, windowBytes: 0 } }));
+  await writeFile(ckPath, JSON.stringify({ version: 2, paramsHash: paramsHash("activities", other), outputBytes: 0, outputSha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", state: { checkpoint: null } }));
   const jobs = await jobCount();
   r = await runCli([...args, "--resume"], { env });
   assert.equal(r.code, 2);
@@ -133,25 +160,39 @@ test("--resume: no checkpoint simply starts; other parameters are refused naming
   assert.match(r.stderr, /--resume needs --out FILE/);
 });
 
-test("userpilot export: killed between files, --resume uses the same job and writes every event once", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "exportkit-resume-"));
-  const env = { USERPILOT_API_KEY: SANDBOX_CREDENTIALS.userpilot.apiKey, USERPILOT_BASE_URL: sb.url };
-  const common = ["userpilot", "export", "--from", "2024-02-01", "--to", "2024-02-20", "--concurrency", "1", "--quiet"];
-  const whole = await runCli([...common, "--out", join(dir, "whole.jsonl")], { env });
-  assert.equal(whole.code, 0, whole.stderr);
-  await control(sb, "/__sandbox/reset");
-  const out = join(dir, "u.jsonl");
-  await control(sb, "/__sandbox/faults", { scope: "userpilot.file", fault: "stall", stallMs: 60000, nth: 3 });
-  const ck = await killWhen([...common, "--out", out], env, out, async (c) => c.outputBytes > 0 && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
-  assert.ok(ck.state.jobId, "the checkpoint names the job");
-  await appendFile(`${out}.partial`, '{"internal_event_id": "cut');
-  await control(sb, "/__sandbox/faults/clear", {});
-  const r = await runCli([...common, "--out", out, "--resume"], { env });
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok((await readFile(out)).equals(await readFile(join(dir, "whole.jsonl"))), "the same events, each once");
-  const jobs = (await control(sb, "/__sandbox/state")).userpilotJobs;
-  assert.equal(jobs.completed + jobs.in_progress + jobs.failed, 1, "one Userpilot job across both runs");
-});
+for (const [where, fault, caught] of [
+  // The third file request never answers: killed between files.
+  ["between files", { fault: "stall", nth: 3 }, (c) => c.checkpoint?.download?.download.head >= 2],
+  // The third file stops part way through its body: killed inside it, after some of its lines.
+  ["inside a file", { fault: "stall_body", afterBytes: 40000, nth: 3 }, (c) => c.checkpoint?.download?.download.head >= 2 && c.checkpoint.download.line > 0],
+]) {
+  test(`userpilot export: killed ${where}, --resume uses the same job, fetches no earlier file again and writes every event once`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "exportkit-resume-"));
+    const env = { USERPILOT_API_KEY: SANDBOX_CREDENTIALS.userpilot.apiKey, USERPILOT_BASE_URL: sb.url };
+    const common = ["userpilot", "export", "--from", "2024-02-01", "--to", "2024-02-20", "--concurrency", "1", "--quiet"];
+    const whole = await runCli([...common, "--out", join(dir, "whole.jsonl")], { env });
+    assert.equal(whole.code, 0, whole.stderr);
+    await control(sb, "/__sandbox/reset");
+    const out = join(dir, "u.jsonl");
+    await control(sb, "/__sandbox/faults", { scope: "userpilot.file", stallMs: 60000, ...fault });
+    const ck = await killWhen([...common, "--out", out], env, out, async (c) => c.state?.jobId && caught(c.state) && (await control(sb, "/__sandbox/faults"))[0]?.fired >= 1);
+    assert.ok(ck.state.jobId, "the checkpoint names the job");
+    const head = ck.state.checkpoint.download.download.head;
+    const first = await control(sb, "/__sandbox/requests");
+    await appendFile(`${out}.partial`, '{"internal_event_id": "cut');
+    await control(sb, "/__sandbox/faults/clear", {});
+    const r = await runCli([...common, "--out", out, "--resume"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await readFile(out)).equals(await readFile(join(dir, "whole.jsonl"))), "the same events, each once");
+    const jobs = (await control(sb, "/__sandbox/state")).userpilotJobs;
+    assert.equal(jobs.completed + jobs.in_progress + jobs.failed, 1, "one Userpilot job across both runs");
+    const files = (log) => [...new Set(log.filter((x) => x.scope === "userpilot.file").map((x) => x.path))];
+    const done = files(first).slice(0, head);
+    assert.equal(done.length, head);
+    const again = files((await control(sb, "/__sandbox/requests")).slice(first.length)).filter((f) => done.includes(f));
+    assert.deepEqual(again, [], "files delivered before the kill were fetched again");
+  });
+}
 
 test("a failed call keeps OUT.partial and the checkpoint for --resume; a failed vendor job keeps nothing", async () => {
   const dir = await mkdtemp(join(tmpdir(), "exportkit-resume-"));

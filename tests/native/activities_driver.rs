@@ -1186,3 +1186,40 @@ fn a_download_resumed_from_its_checkpoint_delivers_the_rest_once() {
         }
     }
 }
+
+/// A resumed CSV export (issue 18) is written under the header the first run wrote: with
+/// `csv_columns`, those columns exactly, none found afresh in the data (a field they lack is a
+/// late field, as it was in the first run once its header was fixed).
+#[test]
+fn csv_columns_fix_the_header_of_a_resumed_csv() {
+    let v = Vendor::new(10, 4, 300);
+    v.jobs.borrow_mut().push(VJob {
+        id: "old".into(),
+        start_day: DAY0,
+        end_day: DAY0 + 2,
+        created: v.now.get() - 60_000.0,
+        started: Some(v.now.get() - 60_000.0),
+        fail: false,
+    });
+    let job = Job::from_value(&json!({"job_id": "old", "state": "Queued"})).unwrap();
+    let mut o = opts(2, OutputKind::Csv { explode: None });
+    let columns = vec!["uid".to_string(), "not_in_the_data".to_string()];
+    o.download.csv_columns = Some(columns.clone());
+    let mut sink = Collect::default();
+    let out = block_on(download(
+        &v,
+        &session(),
+        job,
+        &o.wait,
+        &o.download,
+        &mut sink,
+    ))
+    .unwrap();
+    assert_eq!(out.header, columns);
+    assert_eq!(sink.csv.lines().next(), Some("uid,not_in_the_data"));
+    assert_eq!((out.records, out.rows), (30, 30), "a row per record");
+    assert!(
+        !out.late_fields.is_empty(),
+        "the data's other fields are late fields"
+    );
+}

@@ -39,9 +39,12 @@ impl Emitter {
     pub(super) fn new(opts: &DownloadOptions) -> Self {
         let flattener = match &opts.output {
             OutputKind::Csv { explode } => Some(Flattener::new(FlattenOptions {
-                columns: activity_columns(explode.as_deref()),
+                columns: opts
+                    .csv_columns
+                    .clone()
+                    .unwrap_or_else(|| activity_columns(explode.as_deref())),
                 explode: explode.clone(),
-                discover: true,
+                discover: opts.csv_columns.is_none(),
                 raw_cells: opts.raw_cells,
             })),
             _ => None,

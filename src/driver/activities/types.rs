@@ -34,6 +34,9 @@ pub struct DownloadOptions {
     pub stall_timeout_ms: Option<f64>,
     /// CSV output: cells as they are, without the CSV-injection guard.
     pub raw_cells: bool,
+    /// CSV output, resuming: the columns the run being resumed wrote its header with, so the
+    /// rest is written under the same header (none found afresh).
+    pub csv_columns: Option<Vec<String>>,
 }
 
 impl Default for DownloadOptions {
@@ -47,6 +50,7 @@ impl Default for DownloadOptions {
             output: OutputKind::Records,
             stall_timeout_ms: None,
             raw_cells: false,
+            csv_columns: None,
         }
     }
 }

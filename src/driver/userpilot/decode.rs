@@ -120,7 +120,11 @@ impl<'s, S: RowsSink> Run<'s, S> {
             seen: opts.dedupe.then(SeenIds::default),
             flattener: opts.flatten.then(|| {
                 Flattener::new(FlattenOptions {
-                    columns: EVENT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                    columns: opts
+                        .flatten_columns
+                        .clone()
+                        .unwrap_or_else(|| EVENT_COLUMNS.iter().map(|c| c.to_string()).collect()),
+                    discover: opts.flatten_columns.is_none(),
                     raw_cells: opts.raw_cells,
                     ..FlattenOptions::default()
                 })

@@ -33,6 +33,9 @@ pub struct RowsOptions {
     pub max_depth: usize,
     /// Used when the job is still running.
     pub wait: WaitOptions,
+    /// With `flatten`, resuming: the columns the run being resumed wrote its header with, so the
+    /// rest is written under the same header (none found afresh).
+    pub flatten_columns: Option<Vec<String>>,
 }
 
 impl Default for RowsOptions {
@@ -49,6 +52,7 @@ impl Default for RowsOptions {
             max_line_bytes: JsonlOptions::default().max_line_bytes,
             max_depth: JsonlOptions::default().max_depth,
             wait: WaitOptions::default(),
+            flatten_columns: None,
         }
     }
 }
