@@ -14,6 +14,7 @@
 //   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
 //   /api/runs/userpilot/...   durable Userpilot event export runs into EXPORTS       userpilot-workflow.mjs
 
+import parseModule from "../pkg-parse/exportkit_parse_bg.wasm";
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
 import { checkAccess, signInAvailable, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PATH } from "./access.mjs";
@@ -32,7 +33,7 @@ export { VendorLimits } from "./limits.mjs";
 export { UserpilotExport } from "./userpilot-workflow.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
-initSync(wasmModule);
+initSync({ parse: parseModule, client: wasmModule });
 
 const PREFIXES = [
   ["userpilotFiles", PROXY_PATHS.userpilotFiles],

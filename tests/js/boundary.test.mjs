@@ -3,13 +3,15 @@
 // serde name the field that is wrong, and one option name serves every API (old names kept).
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import init, { BackstoryClient, ExportError, jsonlToCsv, parseJsonl, UserpilotClient } from "../../js/index.js";
+import init, { BackstoryClient, ExportError, initClient, jsonlToCsv, parseJsonl, UserpilotClient } from "../../js/index.js";
 import * as wasm from "../../pkg/exportkit.js";
 import { control, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
 let sb;
 before(async () => {
   await init();
+  // The raw client module is called below before any client is made (it loads lazily otherwise).
+  await initClient();
   sb = await startSandbox({ port: 0, seed: 7, jobSpeed: 40, eventsPerDay: 40 });
 });
 after(() => sb.close());
