@@ -21,7 +21,7 @@ let syncSource = null;
 /** The client module's memory (after it is loaded). */
 export const memory = () => instance.memory;
 
-/** Whether the client module is instantiated (the lazy-loading test reads it). */
+/** Whether the client module is instantiated (js/vocabulary.js fills its lists once it is). */
 export const clientLoaded = () => instance !== null;
 
 const CLIENT_URL = () => new URL("../pkg/exportkit_bg.wasm", import.meta.url);
