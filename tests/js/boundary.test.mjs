@@ -108,3 +108,15 @@ test("pollIntervalMs / pollMaxMs name the polling options everywhere; pollMs / m
   // One option given twice under its two names is refused rather than silently picking one.
   await assert.rejects(up.exports.wait(job, { pollIntervalMs: 20, pollMs: 30 }), (e) => e.code === "E_INVALID_ARGUMENT" && /pollIntervalMs/.test(e.message));
 });
+
+test("the JSON Lines options (read field by field in the parse module) name the option that is wrong", () => {
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { explode: 5 }), invalid("explode"));
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { columns: "a" }), invalid("columns"));
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { csvGuard: "off" }), invalid("csvGuard"));
+  assert.throws(() => parseJsonl('{"a":1}\n', { batchRecords: "10" }), invalid("batchRecords"));
+  assert.throws(() => parseJsonl('{"a":1}\n', { maxLineBytes: true }), invalid("maxLineBytes"));
+  assert.throws(() => parseJsonl('{"a":1}\n', "strict"), invalid("options"));
+  // Absent and null are the defaults; other keys in the object are never read.
+  assert.equal(jsonlToCsv('{"a":1}\n', { columns: null, explode: undefined, onRecords: () => {} }).csv, "a\r\n1\r\n");
+  assert.deepEqual(parseJsonl('{"a":1}\n', { strict: null, batchRecords: 1 }).data, [{ a: 1 }]);
+});
