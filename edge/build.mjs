@@ -1,8 +1,10 @@
 // Stages what `wrangler deploy` publishes, so that nothing else of the repository goes up:
 //   dist/worker/  the worker's modules as workerd loads them: index.mjs (the entry), edge/*.mjs,
-//                 js/*.js, pkg/exportkit.js, pkg/snippets/ and pkg/exportkit_bg.wasm
+//                 js/*.js, pkg/exportkit.js, pkg/snippets/ and pkg/exportkit_bg.wasm, and the same
+//                 three of the parse module in pkg-parse/
 //                 (wrangler.toml's main, base_dir and rules)
-//   dist/public/  the dashboard for the assets binding: www/, js/ and the browser half of pkg/,
+//   dist/public/  the dashboard for the assets binding: www/, js/ and the browser half of pkg/
+//                 and pkg-parse/,
 //                 laid out as in the repository so the page's imports (`../js/index.js`) hold.
 //
 //   node edge/build.mjs [OUT_DIR]      default edge/dist
@@ -14,20 +16,25 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const DEFAULT_OUT = path.join(ROOT, "edge", "dist");
 
-const PKG_FILES = ["exportkit.js", "exportkit_bg.wasm"];
+// The client module (pkg/) and the parse module (pkg-parse/).
+const PKG_FILES = { pkg: ["exportkit.js", "exportkit_bg.wasm"], "pkg-parse": ["exportkit_parse.js", "exportkit_parse_bg.wasm"] };
 
 async function needWasm() {
-  try {
-    await stat(path.join(ROOT, "pkg", "exportkit_bg.wasm"));
-  } catch {
-    throw new Error("pkg/ has no wasm build: run `bash scripts/build.sh` first");
+  for (const [dir, files] of Object.entries(PKG_FILES)) {
+    try {
+      await stat(path.join(ROOT, dir, files[1]));
+    } catch {
+      throw new Error(`${dir}/ has no wasm build: run \`bash scripts/build.sh\` first`);
+    }
   }
 }
 
 async function stagePkg(out) {
-  await mkdir(path.join(out, "pkg"), { recursive: true });
-  for (const f of PKG_FILES) await cp(path.join(ROOT, "pkg", f), path.join(out, "pkg", f));
-  await cp(path.join(ROOT, "pkg", "snippets"), path.join(out, "pkg", "snippets"), { recursive: true });
+  for (const [dir, files] of Object.entries(PKG_FILES)) {
+    await mkdir(path.join(out, dir), { recursive: true });
+    for (const f of files) await cp(path.join(ROOT, dir, f), path.join(out, dir, f));
+    await cp(path.join(ROOT, dir, "snippets"), path.join(out, dir, "snippets"), { recursive: true });
+  }
 }
 
 const notTypes = (src) => !src.endsWith(".d.ts");

@@ -16,6 +16,7 @@
 //   /api/runs/forecasts/...   durable Forecasting runs (every page) into EXPORTS     paged-workflow.mjs
 //   /api/runs/lookups/...     durable Userpilot lookup refreshes into EXPORTS        paged-workflow.mjs
 
+import parseModule from "../pkg-parse/exportkit_parse_bg.wasm";
 import wasmModule from "../pkg/exportkit_bg.wasm";
 import { initSync } from "../js/index.js";
 import { checkAccess, signInAvailable, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PATH } from "./access.mjs";
@@ -37,7 +38,7 @@ export { UserpilotExport } from "./userpilot-workflow.mjs";
 export { PagedExport } from "./paged-workflow.mjs";
 
 // workerd hands over the module already compiled: no fetch, no compile at request time.
-initSync(wasmModule);
+initSync({ parse: parseModule, client: wasmModule });
 
 const PREFIXES = [
   ["userpilotFiles", PROXY_PATHS.userpilotFiles],

@@ -1,5 +1,5 @@
 // CSV on its own: one-shot parsing with Papa Parse's result shape, and the streaming parser.
-import { batchRows, bytesOf, ExportError, requireReady, wasm } from "./runtime.js";
+import { batchRows, bytesOf, ExportError, requireReady, wasm } from "./parse-runtime.js";
 import { f64sAt, StagedStream, textAt, u32sAt, words } from "./staging.js";
 
 /**

@@ -76,10 +76,21 @@ export interface CsvGuardOptions {
   csvGuard?: boolean;
 }
 
-export default function init(input?: WebAssembly.Module | BufferSource | URL | string | Promise<unknown>): Promise<unknown>;
+/** One wasm module as `init()` takes it. */
+export type WasmInput = WebAssembly.Module | BufferSource | URL | string | Promise<unknown>;
+/**
+ * Loads exportkit: the parse module at once, the client module (the vendor clients) when the
+ * first client is made where it can be loaded synchronously then (Node, workerd), else here.
+ * One input is the client module (`exportkit/exportkit_bg.wasm`); `{ parse, client }` names both
+ * (`exportkit/exportkit_parse_bg.wasm` is the parse module).
+ */
+export default function init(input?: WasmInput | { parse?: WasmInput; client?: WasmInput | (() => WebAssembly.Module | BufferSource) }): Promise<unknown>;
 /** The same function as the default export, by name (handy from CommonJS: `const { init } = require("exportkit")`). */
 export { init };
-export function initSync(module: WebAssembly.Module | BufferSource): void;
+/** Loads the client module now, rather than when the first client is made. */
+export function initClient(input?: WasmInput): Promise<void>;
+/** workerd: the compiled client module, or `{ parse, client }` (both compiled). */
+export function initSync(module: WebAssembly.Module | BufferSource | { parse?: WebAssembly.Module | BufferSource; client?: WebAssembly.Module | BufferSource }): void;
 export function toExportError(e: unknown): ExportError;
 
 export interface KeyValueStore {
@@ -537,6 +548,8 @@ export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions {
   discover?: boolean;
 }
 export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: BadRecord[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
+/** gzip bytes (one or more members) inflated in one call by exportkit's own inflater. */
+export function gunzip(bytes: Uint8Array): Uint8Array;
 export class JsonlStreamParser {
   constructor(options?: JsonlOptions);
   /** Batches completed so far: `text` is a JSON array of the records. */

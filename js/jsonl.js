@@ -1,6 +1,6 @@
 // JSON Lines on their own: one-shot parsing with Papa Parse's result shape, flattening to CSV,
 // and the streaming classes (push chunks split anywhere, take batches or CSV text out).
-import { bytesOf, requireReady, wasm } from "./runtime.js";
+import { bytesOf, requireReady, wasm } from "./parse-runtime.js";
 import { StagedStream, textAt, words } from "./staging.js";
 
 /**

@@ -1,40 +1,65 @@
-// Shared by every client: loading the wasm, ExportError, stores, packed batches, async iterators.
+// Shared by every client: loading the wasm modules, stores, async iterators. Two modules (issue
+// 19): the parse module (js/parse-runtime.js), which `init()` loads, and the client module
+// (pkg/: the four vendor clients), instantiated when the first client (or the vendors'
+// vocabulary) is needed. Where it can be instantiated synchronously then (Node reads it from
+// disk, workerd imports it compiled, or the caller passed a `WebAssembly.Module`) it is not
+// fetched or compiled before; elsewhere (a page) `init()` fetches it after the parse module.
 import initWasm, * as wasm from "../pkg/exportkit.js";
+import initParse, { initParseSync, parseLoaded } from "./parse-runtime.js";
+import { ExportError, invalidArgument, toExportError } from "./shared.js";
 import { fillVocabulary } from "./vocabulary.js";
 
 export { wasm };
+export { batchRows, bytesOf, ExportError, invalidArgument, toExportError } from "./shared.js";
 
 let ready = null;
-/** The instance's raw exports (their `memory` is what js/staging.js reads and writes). */
+/** The client instance's raw exports. */
 let instance = null;
+/** How to get the client module synchronously: a `WebAssembly.Module`, bytes, or a function giving either. */
+let syncSource = null;
 
-/** The wasm instance's memory (after init). */
+/** The client module's memory (after it is loaded). */
 export const memory = () => instance.memory;
 
+/** Whether the client module is instantiated (js/vocabulary.js fills its lists once it is). */
+export const clientLoaded = () => instance !== null;
+
+const CLIENT_URL = () => new URL("../pkg/exportkit_bg.wasm", import.meta.url);
+
+/** Bytes of the package's own client wasm read synchronously, where it is a file (Node). */
+function fileSource() {
+  const url = CLIENT_URL();
+  const fs = url.protocol === "file:" && globalThis.process?.getBuiltinModule?.("fs");
+  return fs ? () => fs.readFileSync(url) : null;
+}
+
+const isSyncInput = (x) => x instanceof WebAssembly.Module || x instanceof Uint8Array || x instanceof ArrayBuffer;
+
 /**
- * Loads the WebAssembly module once. `input` may be a `WebAssembly.Module`, bytes, a `Response`
- * or a URL (an edge worker passes its bundled module). Without it the wasm is the file next to
- * the package, named by `new URL(..., import.meta.url)`: the form Vite, webpack and Rollup see,
- * emit and rewrite, and that a page fetches as is. Node's package entry (js/node.js) passes the
- * file's bytes instead; this module itself imports nothing from `node:`, so a browser bundle of
- * it never meets one.
+ * Loads exportkit. `input`: nothing (the package's own files), `{ parse, client }` (each a
+ * `WebAssembly.Module`, bytes, a `Response` or a URL; `client` also a function that returns a
+ * module or bytes synchronously), or one such value, taken as the client
+ * module (`exportkit/exportkit_bg.wasm`, as before the split). Resolves once the parse functions
+ * work; the clients work then too (their module loads on first use where that can be done
+ * synchronously, else here).
  */
 export default function init(input) {
   if (!ready) {
+    const parts = input !== undefined && input !== null && typeof input === "object" && ("parse" in input || "client" in input) ? input : { client: input };
     ready = (async () => {
-      if (input !== undefined) return initWasm({ module_or_path: await input });
-      const url = new URL("../pkg/exportkit_bg.wasm", import.meta.url);
-      // Node reaching this file by path rather than through the package's `node` entry (the
-      // repository's own tests do): fetch() cannot read a file: URL, so read it. The builtin is
-      // looked up at run time, never imported, so no bundler resolves it.
-      const fs = url.protocol === "file:" && globalThis.process?.getBuiltinModule?.("fs/promises");
-      return initWasm({ module_or_path: fs ? await fs.readFile(url) : url });
-    })().then((exports) => {
-      instance = exports;
-      registerErrorClass();
-      fillVocabulary();
-      return exports;
-    }).catch((e) => {
+      await initParse(parts.parse === undefined ? undefined : await parts.parse);
+      if (instance) return;
+      let client = parts.client === undefined ? undefined : await parts.client;
+      if (client === undefined) {
+        syncSource ??= fileSource();
+        if (syncSource) return;
+        client = CLIENT_URL();
+      } else if (isSyncInput(client) || typeof client === "function") {
+        syncSource = client;
+        return;
+      }
+      started(await initWasm({ module_or_path: client }));
+    })().catch((e) => {
       ready = null;
       throw e;
     });
@@ -42,53 +67,48 @@ export default function init(input) {
   return ready;
 }
 
-/** Synchronous init for runtimes that already hold the compiled module (workerd). */
+/** Explicitly loads the client module now (a page that wants it before its first client). */
+export async function initClient(input) {
+  await init();
+  if (instance) return;
+  if (input !== undefined) started(await initWasm({ module_or_path: await input }));
+  else loadClientSync();
+}
+
+/**
+ * Synchronous init for runtimes that already hold the compiled modules (workerd). `{ parse,
+ * client }`: the parse module instantiated now, the client module on first use. One module alone
+ * (the form before the split) is the client module, instantiated now; the parse functions then
+ * wait for `init()` or an `initSync({ parse })`.
+ */
 export function initSync(module) {
-  instance = wasm.initSync({ module });
-  registerErrorClass();
-  fillVocabulary();
-  ready = Promise.resolve(instance);
+  if (module instanceof WebAssembly.Module || isSyncInput(module)) {
+    syncSource = module;
+    loadClientSync();
+  } else {
+    if (module?.parse) initParseSync(module.parse);
+    if (module?.client) syncSource = module.client;
+  }
+  if (parseLoaded()) ready = Promise.resolve();
 }
 
-// The core throws instances of this module's ExportError (src/wasm/errors.rs builds them through
-// the class registered here), so nothing in js/ has to catch and rebuild a core error.
-function registerErrorClass() {
+function started(exports) {
+  instance = exports;
   wasm.registerExportError(ExportError);
+  fillVocabulary();
 }
 
-/** The error every exportkit call rejects with. Branch on `code`. */
-/** The fields an ExportError may carry besides `code` and `cause` (one list for both uses below). */
-const ERROR_FIELDS = ["status", "field", "retryAfterMs", "line", "column", "resetsAtMs", "limit", "jobId", "state", "host", "fragment", "file"];
-
-export class ExportError extends Error {
-  constructor(message, props = {}) {
-    super(message, props.cause !== undefined ? { cause: props.cause } : undefined);
-    this.name = "ExportError";
-    this.code = props.code || "E_INTERNAL";
-    for (const k of ERROR_FIELDS) {
-      if (props[k] !== undefined) this[k] = props[k];
-    }
-  }
+function loadClientSync() {
+  let src = typeof syncSource === "function" ? syncSource() : syncSource;
+  if (src instanceof ArrayBuffer) src = new Uint8Array(src);
+  started(wasm.initSync({ module: src }));
 }
 
-const ERROR_PROPS = ["code", ...ERROR_FIELDS];
-
-/** Turns whatever the core threw into an ExportError (a wasm trap becomes E_INTERNAL). */
-export function toExportError(e) {
-  if (e instanceof ExportError) return e;
-  if (e && e.name === "ExportError" && typeof e.code === "string") {
-    const props = {};
-    for (const k of ERROR_PROPS) if (e[k] !== undefined) props[k] = e[k];
-    return new ExportError(e.message, props);
-  }
-  if (e && (e.name === "AbortError" || e.name === "TimeoutError")) {
-    return new ExportError("aborted", { code: "E_ABORTED", cause: e });
-  }
-  return new ExportError(`internal error: ${e && e.message ? e.message : String(e)}`, { code: "E_INTERNAL", cause: e });
-}
-
+/** Throws unless `init()` ran; instantiates the client module if it is not yet. */
 export function requireReady() {
-  if (!ready) throw new ExportError("call `await init()` before using exportkit", { code: "E_INVALID_ARGUMENT", field: "init" });
+  if (instance) return;
+  if (!ready || !parseLoaded() || !syncSource) throw new ExportError("call `await init()` before using exportkit", { code: "E_INVALID_ARGUMENT", field: "init" });
+  loadClientSync();
 }
 
 /** A store that lives as long as the page or process. */
@@ -112,9 +132,6 @@ export function localStorageStore(storage = globalThis.localStorage) {
   };
 }
 
-/** An E_INVALID_ARGUMENT error naming the field. */
-export const invalidArgument = (field, reason) => new ExportError(`invalid \`${field}\`: ${reason}`, { code: "E_INVALID_ARGUMENT", field });
-
 /** Vendor parameters as the JSON text the core reads: an object, or JSON text already. */
 export function paramsText(params) {
   if (typeof params === "string") return params;
@@ -134,32 +151,6 @@ export function jobIdOf(job) {
   const id = typeof job === "string" ? job : job && typeof job === "object" ? job.jobId : undefined;
   if (typeof id !== "string" || id === "") throw invalidArgument("jobId", "pass a job from start() or list(), or its jobId");
   return id;
-}
-
-/** Input as bytes: a Uint8Array as is, a string as UTF-8. */
-export function bytesOf(input) {
-  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  if (!(bytes instanceof Uint8Array)) throw invalidArgument("input", "must be a string or a Uint8Array");
-  return bytes;
-}
-
-/** Expands a packed batch from the core into `string[][]`. */
-export function batchRows(batch) {
-  const { text, fieldEnds, rowEnds } = batch;
-  const rows = new Array(rowEnds.length);
-  let f = 0;
-  let start = 0;
-  for (let r = 0; r < rowEnds.length; r++) {
-    const end = rowEnds[r];
-    const row = new Array(end - f);
-    for (let i = 0; f < end; f++, i++) {
-      const e = fieldEnds[f];
-      row[i] = text.slice(start, e);
-      start = e;
-    }
-    rows[r] = row;
-  }
-  return rows;
 }
 
 // FNV-1a: a short, stable, non-reversible tag so storage keys never hold a client id.

@@ -3,7 +3,7 @@
 // address of a descriptor (u32 words: addresses and lengths of what it produced), and the
 // results are copied out of wasm memory here. The glue wasm-bindgen writes for a bytes argument
 // and an object result would cost three to eight calls per chunk instead.
-import { invalidArgument, memory, requireReady } from "./runtime.js";
+import { invalidArgument, memory, requireReady } from "./parse-runtime.js";
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const INITIAL_INPUT = 64 * 1024;

@@ -1,7 +1,7 @@
 // The Userpilot client: `client.exports` (Bulk Data Export jobs and their files) and
 // `client.lookups` (the twelve lookups, with cursor pages as an async iterator).
 import { batchRows, csvFields, csvRecords, headerColumns, invalidArgument, iterate, jobIdOf, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
-import { bytesAt, StagedStream, words } from "./staging.js";
+export { GunzipStream } from "./gzip.js";
 
 const DEFAULT_BASE_URL = "https://appex.userpilot.io";
 
@@ -262,27 +262,5 @@ class LookupsApi {
       for (const x of p.data) items.push(x);
     }
     return items;
-  }
-}
-
-/**
- * gzip (one or more members) pushed in chunks split anywhere; each push returns the bytes it
- * inflated (possibly none). exportkit's own inflater, for runtimes without `DecompressionStream`
- * or to compare. One call into wasm per chunk.
- */
-export class GunzipStream extends StagedStream {
-  constructor() {
-    super(wasm.GunzipStream);
-  }
-
-  /** The bytes inflated (layout: src/wasm/userpilot.rs `push_input`). */
-  read(at) {
-    const [bytes, len] = words(at, 2);
-    return bytesAt(bytes, len);
-  }
-
-  /** Ends the input: a stream that stops anywhere but between members is an error. */
-  finish() {
-    this.inner.finish();
   }
 }

@@ -2,13 +2,35 @@
 // export. The lists below are the public constants (USERPILOT_LOOKUPS, PERIODS, ...); they are
 // filled when the wasm is loaded (`await init()` / `initSync`), since nothing in the wasm can be
 // read before that, and are empty until then. The sandbox keeps its own copy on purpose.
+// They live in the client module, which `init()` may leave for later (js/runtime.js): each list
+// fills itself on first use, loading that module then.
 import * as wasm from "../pkg/exportkit.js";
+import { clientLoaded, requireReady } from "./runtime.js";
 
-export const USERPILOT_EVENT_TYPES = [];
-export const USERPILOT_LOOKUPS = [];
-export const USERPILOT_PAGINATED_LOOKUPS = [];
-export const BACKSTORY_PERIODS = [];
-export const BACKSTORY_OBJECTS = [];
+/** An array that fills itself (all five lists at once) the first time anything reads it. */
+function lazyList() {
+  const fillFirst = (t) => {
+    if (!Object.isFrozen(t) && !clientLoaded()) {
+      try {
+        requireReady();
+      } catch {
+        // Before `init()`: empty, as it always was.
+      }
+    }
+  };
+  return new Proxy([], {
+    get: (t, k, r) => (fillFirst(t), Reflect.get(t, k, r)),
+    has: (t, k) => (fillFirst(t), Reflect.has(t, k)),
+    ownKeys: (t) => (fillFirst(t), Reflect.ownKeys(t)),
+    getOwnPropertyDescriptor: (t, k) => (fillFirst(t), Reflect.getOwnPropertyDescriptor(t, k)),
+  });
+}
+
+export const USERPILOT_EVENT_TYPES = lazyList();
+export const USERPILOT_LOOKUPS = lazyList();
+export const USERPILOT_PAGINATED_LOOKUPS = lazyList();
+export const BACKSTORY_PERIODS = lazyList();
+export const BACKSTORY_OBJECTS = lazyList();
 
 let cached = null;
 
@@ -19,6 +41,7 @@ let cached = null;
  * the clients accept it. Throws before the wasm is loaded.
  */
 export function vocabulary() {
+  if (!cached) requireReady();
   cached ??= deepFreeze(wasm.vocabulary());
   return cached;
 }

@@ -8,53 +8,22 @@ use super::options::{read, QueryRunOptions};
 use crate::core::auth::ClientCredentials;
 use crate::core::http::validate_base_url;
 use crate::driver::{self, Progress, QueryOptions, QuerySink, QuotaStore, Session};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::parse::csv::RowBatch;
 use crate::providers::backstory::query::{Column, Query};
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Function, Object};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
-    if obj.is_object() {
-        Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-pub(crate) fn get_fn(obj: &JsValue, key: &str) -> Result<Option<Function>> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.dyn_into::<Function>()
-        .map(Some)
-        .map_err(|_| Error::invalid(key, "must be a function"))
-}
-
-/// `csvGuard` (default true: formula cells neutralised, see `parse::csv_write`) as "keep raw
-/// cells", the way the writers take it.
-pub(crate) fn raw_cells(opts: &JsValue) -> Result<bool> {
-    let v = get(opts, "csvGuard");
-    if v.is_undefined() || v.is_null() {
-        return Ok(false);
-    }
-    v.as_bool()
-        .map(|guard| !guard)
-        .ok_or_else(|| Error::invalid("csvGuard", "must be true or false"))
-}
+// Shared with the parse module's classes (src/wasm/props.rs); re-exported so callers keep their paths.
+pub(crate) use super::props::{get, get_fn, raw_cells, set};
 
 /// Calls a progress-like callback; a throwing one must not break the run.
 pub(crate) fn notify(f: &Option<Function>, v: &JsValue) {
     if let Some(f) = f {
         let _ = f.call1(&JsValue::NULL, v);
     }
-}
-
-pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }
 
 pub(crate) fn columns_to_js(cols: &[Column]) -> JsValue {

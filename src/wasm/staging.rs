@@ -51,6 +51,7 @@ pub fn wide(n: u64) -> [u32; 2] {
 /// parser has `push(&[u8])`, `finish()`, `take_batch()` and `batch_ready()` (fields `staging`,
 /// and `current`, the batch described); the class's own `batch_words(batch, more)` gives a
 /// batch's descriptor words.
+#[allow(unused_macros)]
 macro_rules! staged_batches {
     ($class:ident) => {
         #[wasm_bindgen::prelude::wasm_bindgen]

@@ -4,13 +4,12 @@
 
 use super::backstory::{call_maybe_async, get, get_fn, notify, set};
 use super::batch::batch_to_js;
-use super::errors::{parse_to_js, to_js};
+use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
 use super::options::{
     read, whole, LookupOptions, PollOptions, UserpilotDownloadOptions, UserpilotStartRunOptions,
 };
 use super::results;
-use super::staging::{span, Staging};
 use crate::core::auth::Secret;
 use crate::core::http::validate_base_url;
 use crate::driver::userpilot::{
@@ -20,7 +19,6 @@ use crate::driver::userpilot::{
 use crate::driver::Session;
 use crate::error::{Error, Result};
 use crate::parse::csv::RowBatch;
-use crate::parse::gzip::GzipDecoder;
 use crate::providers::userpilot::exports::{ExportParams, Job, EVENT_TYPES};
 use crate::providers::userpilot::lookups::{Page, PageRequest, LOOKUPS, MAX_LIMIT, PAGINATED};
 use js_sys::{Array, Function, Object};
@@ -461,55 +459,5 @@ impl UserpilotCore {
         }
         .await
         .map_err(to_js)
-    }
-}
-
-/// The Rust gzip decoder for JavaScript (runtimes without `DecompressionStream`, or to compare):
-/// the wasm half of js/userpilot.js's `GunzipStream` (one call per chunk: see `staging`).
-#[wasm_bindgen]
-pub struct GunzipStream {
-    inner: GzipDecoder,
-    staging: Staging,
-    /// The bytes of the last call, which the descriptor points at.
-    out: Vec<u8>,
-}
-
-impl Default for GunzipStream {
-    fn default() -> Self {
-        GunzipStream::new()
-    }
-}
-
-#[wasm_bindgen]
-impl GunzipStream {
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> GunzipStream {
-        GunzipStream {
-            inner: GzipDecoder::new(),
-            staging: Staging::default(),
-            out: Vec::new(),
-        }
-    }
-
-    /// Room for `len` bytes of input in wasm memory: JavaScript copies a chunk there.
-    #[wasm_bindgen(js_name = inputBuffer)]
-    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
-        self.staging.buffer(len)
-    }
-
-    /// Decompresses the `len` bytes just written to the input buffer; returns the address of a
-    /// descriptor (address, length) of the bytes it produced.
-    #[wasm_bindgen(js_name = pushInput)]
-    pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
-        self.out.clear();
-        self.inner
-            .push(self.staging.input(len), &mut self.out)
-            .map_err(parse_to_js)?;
-        Ok(self.staging.describe(span(&self.out)))
-    }
-
-    /// Ends the input: a stream that stops anywhere but between members is an error.
-    pub fn finish(&mut self) -> std::result::Result<(), JsValue> {
-        self.inner.finish().map_err(parse_to_js)
     }
 }

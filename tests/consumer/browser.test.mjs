@@ -65,10 +65,14 @@ async function checkPage(site) {
   assert.deepEqual(out.parsed, [["Smith, J", "12.5"]]);
   assert.deepEqual(out.header, ["ootb_user_email", "ootb_user_is_active"]);
   assert.equal(out.csv, await truthCsv(QUERY));
-  // The wasm came from the bundle's own output, fetched once.
-  assert.equal(wasmRequests.length, 1, JSON.stringify(wasmRequests));
-  assert.equal(wasmRequests[0].status, 200);
-  assert.ok(wasmRequests[0].url.startsWith(site.url), wasmRequests[0].url);
+  // Both wasm modules came from the bundle's own output, each fetched once, the parse module first.
+  assert.equal(wasmRequests.length, 2, JSON.stringify(wasmRequests));
+  assert.match(wasmRequests[0].url, /exportkit_parse_bg[^/]*\.wasm$/);
+  assert.doesNotMatch(wasmRequests[1].url, /exportkit_parse/);
+  for (const r of wasmRequests) {
+    assert.equal(r.status, 200);
+    assert.ok(r.url.startsWith(site.url), r.url);
+  }
 }
 
 test("Vite: `vite build` of a page importing exportkit; init() finds the wasm Vite emitted", async () => {
@@ -89,13 +93,43 @@ test("Vite: `vite build` of a page importing exportkit; init() finds the wasm Vi
   }
 });
 
-test("esbuild: a browser bundle, the wasm emitted by the file loader from exportkit/exportkit_bg.wasm", async () => {
+test("Vite: a page importing exportkit/parse fetches the parse module alone", async () => {
+  const dir = await freshProject("vite-parse", {
+    files: {
+      "index.html": INDEX("./main.js"),
+      "main.js": `import init, { parseCsv, jsonlToCsv } from "exportkit/parse";
+const out = document.getElementById("out");
+try {
+  await init();
+  out.textContent = JSON.stringify({ parsed: parseCsv("a,b\\n1,2\\n").data, csv: jsonlToCsv('{"x":{"y":1}}\\n').csv });
+} catch (e) {
+  out.textContent = JSON.stringify({ error: String(e && e.stack || e) });
+}
+out.dataset.done = "1";
+`,
+    },
+  });
+  const site = await serveDir(await viteBuild(dir));
+  try {
+    const { out, problems, wasmRequests } = await runPage(site.url);
+    assert.equal(out.error, undefined, out.error);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(out.parsed, [["1", "2"]]);
+    assert.equal(out.csv, "x.y\r\n1\r\n");
+    assert.equal(wasmRequests.length, 1, JSON.stringify(wasmRequests));
+    assert.match(wasmRequests[0].url, /exportkit_parse_bg[^/]*\.wasm$/);
+  } finally {
+    await site.close();
+  }
+});
+
+test("esbuild: a browser bundle, the wasm modules emitted by the file loader from exportkit/exportkit_bg.wasm and exportkit/exportkit_parse_bg.wasm", async () => {
   const dir = await freshProject("esbuild", {
     files: {
       "public/index.html": INDEX("./main.js"),
       "src/main.js": pageMain({
-        imports: 'import init, { parseCsv, BackstoryClient } from "exportkit";\nimport wasmUrl from "exportkit/exportkit_bg.wasm";',
-        load: "await init(new URL(wasmUrl, import.meta.url));",
+        imports: 'import init, { parseCsv, BackstoryClient } from "exportkit";\nimport wasmUrl from "exportkit/exportkit_bg.wasm";\nimport parseUrl from "exportkit/exportkit_parse_bg.wasm";',
+        load: "await init({ parse: new URL(parseUrl, import.meta.url), client: new URL(wasmUrl, import.meta.url) });",
       }),
     },
   });

@@ -1,6 +1,7 @@
 // A tarball without the wasm cannot be made: `npm pack` runs prepack (scripts/build.sh), and the
 // package check after the build fails naming the missing file. Both run on a copy of the
-// repository's package sources with no pkg/ (an unbuilt clone).
+// repository's package sources with no pkg/ or pkg-parse/ (an unbuilt clone); either wasm module
+// missing stops the package.
 import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -40,4 +41,20 @@ test("the package check names the missing wasm when a build left no pkg/exportki
   const empty = await sh("node", ["scripts/package-files.mjs"], { cwd: clone });
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /pkg\/exportkit_bg\.wasm is missing or empty/);
+});
+
+test("the package check names the missing parse module when a build left the client module alone", async () => {
+  await mkdir(path.join(clone, "pkg"), { recursive: true });
+  for (const f of ["exportkit.js", "exportkit.d.ts", "exportkit_bg.wasm"]) await cp(path.join(ROOT, "pkg", f), path.join(clone, "pkg", f));
+  await mkdir(path.join(clone, "pkg-parse"), { recursive: true });
+  await cp(path.join(ROOT, "pkg-parse", "exportkit_parse.js"), path.join(clone, "pkg-parse", "exportkit_parse.js"));
+  await cp(path.join(ROOT, "pkg-parse", "exportkit_parse.d.ts"), path.join(clone, "pkg-parse", "exportkit_parse.d.ts"));
+  const r = await sh("node", ["scripts/package-files.mjs"], { cwd: clone });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /pkg-parse\/exportkit_parse_bg\.wasm is missing or empty/);
+
+  await writeFile(path.join(clone, "pkg-parse", "exportkit_parse_bg.wasm"), "");
+  const empty = await sh("node", ["scripts/package-files.mjs"], { cwd: clone });
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /pkg-parse\/exportkit_parse_bg\.wasm is missing or empty/);
 });

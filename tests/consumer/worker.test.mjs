@@ -3,6 +3,7 @@
 // a separate module that the CompiledWasm rule turns into a WebAssembly.Module) and runs in
 // workerd through miniflare, parsing a CSV and querying the sandbox.
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { SANDBOX_CREDENTIALS, esbuildWorker, freshProject, miniflareWorker, removeProjects, startSandbox } from "./helpers.mjs";
@@ -49,6 +50,37 @@ test("workerd (miniflare): a worker importing exportkit parses and queries the s
     assert.deepEqual(body.header, ["ootb_user_email", "ootb_user_is_active"]);
     const truth = await (await fetch(`${sb.url}/__sandbox/truth/insights`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(QUERY) })).text();
     assert.equal(body.csv, truth);
+  } finally {
+    await mf.dispose();
+  }
+});
+
+test("workerd (miniflare): a worker importing exportkit/parse carries and runs the parse module alone", async () => {
+  const dir = await freshProject("worker-parse", {
+    files: {
+      "src/index.js": `import { parseCsv, jsonlToCsv } from "exportkit/parse";
+
+export default {
+  async fetch(request) {
+    const text = await request.text();
+    return Response.json({ parsed: parseCsv(text).data, csv: jsonlToCsv('{"a":{"b":2}}\\n').csv });
+  },
+};
+`,
+    },
+  });
+  const out = path.join(dir, "dist");
+  await esbuildWorker(path.join(dir, "src", "index.js"), out);
+  // What the bundle uploads: the parse module's wasm and not the client module's.
+  const wasm = (await readdir(out)).filter((f) => f.endsWith(".wasm"));
+  assert.equal(wasm.length, 1, wasm.join(", "));
+  assert.match(wasm[0], /^exportkit_parse_bg/);
+  const mf = await miniflareWorker(out, "index.js");
+  try {
+    const r = await mf.dispatchFetch("http://worker.test/", { method: "POST", body: "a,b\r\n1,2\r\n" });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    assert.deepEqual(JSON.parse(text), { parsed: [["1", "2"]], csv: "a.b\r\n2\r\n" });
   } finally {
     await mf.dispose();
   }

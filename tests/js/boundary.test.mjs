@@ -3,13 +3,15 @@
 // serde name the field that is wrong, and one option name serves every API (old names kept).
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import init, { BackstoryClient, CsvStreamParser, ExportError, jsonlToCsv, parseCsv, parseJsonl, UserpilotClient, writeCsv } from "../../js/index.js";
+import init, { BackstoryClient, CsvStreamParser, ExportError, initClient, jsonlToCsv, parseCsv, parseJsonl, UserpilotClient, writeCsv } from "../../js/index.js";
 import * as wasm from "../../pkg/exportkit.js";
 import { control, SANDBOX_CREDENTIALS, startSandbox } from "./helpers.mjs";
 
 let sb;
 before(async () => {
   await init();
+  // The raw client module is called below before any client is made (it loads lazily otherwise).
+  await initClient();
   sb = await startSandbox({ port: 0, seed: 7, jobSpeed: 40, eventsPerDay: 40 });
 });
 after(() => sb.close());
@@ -122,4 +124,16 @@ test("pollIntervalMs / pollMaxMs name the polling options everywhere; pollMs / m
   assert.equal(b.status, "completed");
   // One option given twice under its two names is refused rather than silently picking one.
   await assert.rejects(up.exports.wait(job, { pollIntervalMs: 20, pollMs: 30 }), (e) => e.code === "E_INVALID_ARGUMENT" && /pollIntervalMs/.test(e.message));
+});
+
+test("the JSON Lines options (read field by field in the parse module) name the option that is wrong", () => {
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { explode: 5 }), invalid("explode"));
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { columns: "a" }), invalid("columns"));
+  assert.throws(() => jsonlToCsv('{"a":1}\n', { csvGuard: "off" }), invalid("csvGuard"));
+  assert.throws(() => parseJsonl('{"a":1}\n', { batchRecords: "10" }), invalid("batchRecords"));
+  assert.throws(() => parseJsonl('{"a":1}\n', { maxLineBytes: true }), invalid("maxLineBytes"));
+  assert.throws(() => parseJsonl('{"a":1}\n', "strict"), invalid("options"));
+  // Absent and null are the defaults; other keys in the object are never read.
+  assert.equal(jsonlToCsv('{"a":1}\n', { columns: null, explode: undefined, onRecords: () => {} }).csv, "a\r\n1\r\n");
+  assert.deepEqual(parseJsonl('{"a":1}\n', { strict: null, batchRecords: 1 }).data, [{ a: 1 }]);
 });

@@ -12,6 +12,26 @@
 use crate::error::{Error, Result};
 use zlib_rs::{Inflate, InflateFlush, Status};
 
+/// CRC-32 through zlib-rs's own, already linked for the inflate: crc32fast's slice-by-16 tables
+/// added 16 KB (gzipped) to the parse module, and zlib-rs's is the faster of the two in wasm
+/// (bench/NOTES-19.md). Same chaining as zlib's `crc32(crc, buf)`.
+#[derive(Clone, Default)]
+struct Crc(u32);
+
+impl Crc {
+    fn new() -> Self {
+        Crc(0)
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.0 = zlib_rs::crc32::crc32(self.0, bytes);
+    }
+
+    fn finalize(self) -> u32 {
+        self.0
+    }
+}
+
 const FTEXT_FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
@@ -45,8 +65,8 @@ pub struct GzipDecoder {
     buf: [u8; 10],
     have: usize,
     flags: u8,
-    header_crc: crc32fast::Hasher,
-    crc: crc32fast::Hasher,
+    header_crc: Crc,
+    crc: Crc,
     size: u32,
     members: u32,
     total_in: u64,
@@ -68,8 +88,8 @@ impl GzipDecoder {
             buf: [0; 10],
             have: 0,
             flags: 0,
-            header_crc: crc32fast::Hasher::new(),
-            crc: crc32fast::Hasher::new(),
+            header_crc: Crc::new(),
+            crc: Crc::new(),
             size: 0,
             members: 0,
             total_in: 0,
@@ -114,7 +134,7 @@ impl GzipDecoder {
                     }
                     self.state = State::Header(Part::Fixed);
                     self.have = 0;
-                    self.header_crc = crc32fast::Hasher::new();
+                    self.header_crc = Crc::new();
                 }
                 State::Header(_) => {
                     if i >= input.len() {
@@ -338,7 +358,7 @@ impl GzipDecoder {
 
     fn start_body(&mut self) {
         self.inflate.reset(false);
-        self.crc = crc32fast::Hasher::new();
+        self.crc = Crc::new();
         self.size = 0;
         self.have = 0;
         self.state = State::Body;
@@ -348,7 +368,7 @@ impl GzipDecoder {
         let b = self.buf;
         let want_crc = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         let want_size = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        let got_crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+        let got_crc = std::mem::replace(&mut self.crc, Crc::new()).finalize();
         if want_crc != got_crc {
             return Err(self.fail("CRC-32 mismatch: the data is corrupt"));
         }
@@ -378,7 +398,7 @@ mod tests {
             m.extend_from_slice(&len.to_le_bytes());
             m.extend_from_slice(&(!len).to_le_bytes());
             m.extend_from_slice(data);
-            let mut h = crc32fast::Hasher::new();
+            let mut h = Crc::new();
             h.update(data);
             m.extend_from_slice(&h.finalize().to_le_bytes());
             m.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -400,7 +420,7 @@ mod tests {
         fancy_header.extend_from_slice(&[3, 0, b'a', b'b', b'c']);
         fancy_header.extend_from_slice(b"file.json\0");
         fancy_header.extend_from_slice(b"a comment\0");
-        let mut h = crc32fast::Hasher::new();
+        let mut h = Crc::new();
         h.update(&fancy_header);
         let hcrc = (h.finalize() & 0xffff) as u16;
         fancy_header.extend_from_slice(&hcrc.to_le_bytes());
@@ -543,7 +563,7 @@ mod tests {
         let zeros = vec![0u8; 65536];
         let mut member = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
         member.extend_from_slice(&deflate_zeros_fixture());
-        let mut h = crc32fast::Hasher::new();
+        let mut h = Crc::new();
         h.update(&zeros);
         member.extend_from_slice(&h.finalize().to_le_bytes());
         member.extend_from_slice(&(zeros.len() as u32).to_le_bytes());
