@@ -450,6 +450,12 @@ export class UserpilotClient {
   readonly lookups: UserpilotLookupsApi;
 }
 
+/**
+ * A whole gzip file (one or more members) inflated in one call. Throws E_DECODE for corrupt or
+ * truncated input (the message names the compressed byte) and for output past `maxOutputBytes`.
+ */
+export function gunzip(input: Uint8Array | ArrayBufferView | ArrayBuffer, options?: { /** Default and most 1 GiB. */ maxOutputBytes?: number }): Uint8Array;
+
 /** The Rust gzip decoder (for runtimes without DecompressionStream). */
 export class GunzipStream {
   constructor();

@@ -5,3 +5,4 @@ export { BackstoryClient, variation, PERIODS, OBJECTS, knownSlugs } from "./back
 export { parseCsv, parseCsvNumbers, CsvStreamParser, writeCsv, csvCellIsFormula, guardCsvCell } from "./csv.js";
 export { parseJsonl, jsonlToCsv, JsonlStreamParser, JsonlCsvWriter } from "./jsonl.js";
 export { UserpilotClient, GunzipStream, EVENT_TYPES as USERPILOT_EVENT_TYPES, LOOKUPS as USERPILOT_LOOKUPS } from "./userpilot.js";
+export { gunzip } from "./gzip.js";

@@ -8,6 +8,7 @@ mod edge;
 mod errors;
 mod fetch;
 mod forecasting;
+mod gunzip;
 mod js;
 mod jsonl;
 mod options;
