@@ -156,6 +156,8 @@ pub struct Flattener {
     /// Every column can be matched byte for byte against a record's raw keys: none holds a
     /// quote, a backslash or a control byte.
     flat_keys: bool,
+    /// Where the fast path unescapes a string.
+    flat_scratch: String,
     /// Rows the fast path wrote (the tests check it is taken).
     flat_rows: u64,
 }
@@ -190,6 +192,7 @@ impl Flattener {
             rendered_ends: Vec::new(),
             flat: true,
             flat_keys: true,
+            flat_scratch: String::new(),
             flat_rows: 0,
         };
         for c in opts.columns {
@@ -244,6 +247,7 @@ impl Flattener {
         // Rows the fast path wrote while discovering (first batch only), and for each record
         // where its row ends in `early` and how many columns there were then.
         let mut early = String::new();
+        let mut scratch = std::mem::take(&mut self.flat_scratch);
         let mut early_rows: Vec<Option<(usize, usize)>> = Vec::new();
         if !self.header_fixed {
             if self.discover {
@@ -252,7 +256,7 @@ impl Flattener {
                 // append empty cells to it (new columns go last; a bad record's are dropped).
                 for (line, text) in batch.iter_text() {
                     let start = early.len();
-                    if self.flat_row(text, &mut early) {
+                    if self.flat_row(text, &mut early, &mut scratch) {
                         early_rows.push(Some((early.len(), self.columns.len())));
                         continue;
                     }
@@ -287,7 +291,7 @@ impl Flattener {
             let (len, rows) = (out.len(), self.rows);
             self.late_touched.clear();
             self.late_mark = (self.late.len(), self.late_other);
-            if self.flat_row(text, out) {
+            if self.flat_row(text, out, &mut scratch) {
                 self.rows += 1;
                 self.flat_rows += 1;
                 continue;
@@ -299,10 +303,14 @@ impl Flattener {
                 self.undo_late();
                 match (rejected.as_deref_mut(), LineError::from_error(&e)) {
                     (Some(r), Some(le)) => r.push(le),
-                    _ => return Err(e),
+                    _ => {
+                        self.flat_scratch = scratch;
+                        return Err(e);
+                    }
                 }
             }
         }
+        self.flat_scratch = scratch;
         Ok(self.rows - before)
     }
 
@@ -314,7 +322,7 @@ impl Flattener {
     /// false with `out` possibly holding part of a row; the caller truncates it and takes the
     /// general path, which writes the same cells for every record this one accepts (tests hold
     /// the two to it). What it accepts is valid JSON: its grammar is a subset of the walk's.
-    fn flat_row(&self, text: &str, out: &mut String) -> bool {
+    fn flat_row(&self, text: &str, out: &mut String, scratch: &mut String) -> bool {
         if !self.flat || !self.flat_keys {
             return false;
         }
@@ -375,26 +383,35 @@ impl Flattener {
                                     comma = true;
                                     i += 1;
                                 }
-                                b'"' => break,
-                                // An escape (the general path unescapes) or a raw control byte
-                                // (the general path reports it).
+                                b'"' | b'\\' => break,
+                                // A raw control byte: the general path reports it.
                                 _ => return false,
                             }
                         }
-                        let Some(cell) = text.get(start..i) else {
-                            return false;
-                        };
-                        // With no escape and no control byte, a comma is the only thing that
-                        // can call for quotes, so the plain case skips write_field's scan.
-                        if comma {
-                            write_field(out, cell, self.guard);
-                        } else {
-                            if self.guard && is_formula(cell) {
-                                out.push('\'');
+                        if at(b, i) == b'\\' {
+                            // Escapes: unescaped by the general walk's own reader, then
+                            // written as the general path writes any cell.
+                            scratch.clear();
+                            if read_string(text, &mut pos, scratch, true).is_err() {
+                                return false;
                             }
-                            out.push_str(cell);
+                            write_field(out, scratch, self.guard);
+                        } else {
+                            let Some(cell) = text.get(start..i) else {
+                                return false;
+                            };
+                            // With no escape and no control byte, a comma is the only thing that
+                            // can call for quotes, so the plain case skips write_field's scan.
+                            if comma {
+                                write_field(out, cell, self.guard);
+                            } else {
+                                if self.guard && is_formula(cell) {
+                                    out.push('\'');
+                                }
+                                out.push_str(cell);
+                            }
+                            pos = i + 1;
                         }
-                        pos = i + 1;
                     }
                     // A JSON number is a plain number (never guarded) and never needs quotes;
                     // `true` and `false` neither: written as they are.
@@ -1270,6 +1287,11 @@ mod tests {
             r#"{"a":"x"} trailing"#,
             r#"{"a":tru}"#,
             r#"{"a":"unterminated}"#,
+            // Escapes in values: unescaped, then quoted and guarded like any cell.
+            r#"{"a":"\u00e9\ud83c\udf89 \"q\", \\ \/ \b\f\n\r\t","b":"=\u0031+1","c":"a\u002cb"}"#,
+            r#"{"a":"lone \ud800 surrogate","d":"\"=quoted\""}"#,
+            r#"{"a":"bad \x escape"}"#,
+            r#"{"a":"\u12"}"#,
         ]
         .join("\n");
         // Batches of 2: the header is fixed by the first two records. One batch: columns are
@@ -1283,7 +1305,7 @@ mod tests {
             assert_eq!(fast, general, "guard {guard}, batch {batch}");
             assert_eq!(
                 fast.3,
-                [15, 16, 17, 18, 19, 20],
+                [15, 16, 17, 18, 19, 20, 23, 24],
                 "the malformed lines are rejected"
             );
         }
