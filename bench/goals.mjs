@@ -115,7 +115,7 @@ export async function goalsSection(report, opts) {
   // The CSV and JSON Lines figures come from their sections; run them if this run has not.
   if (!report.data.csv) await realSection(report, { sizes: opts.realSizes, repeats: opts.repeats });
   if (!report.data.jsonl) await realJsonlSection(report, { sizes: opts.realSizes.slice(0, 3), repeats: opts.repeats });
-  await inflateSection(report, Math.max(15, opts.repeats));
+  await inflateSection(report, Math.max(25, opts.repeats));
   const { csv, jsonl, fixedCost, inflate } = report.data;
   const rows = [];
 
