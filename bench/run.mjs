@@ -6,6 +6,7 @@
 //   npm run bench -- --quick           4 MB inputs, no 256 MB run: about a minute
 //   npm run bench -- --only jsonl,gzip some sections, printed only (RESULTS.md is left alone)
 //   npm run bench -- --only real,realjsonl --out bench/RESULTS-sizes.md   ... and written there
+//   npm run bench -- goals             issue 19's goals table alone: bench/RESULTS-goals.md
 //
 // One module per section: csv, numbers, jsonl, gzip, latency, memory, e2e, size.
 import { writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import os from "node:os";
 import init from "../js/index.js";
 import { csvSection } from "./csv.mjs";
 import { e2eSection } from "./e2e.mjs";
+import { goalsSection } from "./goals.mjs";
 import { gzipSection } from "./gzip.mjs";
 import { jsonlInputs, jsonlSection } from "./jsonl.mjs";
 import { latencySection } from "./latency.mjs";
@@ -23,7 +25,9 @@ import { sizeSection } from "./size.mjs";
 import { MB, Report } from "./timing.mjs";
 
 await init();
-const argv = process.argv.slice(2);
+let argv = process.argv.slice(2);
+// `npm run bench -- goals`: the issue 19 goals (and the sections they are measured in) alone.
+if (argv[0] === "goals") argv = ["--only", "goals", "--out", "bench/RESULTS-goals.md", ...argv.slice(1)];
 const quick = argv.includes("--quick");
 const onlyAt = argv.indexOf("--only");
 const only = onlyAt === -1 ? null : new Set((argv[onlyAt + 1] ?? "").split(","));
@@ -51,6 +55,8 @@ const SECTIONS = {
   memory: (r) => memorySection(r, opts),
   e2e: (r) => e2eSection(r, opts),
   size: (r) => sizeSection(r, opts),
+  // Last: its table sums up the issue 19 figures measured above (running what is missing).
+  goals: (r) => goalsSection(r, opts),
 };
 if (only) {
   const unknown = [...only].filter((s) => !SECTIONS[s]);
@@ -64,7 +70,8 @@ for (const [name, run] of Object.entries(SECTIONS)) {
   await run(report);
 }
 
-const command = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
+const args = process.argv.slice(2);
+const command = `npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}`;
 const head = [
   "# exportkit benchmark results",
   "",

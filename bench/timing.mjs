@@ -139,6 +139,11 @@ export class Report {
     this.lines = [];
     this.failures = [];
     this.goals = [];
+    /** Measured figures sections leave for later ones (the issue 19 goals table). */
+    this.data = {};
+  }
+  record(key, value) {
+    this.data[key] = value;
   }
   /** A goal's verdict line, also listed in the summary at the top of the file. */
   goal(label, verdictText) {

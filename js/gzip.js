@@ -1,6 +1,9 @@
-// gzip in the parse module: the streaming decoder (one call into wasm per chunk).
-import { wasm } from "./parse-runtime.js";
+// gzip in the parse module: the streaming decoder (one call into wasm per chunk) and the one-call
+// `gunzip` (the whole file in, the whole output out).
+import { invalidArgument, optionsObject, requireReady, wasm } from "./parse-runtime.js";
 import { bytesAt, StagedStream, words } from "./staging.js";
+
+const GiB = 2 ** 30;
 
 /**
  * gzip (one or more members) pushed in chunks split anywhere; each push returns the bytes it
@@ -24,14 +27,22 @@ export class GunzipStream extends StagedStream {
   }
 }
 
-/** gzip bytes (one or more members) inflated in one call: exportkit's own inflater. */
-export function gunzip(bytes) {
-  const s = new GunzipStream();
-  try {
-    const out = s.push(bytes);
-    s.finish();
-    return out;
-  } finally {
-    s.free();
+/**
+ * Inflates a whole gzip file (one or more members) into one `Uint8Array`. The output is sized
+ * from the file's trailer and grows when the trailer turns out wrong; past `maxOutputBytes`
+ * (default and most 1 GiB: use `GunzipStream` for more) it throws E_DECODE, as it does for
+ * corrupt or truncated input, naming the compressed byte where it stopped.
+ */
+export function gunzip(input, opts) {
+  requireReady();
+  const { maxOutputBytes = GiB } = optionsObject(opts);
+  if (!Number.isInteger(maxOutputBytes) || maxOutputBytes < 1 || maxOutputBytes > GiB) {
+    throw invalidArgument("maxOutputBytes", `must be a whole number of bytes from 1 to ${GiB}`);
   }
+  const bytes = input instanceof Uint8Array ? input
+    : input instanceof ArrayBuffer ? new Uint8Array(input)
+    : ArrayBuffer.isView(input) ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    : null;
+  if (!bytes) throw invalidArgument("input", "must be a Uint8Array (or another ArrayBuffer view, or an ArrayBuffer)");
+  return wasm.gunzipBytes(bytes, maxOutputBytes);
 }

@@ -513,6 +513,12 @@ export class UserpilotClient {
   readonly lookups: UserpilotLookupsApi;
 }
 
+/**
+ * A whole gzip file (one or more members) inflated in one call. Throws E_DECODE for corrupt or
+ * truncated input (the message names the compressed byte) and for output past `maxOutputBytes`.
+ */
+export function gunzip(input: Uint8Array | ArrayBufferView | ArrayBuffer, options?: { /** Default and most 1 GiB. */ maxOutputBytes?: number }): Uint8Array;
+
 /** The Rust gzip decoder (for runtimes without DecompressionStream). */
 export class GunzipStream {
   constructor();
@@ -548,8 +554,6 @@ export interface JsonlCsvOptions extends JsonlOptions, CsvGuardOptions {
   discover?: boolean;
 }
 export function jsonlToCsv(input: string | Uint8Array, options?: JsonlCsvOptions): { csv: string; errors: BadRecord[]; meta: { records: number; rows: number; header: string[]; lateFields: { column: string; firstLine: number; count: number }[]; bytes: number } };
-/** gzip bytes (one or more members) inflated in one call by exportkit's own inflater. */
-export function gunzip(bytes: Uint8Array): Uint8Array;
 export class JsonlStreamParser {
   constructor(options?: JsonlOptions);
   /** Batches completed so far: `text` is a JSON array of the records. */

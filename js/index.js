@@ -4,5 +4,5 @@ export { default, default as init, initSync, initClient, ExportError, toExportEr
 export { BackstoryClient, variation, PERIODS, OBJECTS, knownSlugs } from "./backstory.js";
 export { parseCsv, parseCsvNumbers, CsvStreamParser, writeCsv, csvCellIsFormula, guardCsvCell } from "./csv.js";
 export { parseJsonl, jsonlToCsv, JsonlStreamParser, JsonlCsvWriter } from "./jsonl.js";
-export { gunzip } from "./gzip.js";
 export { UserpilotClient, GunzipStream, EVENT_TYPES as USERPILOT_EVENT_TYPES, LOOKUPS as USERPILOT_LOOKUPS } from "./userpilot.js";
+export { gunzip } from "./gzip.js";

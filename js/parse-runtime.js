@@ -5,7 +5,7 @@ import initWasm, * as wasm from "../pkg-parse/exportkit_parse.js";
 import { ExportError } from "./shared.js";
 
 export { wasm };
-export { batchRows, bytesOf, ExportError, invalidArgument, toExportError } from "./shared.js";
+export { batchRows, bytesOf, ExportError, invalidArgument, optionsObject, toExportError } from "./shared.js";
 
 let ready = null;
 /** The instance's raw exports (their `memory` is what js/staging.js reads and writes). */

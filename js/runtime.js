@@ -10,7 +10,7 @@ import { ExportError, invalidArgument, toExportError } from "./shared.js";
 import { fillVocabulary } from "./vocabulary.js";
 
 export { wasm };
-export { batchRows, bytesOf, ExportError, invalidArgument, toExportError } from "./shared.js";
+export { batchRows, bytesOf, ExportError, invalidArgument, optionsObject, toExportError } from "./shared.js";
 
 let ready = null;
 /** The client instance's raw exports. */
@@ -137,13 +137,6 @@ export function paramsText(params) {
   if (typeof params === "string") return params;
   if (params === null || typeof params !== "object" || Array.isArray(params)) throw invalidArgument("params", "must be an object");
   return JSON.stringify(params);
-}
-
-/** An options argument: absent is `{}`, anything but an object is refused. */
-export function optionsObject(opts) {
-  if (opts === undefined || opts === null) return {};
-  if (typeof opts !== "object") throw invalidArgument("options", "must be an object");
-  return opts;
 }
 
 /** A job's id from the job object a client returned, or the id itself. */

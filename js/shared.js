@@ -35,6 +35,13 @@ export function toExportError(e) {
 /** An E_INVALID_ARGUMENT error naming the field. */
 export const invalidArgument = (field, reason) => new ExportError(`invalid \`${field}\`: ${reason}`, { code: "E_INVALID_ARGUMENT", field });
 
+/** An options argument: absent is `{}`, anything but an object is refused. */
+export function optionsObject(opts) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== "object") throw invalidArgument("options", "must be an object");
+  return opts;
+}
+
 /** Input as bytes: a Uint8Array as is, a string as UTF-8. */
 export function bytesOf(input) {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;

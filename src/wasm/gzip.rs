@@ -13,8 +13,11 @@ use wasm_bindgen::prelude::*;
 pub struct GunzipStream {
     inner: GzipDecoder,
     staging: Staging,
-    /// The bytes of the last call, which the descriptor points at.
+    /// The bytes of the last call are `out[..used]`, which the descriptor points at; the rest
+    /// is room kept between calls (zeroed once, when it grows), so a push inflates straight
+    /// into it: no 64 KiB piece copied over, no zeroing per push.
     out: Vec<u8>,
+    used: usize,
 }
 
 impl Default for GunzipStream {
@@ -31,6 +34,7 @@ impl GunzipStream {
             inner: GzipDecoder::new(),
             staging: Staging::default(),
             out: Vec::new(),
+            used: 0,
         }
     }
 
@@ -44,11 +48,23 @@ impl GunzipStream {
     /// descriptor (address, length) of the bytes it produced.
     #[wasm_bindgen(js_name = pushInput)]
     pub fn push_input(&mut self, len: usize) -> std::result::Result<u32, JsValue> {
-        self.out.clear();
-        self.inner
-            .push(self.staging.input(len), &mut self.out)
-            .map_err(parse_to_js)?;
-        Ok(self.staging.describe(span(&self.out)))
+        self.used = 0;
+        let mut rest = self.staging.input(len);
+        loop {
+            if self.used == self.out.len() {
+                let grown = (self.out.len() * 2).max(64 * 1024);
+                self.out.resize(grown, 0);
+            }
+            let room = self.out.get_mut(self.used..).unwrap_or_default();
+            let (took, wrote) = self.inner.decode(rest, room).map_err(parse_to_js)?;
+            rest = rest.get(took..).unwrap_or_default();
+            self.used += wrote;
+            if rest.is_empty() && self.used < self.out.len() {
+                break;
+            }
+        }
+        let out = self.out.get(..self.used).unwrap_or_default();
+        Ok(self.staging.describe(span(out)))
     }
 
     /// Ends the input: a stream that stops anywhere but between members is an error.

@@ -20,6 +20,8 @@ mod staging;
 #[cfg(feature = "parse-api")]
 mod csv;
 #[cfg(feature = "parse-api")]
+mod gunzip;
+#[cfg(feature = "parse-api")]
 mod gzip;
 #[cfg(feature = "parse-api")]
 mod jsonl;

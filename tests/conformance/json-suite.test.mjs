@@ -30,6 +30,9 @@ function run(kind, name, input) {
   const after = 2 + caseLines;
   const r = parseJsonl(text);
   const c = jsonlToCsv(text, { columns: ["id"], discover: false });
+  // The case under a known column: a scalar case then meets the flattener's flat-record fast
+  // path (keys matched to the header byte for byte), which must accept and reject as the rest.
+  const f = jsonlToCsv(`${BEFORE}\n${body.replace(/^\{"v":/, '{"id":')}\n${AFTER}\n`, { columns: ["id"], discover: false });
   const ids = r.data.map((d) => d.id).filter(Boolean);
   assert.deepEqual(ids, ["before", "after"], `${name}: the good lines around it arrive`);
   assert.ok(c.csv.startsWith("id\r\nbefore\r\n") && c.csv.includes("after"), `${name}: flattened good lines`);
@@ -41,11 +44,15 @@ function run(kind, name, input) {
     assert.deepEqual(r.data[1], { v: JSON.parse(input) }, `${name}: the value`);
     assert.deepEqual(c.errors, [], `${name}: flattened`);
     assert.equal(c.meta.records, 3);
+    assert.deepEqual(f.errors, [], `${name}: flattened as a column's value`);
+    assert.equal(f.meta.rows, 3, `${name}: flattened as a column's value`);
   } else if (kind === "n") {
     assert.equal(r.data.length, 2, `${name}: rejected`);
     assert.ok(caseErrors(r.errors).length >= 1 && caseErrors(r.errors).length <= caseLines, `${name}: reported`);
     assert.equal(c.meta.records, 2, `${name}: the flattener rejects it too`);
     assert.ok(caseErrors(c.errors).length >= 1, `${name}: the flattener reports it`);
+    assert.equal(f.meta.rows, 2, `${name}: rejected as a column's value`);
+    assert.ok(caseErrors(f.errors).length >= 1, `${name}: reported as a column's value`);
   } else {
     assert.ok(r.data.length === 3 || r.errors.length >= 1);
   }

@@ -25,10 +25,10 @@
 //! straight here ([`Flattener::write_checked`]): one pass over each record instead of two.
 
 use crate::error::{Error, Result};
-use crate::parse::csv_write::{write_field, write_row};
+use crate::parse::csv_write::{is_formula, write_field, write_row};
 use crate::parse::json_lex::{at, read_string, scalar, skip_value, skip_ws, Bad};
 use crate::parse::jsonl::{LineError, RecordBatch};
-use crate::parse::scan::any_control;
+use crate::parse::scan::{any_control, find_json_string_stop, same_bytes};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -151,6 +151,15 @@ pub struct Flattener {
     /// The record's own cells as CSV while its exploded rows are written, and where each ends.
     rendered: String,
     rendered_ends: Vec<u32>,
+    /// [`Flattener::flat_row`] may run: nothing to explode (and not switched off by a test).
+    flat: bool,
+    /// Every column can be matched byte for byte against a record's raw keys: none holds a
+    /// quote, a backslash or a control byte.
+    flat_keys: bool,
+    /// Where the fast path unescapes a string.
+    flat_scratch: String,
+    /// Rows the fast path wrote (the tests check it is taken).
+    flat_rows: u64,
 }
 
 impl Flattener {
@@ -181,12 +190,17 @@ impl Flattener {
             exploded: None,
             rendered: String::new(),
             rendered_ends: Vec::new(),
+            flat: true,
+            flat_keys: true,
+            flat_scratch: String::new(),
+            flat_rows: 0,
         };
         for c in opts.columns {
             if !f.index.contains_key(&c) {
                 f.add_column(c);
             }
         }
+        f.flat = f.explode.is_none();
         f
     }
 
@@ -230,9 +244,24 @@ impl Flattener {
         out: &mut String,
         mut rejected: Option<&mut Vec<LineError>>,
     ) -> Result<u64> {
+        // Rows the fast path wrote while discovering (first batch only), and for each record
+        // where its row ends in `early` and how many columns there were then.
+        let mut early = String::new();
+        let mut scratch = std::mem::take(&mut self.flat_scratch);
+        let mut early_rows: Vec<Option<(usize, usize)>> = Vec::new();
         if !self.header_fixed {
             if self.discover {
+                // A record the fast path takes names only known columns, so there is nothing to
+                // discover in it, and its row is already written: columns found later only
+                // append empty cells to it (new columns go last; a bad record's are dropped).
                 for (line, text) in batch.iter_text() {
+                    let start = early.len();
+                    if self.flat_row(text, &mut early, &mut scratch) {
+                        early_rows.push(Some((early.len(), self.columns.len())));
+                        continue;
+                    }
+                    early.truncate(start);
+                    early_rows.push(None);
                     let known = self.columns.len();
                     if self.walk_record(text, line, Mode::Discover).is_err() {
                         // A bad record names no columns; the writing pass reports it.
@@ -244,21 +273,180 @@ impl Flattener {
         }
         self.write_header(out);
         let before = self.rows;
-        for (line, text) in batch.iter_text() {
+        let mut early_from = 0;
+        for (i, (line, text)) in batch.iter_text().enumerate() {
+            if let Some(&Some((end, ncols))) = early_rows.get(i) {
+                out.push_str(early.get(early_from..end - 2).unwrap_or(""));
+                for c in ncols..self.columns.len() {
+                    if c > 0 {
+                        out.push(',');
+                    }
+                }
+                out.push_str("\r\n");
+                early_from = end;
+                self.rows += 1;
+                self.flat_rows += 1;
+                continue;
+            }
             let (len, rows) = (out.len(), self.rows);
             self.late_touched.clear();
             self.late_mark = (self.late.len(), self.late_other);
+            if self.flat_row(text, out, &mut scratch) {
+                self.rows += 1;
+                self.flat_rows += 1;
+                continue;
+            }
+            out.truncate(len);
             if let Err(e) = self.record(text, line, out) {
                 out.truncate(len);
                 self.rows = rows;
                 self.undo_late();
                 match (rejected.as_deref_mut(), LineError::from_error(&e)) {
                     (Some(r), Some(le)) => r.push(le),
-                    _ => return Err(e),
+                    _ => {
+                        self.flat_scratch = scratch;
+                        return Err(e);
+                    }
                 }
             }
         }
+        self.flat_scratch = scratch;
         Ok(self.rows - before)
+    }
+
+    /// The fast path for the common record: an object of scalars whose keys are all columns, in
+    /// the header's order (some may be missing), as real exports and most JSON Lines files are.
+    /// It writes the row straight from the record's text: no key path built, no hash lookup,
+    /// no cell copied to scratch first, one scan per string. Anything else (a nested value, an
+    /// array, a key out of order or unknown, a duplicate, an escape, malformed JSON) returns
+    /// false with `out` possibly holding part of a row; the caller truncates it and takes the
+    /// general path, which writes the same cells for every record this one accepts (tests hold
+    /// the two to it). What it accepts is valid JSON: its grammar is a subset of the walk's.
+    fn flat_row(&self, text: &str, out: &mut String, scratch: &mut String) -> bool {
+        if !self.flat || !self.flat_keys {
+            return false;
+        }
+        let b = text.as_bytes();
+        let mut pos = 0;
+        skip_ws(b, &mut pos);
+        if at(b, pos) != b'{' {
+            return false;
+        }
+        pos += 1;
+        skip_ws(b, &mut pos);
+        let n = self.columns.len();
+        // The next column to write: the cells before it are written (or left empty).
+        let mut next = 0;
+        if at(b, pos) == b'}' {
+            pos += 1;
+        } else {
+            loop {
+                if at(b, pos) != b'"' {
+                    return false;
+                }
+                // No column holds a quote, a backslash or a control byte (`flat_keys`), so a
+                // key that equals one byte for byte is that column, unescaped.
+                let key = b.get(pos + 1..).unwrap_or(&[]);
+                let Some(col) = (next..n).find(|&c| {
+                    let name = self.columns[c].as_bytes();
+                    key.get(name.len()) == Some(&b'"')
+                        && key.get(..name.len()).is_some_and(|k| same_bytes(k, name))
+                }) else {
+                    return false;
+                };
+                pos += self.columns[col].len() + 2;
+                skip_ws(b, &mut pos);
+                if at(b, pos) != b':' {
+                    return false;
+                }
+                pos += 1;
+                skip_ws(b, &mut pos);
+                // The separators before the skipped (empty) cells and before this one.
+                for c in next..=col {
+                    if c > 0 {
+                        out.push(',');
+                    }
+                }
+                next = col + 1;
+                match at(b, pos) {
+                    b'"' => {
+                        let start = pos + 1;
+                        let mut i = start;
+                        let mut comma = false;
+                        loop {
+                            let Some(k) = find_json_string_stop(b.get(i..).unwrap_or(&[])) else {
+                                return false;
+                            };
+                            i += k;
+                            match at(b, i) {
+                                b',' => {
+                                    comma = true;
+                                    i += 1;
+                                }
+                                b'"' | b'\\' => break,
+                                // A raw control byte: the general path reports it.
+                                _ => return false,
+                            }
+                        }
+                        if at(b, i) == b'\\' {
+                            // Escapes: unescaped by the general walk's own reader, then
+                            // written as the general path writes any cell.
+                            scratch.clear();
+                            if read_string(text, &mut pos, scratch, true).is_err() {
+                                return false;
+                            }
+                            write_field(out, scratch, self.guard);
+                        } else {
+                            let Some(cell) = text.get(start..i) else {
+                                return false;
+                            };
+                            // With no escape and no control byte, a comma is the only thing that
+                            // can call for quotes, so the plain case skips write_field's scan.
+                            if comma {
+                                write_field(out, cell, self.guard);
+                            } else {
+                                if self.guard && is_formula(cell) {
+                                    out.push('\'');
+                                }
+                                out.push_str(cell);
+                            }
+                            pos = i + 1;
+                        }
+                    }
+                    // A JSON number is a plain number (never guarded) and never needs quotes;
+                    // `true` and `false` neither: written as they are.
+                    b't' | b'f' | b'n' | b'-' | b'0'..=b'9' => match scalar(text, &mut pos) {
+                        Ok("null") => {}
+                        Ok(tok) => out.push_str(tok),
+                        Err(_) => return false,
+                    },
+                    _ => return false,
+                }
+                skip_ws(b, &mut pos);
+                match at(b, pos) {
+                    b',' => {
+                        pos += 1;
+                        skip_ws(b, &mut pos);
+                    }
+                    b'}' => {
+                        pos += 1;
+                        break;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        skip_ws(b, &mut pos);
+        if pos < b.len() {
+            return false;
+        }
+        for c in next..n {
+            if c > 0 {
+                out.push(',');
+            }
+        }
+        out.push_str("\r\n");
+        true
     }
 
     /// Flattens one record (the header must already be fixed by a batch, or is fixed now as it is).
@@ -284,6 +472,7 @@ impl Flattener {
     }
 
     fn add_column(&mut self, name: String) {
+        self.flat_keys &= flat_key(&name);
         add_prefixes(&mut self.prefixes, &name);
         self.index.insert(name.clone(), self.columns.len());
         self.columns.push(name);
@@ -299,6 +488,7 @@ impl Flattener {
             self.index.remove(&c);
         }
         self.cells.truncate(n);
+        self.flat_keys = self.columns.iter().all(|c| flat_key(c));
         self.prefixes.clear();
         for c in &self.columns {
             add_prefixes(&mut self.prefixes, c);
@@ -673,6 +863,11 @@ impl Flattener {
     }
 }
 
+/// A column name a raw JSON key can be compared with byte for byte (see `flat_row`).
+fn flat_key(name: &str) -> bool {
+    !name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
 /// Every proper dotted prefix of `name` (`a` and `a.b` for `a.b.c`).
 fn add_prefixes(prefixes: &mut HashSet<String>, name: &str) {
     let mut at = 0;
@@ -1023,6 +1218,159 @@ mod tests {
             let e = f.write_record(&deep(n), 9, &mut out).unwrap_err();
             assert!(e.to_string().starts_with("line 9"), "{e}");
             assert!(e.to_string().contains("128 levels"), "{e}");
+        }
+    }
+
+    /// Output, rows, late fields and rejected lines of `text` (JSON Lines), with the flat fast
+    /// path on or off, fed in batches of `batch_records`.
+    fn both_paths(
+        text: &str,
+        opts: FlattenOptions,
+        batch_records: usize,
+    ) -> [(String, u64, Vec<LateField>, Vec<u64>); 2] {
+        let mut flat_rows = [0; 2];
+        let out = [true, false].map(|fast| {
+            let mut p = JsonlParser::new(JsonlOptions {
+                batch_records,
+                validate: false,
+                ..JsonlOptions::default()
+            });
+            p.push(text.as_bytes()).unwrap();
+            p.finish().unwrap();
+            let mut f = Flattener::new(opts.clone());
+            if !fast {
+                f.flat = false;
+            }
+            let (mut out, mut rejected) = (String::new(), Vec::new());
+            while let Some(b) = p.take_batch() {
+                f.write_checked(&b, &mut out, Some(&mut rejected)).unwrap();
+            }
+            f.finish(&mut out);
+            flat_rows[usize::from(!fast)] = f.flat_rows;
+            (
+                out,
+                f.rows(),
+                f.late.clone(),
+                rejected.iter().map(|r| r.line).collect(),
+            )
+        });
+        // Records after the first batch take the fast path when they can, never when it is off.
+        assert!(flat_rows[0] > 0 && flat_rows[1] == 0, "{flat_rows:?}");
+        out
+    }
+
+    #[test]
+    fn the_flat_fast_path_writes_what_the_general_path_writes() {
+        // The first batch (two records) fixes the header: a, b, c, d.
+        let text = [
+            r#"{"a":"x","b":1,"c":true,"d":null}"#,
+            r#"{"a":"y","b":-2.5e3,"c":false,"d":"=1+2"}"#,
+            // Flat and in order; cells to quote, guard, leave alone.
+            r#"{"a":"has,comma","b":"-5","c":"+1 Telecom","d":"say \"hi\""}"#,
+            r#"{"a":"line\nbreak","b":0,"c":"@SUM(A1)","d":"é 🎉 multi-byte"}"#,
+            r#" { "a" : "spaced" , "b" : 7 } "#,
+            // Missing keys (in order), none at all, only the last.
+            r#"{"b":1}"#,
+            r#"{}"#,
+            r#"{"d":"last"}"#,
+            // Out of order, duplicated, unknown (a late field), nested, arrays, escaped key.
+            r#"{"b":1,"a":"x"}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"zz":2}"#,
+            r#"{"a":{"b":1},"b":2}"#,
+            r#"{"a":[1,"x",null],"b":[{"k":1}]}"#,
+            r#"{"\u0061":"escaped key"}"#,
+            r#"{"a":"tab	raw"}"#,
+            // Malformed: rejected the same way.
+            r#"{"a":01}"#,
+            r#"{"a":"x",}"#,
+            r#"{"a":"x"} trailing"#,
+            r#"{"a":tru}"#,
+            r#"{"a":"unterminated}"#,
+            // Escapes in values: unescaped, then quoted and guarded like any cell.
+            r#"{"a":"\u00e9\ud83c\udf89 \"q\", \\ \/ \b\f\n\r\t","b":"=\u0031+1","c":"a\u002cb"}"#,
+            r#"{"a":"lone \ud800 surrogate","d":"\"=quoted\""}"#,
+            r#"{"a":"bad \x escape"}"#,
+            r#"{"a":"\u12"}"#,
+        ]
+        .join("\n");
+        // Batches of 2: the header is fixed by the first two records. One batch: columns are
+        // still found (`zz`, `a.b` ...) after rows the fast path wrote while discovering.
+        for (guard, batch) in [(true, 2), (false, 2), (true, 2048), (false, 2048)] {
+            let opts = FlattenOptions {
+                raw_cells: !guard,
+                ..FlattenOptions::default()
+            };
+            let [fast, general] = both_paths(&text, opts, batch);
+            assert_eq!(fast, general, "guard {guard}, batch {batch}");
+            assert_eq!(
+                fast.3,
+                [15, 16, 17, 18, 19, 20, 23, 24],
+                "the malformed lines are rejected"
+            );
+        }
+        // Known columns first, then discovered ones; a record may skip any of them.
+        let opts = FlattenOptions {
+            columns: vec!["d".into(), "a".into(), "q".into()],
+            ..FlattenOptions::default()
+        };
+        let [fast, general] = both_paths(&text, opts, 2);
+        assert_eq!(fast, general, "with known columns");
+    }
+
+    /// Real records (vega-datasets, a devDependency: skipped when node_modules is absent) as
+    /// JSON Lines, each array element's text exactly as the file has it.
+    #[test]
+    fn the_flat_fast_path_matches_the_general_path_on_real_files() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../node_modules/vega-datasets/data");
+        if !dir.exists() {
+            eprintln!("skipped: {} is absent", dir.display());
+            return;
+        }
+        for name in [
+            "movies.json",
+            "cars.json",
+            "flights-20k.json",
+            "penguins.json",
+            "budgets.json",
+        ] {
+            let raw = std::fs::read_to_string(dir.join(name)).unwrap();
+            let b = raw.as_bytes();
+            let mut lines = String::new();
+            let mut pos = 0;
+            skip_ws(b, &mut pos);
+            assert_eq!(at(b, pos), b'[', "{name}");
+            pos += 1;
+            loop {
+                skip_ws(b, &mut pos);
+                let start = pos;
+                skip_value(b, &mut pos, true).unwrap();
+                // One line per record: whitespace outside strings dropped (some files are
+                // pretty-printed), everything else as written.
+                let mut in_str = false;
+                let mut esc = false;
+                for c in raw[start..pos].chars() {
+                    if in_str {
+                        in_str = esc || c != '"';
+                        esc = !esc && c == '\\';
+                    } else if !c.is_ascii_whitespace() {
+                        in_str = c == '"';
+                    } else {
+                        continue;
+                    }
+                    lines.push(c);
+                }
+                lines.push('\n');
+                skip_ws(b, &mut pos);
+                if at(b, pos) != b',' {
+                    break;
+                }
+                pos += 1;
+            }
+            let [fast, general] = both_paths(&lines, FlattenOptions::default(), 2048);
+            assert!(fast.1 > 100, "{name}: {} rows", fast.1);
+            assert_eq!(fast, general, "{name}");
         }
     }
 }

@@ -485,13 +485,12 @@ impl JsonlParser {
 }
 
 /// Where `line` opens its `max`+1'th nested array or object, if it does, without recursion.
-/// Most lines hold fewer brackets than `max` in all, which a counting pass (vectorised) settles;
+/// Most lines hold fewer brackets than `max` in all, which a counting pass settles;
 /// only the rest are walked with strings skipped. Malformed JSON is left to the JSON check.
 fn too_deep(line: &[u8], max: usize) -> Option<usize> {
-    let opens = line
-        .iter()
-        .map(|&b| usize::from(b == b'{' || b == b'['))
-        .sum::<usize>();
+    // memchr (SIMD in the wasm build) jumps between the few brackets a line holds; it stops
+    // counting once past the limit.
+    let opens = memchr::memchr2_iter(b'{', b'[', line).take(max + 1).count();
     if opens <= max {
         return None;
     }
