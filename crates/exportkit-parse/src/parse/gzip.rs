@@ -831,7 +831,7 @@ mod tests {
             m.extend_from_slice(&(!len).to_le_bytes());
             m.extend_from_slice(b);
         }
-        let mut h = crc32fast::Hasher::new();
+        let mut h = Crc::new();
         h.update(data);
         m.extend_from_slice(&h.finalize().to_le_bytes());
         m.extend_from_slice(&(data.len() as u32).to_le_bytes());
