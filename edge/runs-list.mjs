@@ -42,10 +42,10 @@ export function schedule(env, now = Date.now()) {
 }
 
 // Each API's runs: where its records are, its Workflow binding, and whether a stopped run can be
-// continued (only activity runs have a resume route).
+// continued (both have a resume route).
 const APIS = [
   { api: "activities", base: RUNS_PREFIX, binding: "ACTIVITIES_WORKFLOW", key: runRecordKey, resumable: true },
-  { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: false },
+  { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: true },
 ];
 
 async function runSummary(env, rec, kind) {
@@ -72,7 +72,7 @@ async function runSummary(env, rec, kind) {
       id: rec.runId,
       instance: instanceId,
       status: st.status ?? "unknown",
-      resumable: false,
+      resumable: true,
       startedAt: rec.startedAt ?? null,
       finishedAt: manifest?.finishedAt ?? null,
       params: p.incremental ? { incremental: p.incremental } : { from: p.from, to: p.to, ...(p.eventType ? { eventType: p.eventType } : {}) },

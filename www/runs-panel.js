@@ -72,7 +72,7 @@ export function createRunsPanel() {
         "td",
         {},
         active ? h("button", { type: "button", class: "btn", "data-testid": "run-cancel", on: { click: () => act(run, "cancel") } }, "Cancel") : null,
-        // Only an API with a resume route (activities) offers Re-run.
+        // Only an API with a resume route (activities, Userpilot) offers Re-run.
         !active && run.status !== "complete" && run.resumable !== false ? h("button", { type: "button", class: "btn", "data-testid": "run-resume", on: { click: () => act(run, "resume") } }, "Re-run") : null,
       ),
     );
