@@ -85,6 +85,10 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       const startedAt = event.payload.startedAt ?? new Date(event.timestamp).toISOString();
       const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
       await this.env.EXPORTS.put(failureKey(runPrefix(startedAt.slice(0, 10), runId)), JSON.stringify(failure)).catch(() => {});
+      // A failed incremental run gives the one-at-a-time lease back now (its watermark has not
+      // moved, so the next run covers its days), rather than blocking every later incremental run
+      // until the lease lapses. A run that never got the lease gives back nothing.
+      if (event.payload.params?.incremental && this.env.VENDOR_LIMITS) await (await backstoryLimits(this.env)).release("activitiesIncremental", runId).catch(() => {});
       throw e;
     }
   }
@@ -170,7 +174,14 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         return { jobId: job.jobId, adopted: false };
       }));
       job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
-        const j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+        let j;
+        try {
+          j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+        } catch (e) {
+          // The vendor's job ended Failed or Canceled: asking again will not change that.
+          if (e?.code === "E_JOB_FAILED") throw new NonRetryableError(String(e.message));
+          throw e;
+        }
         return { jobId: j.jobId, resultsSize: j.resultsSize, fragmentCount: j.fragmentCount };
       });
       } finally {

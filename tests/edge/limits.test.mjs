@@ -8,11 +8,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ACCESS_KEY, callsToday, control, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
 
 let sb;
 before(async () => {
-  sb = await startSandbox({ seed: 7, accounts: 200 });
+  sb = await startSandbox({ seed: 7, accounts: 200, activities: 3000, fragmentRecords: 40, jobSpeed: 40 });
 });
 after(() => sb?.close());
 
@@ -92,5 +93,46 @@ test("concurrent proxy calls and a scheduled run share the Query API's 10 calls:
   } finally {
     await edge.close();
     await relay.close();
+  }
+});
+
+async function runStatus(edge, id) {
+  const r = await fetch(`${edge.url}/api/runs/activities/${id}`, { headers: KEY });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+}
+
+async function settled(edge, id) {
+  for (;;) {
+    const s = await runStatus(edge, id);
+    if (["complete", "errored", "terminated"].includes(s.status)) return s;
+    await sleep(50);
+  }
+}
+
+test("an incremental run that fails after planning gives its lease back: the next incremental run starts and covers its days", async () => {
+  await control(sb, "/__sandbox/reset");
+  // The first run's vendor job fails.
+  await control(sb, "/__sandbox/faults", { scope: "activities.create", fault: "fail_job", nth: 1 });
+  const edge = await startEdge({ vars: { BACKSTORY_BASE_URL: sb.url, RUN_POLL_INTERVAL_MS: "50" }, secrets: sandboxSecrets() });
+  try {
+    const start = async (body) => {
+      const r = await fetch(`${edge.url}/api/runs/activities`, { method: "POST", headers: { ...KEY, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(r.status, 202, await r.clone().text());
+      return (await r.json()).id;
+    };
+    const first = await start({ incremental: { startDate: "2024-02-01", through: "2024-02-05" } });
+    const s1 = await settled(edge, first);
+    assert.equal(s1.status, "errored", JSON.stringify(s1));
+    assert.equal((await (await edge.limits()).status()).activitiesIncremental.held, 0, "the failed run holds no lease");
+    const second = await start({ incremental: { startDate: "2024-02-01", through: "2024-02-05" } });
+    const s2 = await settled(edge, second);
+    assert.equal(s2.status, "complete", JSON.stringify(s2.error ?? s2));
+    const bucket = await edge.r2();
+    const key = (await bucket.list({ prefix: "exports/activities/day=" })).objects.map((o) => o.key).find((k) => k.endsWith(`/run=${second}/manifest.json`));
+    const m = JSON.parse(await (await bucket.get(key)).text());
+    assert.deepEqual(m.watermark, { before: null, after: "2024-02-05" }, "the failed run moved no watermark: the next one covers its days");
+  } finally {
+    await edge.close();
   }
 });
