@@ -4,12 +4,13 @@
 // a retried step resumes at the step, not at the start, and the vendor job is never created twice.
 //
 // R2 layout (Hive-style partitions a warehouse reads as columns):
-//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.jsonl
+//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.part-<g>.jsonl
 //   exports/activities/day=<...>/run=<run id>/manifest.json
-// Each window's JSON Lines go into one object through an R2 multipart upload (5 MiB parts),
-// streamed: a window is never held whole. A retried download step writes the whole object again
-// under the same key (the unfinished upload of the failed attempt is aborted), so a row is never
-// in R2 twice.
+// A window's job is downloaded in pieces of its fragments, each piece its own step and its own
+// object (downloadWindow), streamed through an R2 multipart upload (5 MiB parts): nothing is held
+// whole. The window's data is its pieces in order (the manifest lists them). A retried piece
+// writes its whole object again under the same key (the unfinished upload of the failed attempt
+// is aborted), so a row is never in R2 twice.
 
 import { NonRetryableError } from "cloudflare:workflows";
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -93,6 +94,78 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     }
   }
 
+  /**
+   * A window's data, spread over steps (Workflow fan-out): its job's fragments in pieces of
+   * RUN_FRAGMENTS_PER_STEP (default 8), RUN_PARALLEL_STEPS (default 2) pieces at once, each piece
+   * its own durable step writing its own R2 object. A step over its CPU limit, a crash or a
+   * restart costs that piece, not the window. One object per piece rather than one multipart
+   * upload per window: R2 wants every part but the last of one size and at least 5 MiB, which
+   * pieces of any size cannot promise, and a part cannot outlive the step that buffered it.
+   * Resolves to the pieces in fragment order.
+   */
+  async downloadWindow(step, { prefix, i, w, job }) {
+    const doneKey = `${prefix}/_steps/window-${i}.json`;
+    const parts = client(this.env).activities.dataParts(job);
+    const per = Math.max(1, Math.floor(Number(this.env.RUN_FRAGMENTS_PER_STEP) || 8));
+    // Each piece reads up to 4 fragments at once and uploads up to 2 parts: two pieces stay
+    // within the 6 connections of an invocation (and the vendor sees at most 8 reads).
+    const parallel = Math.max(1, Math.min(4, Math.floor(Number(this.env.RUN_PARALLEL_STEPS) || 2)));
+    const pieces = [];
+    for (let a = 0; a < parts; a += per) pieces.push([a, Math.min(parts, a + per)]);
+    // A job with no data: one empty piece (the window's object says so).
+    if (!pieces.length) pieces.push([0, parts]);
+    const base = `${prefix}/window-${i}_${w.startDate}_${w.endDate}`;
+    const piece = (g) =>
+      step.do(`window ${i}: fragments ${pieces[g][0]}-${pieces[g][1]}`, VENDOR_STEP, async () => {
+        const marker = `${prefix}/_pieces/window-${i}/${g}.json`;
+        // Written by an earlier instance of this run (POST .../resume): not downloaded again.
+        const done = await this.env.EXPORTS.get(marker);
+        if (done) {
+          const d = JSON.parse(await done.text());
+          if (d.jobId === job.jobId) return d;
+        }
+        const key = `${base}.part-${String(g).padStart(4, "0")}.jsonl`;
+        const writer = await R2StreamWriter.create(this.env.EXPORTS, key, { httpMetadata: { contentType: "application/x-ndjson" } });
+        const digest = new crypto.DigestStream("SHA-256");
+        const hash = digest.getWriter();
+        let result;
+        try {
+          const it = client(this.env).activities.rows(job.jobId, { format: "jsonl", parts: pieces[g] });
+          for await (const b of it) {
+            writer.write(b.bytes);
+            await hash.write(b.bytes);
+            // Backpressure: at most two parts in memory besides the one filling.
+            await writer.ready();
+          }
+          const summary = await it.result();
+          const uploaded = await writer.finish();
+          await writer.complete(uploaded);
+          await hash.close();
+          const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
+          result = { key, jobId: job.jobId, window: w, fragments: pieces[g], records: summary.records, bytes: writer.bytes, sha256, parts: uploaded.length };
+        } catch (e) {
+          await writer.abort();
+          throw e;
+        }
+        await this.env.EXPORTS.put(marker, JSON.stringify(result));
+        return result;
+      });
+    const out = [];
+    for (let g = 0; g < pieces.length; g += parallel) {
+      out.push(...(await Promise.all(pieces.slice(g, g + parallel).map((_, k) => piece(g + k)))));
+    }
+    // The pieces together must hold what the job announced (each piece alone cannot tell).
+    const bytes = out.reduce((a, o) => a + o.bytes, 0);
+    if (Number.isFinite(job.resultsSize) && bytes < job.resultsSize) {
+      throw new NonRetryableError(`job ${job.jobId}: received ${bytes} bytes of data but the job reported results_size ${job.resultsSize}`);
+    }
+    // The status page counts a window done, its records and bytes, from this file.
+    await step.do(`window ${i}: done`, async () => {
+      await this.env.EXPORTS.put(doneKey, JSON.stringify({ jobId: job.jobId, window: w, records: out.reduce((a, o) => a + o.records, 0), bytes, objects: out.map((o) => o.key) }));
+    });
+    return out;
+  }
+
   async exportRun(event, step) {
     const { params } = event.payload;
     // A run continued by a new instance (POST .../<id>/resume) keeps its id, day and start time,
@@ -139,7 +212,6 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     const objects = [];
     for (let i = 0; i < windows.length; i++) {
       const w = windows[i];
-      const doneKey = `${prefix}/_steps/window-${i}.json`;
       // A job slot from the credential's Durable Object first: at most 10 of this key's jobs queued
       // or running across every run. Waiting is a durable sleep, not a busy step.
       const holder = `${runId}/window-${i}`;
@@ -188,40 +260,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         // The job has ended (or will never run): its slot goes back, failure or not.
         await release();
       }
-      const key = `${prefix}/window-${i}_${w.startDate}_${w.endDate}.jsonl`;
-      const obj = await step.do(`window ${i}: download`, VENDOR_STEP, async () => {
-        // Written by an earlier instance of this run: not downloaded again.
-        const done = await this.env.EXPORTS.get(doneKey);
-        if (done) {
-          const d = JSON.parse(await done.text());
-          if (d.jobId === job.jobId) return d;
-        }
-        const writer = await R2StreamWriter.create(this.env.EXPORTS, key, { httpMetadata: { contentType: "application/x-ndjson" } });
-        const digest = new crypto.DigestStream("SHA-256");
-        const hash = digest.getWriter();
-        let result;
-        try {
-          const it = client(this.env).activities.rows(job.jobId, { format: "jsonl" });
-          for await (const b of it) {
-            writer.write(b.bytes);
-            await hash.write(b.bytes);
-            // Backpressure: at most two parts in memory besides the one filling.
-            await writer.ready();
-          }
-          const summary = await it.result();
-          const parts = await writer.finish();
-          await writer.complete(parts);
-          await hash.close();
-          const sha256 = [...new Uint8Array(await digest.digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
-          result = { key, jobId: job.jobId, window: w, records: summary.records, bytes: writer.bytes, sha256, parts: parts.map((p) => p.etag) };
-        } catch (e) {
-          await writer.abort();
-          throw e;
-        }
-        await this.env.EXPORTS.put(doneKey, JSON.stringify(result));
-        return result;
-      });
-      objects.push(obj);
+      objects.push(...(await this.downloadWindow(step, { prefix, i, w, job })));
     }
     return await step.do("manifest", async () => {
       let state = "complete";
@@ -245,16 +284,33 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         // The last day delivered before and after this run (incremental runs); a plain run says
         // the days it covered.
         watermark: planned.watermark ?? { before: null, after: params.endDate, from: params.startDate },
-        objects: objects.map(({ key, jobId, window, records, bytes, sha256, parts }) => ({ key, jobId, window, records, bytes, sha256, parts: parts.length })),
+        // One object per piece of a window (fragments [from, to) of its job), in order: a window's
+        // data is its objects put together.
+        objects: objects.map(({ key, jobId, window, fragments, records, bytes, sha256, parts }) => ({ key, jobId, window, fragments, records, bytes, sha256, parts })),
+        windows: windowsOf(objects),
         rows: objects.reduce((a, o) => a + o.records, 0),
         bytes: objects.reduce((a, o) => a + o.bytes, 0),
-        vendorJobs: objects.map((o) => o.jobId),
+        vendorJobs: [...new Set(objects.map((o) => o.jobId))],
       };
       const key = `${prefix}/manifest.json`;
       await this.env.EXPORTS.put(key, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
       return { manifest: key, rows: manifest.rows, bytes: manifest.bytes, objects: objects.length };
     });
   }
+}
+
+/** Each window once, in order, with its job and its pieces' totals. */
+function windowsOf(objects) {
+  const out = [];
+  for (const o of objects) {
+    const last = out[out.length - 1];
+    if (last && last.jobId === o.jobId) {
+      last.records += o.records;
+      last.bytes += o.bytes;
+      last.objects++;
+    } else out.push({ window: o.window, jobId: o.jobId, records: o.records, bytes: o.bytes, objects: 1 });
+  }
+  return out;
 }
 
 /**

@@ -69,6 +69,11 @@ pub struct DownloadOptions {
     pub stall_timeout_ms: Option<f64>,
     /// CSV output: cells as they are, without the CSV-injection guard.
     pub raw_cells: bool,
+    /// Only these of the job's planned data requests, `[from, to)` as [`data_parts`] counts them:
+    /// one piece of a job spread over many invocations (an edge Workflow's steps). The piece
+    /// that reaches the end also asks past the declared fragments; the job's `results_size` is
+    /// checked only when the whole job is read (the caller adds up the pieces).
+    pub parts: Option<(usize, usize)>,
 }
 
 impl Default for DownloadOptions {
@@ -82,6 +87,7 @@ impl Default for DownloadOptions {
             output: OutputKind::Records,
             stall_timeout_ms: None,
             raw_cells: false,
+            parts: None,
         }
     }
 }
@@ -99,6 +105,12 @@ impl DownloadOptions {
             .is_some_and(|ms| ms.is_nan() || ms < 1.0)
         {
             return Err(Error::invalid("stallTimeoutMs", "must be at least 1"));
+        }
+        if self.parts.is_some_and(|(from, to)| from > to) {
+            return Err(Error::invalid(
+                "parts",
+                "must be [from, to] with from <= to",
+            ));
         }
         if self.read_ahead_bytes < 1024 {
             return Err(Error::invalid("readAheadBytes", "must be at least 1024"));
@@ -674,6 +686,19 @@ async fn download_job<T: Transport, S: ActivitySink>(
         ));
     }
     let mut urls = FragmentPlan::new(job);
+    let planned = urls.initial(job);
+    let (from, to) = opts.parts.map_or((0, planned.len()), |(a, b)| {
+        (a.min(planned.len()), b.min(planned.len()))
+    });
+    // The piece that ends where the plan ends may probe past it; the size is the whole job's.
+    let reaches_end = to == planned.len();
+    let whole = from == 0 && reaches_end;
+    if run.resume.is_some() && !whole {
+        return Err(Error::invalid(
+            "parts",
+            "cannot be combined with a checkpoint",
+        ));
+    }
     let new_frag = |index, probe| Frag {
         index,
         lines: 0,
@@ -681,10 +706,9 @@ async fn download_job<T: Transport, S: ActivitySink>(
         path: FragmentPath::Data,
         next_path: None,
     };
-    let mut frags: Vec<Frag> = urls
-        .initial(job)
-        .into_iter()
-        .map(|i| new_frag(i, false))
+    let mut frags: Vec<Frag> = planned[from..to]
+        .iter()
+        .map(|&i| new_frag(i, false))
         .collect();
     let cfg = Config {
         concurrency: opts.concurrency.clamp(1, MAX_CONCURRENCY),
@@ -787,6 +811,9 @@ async fn download_job<T: Transport, S: ActivitySink>(
                 report(sink, progress, &m, &frags, true);
             }
             Action::Done => {
+                if !reaches_end || frags.is_empty() {
+                    break;
+                }
                 // Every fragment asked for is delivered: under the highest-index reading of
                 // `fragment` there is one more; the plan decides from the bytes whether to ask.
                 let last_empty = frags.last().is_some_and(|f| f.probe)
@@ -894,6 +921,9 @@ async fn download_job<T: Transport, S: ActivitySink>(
     }
     // Every fragment is done: their bytes, the saved run's included.
     let received = bytes_before;
+    if !whole {
+        return Ok(());
+    }
     match urls.check_size(received) {
         SizeCheck::Ok => {}
         SizeCheck::More {
@@ -1126,6 +1156,13 @@ pub async fn download<T: Transport, S: ActivitySink>(
     sink: &mut S,
 ) -> Result<ExportOutcome> {
     download_from(t, session, job, wait, opts, None, sink).await
+}
+
+/// How many data requests a Completed job's download plans at first (fragments as declared; one
+/// for the whole data when the job gives none; none when it says it has no data): the units
+/// [`DownloadOptions::parts`] counts.
+pub fn data_parts(job: &Job) -> usize {
+    FragmentPlan::new(job).initial(job).len()
 }
 
 /// [`download`], continuing from a checkpoint a sink saved: the fragments and lines it covers

@@ -58,16 +58,29 @@ async function checkRun(edge, id, windows) {
   const manifest = JSON.parse(await objectBytes(edge, manifestKey));
   assert.equal(manifest.state, "complete");
   assert.equal(manifest.run, id);
-  assert.deepEqual(manifest.objects.map((o) => [o.window.startDate, o.window.endDate]), windows);
+  assert.deepEqual(manifest.windows.map((x) => [x.window.startDate, x.window.endDate]), windows);
   let rows = 0;
-  for (const o of manifest.objects) {
-    const body = await objectBytes(edge, o.key);
-    const want = await truth({ start_date: o.window.startDate, end_date: o.window.endDate, export_type: o.window.exportType });
-    assert.ok(body.equals(want), `${o.key} is the truth byte for byte`);
-    assert.equal(o.bytes, body.length);
-    assert.equal(o.sha256, createHash("sha256").update(body).digest("hex"));
-    assert.equal(o.records, want.toString("utf8").split("\n").filter(Boolean).length);
-    rows += o.records;
+  for (const win of manifest.windows) {
+    // A window's data is its pieces' objects in the manifest's order, fragments end to end.
+    const pieces = manifest.objects.filter((o) => o.jobId === win.jobId);
+    assert.equal(pieces.length, win.objects);
+    let next = 0;
+    for (const o of pieces) {
+      assert.equal(o.fragments[0], next, `${o.key} follows the piece before it`);
+      next = o.fragments[1];
+      assert.match(o.key, /\/window-\d+_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.part-\d{4}\.jsonl$/);
+    }
+    const bodies = await Promise.all(pieces.map((o) => objectBytes(edge, o.key)));
+    for (const [k, o] of pieces.entries()) {
+      assert.equal(o.bytes, bodies[k].length);
+      assert.equal(o.sha256, createHash("sha256").update(bodies[k]).digest("hex"));
+    }
+    const body = Buffer.concat(bodies);
+    const want = await truth({ start_date: win.window.startDate, end_date: win.window.endDate, export_type: win.window.exportType });
+    assert.ok(body.equals(want), `window ${win.window.startDate}..${win.window.endDate} is the truth byte for byte`);
+    assert.equal(win.bytes, body.length);
+    assert.equal(win.records, want.toString("utf8").split("\n").filter(Boolean).length);
+    rows += win.records;
   }
   assert.equal(manifest.rows, rows);
   assert.equal(new Set(manifest.vendorJobs).size, windows.length, "one vendor job per window");
@@ -199,7 +212,7 @@ test("three consecutive incremental runs cover exactly the union of their window
       ],
     );
     assert.deepEqual(
-      manifests.map((m) => m.objects.map((o) => [o.window.startDate, o.window.endDate])),
+      manifests.map((m) => m.windows.map((o) => [o.window.startDate, o.window.endDate])),
       [
         [
           ["2024-06-01", "2024-06-14"],
