@@ -53,6 +53,14 @@ export class VendorLimits extends DurableObject {
     return { held: Object.keys(leases).length };
   }
 
+  /** Gives back every lease of `kind` held by `holder` or by one of its parts (`holder/...`). */
+  async releaseAll(kind, holder) {
+    const leases = await this.#leases(kind);
+    for (const h of Object.keys(leases)) if (h === holder || h.startsWith(`${holder}/`)) delete leases[h];
+    await this.ctx.storage.put(kind, leases);
+    return { held: Object.keys(leases).length };
+  }
+
   /**
    * Marks a vendor job as `holder`'s; false when another holder has it. A step that lost the
    * answer to its create call adopts a job of its window only if no other run claimed it.

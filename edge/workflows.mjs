@@ -367,7 +367,19 @@ export async function handleRuns(request, env, sub) {
     await env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ ...record, instance: instance.id }));
     return json(202, { id: instance.id, run: runId });
   }
-  return instanceRoute(env.ACTIVITIES_WORKFLOW, m[1], m[2], request.method, json);
+  // A run's id (the page's Cancel) names the instance carrying it now, a resumed one included.
+  const rec = await env.EXPORTS.get(runRecordKey(m[1]));
+  const target = rec ? (JSON.parse(await rec.text()).instance ?? m[1]) : m[1];
+  // A terminated instance runs no `finally`: its job slots and its incremental lease go back here.
+  const onCancel =
+    rec && env.VENDOR_LIMITS
+      ? async () => {
+          const limits = await backstoryLimits(env);
+          await limits.releaseAll("backstoryJobs", m[1]);
+          await limits.release("activitiesIncremental", m[1]);
+        }
+      : undefined;
+  return instanceRoute(env.ACTIVITIES_WORKFLOW, target, m[2], request.method, json, { onCancel });
 }
 
 /**

@@ -136,3 +136,37 @@ test("an incremental run that fails after planning gives its lease back: the nex
     await edge.close();
   }
 });
+
+test("a cancelled activity run gives back its job slot and its incremental lease: the next incremental run completes", async () => {
+  await control(sb, "/__sandbox/reset");
+  // A job that does not finish on its own: the run waits on it until it is cancelled.
+  await control(sb, "/__sandbox/config", { jobSpeed: 0.000001 });
+  const edge = await startEdge({ vars: { BACKSTORY_BASE_URL: sb.url, RUN_POLL_INTERVAL_MS: "50" }, secrets: sandboxSecrets() });
+  try {
+    const start = async (body) => {
+      const r = await fetch(`${edge.url}/api/runs/activities`, { method: "POST", headers: { ...KEY, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(r.status, 202, await r.clone().text());
+      return (await r.json()).id;
+    };
+    const body = { incremental: { startDate: "2024-03-01", through: "2024-03-05" } };
+    const first = await start(body);
+    const limits = await edge.limits();
+    for (;;) {
+      const st = await limits.status();
+      if (st.backstoryJobs.held === 1 && st.activitiesIncremental.held === 1) break;
+      await sleep(20);
+    }
+    const r = await fetch(`${edge.url}/api/runs/activities/${first}/cancel`, { method: "POST", headers: KEY });
+    assert.equal(r.status, 200, await r.clone().text());
+    const st = await limits.status();
+    assert.equal(st.backstoryJobs.held, 0, "the job slot is back");
+    assert.equal(st.activitiesIncremental.held, 0, "the incremental lease is back");
+    await control(sb, "/__sandbox/config", { jobSpeed: 40 });
+    const second = await start(body);
+    const s2 = await settled(edge, second);
+    assert.equal(s2.status, "complete", JSON.stringify(s2.error ?? s2));
+  } finally {
+    await control(sb, "/__sandbox/config", { jobSpeed: 40 });
+    await edge.close();
+  }
+});
