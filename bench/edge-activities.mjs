@@ -88,8 +88,18 @@ try {
       const step = 64 << 20;
       for (const obj of manifest.objects) {
         for (let offset = 0; offset < obj.bytes; offset += step) {
-          const part = await bucket.get(obj.key, { range: { offset, length: Math.min(step, obj.bytes - offset) } });
-          yield Buffer.from(await part.arrayBuffer());
+          // miniflare's proxy sometimes cuts a read, as it does status reads: read the range again.
+          for (let tries = 1; ; tries++) {
+            try {
+              const part = await bucket.get(obj.key, { range: { offset, length: Math.min(step, obj.bytes - offset) } });
+              yield Buffer.from(await part.arrayBuffer());
+              break;
+            } catch (e) {
+              if (tries >= 5) throw e;
+              console.error(`read of ${obj.key} at ${offset} cut (${e.cause?.code ?? e.message}); again in 1 s`);
+              await sleep(1000);
+            }
+          }
         }
       }
     })(),
