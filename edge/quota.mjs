@@ -9,7 +9,7 @@
 // worker deployed over that version starts the day's count afresh in the object; the vendor's own
 // 429 then stops the day at its real limit.
 
-import { backstoryLimits } from "./limits.mjs";
+import { backstoryLimits } from "./limits-stub.mjs";
 
 /** Takes one call: `{ ok: true, before }`, or `{ ok: false, retryAfterSeconds }` when today is spent. */
 export async function takeQueryCall(env) {
