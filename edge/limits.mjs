@@ -3,12 +3,27 @@
 //   backstoryJobs      Raw Activity Data jobs queued or running: at most 10 per key (the vendor
 //                      runs 2 and queues the rest; an 11th is refused with 429)
 //   userpilotExports   one Userpilot Bulk Data Export at a time per key (a second is a 409)
+//   query:quota        the Query API's 10 calls a day per key, in the core's stored form
+//                      (`{"day":N,"used":N}`): the scheduled exports and the dashboard's proxy take
+//                      a call here, one at a time (a Durable Object runs one method's storage
+//                      read and write without another in between, which KV cannot do)
 // A holder (a run's window, say) takes a lease and gives it back when its job has ended. A
 // lease not given back (a run deleted in the middle) lapses after LEASE_TTL_MS.
 import { DurableObject } from "cloudflare:workers";
+import { wasm } from "../js/runtime.js";
 
 export const LIMITS = Object.freeze({ backstoryJobs: 10, userpilotExports: 1, activitiesIncremental: 1 });
 export const LEASE_TTL_MS = 6 * 3600 * 1000;
+const QUERY_QUOTA = "query:quota";
+
+function parseQuota(stored) {
+  try {
+    const q = JSON.parse(stored);
+    return Number.isInteger(q?.day) && Number.isInteger(q?.used) ? q : null;
+  } catch {
+    return null;
+  }
+}
 
 export class VendorLimits extends DurableObject {
   async #leases(kind) {
@@ -34,6 +49,14 @@ export class VendorLimits extends DurableObject {
   async release(kind, holder) {
     const leases = await this.#leases(kind);
     delete leases[holder];
+    await this.ctx.storage.put(kind, leases);
+    return { held: Object.keys(leases).length };
+  }
+
+  /** Gives back every lease of `kind` held by `holder` or by one of its parts (`holder/...`). */
+  async releaseAll(kind, holder) {
+    const leases = await this.#leases(kind);
+    for (const h of Object.keys(leases)) if (h === holder || h.startsWith(`${holder}/`)) delete leases[h];
     await this.ctx.storage.put(kind, leases);
     return { held: Object.keys(leases).length };
   }
@@ -67,6 +90,44 @@ export class VendorLimits extends DurableObject {
     return { advanced: true, watermark: to };
   }
 
+  /**
+   * Takes one of today's Query API calls: `{ ok: true, before }` (`before`, the count before this
+   * call, is what the core checks against), or `{ ok: false, retryAfterSeconds }` when today is
+   * spent. The arithmetic is the core's.
+   */
+  async takeQueryCall() {
+    const stored = (await this.ctx.storage.get(QUERY_QUOTA)) ?? undefined;
+    if (wasm.BackstoryCore.callsLeft(stored) === 0) {
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((wasm.BackstoryCore.quotaResetsAtMs() - Date.now()) / 1000)) };
+    }
+    await this.ctx.storage.put(QUERY_QUOTA, wasm.BackstoryCore.quotaAfterCall(stored));
+    return { ok: true, before: stored ?? null };
+  }
+
+  /** A call taken whose request never went out (no token, say) goes back. */
+  async returnQueryCall() {
+    const q = parseQuota(await this.ctx.storage.get(QUERY_QUOTA));
+    if (!q || q.used < 1 || q.day !== parseQuota(wasm.BackstoryCore.quotaAfterCall(undefined)).day) return;
+    await this.ctx.storage.put(QUERY_QUOTA, JSON.stringify({ ...q, used: q.used - 1 }));
+  }
+
+  /** The vendor said 429: today is spent here too. */
+  async markQueryExhausted() {
+    await this.ctx.storage.put(QUERY_QUOTA, wasm.BackstoryCore.quotaExhausted());
+  }
+
+  /**
+   * The day's count as stored (null before the first call). `set` overwrites it: for an operator
+   * whose vendor limit changed, and for the tests.
+   */
+  async queryQuota(set) {
+    if (set !== undefined) {
+      if (set === null) await this.ctx.storage.delete(QUERY_QUOTA);
+      else await this.ctx.storage.put(QUERY_QUOTA, typeof set === "string" ? set : JSON.stringify(set));
+    }
+    return (await this.ctx.storage.get(QUERY_QUOTA)) ?? null;
+  }
+
   async status() {
     const out = {};
     for (const kind of Object.keys(LIMITS)) out[kind] = { held: Object.keys(await this.#leases(kind)).length, limit: LIMITS[kind] };
@@ -74,15 +135,6 @@ export class VendorLimits extends DurableObject {
   }
 }
 
-/** The limits object of one vendor credential, named by a hash (never the key itself). */
-export async function credentialLimits(env, vendor, credential) {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${vendor}:${credential ?? ""}`));
-  const name = [...new Uint8Array(digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return env.VENDOR_LIMITS.get(env.VENDOR_LIMITS.idFromName(name));
-}
-
-/** The limits object of the worker's Backstory credential. */
-export const backstoryLimits = (env) => credentialLimits(env, "backstory", env.BACKSTORY_CLIENT_ID);
-
-/** The limits object of the worker's Userpilot key. */
-export const userpilotLimits = (env) => credentialLimits(env, "userpilot", env.USERPILOT_API_KEY);
+// Where the credential's object is found lives apart (limits-stub.mjs): modules that Node also
+// loads (the scheduled exports' Query API count) reach it without this class's runtime import.
+export { backstoryLimits, credentialLimits, userpilotLimits } from "./limits-stub.mjs";

@@ -239,8 +239,8 @@ export async function handleProxy(request, env, cfg, vendor, rest) {
     return upstreamFailure(errVendor, e);
   }
   if (route.kind === "query") {
-    if (!env.STATE) return refusal(errVendor, 503, "not_configured", "the STATE KV binding is missing");
-    const take = await takeQueryCall(env.STATE);
+    if (!env.VENDOR_LIMITS) return refusal(errVendor, 503, "not_configured", "the VENDOR_LIMITS Durable Object binding is missing");
+    const take = await takeQueryCall(env);
     if (!take.ok) {
       return refusal(errVendor, 429, "rate_limit_exceeded", "the Query API's 10 calls for today are spent (counted by the edge worker)", {
         "Retry-After": String(take.retryAfterSeconds),
@@ -257,7 +257,7 @@ export async function handleProxy(request, env, cfg, vendor, rest) {
   } catch (e) {
     return upstreamFailure(errVendor, e);
   }
-  if (route.kind === "query" && upstream.status === 429) await markQueryExhausted(env.STATE);
+  if (route.kind === "query" && upstream.status === 429) await markQueryExhausted(env);
   if (route.kind === "job" && cfg.userpilotFilesBase !== null && upstream.ok) return rewriteJob(upstream, request, cfg);
   return passThrough(upstream);
 }

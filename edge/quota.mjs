@@ -1,37 +1,26 @@
-// The Query API's 10 calls a day, counted in KV so that every isolate, the proxy and the scheduled
-// exports share one count. The stored value is the core's own form (`{"day":N,"used":N}`) and the
-// arithmetic is the core's. KV is eventually consistent and has no compare-and-swap, so two calls
-// racing in different places can both pass: the count is a guard, the vendor's 429 the last word
-// (and a 429 marks the day spent here too).
+// The Query API's 10 calls a day per key, counted in the credential's VendorLimits Durable Object
+// (limits.mjs) so that every isolate, the dashboard's proxy and the scheduled exports share one
+// count and two calls racing anywhere can never both take the last one: the object takes a call
+// in one method, its storage read and write with nothing in between. The stored value is the
+// core's own form (`{"day":N,"used":N}`) and the arithmetic is the core's. The vendor's 429 stays
+// the last word (and spends the day here too).
+//
+// Before this, the count lived in KV (`quota:backstory-query`), which has no compare-and-swap. A
+// worker deployed over that version starts the day's count afresh in the object; the vendor's own
+// 429 then stops the day at its real limit.
 
-import { wasm } from "../js/runtime.js";
+import { backstoryLimits } from "./limits-stub.mjs";
 
-export const QUOTA_KEY = "quota:backstory-query";
-// Long enough to outlive the day it counts; KV drops it afterwards.
-const TTL_SECONDS = 2 * 24 * 3600;
-
-export async function loadQuota(kv) {
-  return (await kv.get(QUOTA_KEY)) ?? undefined;
+/** Takes one call: `{ ok: true, before }`, or `{ ok: false, retryAfterSeconds }` when today is spent. */
+export async function takeQueryCall(env) {
+  return (await backstoryLimits(env)).takeQueryCall();
 }
 
-export function saveQuota(kv, stored) {
-  return kv.put(QUOTA_KEY, stored, { expirationTtl: TTL_SECONDS });
+/** Gives back a call taken whose request never went out. */
+export async function returnQueryCall(env) {
+  return (await backstoryLimits(env)).returnQueryCall();
 }
 
-export function callsLeft(stored) {
-  return wasm.BackstoryCore.callsLeft(stored);
-}
-
-/** Takes one call: `{ ok: true }`, or `{ ok: false, retryAfterSeconds }` when today is spent. */
-export async function takeQueryCall(kv) {
-  const stored = await loadQuota(kv);
-  if (callsLeft(stored) === 0) {
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((wasm.BackstoryCore.quotaResetsAtMs() - Date.now()) / 1000)) };
-  }
-  await saveQuota(kv, wasm.BackstoryCore.quotaAfterCall(stored));
-  return { ok: true };
-}
-
-export function markQueryExhausted(kv) {
-  return saveQuota(kv, wasm.BackstoryCore.quotaExhausted());
+export async function markQueryExhausted(env) {
+  return (await backstoryLimits(env)).markQueryExhausted();
 }

@@ -45,10 +45,10 @@ export function schedule(env, now = Date.now()) {
 }
 
 // Each API's runs: where its records are, its Workflow binding, and whether a stopped run can be
-// continued (only activity runs have a resume route).
+// continued (each has a resume route).
 const APIS = [
   { api: "activities", base: RUNS_PREFIX, binding: "ACTIVITIES_WORKFLOW", key: runRecordKey, resumable: true },
-  { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: false },
+  { api: "userpilot", base: USERPILOT_PREFIX, binding: "USERPILOT_WORKFLOW", key: userpilotRunRecordKey, resumable: true },
   ...Object.entries(PAGED_APIS).map(([api, { prefix }]) => ({ api, base: prefix, binding: "PAGED_WORKFLOW", key: (id) => pagedRunRecordKey(api, id), resumable: true })),
 ];
 

@@ -17,7 +17,7 @@
 import { BackstoryClient, writeCsv } from "../js/index.js";
 import { tag } from "../js/runtime.js";
 import { ConfigError, readConfig } from "./config.mjs";
-import { loadQuota, saveQuota } from "./quota.mjs";
+import { markQueryExhausted, returnQueryCall, takeQueryCall } from "./quota.mjs";
 import { R2StreamWriter } from "./r2-writer.mjs";
 import { loadRunsConfig } from "./runs-config.mjs";
 
@@ -144,19 +144,29 @@ export async function runExport(env, cfg, job, day) {
   const key = objectKey(day, job.name);
   let client;
   let canonical;
+  let taken = false;
+  let called = false;
+  // A call taken whose request never went out (no token, say) goes back to the day's count.
+  const giveBack = async () => {
+    if (taken && !called) {
+      taken = false;
+      await returnQueryCall(env).catch(() => {});
+    }
+  };
   try {
     if (clientId === null || clientSecret === null) throw new ConfigError("BACKSTORY_CLIENT_ID / BACKSTORY_CLIENT_SECRET", "not set");
-    let quota = await loadQuota(env.STATE);
-    let called = false;
+    let quota = null;
+    let sets = 0;
     const pending = [];
-    // The core calls `set` just before its request goes out: the shared daily count moves then.
-    // (One KV key for every client: the store's own key, a tag of the credentials, is not needed.)
+    // The call is taken from the credential's shared count (quota.mjs) before the core runs; the
+    // core then sees the count as it was before this call. It calls `set` just before its request
+    // goes out (already counted), and once more only when the vendor answers 429 (today spent).
     const quotaStore = {
-      get: () => quota ?? null,
+      get: () => quota,
       set: (_key, v) => {
         quota = v;
         called = true;
-        pending.push(saveQuota(env.STATE, v));
+        if (++sets > 1) pending.push(markQueryExhausted(env));
       },
     };
     client = new BackstoryClient({ baseUrl: cfg.backstoryBase, clientId, clientSecret, quotaStore });
@@ -192,6 +202,13 @@ export async function runExport(env, cfg, job, day) {
       await abandon(env, prev);
     }
 
+    // Today's call, from the count the proxy and every other run share.
+    const take = await takeQueryCall(env);
+    if (!take.ok) {
+      throw Object.assign(new Error(`the Query API's 10 calls for today are spent (counted by the edge worker); retry in ${take.retryAfterSeconds} s`), { code: "E_QUOTA_EXHAUSTED" });
+    }
+    quota = take.before;
+    taken = true;
     const runId = crypto.randomUUID();
     const writer = await R2StreamWriter.create(env.EXPORTS, key, {
       httpMetadata: { contentType: "text/csv; charset=utf-8" },
@@ -216,6 +233,7 @@ export async function runExport(env, cfg, job, day) {
       return st;
     } catch (e) {
       await Promise.allSettled(pending);
+      await giveBack();
       await writer.abort();
       st = { state: "failed", day, runId, key, queryTag, called, error: describe(e) };
       await writeState(env, job.name, st);
@@ -223,6 +241,7 @@ export async function runExport(env, cfg, job, day) {
     }
   } catch (e) {
     // Before any run started (configuration, credentials, KV or R2 unavailable): nothing was spent.
+    await giveBack();
     const st = { state: "failed", day, key, called: false, error: describe(e) };
     await writeState(env, job.name, st).catch(() => {});
     return st;

@@ -1,7 +1,8 @@
 // Durable Userpilot event exports at the edge (issue 18): one Workflow instance per run, the
 // Bulk Data Export job started, waited for and downloaded in durable steps, one export at a time
 // per key (the credential's VendorLimits object), events written once (deduplicated by
-// internal_event_id across the job's files) into an R2 multipart upload, with a manifest.
+// internal_event_id across the job's files and across runs, seen-events.mjs) into an R2 multipart
+// upload, with a manifest.
 //
 // R2 layout:
 //   exports/userpilot/day=<UTC day the run started>/run=<run id>/events_<from>_<to>.<ext>  (jsonl|csv[.gz])
@@ -15,6 +16,7 @@ import { UserpilotClient } from "../js/index.js";
 import { readConfig } from "./config.mjs";
 import { userpilotLimits } from "./limits.mjs";
 import { extension, ObjectSink, outputFormat, RecordsEncoder } from "./formats.mjs";
+import { SeenEvents } from "./seen-events.mjs";
 import { failureKey, incrementalParams, instanceRoute } from "./workflows.mjs";
 
 export const USERPILOT_PREFIX = "exports/userpilot";
@@ -41,22 +43,26 @@ export function userpilotRunParams(body) {
   return out;
 }
 
+/** The run an instance carries: its own, or the one it resumes (same id, start time, prefix). */
+function runOf(event) {
+  return { runId: event.payload.runId ?? event.instanceId, startedAt: event.payload.startedAt ?? new Date(event.timestamp).toISOString() };
+}
+
 export class UserpilotExport extends WorkflowEntrypoint {
   async run(event, step) {
     try {
       return await this.exportRun(event, step);
     } catch (e) {
       // The step's own message for the status page: the engine reports only a fatal error.
-      const startedAt = new Date(event.timestamp).toISOString();
+      const { runId, startedAt } = runOf(event);
       const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
-      await this.env.EXPORTS.put(failureKey(`${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${event.instanceId}`), JSON.stringify(failure)).catch(() => {});
+      await this.env.EXPORTS.put(failureKey(`${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`), JSON.stringify(failure)).catch(() => {});
       throw e;
     }
   }
 
   async exportRun(event, step) {
-    const runId = event.instanceId;
-    const startedAt = new Date(event.timestamp).toISOString();
+    const { runId, startedAt } = runOf(event);
     const prefix = `${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`;
     // JSON Lines unless the run asked for CSV and/or gzip (formats.mjs).
     const output = outputFormat(event.payload.output);
@@ -65,7 +71,7 @@ export class UserpilotExport extends WorkflowEntrypoint {
 
     const planned = await step.do("plan", async () => {
       const p = event.payload.params;
-      const record = (more) => this.env.EXPORTS.put(userpilotRunRecordKey(runId), JSON.stringify({ runId, api: "userpilot", params: p, output, ...(event.payload.name ? { name: event.payload.name } : {}), startedAt, prefix, instance: runId, ...more }));
+      const record = (more) => this.env.EXPORTS.put(userpilotRunRecordKey(runId), JSON.stringify({ runId, api: "userpilot", params: p, output, ...(event.payload.name ? { name: event.payload.name } : {}), startedAt, prefix, instance: event.instanceId, ...more }));
       await record({});
       if (!p.incremental) {
         await record({ days: dayCount(p.from, p.to) });
@@ -89,6 +95,8 @@ export class UserpilotExport extends WorkflowEntrypoint {
         await step.sleep(`wait for the export slot ${n}`, Math.min(60_000, (Number(this.env.RUN_SLOT_WAIT_MS) || 5000) * 2 ** Math.min(n, 4)));
       }
       let jobId;
+      // The slot is held through the download: two runs over the same days then check their
+      // events against each other's in turn (seen-events.mjs), never at the same time.
       try {
         ({ jobId } = await step.do("start job", VENDOR_STEP, async () => {
           const up = client(this.env);
@@ -113,35 +121,51 @@ export class UserpilotExport extends WorkflowEntrypoint {
           const j = await client(this.env).exports.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
           return { jobId: j.jobId, files: j.presignedUrls.length };
         });
+        const key = `${prefix}/events_${planned.params.from}_${planned.params.to}${extension(output)}`;
+        const doneKey = `${prefix}/_steps/download.json`;
+        objects.push(
+          await step.do("download", VENDOR_STEP, async () => {
+            // Written by an earlier instance of this run (POST .../resume): not downloaded again.
+            const done = await this.env.EXPORTS.get(doneKey);
+            if (done) {
+              const { days: _days, ...d } = JSON.parse(await done.text());
+              if (d.jobId === jobId) return d;
+            }
+            const sink = await ObjectSink.create(this.env.EXPORTS, key, output);
+            // CSV: the events flattened by the project's JSON Lines to CSV writer (metadata.* columns).
+            const enc = new RecordsEncoder(output, { csvGuard: readConfig(this.env).csvGuard });
+            const seen = new SeenEvents(this.env.EXPORTS, runId);
+            let records = 0;
+            try {
+              // The job's links are asked for again here: a link that expired since the wait step
+              // is not used. Repeats are dropped here, across files and runs, by a hash of the id.
+              const it = client(this.env).exports.rows(jobId, { dedupe: false });
+              for await (const b of it) {
+                const kept = [];
+                for (const r of b.records) if (await seen.keep(r)) kept.push(r);
+                records += kept.length;
+                if (kept.length) await sink.write(enc.encode(kept));
+              }
+              const summary = await it.result();
+              await sink.write(enc.end());
+              const stored = await sink.finish();
+              // Only now that they are in R2 do this run's events count as delivered for later runs.
+              const eventDays = await seen.save();
+              const result = { key, jobId, records, duplicates: seen.duplicates, seenBefore: seen.seenBefore, eventDays, files: summary.files.length, bytes: stored.bytes, sha256: stored.sha256, parts: stored.parts.length };
+              // The status page counts the days done, records and bytes from this step file.
+              await this.env.EXPORTS.put(doneKey, JSON.stringify({ ...result, days: dayCount(planned.params.from, planned.params.to) }));
+              return result;
+            } catch (e) {
+              await sink.abort();
+              throw e;
+            } finally {
+              enc.free();
+            }
+          }),
+        );
       } finally {
         await step.do("release export slot", async () => (await limits()).release("userpilotExports", runId));
       }
-      const key = `${prefix}/events_${planned.params.from}_${planned.params.to}${extension(output)}`;
-      objects.push(
-        await step.do("download", VENDOR_STEP, async () => {
-          const sink = await ObjectSink.create(this.env.EXPORTS, key, output);
-          // CSV: the events flattened by the project's JSON Lines to CSV writer (metadata.* columns).
-          const enc = new RecordsEncoder(output, { csvGuard: readConfig(this.env).csvGuard });
-          try {
-            // The job's links are asked for again here: a link that expired since the wait step
-            // is not used.
-            const it = client(this.env).exports.rows(jobId, { dedupe: true });
-            for await (const b of it) await sink.write(enc.encode(b.records));
-            const summary = await it.result();
-            await sink.write(enc.end());
-            const stored = await sink.finish();
-            const result = { key, jobId, records: summary.records, duplicates: summary.duplicates, files: summary.files.length, bytes: stored.bytes, sha256: stored.sha256, parts: stored.parts.length };
-            // The status page counts the days done, records and bytes from this step file.
-            await this.env.EXPORTS.put(`${prefix}/_steps/download.json`, JSON.stringify({ ...result, days: dayCount(planned.params.from, planned.params.to) }));
-            return result;
-          } catch (e) {
-            await sink.abort();
-            throw e;
-          } finally {
-            enc.free();
-          }
-        }),
-      );
     }
     return await step.do("manifest", async () => {
       let state = "complete";
@@ -162,6 +186,8 @@ export class UserpilotExport extends WorkflowEntrypoint {
         objects,
         rows: objects.reduce((a, o) => a + o.records, 0),
         duplicatesDropped: objects.reduce((a, o) => a + o.duplicates, 0),
+        // Lines of events an earlier run already wrote (an overlapping range, a re-run), dropped.
+        deliveredBefore: objects.reduce((a, o) => a + (o.seenBefore ?? 0), 0),
         bytes: objects.reduce((a, o) => a + o.bytes, 0),
         vendorJobs: objects.map((o) => o.jobId),
       };
@@ -172,7 +198,11 @@ export class UserpilotExport extends WorkflowEntrypoint {
   }
 }
 
-/** `/api/runs/userpilot` (POST), `/api/runs/userpilot/<id>` (GET), `.../<id>/cancel` (POST). */
+/**
+ * `/api/runs/userpilot` (POST), `/api/runs/userpilot/<id>` (GET), `.../<id>/cancel` (POST),
+ * `.../<id>/resume` (POST: the run goes on in a new instance, `<run id>-r<n>`, with the same run
+ * id and prefix; its job is adopted and a download already in R2 is not done again).
+ */
 export async function handleUserpilotRuns(request, env, sub) {
   const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
   if (!env.USERPILOT_WORKFLOW) return json(501, { error: "not_configured", message: "the USERPILOT_WORKFLOW binding is not set (see wrangler.toml)" });
@@ -190,9 +220,27 @@ export async function handleUserpilotRuns(request, env, sub) {
     const instance = await env.USERPILOT_WORKFLOW.create({ params: { params, output } });
     return json(202, { id: instance.id });
   }
-  const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel)?$/.exec(sub);
+  const m = /^\/([A-Za-z0-9_-]{1,100})(\/cancel|\/resume)?$/.exec(sub);
   if (!m) return json(404, { error: "not_found", message: "no such run route" });
+  // A resumed run's instance is `<run id>-r<n>`: the run (and the holder of its slot) is the prefix.
+  const runId = m[1].replace(/-r\d+$/, "");
+  if (m[2] === "/resume" && request.method === "POST") {
+    const rec = await env.EXPORTS.get(userpilotRunRecordKey(runId));
+    if (!rec) return json(404, { error: "not_found", message: `no run ${runId}` });
+    const record = JSON.parse(await rec.text());
+    const id = `${record.runId}-r${Date.now()}`;
+    const instance = await env.USERPILOT_WORKFLOW.create({ id, params: { params: record.params, output: record.output, ...(record.name ? { name: record.name } : {}), runId: record.runId, startedAt: record.startedAt } });
+    // The status page follows the new instance from now on, before its first step runs.
+    await env.EXPORTS.put(userpilotRunRecordKey(record.runId), JSON.stringify({ ...record, instance: instance.id }));
+    return json(202, { id: instance.id, run: record.runId });
+  }
+  // The run's id (the page's Cancel) names the instance carrying it now, a resumed one included.
+  let target = m[1];
+  if (target === runId) {
+    const rec = await env.EXPORTS.get(userpilotRunRecordKey(runId));
+    if (rec) target = JSON.parse(await rec.text()).instance ?? target;
+  }
   // The key's one export slot is the run's (holder: its id); a cancelled run gives it back.
-  const onCancel = env.VENDOR_LIMITS ? async () => (await userpilotLimits(env)).release("userpilotExports", m[1]) : undefined;
-  return instanceRoute(env.USERPILOT_WORKFLOW, m[1], m[2], request.method, json, { onCancel });
+  const onCancel = env.VENDOR_LIMITS ? async () => (await userpilotLimits(env)).release("userpilotExports", runId) : undefined;
+  return instanceRoute(env.USERPILOT_WORKFLOW, target, m[2], request.method, json, { onCancel });
 }

@@ -4,13 +4,14 @@
 // a retried step resumes at the step, not at the start, and the vendor job is never created twice.
 //
 // R2 layout (Hive-style partitions a warehouse reads as columns):
-//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.<ext>
+//   exports/activities/day=<UTC day the run started>/run=<run id>/window-<i>_<start>_<end>.part-<g>.<ext>
 //   exports/activities/day=<...>/run=<run id>/manifest.json
 // <ext>: jsonl (default) or csv, .gz added for gzip (the run's `output`, formats.mjs).
-// Each window's rows go into one object through an R2 multipart upload (5 MiB parts),
-// streamed: a window is never held whole. A retried download step writes the whole object again
-// under the same key (the unfinished upload of the failed attempt is aborted), so a row is never
-// in R2 twice.
+// A window's job is downloaded in pieces of its fragments, each piece its own step and its own
+// object (downloadWindow), streamed through an R2 multipart upload (5 MiB parts): nothing is held
+// whole. The window's data is its pieces in order (the manifest lists them; a CSV piece carries
+// its own header line). A retried piece writes its whole object again under the same key (the
+// unfinished upload of the failed attempt is aborted), so a row is never in R2 twice.
 
 import { NonRetryableError } from "cloudflare:workflows";
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -86,8 +87,81 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       const startedAt = event.payload.startedAt ?? new Date(event.timestamp).toISOString();
       const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
       await this.env.EXPORTS.put(failureKey(runPrefix(startedAt.slice(0, 10), runId)), JSON.stringify(failure)).catch(() => {});
+      // A failed incremental run gives the one-at-a-time lease back now (its watermark has not
+      // moved, so the next run covers its days), rather than blocking every later incremental run
+      // until the lease lapses. A run that never got the lease gives back nothing.
+      if (event.payload.params?.incremental && this.env.VENDOR_LIMITS) await (await backstoryLimits(this.env)).release("activitiesIncremental", runId).catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * A window's data, spread over steps (Workflow fan-out): its job's fragments in pieces of
+   * RUN_FRAGMENTS_PER_STEP (default 8), RUN_PARALLEL_STEPS (default 2) pieces at once, each piece
+   * its own durable step writing its own R2 object. A step over its CPU limit, a crash or a
+   * restart costs that piece, not the window. One object per piece rather than one multipart
+   * upload per window: R2 wants every part but the last of one size and at least 5 MiB, which
+   * pieces of any size cannot promise, and a part cannot outlive the step that buffered it.
+   * Resolves to the pieces in fragment order.
+   */
+  async downloadWindow(step, { prefix, i, w, job, output }) {
+    const doneKey = `${prefix}/_steps/window-${i}.json`;
+    const parts = client(this.env).activities.dataParts(job);
+    const per = Math.max(1, Math.floor(Number(this.env.RUN_FRAGMENTS_PER_STEP) || 8));
+    // Each piece reads up to 4 fragments at once and uploads up to 2 parts: two pieces stay
+    // within the 6 connections of an invocation (and the vendor sees at most 8 reads).
+    const parallel = Math.max(1, Math.min(4, Math.floor(Number(this.env.RUN_PARALLEL_STEPS) || 2)));
+    const pieces = [];
+    for (let a = 0; a < parts; a += per) pieces.push([a, Math.min(parts, a + per)]);
+    // A job with no data: one empty piece (the window's object says so).
+    if (!pieces.length) pieces.push([0, parts]);
+    const base = `${prefix}/window-${i}_${w.startDate}_${w.endDate}`;
+    const piece = (g) =>
+      step.do(`window ${i}: fragments ${pieces[g][0]}-${pieces[g][1]}`, VENDOR_STEP, async () => {
+        const marker = `${prefix}/_pieces/window-${i}/${g}.json`;
+        // Written by an earlier instance of this run (POST .../resume): not downloaded again.
+        const done = await this.env.EXPORTS.get(marker);
+        if (done) {
+          const d = JSON.parse(await done.text());
+          if (d.jobId === job.jobId) return d;
+        }
+        const key = `${base}.part-${String(g).padStart(4, "0")}${extension(output)}`;
+        const sink = await ObjectSink.create(this.env.EXPORTS, key, output);
+        let result;
+        try {
+          // CSV through the client's own flattening (formula cells guarded unless CSV_GUARD is false).
+          const csv = output.format === "csv";
+          const it = client(this.env).activities.rows(job.jobId, csv ? { format: "csv", csvGuard: readConfig(this.env).csvGuard, parts: pieces[g] } : { format: "jsonl", parts: pieces[g] });
+          for await (const b of it) {
+            // Backpressure: the sink waits while the upload is behind (a few parts in memory).
+            await sink.write(csv ? utf8(b.csv) : b.bytes);
+          }
+          const summary = await it.result();
+          const stored = await sink.finish();
+          // `dataBytes`: the vendor's bytes (what results_size counts), whatever the stored format.
+          result = { key, jobId: job.jobId, window: w, fragments: pieces[g], records: summary.records, dataBytes: summary.bytes, bytes: stored.bytes, sha256: stored.sha256, parts: stored.parts.length };
+        } catch (e) {
+          await sink.abort();
+          throw e;
+        }
+        await this.env.EXPORTS.put(marker, JSON.stringify(result));
+        return result;
+      });
+    const out = [];
+    for (let g = 0; g < pieces.length; g += parallel) {
+      out.push(...(await Promise.all(pieces.slice(g, g + parallel).map((_, k) => piece(g + k)))));
+    }
+    // The pieces together must hold what the job announced (each piece alone cannot tell).
+    const dataBytes = out.reduce((a, o) => a + (o.dataBytes ?? o.bytes), 0);
+    if (Number.isFinite(job.resultsSize) && dataBytes < job.resultsSize) {
+      throw new NonRetryableError(`job ${job.jobId}: received ${dataBytes} bytes of data but the job reported results_size ${job.resultsSize}`);
+    }
+    const bytes = out.reduce((a, o) => a + o.bytes, 0);
+    // The status page counts a window done, its records and bytes, from this file.
+    await step.do(`window ${i}: done`, async () => {
+      await this.env.EXPORTS.put(doneKey, JSON.stringify({ jobId: job.jobId, window: w, records: out.reduce((a, o) => a + o.records, 0), bytes, objects: out.map((o) => o.key) }));
+    });
+    return out;
   }
 
   async exportRun(event, step) {
@@ -138,7 +212,6 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     const objects = [];
     for (let i = 0; i < windows.length; i++) {
       const w = windows[i];
-      const doneKey = `${prefix}/_steps/window-${i}.json`;
       // A job slot from the credential's Durable Object first: at most 10 of this key's jobs queued
       // or running across every run. Waiting is a durable sleep, not a busy step.
       const holder = `${runId}/window-${i}`;
@@ -153,62 +226,41 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       let jobId;
       let job;
       try {
-      ({ jobId } = await step.do(`window ${i}: create job`, VENDOR_STEP, async () => {
-        const c = client(this.env);
-        // An earlier attempt of this step (or an earlier instance of this run) may have created
-        // the job and died before its result was saved: a job of the same window created since
-        // the run began is that job.
-        const mine = (await c.activities.list()).filter((j) => sameWindow(j, w) && j.state !== "Failed" && j.state !== "Canceled" && Date.parse(j.createdTime ?? "") >= startedMs - 60_000);
-        const taken = new Set(objects.map((o) => o.jobId));
-        const limits = this.env.VENDOR_LIMITS ? await backstoryLimits(this.env) : null;
-        for (const j of mine) {
-          if (taken.has(j.jobId)) continue;
-          // Another run of the same window made it: not ours (its data would be right, but that
-          // run would lose track of what it started).
-          if (limits && !(await limits.claimJob(j.jobId, holder))) continue;
-          return { jobId: j.jobId, adopted: true };
-        }
-        const job = await c.activities.start(w);
-        await limits?.claimJob(job.jobId, holder);
-        return { jobId: job.jobId, adopted: false };
-      }));
-      job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
-        const j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
-        return { jobId: j.jobId, resultsSize: j.resultsSize, fragmentCount: j.fragmentCount };
-      });
+        ({ jobId } = await step.do(`window ${i}: create job`, VENDOR_STEP, async () => {
+          const c = client(this.env);
+          // An earlier attempt of this step (or an earlier instance of this run) may have created
+          // the job and died before its result was saved: a job of the same window created since
+          // the run began is that job.
+          const mine = (await c.activities.list()).filter((j) => sameWindow(j, w) && j.state !== "Failed" && j.state !== "Canceled" && Date.parse(j.createdTime ?? "") >= startedMs - 60_000);
+          const taken = new Set(objects.map((o) => o.jobId));
+          const limits = this.env.VENDOR_LIMITS ? await backstoryLimits(this.env) : null;
+          for (const j of mine) {
+            if (taken.has(j.jobId)) continue;
+            // Another run of the same window made it: not ours (its data would be right, but that
+            // run would lose track of what it started).
+            if (limits && !(await limits.claimJob(j.jobId, holder))) continue;
+            return { jobId: j.jobId, adopted: true };
+          }
+          const job = await c.activities.start(w);
+          await limits?.claimJob(job.jobId, holder);
+          return { jobId: job.jobId, adopted: false };
+        }));
+        job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
+          let j;
+          try {
+            j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+          } catch (e) {
+            // The vendor's job ended Failed or Canceled: asking again will not change that.
+            if (e?.code === "E_JOB_FAILED") throw new NonRetryableError(String(e.message));
+            throw e;
+          }
+          return { jobId: j.jobId, resultsSize: j.resultsSize, fragmentCount: j.fragmentCount };
+        });
       } finally {
         // The job has ended (or will never run): its slot goes back, failure or not.
         await release();
       }
-      const key = `${prefix}/window-${i}_${w.startDate}_${w.endDate}${extension(output)}`;
-      const obj = await step.do(`window ${i}: download`, VENDOR_STEP, async () => {
-        // Written by an earlier instance of this run: not downloaded again.
-        const done = await this.env.EXPORTS.get(doneKey);
-        if (done) {
-          const d = JSON.parse(await done.text());
-          if (d.jobId === job.jobId) return d;
-        }
-        const sink = await ObjectSink.create(this.env.EXPORTS, key, output);
-        let result;
-        try {
-          // CSV through the client's own flattening (formula cells guarded unless CSV_GUARD is false).
-          const csv = output.format === "csv";
-          const it = client(this.env).activities.rows(job.jobId, csv ? { format: "csv", csvGuard: readConfig(this.env).csvGuard } : { format: "jsonl" });
-          for await (const b of it) {
-            // Backpressure: the sink waits while the upload is behind (a few parts in memory).
-            await sink.write(csv ? utf8(b.csv) : b.bytes);
-          }
-          const summary = await it.result();
-          const stored = await sink.finish();
-          result = { key, jobId: job.jobId, window: w, records: summary.records, bytes: stored.bytes, sha256: stored.sha256, parts: stored.parts };
-        } catch (e) {
-          await sink.abort();
-          throw e;
-        }
-        await this.env.EXPORTS.put(doneKey, JSON.stringify(result));
-        return result;
-      });
-      objects.push(obj);
+      objects.push(...(await this.downloadWindow(step, { prefix, i, w, job, output })));
     }
     return await step.do("manifest", async () => {
       let state = "complete";
@@ -234,16 +286,33 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         // The last day delivered before and after this run (incremental runs); a plain run says
         // the days it covered.
         watermark: planned.watermark ?? { before: null, after: params.endDate, from: params.startDate },
-        objects: objects.map(({ key, jobId, window, records, bytes, sha256, parts }) => ({ key, jobId, window, records, bytes, sha256, parts: parts.length })),
+        // One object per piece of a window (fragments [from, to) of its job), in order: a window's
+        // data is its objects put together.
+        objects: objects.map(({ key, jobId, window, fragments, records, bytes, sha256, parts }) => ({ key, jobId, window, fragments, records, bytes, sha256, parts })),
+        windows: windowsOf(objects),
         rows: objects.reduce((a, o) => a + o.records, 0),
         bytes: objects.reduce((a, o) => a + o.bytes, 0),
-        vendorJobs: objects.map((o) => o.jobId),
+        vendorJobs: [...new Set(objects.map((o) => o.jobId))],
       };
       const key = `${prefix}/manifest.json`;
       await this.env.EXPORTS.put(key, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
       return { manifest: key, rows: manifest.rows, bytes: manifest.bytes, objects: objects.length };
     });
   }
+}
+
+/** Each window once, in order, with its job and its pieces' totals. */
+function windowsOf(objects) {
+  const out = [];
+  for (const o of objects) {
+    const last = out[out.length - 1];
+    if (last && last.jobId === o.jobId) {
+      last.records += o.records;
+      last.bytes += o.bytes;
+      last.objects++;
+    } else out.push({ window: o.window, jobId: o.jobId, records: o.records, bytes: o.bytes, objects: 1 });
+  }
+  return out;
 }
 
 /**
@@ -303,7 +372,19 @@ export async function handleRuns(request, env, sub) {
     await env.EXPORTS.put(runRecordKey(runId), JSON.stringify({ ...record, instance: instance.id }));
     return json(202, { id: instance.id, run: runId });
   }
-  return instanceRoute(env.ACTIVITIES_WORKFLOW, m[1], m[2], request.method, json);
+  // A run's id (the page's Cancel) names the instance carrying it now, a resumed one included.
+  const rec = await env.EXPORTS.get(runRecordKey(m[1]));
+  const target = rec ? (JSON.parse(await rec.text()).instance ?? m[1]) : m[1];
+  // A terminated instance runs no `finally`: its job slots and its incremental lease go back here.
+  const onCancel =
+    rec && env.VENDOR_LIMITS
+      ? async () => {
+          const limits = await backstoryLimits(env);
+          await limits.releaseAll("backstoryJobs", m[1]);
+          await limits.release("activitiesIncremental", m[1]);
+        }
+      : undefined;
+  return instanceRoute(env.ACTIVITIES_WORKFLOW, target, m[2], request.method, json, { onCancel });
 }
 
 /**

@@ -7,7 +7,7 @@ import { headerColumns, invalidArgument, iterate, jobIdOf, optionsObject, params
 /** The options the core reads (anything else the caller passed stays out of wasm). */
 function coreOptions(opts) {
   const out = {};
-  for (const k of ["format", "explode", "csvGuard", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "pollMs", "maxPollMs", "timeoutMs", "maxActiveJobs"]) {
+  for (const k of ["format", "explode", "csvGuard", "concurrency", "readAheadBytes", "batchRecords", "strict", "maxLineBytes", "stallTimeoutMs", "pollIntervalMs", "pollMaxMs", "pollMs", "maxPollMs", "timeoutMs", "maxActiveJobs", "parts"]) {
     if (opts[k] !== undefined) out[k] = opts[k];
   }
   return out;
@@ -252,6 +252,18 @@ export class ActivitiesApi {
         o.onJob?.(j);
       },
     });
+  }
+
+  /**
+   * How many data requests a Completed job's download plans: the units of `rows()`'s
+   * `parts: [from, to]`, which reads only those (one piece of a job spread over many invocations,
+   * in order when the pieces are put together; the job's `resultsSize` is then the caller's to
+   * check against the pieces' bytes).
+   */
+  dataParts(job) {
+    requireReady();
+    const n = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+    return wasm.BackstoryCore.activityDataParts(n(job?.fragmentCount), n(job?.resultsSize));
   }
 
   /**

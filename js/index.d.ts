@@ -376,6 +376,8 @@ export interface ActivitiesApi {
   get(job: ActivityJob | string, options?: { signal?: AbortSignal }): Promise<ActivityJob>;
   list(options?: { signal?: AbortSignal }): Promise<ActivityJob[]>;
   wait(job: ActivityJob | string, options?: ActivityWaitOptions): Promise<ActivityJob>;
+  /** How many data requests a Completed job's download plans: the units of `rows()`'s `parts: [from, to]`. */
+  dataParts(job: Pick<ActivityJob, "fragmentCount" | "resultsSize">): number;
   /** Errors thrown by the iterator carry `delivered` ({@link ActivityDelivered}). */
   rows(job: ActivityJob | string, options?: ActivityRowsOptions): BatchIterator<ActivityBatch, ActivitySummary>;
   export(params: ActivityParams | string, options?: ActivityRowsOptions): BatchIterator<ActivityBatch, ActivitySummary>;

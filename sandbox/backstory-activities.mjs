@@ -81,6 +81,9 @@ export class ActivitiesApi {
   constructor(sandbox) {
     this.sb = sandbox;
     this.jobs = new Map();
+    // The sandbox's own record of how close callers came to the limits (GET /__sandbox/state
+    // `activityLimits`): the most jobs ever active and running at once, and creations refused.
+    this.limits = { peakActive: 0, peakRunning: 0, refused: 0 };
     this.timelineKey = null;
     this.responses = 0;
   }
@@ -98,6 +101,7 @@ export class ActivitiesApi {
   reset() {
     for (const j of this.jobs.values()) j.stopped = true;
     this.jobs.clear();
+    this.limits = { peakActive: 0, peakRunning: 0, refused: 0 };
   }
 
   stop() {
@@ -172,6 +176,9 @@ export class ActivitiesApi {
 
   initRun(job) {
     job.state = "Running";
+    let running = 0;
+    for (const j of this.jobs.values()) if (j.state === "Running") running++;
+    this.limits.peakRunning = Math.max(this.limits.peakRunning, running);
     job.startedMs = this.sb.now();
     job.startedReal = Date.now();
     job.minEndReal = job.startedReal + (2000 + (job.hi - job.lo) / 50) / this.speed();
@@ -305,6 +312,7 @@ export class ActivitiesApi {
     let active = 0;
     for (const j of this.jobs.values()) if (j.state === "Queued" || j.state === "Running") active++;
     if (active >= MAX_QUEUED) {
+      this.limits.refused++;
       throw backstoryError(
         429,
         "too_many_jobs",
@@ -329,6 +337,7 @@ export class ActivitiesApi {
       stopped: false,
     };
     this.jobs.set(job.id, job);
+    this.limits.peakActive = Math.max(this.limits.peakActive, active + 1);
     const fate = req.sandboxFault?.fault;
     if (fate === "fail_job" || fate === "cancel_job") job.fate = fate === "fail_job" ? "Failed" : "Canceled";
     this.pump();

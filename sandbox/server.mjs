@@ -223,6 +223,7 @@ export class Sandbox {
       dailyLimit: Number(this.config.dailyLimit),
       tokens: this.auth.tokens.size,
       activityJobs: this.activities.summary(),
+      activityLimits: { ...this.activities.limits },
       userpilotJobs: this.userpilot.summary(),
       faults: this.faults.describe(),
       config: this.publicConfig(),

@@ -73,7 +73,7 @@ export function createRunsPanel() {
         {},
         // A scheduled Query export runs inside the cron's invocation: nothing to cancel.
         active && run.cancellable !== false ? h("button", { type: "button", class: "btn", "data-testid": "run-cancel", on: { click: () => act(run, "cancel") } }, "Cancel") : null,
-        // Only an API with a resume route (activities) offers Re-run.
+        // Only an API with a resume route (every API but the Query exports) offers Re-run.
         !active && run.status !== "complete" && run.resumable !== false ? h("button", { type: "button", class: "btn", "data-testid": "run-resume", on: { click: () => act(run, "resume") } }, "Re-run") : null,
       ),
     );

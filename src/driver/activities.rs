@@ -79,6 +79,8 @@ struct Fragments<'a, S> {
     opts: &'a DownloadOptions,
     urls: FragmentPlan,
     frags: Vec<Frag>,
+    /// This piece ends where the plan ends, so it may probe past the declared fragments.
+    reaches_end: bool,
     head: Head,
     /// Bytes of the fragments done, the saved run's included.
     bytes_before: u64,
@@ -190,6 +192,9 @@ impl<B: Body, S: ActivitySink> Parts<B> for Fragments<'_, S> {
     /// Under the highest-index reading of `fragment` there is one more fragment after those
     /// asked for; the plan decides from the bytes whether to ask.
     fn more(&mut self, m: &mut OrderedDownload) -> bool {
+        if !self.reaches_end || self.frags.is_empty() {
+            return false;
+        }
         let last_empty = self.frags.last().is_some_and(|f| f.probe)
             && m.parts().last().is_some_and(|p| p.received == 0);
         let next = next_index(&self.frags);
@@ -253,10 +258,22 @@ async fn download_job<T: Transport, S: ActivitySink>(
         ));
     }
     let urls = FragmentPlan::new(job);
-    let mut frags: Vec<Frag> = urls
-        .initial(job)
-        .into_iter()
-        .map(|i| Frag::new(i, false))
+    let planned = urls.initial(job);
+    let (from, to) = opts.parts.map_or((0, planned.len()), |(a, b)| {
+        (a.min(planned.len()), b.min(planned.len()))
+    });
+    // The piece that ends where the plan ends may probe past it; the size is the whole job's.
+    let reaches_end = to == planned.len();
+    let whole = from == 0 && reaches_end;
+    if run.resume.is_some() && !whole {
+        return Err(Error::invalid(
+            "parts",
+            "cannot be combined with a checkpoint",
+        ));
+    }
+    let mut frags: Vec<Frag> = planned[from..to]
+        .iter()
+        .map(|&i| Frag::new(i, false))
         .collect();
     let cfg = Config {
         concurrency: opts.concurrency.clamp(1, MAX_CONCURRENCY),
@@ -298,6 +315,7 @@ async fn download_job<T: Transport, S: ActivitySink>(
         opts,
         urls,
         frags,
+        reaches_end,
         head,
         bytes_before,
         retries_before: out.retries,
@@ -316,6 +334,9 @@ async fn download_job<T: Transport, S: ActivitySink>(
         sink,
         ..
     } = parts;
+    if !whole {
+        return Ok(());
+    }
     match urls.check_size(received) {
         SizeCheck::Ok => {}
         SizeCheck::More {
@@ -371,6 +392,13 @@ fn unsized_fragments(m: &OrderedDownload, frags: &[Frag]) -> String {
 }
 
 // ------------------------------------------------------------------------- runs
+
+/// How many data requests a Completed job's download plans at first (fragments as declared; one
+/// for the whole data when the job gives none; none when it says it has no data): the units
+/// [`DownloadOptions::parts`] counts.
+pub fn data_parts(job: &Job) -> usize {
+    FragmentPlan::new(job).initial(job).len()
+}
 
 /// Downloads one job: waits for it first if it has not ended, then delivers its data.
 pub async fn download<T: Transport, S: ActivitySink>(

@@ -59,6 +59,18 @@ fn download_options(o: &ActivityDownloadOptions) -> Result<DownloadOptions> {
         d.max_line_bytes = n as usize;
     }
     d.stall_timeout_ms = whole("stallTimeoutMs", o.stall_timeout_ms, 1.0, 3_600_000.0)?;
+    if let Some(p) = &o.parts {
+        let bound = |v: Option<&f64>| whole("parts", v.copied(), 0.0, 1_000_000.0);
+        match (p.len(), bound(p.first())?, bound(p.get(1))?) {
+            (2, Some(from), Some(to)) if from <= to => d.parts = Some((from as usize, to as usize)),
+            _ => {
+                return Err(Error::invalid(
+                    "parts",
+                    "must be [from, to]: whole numbers, from <= to",
+                ))
+            }
+        }
+    }
     d.strict = o.strict.unwrap_or(false);
     d.raw_cells = !o.csv_guard.unwrap_or(true);
     let explode = o.explode.clone();
@@ -257,6 +269,20 @@ impl BackstoryCore {
     pub fn plan_activity_export(params_json: &str) -> std::result::Result<Array, JsValue> {
         let r = ExportRequest::from_json(params_json).map_err(to_js)?;
         Ok(windows_to_js(&plan_windows(&r)))
+    }
+
+    /// How many data requests a Completed job's download plans (the units of the `parts` option
+    /// of `activitiesRows`), from the job's `fragment` (`fragmentCount`) and `results_size`.
+    #[wasm_bindgen(js_name = activityDataParts)]
+    pub fn activity_data_parts(fragment: Option<f64>, results_size: Option<f64>) -> u32 {
+        let mut job = serde_json::json!({ "job_id": "parts", "state": "Completed" });
+        if let Some(n) = fragment.filter(|n| n.is_finite() && *n >= 0.0) {
+            job["fragment"] = serde_json::json!(n as u64);
+        }
+        if let Some(n) = results_size.filter(|n| n.is_finite() && *n >= 0.0) {
+            job["results_size"] = serde_json::json!(n as u64);
+        }
+        Job::from_value(&job).map_or(1, |j| drv::data_parts(&j) as u32)
     }
 
     /// Validates parameters for one job (a delta range of at most 14 days).

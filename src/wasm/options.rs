@@ -201,6 +201,10 @@ pub struct ActivityDownloadOptions {
     /// export(): our jobs queued or running at once (1..10, default 10).
     #[tsify(optional)]
     pub max_active_jobs: Option<f64>,
+    /// rows(): only the job's data requests `[from, to)` (see `activityDataParts`): one piece of
+    /// a job read in many invocations. The job's `results_size` is then the caller's to check.
+    #[tsify(optional)]
+    pub parts: Option<Vec<f64>>,
 }
 
 /// `exports.rows()` options (Userpilot).

@@ -4,6 +4,7 @@
 // sandbox that shows exactly what the worker sent upstream.
 
 import http from "node:http";
+import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -155,6 +156,12 @@ export async function startEdge({ vars = {}, secrets = {}, persist, shipped = tr
     cfg,
     kv: () => mf.getKVNamespace(cfg.kv),
     r2: () => mf.getR2Bucket(cfg.r2),
+    /** The VendorLimits object of a credential (as limits.mjs names it), to call its methods. */
+    limits: async (vendor = "backstory", credential = secrets[vendor === "backstory" ? "BACKSTORY_CLIENT_ID" : "USERPILOT_API_KEY"]) => {
+      const ns = await mf.getDurableObjectNamespace(cfg.durableObjects[0].name);
+      const name = createHash("sha256").update(`${vendor}:${credential ?? ""}`).digest("hex");
+      return ns.get(ns.idFromName(name));
+    },
     close: () => mf.dispose(),
   };
 }

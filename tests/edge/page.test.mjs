@@ -157,7 +157,7 @@ test("the dashboard through the worker: a query runs via the proxy and no secret
   const [download] = await Promise.all([page.waitForEvent("download", { timeout: TIMEOUT }), page.getByTestId("download-csv").click()]);
   assert.equal(await readFile(await download.path(), "utf8"), truth, "the CSV from the worker is exactly the sandbox's");
   assert.equal(await callsToday(sb), 1, "one Query API call");
-  assert.equal(JSON.parse(await (await edge.kv()).get("quota:backstory-query")).used, 1, "counted by the worker too");
+  assert.equal(JSON.parse(await (await edge.limits()).queryQuota()).used, 1, "counted by the worker too");
   await page.screenshot({ path: path.join(ARTIFACTS, "edge-page-query.png"), fullPage: true });
 
   // No secret anywhere the page can see or send.

@@ -89,8 +89,8 @@ test("a proxied query: exactly the sandbox's CSV, one call, counted in KV, secre
   const token = rec.seen.find((r) => r.url === "/v3/auth/tokens");
   assert.ok(token, "the worker exchanged its own credentials");
 
-  const stored = JSON.parse(await (await edge.kv()).get("quota:backstory-query"));
-  assert.equal(stored.used, 1, "the call is counted in KV");
+  const stored = JSON.parse(await (await edge.limits()).queryQuota());
+  assert.equal(stored.used, 1, "the call is counted in the credential's Durable Object");
   assert.equal(stored.day, Math.floor(Date.now() / 86_400_000));
 });
 
@@ -397,10 +397,10 @@ test("header smuggling: the caller's headers never reach the vendor, CL+TE is no
   assert.ok(!upstreamCalls().some((r) => r.url.includes("auth")), "the smuggled request went nowhere");
 });
 
-test("the Query API's 10 calls a day are enforced in KV, and the vendor's 429 spends the day", async () => {
-  const kv = await edge.kv();
+test("the Query API's 10 calls a day are enforced in the credential's Durable Object, and the vendor's 429 spends the day", async () => {
+  const limits = await edge.limits();
   const day = Math.floor(Date.now() / 86_400_000);
-  await kv.put("quota:backstory-query", JSON.stringify({ day, used: 10 }));
+  await limits.queryQuota({ day, used: 10 });
   rec.clear();
   const before = await callsToday(sb);
   let res = await fetch(api("/backstory/v3/beta/insights/export"), { method: "POST", headers: JSON_KEY, body: JSON.stringify(QUERY) });
@@ -411,16 +411,16 @@ test("the Query API's 10 calls a day are enforced in KV, and the vendor's 429 sp
   assert.equal(await callsToday(sb), before, "no call went out");
   assert.equal(upstreamCalls().length, 0);
 
-  // The vendor's own 429 (its count is ahead of ours): the day is spent in KV too.
-  await kv.put("quota:backstory-query", JSON.stringify({ day, used: 0 }));
+  // The vendor's own 429 (its count is ahead of ours): the day is spent here too.
+  await limits.queryQuota({ day, used: 0 });
   await control(sb, "/__sandbox/config", { dailyLimit: before });
   res = await fetch(api("/backstory/v3/beta/insights/export"), { method: "POST", headers: JSON_KEY, body: JSON.stringify(QUERY) });
   assert.equal(res.status, 429);
   assert.ok(res.headers.get("retry-after"));
   await res.arrayBuffer();
-  assert.equal(JSON.parse(await kv.get("quota:backstory-query")).used, 10);
+  assert.equal(JSON.parse(await limits.queryQuota()).used, 10);
   await control(sb, "/__sandbox/config", { dailyLimit: 10 });
-  await kv.delete("quota:backstory-query");
+  await limits.queryQuota(null);
 });
 
 test("a misconfigured worker refuses rather than guesses; missing secrets are named, never shown", async () => {
@@ -441,7 +441,7 @@ test("a misconfigured worker refuses rather than guesses; missing secrets are na
     res = await fetch(`${bare.url}/api/userpilot/api/v1/analytics/exports/jobs/`, { headers: KEY });
     assert.equal(res.status, 503);
     assert.equal(rec.seen.length, 0);
-    assert.equal(await (await bare.kv()).get("quota:backstory-query"), null, "no call counted without credentials");
+    assert.equal(await (await bare.limits()).queryQuota(), null, "no call counted without credentials");
   } finally {
     await bare.close();
   }

@@ -1,7 +1,7 @@
 // Userpilot runs in the Runs view (issue 18), in headless Chromium, served by the worker in
 // workerd against the sandbox: a run shows its days, records and status; Cancel posts to the
-// Userpilot run route and stops it; a stopped Userpilot run offers no Re-run (it has no resume
-// route); a finished run shows the manifest's records and its watermark.
+// Userpilot run route and stops it; a stopped Userpilot run offers Re-run (its resume route), a
+// finished one does not; a finished run shows the manifest's records and its watermark.
 //
 //   node --test tests/edge/runs-userpilot.test.mjs
 
@@ -65,13 +65,13 @@ test("a failed Userpilot run shows the failing step's message", async () => {
   const row = page.locator(`[data-testid="run-row"][data-run="${id}"]`);
   await page.waitForFunction((id) => document.querySelector(`[data-run="${id}"]`)?.dataset.status === "errored", id, { timeout: TIMEOUT });
   assert.match(await row.getByTestId("run-failure").textContent(), /needs incremental\.startDate/);
-  assert.equal(await row.getByTestId("run-resume").count(), 0);
+  assert.equal(await row.getByTestId("run-resume").count(), 1, "a stopped Userpilot run can go on (POST .../resume)");
   assert.deepEqual(problems, []);
   await context.close();
 });
 
 // Last: a cancelled instance holds the key's one export slot until its lease lapses.
-test("a Userpilot run in the Runs view: its days while it runs, Cancel on its own route, no Re-run", async () => {
+test("a Userpilot run in the Runs view: its days while it runs, Cancel on its own route, then Re-run offered", async () => {
   // A job that does not finish on its own: the run stays running until it is cancelled.
   await control(sb, "/__sandbox/config", { jobSpeed: 0.000001 });
   const id = await startRun({ from: "2024-03-01", to: "2024-03-05" });
@@ -89,7 +89,7 @@ test("a Userpilot run in the Runs view: its days while it runs, Cancel on its ow
   assert.equal((await cancelReq.allHeaders()).origin, edge.url);
   await page.waitForFunction((id) => document.querySelector(`[data-run="${id}"]`)?.dataset.status === "terminated", id, { timeout: TIMEOUT });
   assert.equal(await row.getByTestId("run-cancel").count(), 0);
-  assert.equal(await row.getByTestId("run-resume").count(), 0, "Userpilot runs have no resume route");
+  assert.equal(await row.getByTestId("run-resume").count(), 1, "a cancelled Userpilot run can go on");
   assert.equal(await page.getByTestId("runs-error").count(), 0);
   assert.deepEqual(problems, []);
   await context.close();

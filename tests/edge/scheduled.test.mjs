@@ -102,8 +102,8 @@ test("a cron tick streams the configured export into R2 in parts, exactly; the n
     assert.equal(obj.meta.runId, st.runId);
     assert.match(obj.etag, /-2$/, `a multipart object of two parts (etag ${obj.etag})`);
     assert.equal(await callsToday(sb), 1);
-    const quota = JSON.parse(await (await edge.kv()).get("quota:backstory-query"));
-    assert.equal(quota.used, 1, "the worker's KV count moved with the call");
+    const quota = JSON.parse(await (await edge.limits()).queryQuota());
+    assert.equal(quota.used, 1, "the credential's shared count moved with the call");
     console.log(`# edge: scheduled export of ${(size / 1048576).toFixed(1)} MiB into R2 in ${secs.toFixed(2)} s`);
 
     await tick(edge, now + 60_000);
@@ -206,12 +206,12 @@ test("a run killed mid-stream spends no second call that day, and runs again the
   }
 });
 
-test("with the day's calls spent in KV a tick makes no call, and the export runs once they are back (CSV_GUARD=false: as sent)", async () => {
+test("with the day's calls spent in the credential's Durable Object a tick makes no call, and the export runs once they are back (CSV_GUARD=false: as sent)", async () => {
   await control(sb, "/__sandbox/reset");
   const edge = await edgeFor([{ name: "users", query: medium }], { vars: { CSV_GUARD: "false" } });
   try {
-    const kv = await edge.kv();
-    await kv.put("quota:backstory-query", JSON.stringify({ day: Math.floor(Date.now() / DAY_MS), used: 10 }));
+    const limits = await edge.limits();
+    await limits.queryQuota({ day: Math.floor(Date.now() / DAY_MS), used: 10 });
     const when = Date.now() + 5 * DAY_MS;
     await tick(edge, when);
     let st = await state(edge, "users");
@@ -220,7 +220,7 @@ test("with the day's calls spent in KV a tick makes no call, and the export runs
     assert.equal(st.error.code, "E_QUOTA_EXHAUSTED");
     assert.equal(await callsToday(sb), 0);
 
-    await kv.delete("quota:backstory-query");
+    await limits.queryQuota(null);
     await tick(edge, when + 60_000);
     st = await state(edge, "users");
     assert.equal(st.state, "uploaded", JSON.stringify(st));

@@ -7,8 +7,9 @@ use super::script::{block_on, Delay};
 use exportkit::core::auth::ClientCredentials;
 use exportkit::core::http::HttpRequest;
 use exportkit::driver::activities::{
-    download, download_from, run_export, ActivitySink, Delivery, DownloadCheckpoint,
-    DownloadOptions, ExportOptions, ExportOutcome, OutputKind, Place, Progress, WaitOptions,
+    data_parts, download, download_from, run_export, wait_job, ActivitySink, Delivery,
+    DownloadCheckpoint, DownloadOptions, ExportOptions, ExportOutcome, OutputKind, Place, Progress,
+    WaitOptions,
 };
 use exportkit::driver::Session;
 use exportkit::providers::backstory::activities::{ExportRequest, Job, JobState};
@@ -1222,4 +1223,67 @@ fn csv_columns_fix_the_header_of_a_resumed_csv() {
         !out.late_fields.is_empty(),
         "the data's other fields are late fields"
     );
+}
+
+#[test]
+fn a_job_read_in_pieces_of_its_planned_requests_is_the_whole_data_in_order() {
+    use Numbering::*;
+    for numbering in [Count, Index, Absent] {
+        for per in [1usize, 2, 4] {
+            let case = format!("{numbering:?} per={per}");
+            let v = Vendor {
+                numbering,
+                ..Vendor::new(9, 10, 100)
+            };
+            v.jobs.borrow_mut().push(VJob {
+                id: "old".into(),
+                start_day: DAY0,
+                end_day: DAY0 + 4,
+                created: v.now.get(),
+                started: None,
+                fail: false,
+            });
+            let o = opts(2, OutputKind::Records);
+            let queued = Job::from_value(&json!({"job_id": "old", "state": "Queued"})).unwrap();
+            let job = block_on(wait_job(&v, &session(), queued, &o.wait, &mut |_| {})).unwrap();
+            let n = data_parts(&job);
+            match numbering {
+                Count => assert_eq!(n, 5, "{case}"),
+                // The highest index: the last fragment is found by the probe of the last piece.
+                Index => assert_eq!(n, 4, "{case}"),
+                Absent => assert_eq!(n, 1, "{case}"),
+            }
+            let mut all = Vec::new();
+            let mut from = 0;
+            while from < n {
+                let to = (from + per).min(n);
+                let mut sink = Collect::default();
+                let piece = DownloadOptions {
+                    parts: Some((from, to)),
+                    ..o.download.clone()
+                };
+                block_on(download(
+                    &v,
+                    &session(),
+                    job.clone(),
+                    &o.wait,
+                    &piece,
+                    &mut sink,
+                ))
+                .unwrap_or_else(|e| panic!("{case} [{from}, {to}): {e}"));
+                all.extend(sink.records);
+                from = to;
+            }
+            assert_eq!(
+                all,
+                v.lines(DAY0, DAY0 + 4),
+                "{case}: the pieces together, once, in order"
+            );
+        }
+    }
+    let bad = DownloadOptions {
+        parts: Some((3, 1)),
+        ..DownloadOptions::default()
+    };
+    assert_eq!(bad.validate().unwrap_err().field(), Some("parts"));
 }

@@ -37,6 +37,13 @@ pub struct DownloadOptions {
     /// CSV output, resuming: the columns the run being resumed wrote its header with, so the
     /// rest is written under the same header (none found afresh).
     pub csv_columns: Option<Vec<String>>,
+    /// Only these of the job's planned data requests, `[from, to)` as [`data_parts`] counts them:
+    /// one piece of a job spread over many invocations (an edge Workflow's steps). The piece
+    /// that reaches the end also asks past the declared fragments; the job's `results_size` is
+    /// checked only when the whole job is read (the caller adds up the pieces).
+    ///
+    /// [`data_parts`]: super::data_parts
+    pub parts: Option<(usize, usize)>,
 }
 
 impl Default for DownloadOptions {
@@ -51,6 +58,7 @@ impl Default for DownloadOptions {
             stall_timeout_ms: None,
             raw_cells: false,
             csv_columns: None,
+            parts: None,
         }
     }
 }
@@ -64,6 +72,12 @@ impl DownloadOptions {
             ));
         }
         check_stall_timeout(self.stall_timeout_ms)?;
+        if self.parts.is_some_and(|(from, to)| from > to) {
+            return Err(Error::invalid(
+                "parts",
+                "must be [from, to] with from <= to",
+            ));
+        }
         if self.read_ahead_bytes < 1024 {
             return Err(Error::invalid("readAheadBytes", "must be at least 1024"));
         }
