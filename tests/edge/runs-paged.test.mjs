@@ -89,7 +89,7 @@ async function runOutput(api, id) {
   assert.ok(manifestKey, `a manifest for ${id} among ${mine.join(", ")}`);
   assert.match(manifestKey, new RegExp(`^exports/${api}/day=\\d{4}-\\d{2}-\\d{2}/run=${id}/manifest\\.json$`));
   const manifest = JSON.parse(await (await bucket.get(manifestKey)).text());
-  const data = mine.filter((k) => !k.endsWith("/manifest.json") && !k.includes("/_steps/") && !k.endsWith("/_failure.json")).sort();
+  const data = mine.filter((k) => !k.endsWith("/manifest.json") && !k.includes("/_steps/") && !k.includes("/_pieces/") && !k.endsWith("/_failure.json")).sort();
   const objects = new Map();
   for (const k of data) objects.set(k, Buffer.from(await (await bucket.get(k)).arrayBuffer()));
   return { manifest, objects };

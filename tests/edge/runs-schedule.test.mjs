@@ -186,7 +186,7 @@ test("config:runs changed between two cron ticks: each tick starts what the key 
     const { m, objects } = await manifestOf("activities", "activities-deltas-2024-09-11");
     assert.deepEqual(m.watermark, { before: null, after: "2024-09-10" });
     assert.deepEqual(m.output, { format: "csv", gzip: false, extension: ".csv" });
-    for (const o of m.objects) assert.match(o.key, /\/window-\d+_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$/);
+    for (const o of m.objects) assert.match(o.key, /\/window-\d+_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.part-\d{4}\.csv$/);
     const truth = jsonl(Buffer.from(await (await fetch(`${sb.url}/__sandbox/truth/activities?start_date=2024-09-01&end_date=2024-09-10&export_type=delta`)).arrayBuffer()));
     const got = objects.flatMap((b) => csvRecords(b.toString("utf8")).records);
     assert.ok(truth.length > 50);
