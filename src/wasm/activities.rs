@@ -4,6 +4,7 @@
 //! as one JSON array text (`JSON.parse` once), CSV as text, raw JSON Lines as bytes.
 
 use super::backstory::{call_maybe_async, get, get_fn, notify, set, BackstoryCore};
+use super::checkpoints::{read_checkpoint, send_checkpoint};
 use super::errors::to_js;
 use super::fetch::FetchTransport;
 use super::js::ek_now;
@@ -175,31 +176,8 @@ impl ActivitySink for JsActivitySink {
     }
 
     fn checkpoint(&mut self, at: &DownloadCheckpoint) {
-        // JSON text: js/activities.js keeps it as plain data inside its own versioned checkpoint.
-        if let (Some(f), Ok(text)) = (&self.on_checkpoint, serde_json::to_string(at)) {
-            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&text));
-        }
+        send_checkpoint(&self.on_checkpoint, at);
     }
-}
-
-/// The `checkpoint` option of `activitiesRows`: the JSON text an earlier run's `onCheckpoint`
-/// received, for this job.
-fn read_checkpoint(opts: &JsValue, job_id: &str) -> Result<Option<DownloadCheckpoint>> {
-    let v = get(opts, "checkpoint");
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    let cp: DownloadCheckpoint = v
-        .as_string()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| Error::invalid("checkpoint", "is not a download checkpoint of exportkit"))?;
-    if cp.version != 1 || cp.job_id != job_id {
-        return Err(Error::invalid(
-            "checkpoint",
-            format!("is a checkpoint of another job, not of job {job_id}"),
-        ));
-    }
-    Ok(Some(cp))
 }
 
 /// The CSV columns of the run a checkpoint continues (`csvColumns`, `flattenColumns`: set by

@@ -82,7 +82,7 @@ impl QuerySink for JsSink {
     async fn header(&mut self, header: &[String], missing: &[Column]) -> Result<()> {
         if let Some(f) = &self.on_header {
             let h: Array = header.iter().map(|s| JsValue::from_str(s)).collect();
-            call_maybe_async("onHeader", f, &[h.into(), columns_to_js(missing).into()]).await?;
+            call_maybe_async("onHeader", f, &[h.into(), columns_to_js(missing)]).await?;
         }
         Ok(())
     }

@@ -30,6 +30,8 @@ mod jsonl;
 mod activities;
 #[cfg(feature = "client")]
 mod backstory;
+#[cfg(feature = "client")]
+mod checkpoints;
 /// The parse classes reach the property helpers through `backstory` (their home before the split).
 #[cfg(not(feature = "client"))]
 mod backstory {

@@ -4,6 +4,7 @@
 
 use super::backstory::{call_maybe_async, get, get_fn, notify, set};
 use super::batch::batch_to_js;
+use super::checkpoints::{read_checkpoint, send_checkpoint};
 use super::errors::to_js;
 use super::fetch::{FetchBody, FetchTransport};
 use super::options::{
@@ -184,31 +185,8 @@ impl RowsSink for JsRowsSink {
     }
 
     fn checkpoint(&mut self, at: &RowsCheckpoint) {
-        // JSON text: js/userpilot.js keeps it as plain data inside its own versioned checkpoint.
-        if let Ok(text) = serde_json::to_string(at) {
-            notify(&self.on_checkpoint, &JsValue::from_str(&text));
-        }
+        send_checkpoint(&self.on_checkpoint, at);
     }
-}
-
-/// The `checkpoint` option of `rows`: the JSON text an earlier run's `onCheckpoint` received,
-/// for this job.
-fn read_checkpoint(opts: &JsValue, job_id: &str) -> Result<Option<RowsCheckpoint>> {
-    let v = get(opts, "checkpoint");
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    let cp: RowsCheckpoint = v
-        .as_string()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| Error::invalid("checkpoint", "is not a download checkpoint of exportkit"))?;
-    if cp.version != 1 || cp.job_id != job_id {
-        return Err(Error::invalid(
-            "checkpoint",
-            format!("is a checkpoint of another job, not of job {job_id}"),
-        ));
-    }
-    Ok(Some(cp))
 }
 
 struct JsPageSink(Option<Function>);
