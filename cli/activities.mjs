@@ -2,7 +2,7 @@
 // windows for long ranges, fragments in parallel) written as JSON Lines or CSV.
 import { BackstoryClient } from "../js/index.js";
 import { existsSync } from "node:fs";
-import { checkpointSaver, openResumable } from "./checkpoint.mjs";
+import { checkpointSaver, openResumable, stopOnFailure } from "./checkpoint.mjs";
 import { checkOutputPath, formatBytes, progressReporter, UsageError } from "./io.mjs";
 import { backstoryCredentials } from "./query.mjs";
 
@@ -161,12 +161,7 @@ export async function run(values, { env, stdout, stderr }) {
     saver.stop();
     await out.close();
   } catch (e) {
-    saver.stop({ flush: true });
-    // A job that failed or was canceled fails again on --resume: nothing is kept for it.
-    const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
-    if (e.code === "E_INVALID_ARGUMENT" && e.field === "checkpoint") {
-      throw new UsageError(`the checkpoint ${values.out}.exportkit-checkpoint.json cannot be continued (${e.message}); remove it and ${values.out}.partial to start again`);
-    }
+    const kept = await stopOnFailure(e, saver, out, values.out);
     if (e.delivered && !values.quiet) {
       const d = e.delivered;
       const where = d.jobId ? ` (last from job ${d.jobId}, fragment ${d.fragment})` : "";

@@ -256,3 +256,18 @@ export function checkpointSaver(out, intervalMs = 1000) {
     },
   };
 }
+
+/**
+ * An export that failed: the last checkpoint is written, and the partial output kept for
+ * `--resume` (or dropped when its job failed or was canceled: that fails again on --resume).
+ * A checkpoint the client refused is a usage error naming the files to remove. Resolves to
+ * whether the partial output was kept.
+ */
+export async function stopOnFailure(e, saver, out, outPath) {
+  saver.stop({ flush: true });
+  const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
+  if (e.code === "E_INVALID_ARGUMENT" && e.field === "checkpoint") {
+    throw new UsageError(`the checkpoint ${checkpointPath(outPath)} cannot be continued (${e.message}); remove it and ${outPath}.partial to start again`);
+  }
+  return kept;
+}

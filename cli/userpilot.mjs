@@ -3,7 +3,7 @@ import { UserpilotClient, writeCsv } from "../js/index.js";
 import { LOOKUPS } from "../js/userpilot.js";
 import { allowedHosts, fileLinkFetch } from "./file-links.mjs";
 import { existsSync } from "node:fs";
-import { checkpointSaver, openResumable } from "./checkpoint.mjs";
+import { checkpointSaver, openResumable, stopOnFailure } from "./checkpoint.mjs";
 import { checkOutputPath, formatBytes, openOutput, progressReporter, UsageError } from "./io.mjs";
 
 export const OPTIONS = {
@@ -194,12 +194,7 @@ async function runExport(values, env, stdout, stderr, extra) {
     saver.stop();
     await out.close();
   } catch (e) {
-    saver.stop({ flush: true });
-    // A job that failed or was canceled fails again on --resume: nothing is kept for it.
-    const kept = e.code === "E_JOB_FAILED" ? await out.discard() : await out.fail();
-    if (e.code === "E_INVALID_ARGUMENT" && e.field === "checkpoint") {
-      throw new UsageError(`the checkpoint ${values.out}.exportkit-checkpoint.json cannot be continued (${e.message}); remove it and ${values.out}.partial to start again`);
-    }
+    const kept = await stopOnFailure(e, saver, out, values.out);
     if (kept && !values.quiet) stderr.write(`exportkit userpilot: ${values.out}.partial keeps what is final (job ${jobId}): the same command with --resume goes on from there\n`);
     throw e;
   } finally {
