@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
+import { ACCESS_KEY, control, objectBytes, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -66,11 +66,6 @@ async function complete(edge, id) {
     if (s.status === "complete") return s;
     await sleep(50);
   }
-}
-
-async function objectBytes(edge, key) {
-  const o = await (await edge.r2()).get(key);
-  return o ? Buffer.from(await o.arrayBuffer()) : null;
 }
 
 /** The run's manifest, each window's pieces put together checked against the truth. */

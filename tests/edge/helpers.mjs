@@ -216,16 +216,19 @@ export const callsToday = async (sb) => (await control(sb, "/__sandbox/state")).
 
 /**
  * A relay in front of the sandbox that records every request the worker makes upstream (method,
- * path with query, headers) and streams everything through unchanged.
+ * path with query, headers, and the answer's `status` once it comes) and streams everything
+ * through unchanged.
  */
 export async function startRecorder(target) {
   const t = new URL(target);
   const seen = [];
   const server = http.createServer((req, res) => {
-    seen.push({ method: req.method, url: req.url, headers: { ...req.headers } });
+    const entry = { method: req.method, url: req.url, headers: { ...req.headers } };
+    seen.push(entry);
     const up = http.request(
       { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
       (ur) => {
+        entry.status = ur.statusCode;
         res.writeHead(ur.statusCode, ur.rawHeaders);
         ur.pipe(res);
       },
@@ -281,4 +284,73 @@ export async function signedInRunsPage(browser, edgeUrl, timeout = 15_000) {
   await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout });
   await page.getByTestId("tab-runs").click();
   return { context, page, problems };
+}
+
+/** An R2 object's bytes, or null when there is none. */
+export async function objectBytes(edge, key) {
+  const o = await (await edge.r2()).get(key);
+  return o ? Buffer.from(await o.arrayBuffer()) : null;
+}
+
+/**
+ * Waits for a run (`/api/runs/<api>/<id>`) to complete; a run that errors or is terminated, or
+ * does not finish in `timeoutMs`, fails the test with its status. A 404 (the run record not
+ * written yet) is asked again. Resolves to the last status.
+ */
+export async function runFinished(edge, api, id, { timeoutMs = 120_000, headers = { "X-Exportkit-Key": ACCESS_KEY } } = {}) {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const r = await fetch(`${edge.url}/api/runs/${api}/${id}`, { headers });
+    if (r.status === 404) {
+      await r.arrayBuffer();
+      continue;
+    }
+    if (r.status !== 200) throw new Error(`${api} run ${id}: ${r.status} ${await r.text()}`);
+    const s = await r.json();
+    if (s.status === "errored" || s.status === "terminated") throw new Error(`${api} run ${id} ${s.status}: ${JSON.stringify(s.error ?? s)}`);
+    if (s.status === "complete") return s;
+  }
+  throw new Error(`${api} run ${id} did not finish in ${timeoutMs} ms`);
+}
+
+/** A run's manifest (`exports/<api>/day=<day>/run=<id>/manifest.json`); the test fails if there is none. */
+export async function runManifest(edge, api, id) {
+  const listed = await (await edge.r2()).list({ prefix: `exports/${api}/day=` });
+  const key = listed.objects.map((o) => o.key).find((k) => k.endsWith(`/run=${id}/manifest.json`));
+  if (!key) throw new Error(`no manifest for ${api} run ${id}`);
+  return JSON.parse(await objectBytes(edge, key));
+}
+
+/**
+ * RFC 4180 CSV as rows of cells (quoted cells, doubled quotes, CRLF or LF): the tests' own reader,
+ * independent of the CSV code under test.
+ */
+export function csvRows(text) {
+  const rows = [];
+  let row = [];
+  let cell = "";
+  let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') q = false;
+      else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ",") row.push(cell), (cell = "");
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = "";
+    } else cell += c;
+  }
+  if (cell !== "" || row.length) row.push(cell), rows.push(row);
+  return rows;
+}
+
+/** CSV with a header line as `{ header, records }`, each record an object by column name. */
+export function csvRecords(text) {
+  const [header, ...body] = csvRows(text);
+  return { header, records: body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]]))) };
 }

@@ -7,9 +7,8 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ACCESS_KEY, callsToday, control, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
+import { ACCESS_KEY, callsToday, control, sandboxSecrets, startEdge, startRecorder, startSandbox } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -20,35 +19,12 @@ after(() => sb?.close());
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
 const QUERY = { object: "account", columns: [{ slug: "ootb_account_crm_id" }, { slug: "ootb_account_name" }] };
 
-/** A relay in front of the sandbox that records every Query API call that reached it, with its status. */
-async function startQueryRelay(target) {
-  const t = new URL(target);
-  const queries = [];
-  const server = http.createServer((req, res) => {
-    const query = req.method === "POST" && req.url.startsWith("/v3/beta/insights/export");
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
-      if (query) queries.push(ur.statusCode);
-      res.writeHead(ur.statusCode, ur.rawHeaders);
-      ur.pipe(res);
-    });
-    up.on("error", () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    queries,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
-  };
-}
+/** The Query API calls that reached the vendor through a recorder, as their answers' statuses. */
+const queriesSeen = (relay) => relay.seen.filter((r) => r.method === "POST" && r.url.startsWith("/v3/beta/insights/export")).map((r) => r.status);
 
 test("concurrent proxy calls and a scheduled run share the Query API's 10 calls: never an 11th at the vendor; the 11th gets the coded refusal", async () => {
   await control(sb, "/__sandbox/reset");
-  const relay = await startQueryRelay(sb.url);
+  const relay = await startRecorder(sb.url);
   const names = ["a", "b", "c", "d"];
   const edge = await startEdge({
     vars: { BACKSTORY_BASE_URL: relay.url, EXPORT_QUERIES: JSON.stringify(names.map((name) => ({ name, query: QUERY }))) },
@@ -67,8 +43,8 @@ test("concurrent proxy calls and a scheduled run share the Query API's 10 calls:
     await tick;
     const states = await Promise.all(names.map(async (n) => JSON.parse(await (await edge.kv()).get(`export:${n}`))));
 
-    assert.ok(relay.queries.length <= 10, `at most 10 Query API calls reached the vendor (${relay.queries.length})`);
-    assert.deepEqual(relay.queries.filter((s) => s !== 200), [], "the vendor never had to refuse one");
+    assert.ok(queriesSeen(relay).length <= 10, `at most 10 Query API calls reached the vendor (${queriesSeen(relay).length})`);
+    assert.deepEqual(queriesSeen(relay).filter((s) => s !== 200), [], "the vendor never had to refuse one");
     const served = answers.filter((a) => a.status === 200).length + states.filter((s) => s.state === "uploaded").length;
     assert.equal(served, 10, "all 10 calls of the day were used");
     assert.equal(await callsToday(sb), 10);
@@ -89,7 +65,7 @@ test("concurrent proxy calls and a scheduled run share the Query API's 10 calls:
     assert.equal(JSON.parse(eleventh.body).error, "rate_limit_exceeded");
     assert.match(JSON.parse(eleventh.body).message, /10 calls for today are spent/);
     assert.ok(Number(eleventh.retryAfter) > 0 && Number(eleventh.retryAfter) <= 86_400);
-    assert.equal(relay.queries.length, 10);
+    assert.equal(queriesSeen(relay).length, 10);
   } finally {
     await edge.close();
     await relay.close();

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { gunzipSync } from "node:zlib";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
+import { ACCESS_KEY, control, csvRows, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
 
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
 
@@ -238,7 +238,7 @@ test("output as gzip CSV: each object decodes to the lookup's records", async ()
       if (!k.includes(`/lookup=${name}/`)) continue;
       assert.match(k, /\/part-\d{5}\.csv\.gz$/);
       const csv = gunzipSync(b).toString("utf8");
-      const [header, ...body] = parseCsv(csv);
+      const [header, ...body] = csvRows(csv);
       for (const r of body) rows.push(Object.fromEntries(header.map((h, i) => [h, r[i]])));
     }
     assert.equal(rows.length, truth.length, name);
@@ -270,7 +270,7 @@ test("activity runs as gzip JSON Lines and Userpilot runs as gzip CSV decode to 
     const [o] = manifest.objects;
     assert.match(o.key, /\/events_2024-05-01_2024-05-03\.csv\.gz$/);
     const truth = lines(Buffer.from(await (await fetch(`${sb.url}/__sandbox/truth/userpilot/events?job_id=${o.jobId}&dedupe=1`)).arrayBuffer()));
-    const [header, ...rows] = parseCsv(gunzipSync(objects.get(o.key)).toString("utf8"));
+    const [header, ...rows] = csvRows(gunzipSync(objects.get(o.key)).toString("utf8"));
     assert.equal(rows.length, truth.length);
     assert.equal(o.records, truth.length);
     let compared = 0;
@@ -311,28 +311,3 @@ test("a run's parameters are checked before it starts", async () => {
   assert.equal(r.status, 401, "behind the access check");
 });
 
-/** RFC 4180 CSV (quoted cells, doubled quotes, CRLF or LF). */
-function parseCsv(text) {
-  const rows = [];
-  let row = [];
-  let cell = "";
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
-      else if (c === '"') q = false;
-      else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ",") row.push(cell), (cell = "");
-    else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = "";
-    } else cell += c;
-  }
-  if (cell !== "" || row.length) row.push(cell), rows.push(row);
-  return rows;
-}

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
 import { launchBrowser } from "../page/page-helpers.mjs";
-import { ACCESS_KEY, control, sandboxSecrets, signedInRunsPage, startEdge, startSandbox } from "./helpers.mjs";
+import { ACCESS_KEY, control, csvRecords, sandboxSecrets, signedInRunsPage, startEdge, startSandbox } from "./helpers.mjs";
 
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
 let sb;
@@ -75,33 +75,6 @@ async function manifestOf(api, id) {
   const objects = [];
   for (const o of m.objects) objects.push(Buffer.from(await (await bucket.get(o.key)).arrayBuffer()));
   return { m, objects };
-}
-
-/** RFC 4180 CSV into objects by header (quoted cells, doubled quotes, CRLF or LF). */
-function csvRecords(text) {
-  const rows = [];
-  let row = [];
-  let cell = "";
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
-      else if (c === '"') q = false;
-      else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ",") row.push(cell), (cell = "");
-    else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = "";
-    } else cell += c;
-  }
-  if (cell !== "" || row.length) row.push(cell), rows.push(row);
-  const [header, ...body] = rows;
-  return { header, records: body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]]))) };
 }
 
 /** A record's scalar fields as dotted paths (how the CSV names nested fields). */

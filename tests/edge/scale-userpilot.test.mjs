@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
+import { ACCESS_KEY, control, objectBytes, runFinished, runManifest, sandboxSecrets, startEdge, startRecorder, startSandbox, tempDir } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -27,32 +27,9 @@ async function startRun(edge, body) {
   return (await r.json()).id;
 }
 
-async function finished(edge, id) {
-  for (;;) {
-    const r = await fetch(`${edge.url}/api/runs/userpilot/${id}`, { headers: KEY });
-    assert.equal(r.status, 200, await r.clone().text());
-    const s = await r.json();
-    if (s.status === "errored" || s.status === "terminated") assert.fail(`run ${id} ${s.status}: ${JSON.stringify(s.error ?? s)}`);
-    if (s.status === "complete") return;
-    await sleep(50);
-  }
-}
-
-async function objectBytes(edge, key) {
-  const o = await (await edge.r2()).get(key);
-  return o ? Buffer.from(await o.arrayBuffer()) : null;
-}
-
-async function manifestOf(edge, id) {
-  const listed = await (await edge.r2()).list({ prefix: "exports/userpilot/day=" });
-  const key = listed.objects.map((o) => o.key).find((k) => k.endsWith(`/run=${id}/manifest.json`));
-  assert.ok(key, `a manifest for ${id}`);
-  return JSON.parse(await objectBytes(edge, key));
-}
-
 /** Checks the run's one object against the sandbox's own deduplicated records of its job. */
 async function checkRun(edge, id) {
-  const m = await manifestOf(edge, id);
+  const m = await runManifest(edge, "userpilot", id);
   assert.equal(m.state, "complete");
   assert.equal(m.objects.length, 1);
   const [o] = m.objects;
@@ -70,7 +47,7 @@ test("a run writes every event once, as the sandbox's truth; an expired link in 
   const edge = await edgeFor();
   try {
     const id = await startRun(edge, { from: "2024-02-01", to: "2024-02-20" });
-    await finished(edge, id);
+    await runFinished(edge, "userpilot", id);
     assert.equal((await control(sb, "/__sandbox/faults"))[0].fired, 1, "the link expired once");
     const { m } = await checkRun(edge, id);
     assert.ok(m.objects[0].files > 1, "the job had several files");
@@ -81,47 +58,23 @@ test("a run writes every event once, as the sandbox's truth; an expired link in 
   }
 });
 
-/** A relay in front of the sandbox counting the 409s ("an export is running") to export starts. */
-async function startConflictCounter(target) {
-  const http = await import("node:http");
-  const t = new URL(target);
-  const counts = { starts: 0, conflicts: 0 };
-  const server = http.createServer((req, res) => {
-    const start = req.method === "POST" && req.url.startsWith("/api/v1/analytics/exports");
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
-      if (start) {
-        counts.starts++;
-        if (ur.statusCode === 409) counts.conflicts++;
-      }
-      res.writeHead(ur.statusCode, ur.rawHeaders);
-      ur.pipe(res);
-    });
-    up.on("error", () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    counts,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
-  };
+/** Export starts that reached the sandbox through a recorder, and how many it refused with 409 ("an export is running"). */
+function startsSeen(relay) {
+  const starts = relay.seen.filter((r) => r.method === "POST" && r.url.startsWith("/api/v1/analytics/exports"));
+  return { starts: starts.length, conflicts: starts.filter((r) => r.status === 409).length };
 }
 
 test("two runs at once take turns: one export per key, never a 409, both complete", async () => {
   await control(sb, "/__sandbox/reset");
-  const relay = await startConflictCounter(sb.url);
+  const relay = await startRecorder(sb.url);
   const edge = await startEdge({ vars: { BACKSTORY_BASE_URL: sb.url, USERPILOT_BASE_URL: relay.url, RUN_POLL_INTERVAL_MS: "50", RUN_SLOT_WAIT_MS: "100" }, secrets: sandboxSecrets() });
   after(() => relay.close());
   try {
     const ids = await Promise.all([startRun(edge, { from: "2024-03-01", to: "2024-03-05" }), startRun(edge, { from: "2024-03-06", to: "2024-03-09" })]);
-    for (const id of ids) await finished(edge, id);
+    for (const id of ids) await runFinished(edge, "userpilot", id);
     for (const id of ids) await checkRun(edge, id);
     assert.equal(await upJobs(), 2);
-    assert.deepEqual(relay.counts, { starts: 2, conflicts: 0 }, "the second run waited for the key's export slot");
+    assert.deepEqual(startsSeen(relay), { starts: 2, conflicts: 0 }, "the second run waited for the key's export slot");
   } finally {
     await edge.close();
   }
@@ -135,10 +88,10 @@ test("consecutive incremental runs split the days: no event twice, none missing"
     const ids = [];
     for (const body of [{ incremental: { startDate: "2024-04-01", through: "2024-04-06" } }, { incremental: { through: "2024-04-10" } }]) {
       const id = await startRun(edge, body);
-      await finished(edge, id);
+      await runFinished(edge, "userpilot", id);
       ids.push(id);
     }
-    const manifests = await Promise.all(ids.map((id) => manifestOf(edge, id)));
+    const manifests = await Promise.all(ids.map((id) => runManifest(edge, "userpilot", id)));
     assert.deepEqual(
       manifests.map((m) => m.watermark),
       [

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
+import { ACCESS_KEY, control, objectBytes, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -42,11 +42,6 @@ async function until(edge, id, done) {
     if (done(s)) return s;
     await sleep(50);
   }
-}
-
-async function objectBytes(edge, key) {
-  const o = await (await edge.r2()).get(key);
-  return o ? Buffer.from(await o.arrayBuffer()) : null;
 }
 
 async function checkRun(edge, id, windows) {

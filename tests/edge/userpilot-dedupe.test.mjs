@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { eventDay, hash64, HashSet64 } from "../../edge/seen-events.mjs";
-import { ACCESS_KEY, control, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
+import { ACCESS_KEY, control, objectBytes, runFinished, runManifest, sandboxSecrets, startEdge, startSandbox, tempDir } from "./helpers.mjs";
 
 let sb;
 before(async () => {
@@ -28,29 +28,6 @@ async function post(edge, path, body) {
   return r.json();
 }
 
-async function finished(edge, id) {
-  for (;;) {
-    const r = await fetch(`${edge.url}/api/runs/userpilot/${id}`, { headers: KEY });
-    assert.equal(r.status, 200, await r.clone().text());
-    const s = await r.json();
-    if (s.status === "errored" || s.status === "terminated") assert.fail(`run ${id} ${s.status}: ${JSON.stringify(s.error ?? s)}`);
-    if (s.status === "complete") return;
-    await sleep(50);
-  }
-}
-
-async function objectBytes(edge, key) {
-  const o = await (await edge.r2()).get(key);
-  return o ? Buffer.from(await o.arrayBuffer()) : null;
-}
-
-async function manifestOf(edge, id) {
-  const listed = await (await edge.r2()).list({ prefix: "exports/userpilot/day=" });
-  const key = listed.objects.map((o) => o.key).find((k) => k.endsWith(`/run=${id}/manifest.json`));
-  assert.ok(key, `a manifest for ${id}`);
-  return JSON.parse(await objectBytes(edge, key));
-}
-
 const lines = (buf) => buf.toString("utf8").split("\n").filter(Boolean);
 const truthIds = async (from, to) => lines(Buffer.from(await (await fetch(`${sb.url}/__sandbox/truth/userpilot/events?from=${from}&to=${to}`)).arrayBuffer())).map((l) => JSON.parse(l).internal_event_id);
 
@@ -66,10 +43,10 @@ test("two runs over overlapping days, then a re-run of both: every event of the 
       { from: "2024-05-01", to: "2024-05-10" },
     ]) {
       const { id } = await post(edge, "/api/runs/userpilot", body);
-      await finished(edge, id);
+      await runFinished(edge, "userpilot", id);
       ids.push(id);
     }
-    const manifests = await Promise.all(ids.map((id) => manifestOf(edge, id)));
+    const manifests = await Promise.all(ids.map((id) => runManifest(edge, "userpilot", id)));
     const written = [];
     for (const m of manifests) {
       const body = await objectBytes(edge, m.objects[0].key);
@@ -117,8 +94,8 @@ test("a Userpilot run stopped mid-download goes on with /resume: same job, every
     const next = await post(edge, `/api/runs/userpilot/${id}/resume`);
     assert.equal(next.run, id);
     assert.match(next.id, new RegExp(`^${id}-r\\d+$`));
-    await finished(edge, next.id);
-    const m = await manifestOf(edge, id);
+    await runFinished(edge, "userpilot", next.id);
+    const m = await runManifest(edge, "userpilot", id);
     assert.equal(m.state, "complete");
     const body = await objectBytes(edge, m.objects[0].key);
     const want = Buffer.from(await (await fetch(`${sb.url}/__sandbox/truth/userpilot/events?job_id=${m.objects[0].jobId}&dedupe=1`)).arrayBuffer());
