@@ -46,3 +46,60 @@ export function gunzip(input, opts) {
   if (!bytes) throw invalidArgument("input", "must be a Uint8Array (or another ArrayBuffer view, or an ArrayBuffer)");
   return wasm.gunzipBytes(bytes, maxOutputBytes);
 }
+
+/**
+ * A reader (`{ read, cancel }`, as `ReadableStreamDefaultReader`) of the inflated bytes of a gzip
+ * body read from `reader`: the client module's inflater where the runtime has no
+ * `DecompressionStream` or the caller passed `nativeGunzip: false` (the client module carries
+ * none of its own, issue 19). Bad data rejects with the decoder's `E_DECODE`; a body that ends
+ * before its first byte or inside a member rejects with a plain error (a cut connection: the
+ * client fetches the file again).
+ */
+export function gunzipReader(reader) {
+  let s = new GunzipStream();
+  let raw = 0;
+  const free = () => {
+    s?.free();
+    s = null;
+  };
+  return {
+    async read() {
+      for (;;) {
+        if (!s) return { done: true, value: undefined };
+        let r;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          free();
+          throw e;
+        }
+        if (r.done) {
+          try {
+            if (raw === 0) throw new Error("body ended before its first byte");
+            try {
+              s.finish();
+            } catch (e) {
+              throw new Error(e.message);
+            }
+          } finally {
+            free();
+          }
+          return { done: true, value: undefined };
+        }
+        raw += r.value.length;
+        let out;
+        try {
+          out = s.push(r.value);
+        } catch (e) {
+          free();
+          throw e;
+        }
+        if (out.length) return { done: false, value: out };
+      }
+    },
+    cancel(reason) {
+      free();
+      return reader.cancel(reason);
+    },
+  };
+}

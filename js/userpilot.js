@@ -1,6 +1,7 @@
 // The Userpilot client: `client.exports` (Bulk Data Export jobs and their files) and
 // `client.lookups` (the twelve lookups, with cursor pages as an async iterator).
 import { batchRows, csvFields, csvRecords, headerColumns, invalidArgument, iterate, jobIdOf, paramsText, requireReady, toExportError, wasm } from "./runtime.js";
+import { gunzipReader } from "./gzip.js";
 export { GunzipStream } from "./gzip.js";
 
 const DEFAULT_BASE_URL = "https://appex.userpilot.io";
@@ -180,6 +181,9 @@ class ExportsApi {
         const out = await this.#core.rows(id, {
           fetchFile: this.#fetchFile,
           ...rest,
+          // The client module has no inflater: gzip bodies the runtime cannot inflate go through
+          // the parse module's.
+          gunzipReader,
           dedupe,
           signal: sig,
           checkpoint: st.download ? JSON.stringify(st.download) : undefined,

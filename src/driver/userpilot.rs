@@ -47,10 +47,13 @@ pub const EVENT_COLUMNS: [&str; 8] = [
     "internal_event_id",
 ];
 
-/// A body the runtime may be able to decompress natively (the browser's `DecompressionStream`).
+/// A body the runtime may decompress itself: with its `DecompressionStream`, or (the wasm client,
+/// which carries no inflater of its own) with the parse module's `GunzipStream`.
 pub trait GunzipBody: Body {
-    /// Switches the body to yield decompressed bytes; `false` if the runtime cannot.
-    fn gunzip_natively(&mut self) -> bool {
+    /// Switches the body to yield decompressed bytes, through the runtime's own decoder when
+    /// `native` asks for it and there is one; `false` if the body stays compressed (the driver
+    /// inflates it then).
+    fn gunzip(&mut self, _native: bool) -> bool {
         false
     }
 }
@@ -154,7 +157,7 @@ where
         body: &mut T::Body,
     ) -> Result<(Option<u64>, Vec<u8>)> {
         let empty = says_empty(&head.headers);
-        let native = !empty && self.run.opts.native_gunzip && body.gunzip_natively();
+        let native = !empty && body.gunzip(self.run.opts.native_gunzip);
         if let Some(f) = self.files.get_mut(part) {
             f.zero_length = empty;
             f.native = native;

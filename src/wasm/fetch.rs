@@ -13,6 +13,9 @@ pub struct FetchTransport {
     /// The caller's `fetchFile(url, init)` for requests that carry no credential (presigned
     /// links), or `undefined` for the global fetch.
     pub fetch_file: JsValue,
+    /// `gunzipReader(reader)` from js/gzip.js (the parse module's inflater over a body reader),
+    /// or `undefined`: handed to each body (src/wasm/userpilot.rs `GunzipBody`).
+    pub gunzip: JsValue,
 }
 
 /// `Some(Timeout | Aborted)` when the signal explains a failure.
@@ -49,6 +52,7 @@ impl FetchTransport {
         FetchTransport {
             signal,
             fetch_file: JsValue::UNDEFINED,
+            gunzip: JsValue::UNDEFINED,
         }
     }
 
@@ -57,6 +61,15 @@ impl FetchTransport {
     pub fn with_fetch_file(mut self, f: JsValue) -> Self {
         if f.is_function() {
             self.fetch_file = f;
+        }
+        self
+    }
+
+    /// Bodies that arrive gzipped are inflated by `f` (when it is a function) where the runtime
+    /// has no `DecompressionStream` or the caller declined it.
+    pub fn with_gunzip(mut self, f: JsValue) -> Self {
+        if f.is_function() {
+            self.gunzip = f;
         }
         self
     }
@@ -94,6 +107,8 @@ impl FetchTransport {
 pub struct FetchBody {
     reader: JsValue,
     signal: JsValue,
+    /// The transport's `gunzip` (see there).
+    pub(crate) gunzip: JsValue,
 }
 
 impl FetchBody {
@@ -140,6 +155,11 @@ impl Body for FetchBody {
             Err(e) => {
                 self.reader = JsValue::NULL;
                 Err(stopped(&self.signal, &e).unwrap_or_else(|| {
+                    // Bad gzip data from the parse module's inflater (js/gzip.js `gunzipReader`)
+                    // is the file's fault, not the connection's: not fetched again.
+                    if js::ek_error_code(&e) == "E_DECODE" {
+                        return Error::decode(0, 0, js::ek_error_message(&e));
+                    }
                     Error::network(format!(
                         "response body cut short: {}",
                         js::ek_error_message(&e)
@@ -217,6 +237,7 @@ impl Transport for FetchTransport {
             FetchBody {
                 reader,
                 signal: self.signal.clone(),
+                gunzip: self.gunzip.clone(),
             },
         ))
     }

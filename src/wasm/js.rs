@@ -78,6 +78,7 @@ export function ek_timed_out(signal) {
   return !!(signal && signal.aborted && signal.reason && signal.reason.name === "TimeoutError");
 }
 export function ek_now() { return Date.now(); }
+export function ek_error_code(e) { return e !== null && typeof e === "object" && typeof e.code === "string" ? e.code : ""; }
 export function ek_error_message(e) {
   if (e === null || e === undefined) return "unknown error";
   let msg = String(e.message !== undefined ? e.message : e);
@@ -112,5 +113,6 @@ extern "C" {
     pub fn ek_timed_out(signal: &JsValue) -> bool;
     pub fn ek_now() -> f64;
     pub fn ek_error_message(e: &JsValue) -> String;
+    pub fn ek_error_code(e: &JsValue) -> String;
     pub fn ek_is_abort(e: &JsValue) -> bool;
 }

@@ -228,7 +228,8 @@ pub struct UserpilotDownloadOptions {
     /// JSON events as CSV text (metadata.* columns).
     #[tsify(optional)]
     pub flatten: Option<bool>,
-    /// Use the runtime's DecompressionStream when there is one (default true); else the Rust inflater.
+    /// Use the runtime's DecompressionStream when there is one (default true); else exportkit's own
+    /// inflater (the parse module's GunzipStream).
     #[tsify(optional)]
     pub native_gunzip: Option<bool>,
     /// Fetch a file again when its answer or next chunk takes longer than this (off by default).

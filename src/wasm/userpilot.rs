@@ -27,11 +27,13 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-// The runtime's own gzip decoder in front of a fetch reader, when it has one.
-export function up_gunzip_reader(reader) {
-  if (typeof DecompressionStream !== "function") return null;
+// A gzip decoder in front of a fetch reader: the runtime's own when `native` asks for it and it
+// has one, else `fallback` (js/gzip.js `gunzipReader`: the parse module's inflater).
+export function up_gunzip_reader(reader, native, fallback) {
+  const other = () => (typeof fallback === "function" ? fallback(reader) : null);
+  if (!native || typeof DecompressionStream !== "function") return other();
   let ds;
-  try { ds = new DecompressionStream("gzip"); } catch (_) { return null; }
+  try { ds = new DecompressionStream("gzip"); } catch (_) { return other(); }
   const src = new ReadableStream({
     async pull(c) {
       const { done, value } = await reader.read();
@@ -43,12 +45,13 @@ export function up_gunzip_reader(reader) {
 }
 "#)]
 extern "C" {
-    fn up_gunzip_reader(reader: &JsValue) -> JsValue;
+    fn up_gunzip_reader(reader: &JsValue, native: bool, fallback: &JsValue) -> JsValue;
 }
 
 impl GunzipBody for FetchBody {
-    fn gunzip_natively(&mut self) -> bool {
-        self.wrap_reader(up_gunzip_reader)
+    fn gunzip(&mut self, native: bool) -> bool {
+        let fallback = self.gunzip.clone();
+        self.wrap_reader(|r| up_gunzip_reader(r, native, &fallback))
     }
 }
 
@@ -114,7 +117,9 @@ fn wait_options(opts: &JsValue) -> Result<WaitOptions> {
 /// `fetchFile` (the CLI's link rule) only ever sees presigned links: the transport sends
 /// anything that carries the API key through the global fetch, with redirects refused.
 fn transport(opts: &JsValue) -> FetchTransport {
-    FetchTransport::of_options(opts).with_fetch_file(get(opts, "fetchFile"))
+    FetchTransport::of_options(opts)
+        .with_fetch_file(get(opts, "fetchFile"))
+        .with_gunzip(get(opts, "gunzipReader"))
 }
 
 /// A lookup page's `limit`, within the vendor's bounds.

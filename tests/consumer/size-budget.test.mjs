@@ -14,7 +14,7 @@ const gz = (file) => gzipSync(readFileSync(new URL(file, ROOT)), { level: 9 }).l
 
 const MODULES = [
   { name: "parse module", file: "pkg-parse/exportkit_parse_bg.wasm", budget: 60 * KB, ceiling: 105 * KB },
-  { name: "client module", file: "pkg/exportkit_bg.wasm", budget: 160 * KB, ceiling: 289 * KB },
+  { name: "client module", file: "pkg/exportkit_bg.wasm", budget: 160 * KB, ceiling: 269 * KB },
 ];
 
 for (const m of MODULES) {

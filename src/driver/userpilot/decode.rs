@@ -6,7 +6,37 @@ use crate::core::dedupe::{event_id, SeenIds};
 use crate::error::{Error, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::{FlattenOptions, Flattener};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::parse::gzip::GzipDecoder;
+
+/// The wasm client has no inflater: its bodies are always inflated by the runtime
+/// (`DecompressionStream`, else the parse module's `GunzipStream`: src/wasm/userpilot.rs), which
+/// keeps zlib-rs out of the client module (24 KB gzipped, issue 19).
+#[cfg(target_arch = "wasm32")]
+pub(super) enum GzipDecoder {}
+
+#[cfg(target_arch = "wasm32")]
+fn inflater() -> Option<GzipDecoder> {
+    None
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn inflater() -> Option<GzipDecoder> {
+    Some(GzipDecoder::new())
+}
+
+#[cfg(target_arch = "wasm32")]
+impl GzipDecoder {
+    fn decode(&mut self, _: &[u8], _: &mut [u8]) -> Result<(usize, usize)> {
+        match *self {}
+    }
+    fn finish(&mut self) -> Result<()> {
+        match *self {}
+    }
+    fn is_truncated(&self) -> bool {
+        match *self {}
+    }
+}
 use crate::parse::jsonl::{JsonlOptions, JsonlParser, RecordBatch};
 use crate::providers::userpilot::exports::{sniff, ArrayToLines, Format, Job, Sniffed};
 
@@ -28,6 +58,8 @@ pub(super) enum Parser {
 /// The head file's decoding state; rebuilt from scratch when the file is fetched again.
 pub(super) struct Decode {
     pub(super) gz: Option<GzipDecoder>,
+    /// The body arrives compressed (the runtime does not inflate it).
+    pub(super) gzipped: bool,
     pub(super) parser: Parser,
     pub(super) out: Vec<u8>,
     /// Compressed bytes received: none at all, under a `Content-Length: 0`, is an empty file.
@@ -190,7 +222,8 @@ impl<'s, S: RowsSink> Run<'s, S> {
             zero_length,
             sniffed: false,
             array: None,
-            gz: (!native).then(GzipDecoder::new),
+            gz: if native { None } else { inflater() },
+            gzipped: !native,
             parser: self.new_parser(format),
             out: Vec::new(),
         }
@@ -453,6 +486,14 @@ impl<'s, S: RowsSink> Run<'s, S> {
     ) -> Result<()> {
         d.raw_in += chunk.len() as u64;
         let Some(mut gz) = d.gz.take() else {
+            if d.gzipped {
+                // Only a build without an inflater (the wasm client) gets here, and only if the
+                // runtime gave a body it could not inflate: never parse gzip as text.
+                return Err(in_file(
+                    Error::decode(0, 0, "gzip: this build cannot inflate the body"),
+                    file.filename,
+                ));
+            }
             return self.feed(file, d, done, chunk).await;
         };
         if d.out.len() < INFLATE_BUF {
@@ -491,7 +532,7 @@ impl<'s, S: RowsSink> Run<'s, S> {
         if d.raw_in == 0 && d.zero_length {
             return self.deliver(file, d, done, Take::Last).await;
         }
-        if d.raw_in == 0 && d.gz.is_some() {
+        if d.raw_in == 0 && d.gzipped {
             return Err(in_file(
                 Error::network("body ended before its first byte"),
                 file.filename,

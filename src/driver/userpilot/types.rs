@@ -22,7 +22,8 @@ pub struct RowsOptions {
     pub batch_records: usize,
     /// Turn JSON Lines records into CSV text (nested `metadata` as dotted columns).
     pub flatten: bool,
-    /// Let the runtime decompress (`DecompressionStream`) when it can; else the Rust inflater.
+    /// Let the runtime decompress (`DecompressionStream`) when it can; else exportkit's own
+    /// inflater (in wasm, the parse module's `GunzipStream`: see `GunzipBody`).
     pub native_gunzip: bool,
     /// A file whose answer or next chunk takes longer than this is fetched again.
     pub stall_timeout_ms: Option<f64>,
