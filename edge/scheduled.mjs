@@ -98,7 +98,9 @@ function writeState(env, name, state) {
 }
 
 function describe(e) {
-  return { code: (e && e.code) || (e && e.name) || "E_INTERNAL", message: String((e && e.message) || e).slice(0, 300) };
+  const out = { code: (e && e.code) || (e && e.name) || "E_INTERNAL", message: String((e && e.message) || e).slice(0, 300) };
+  if (e && Number.isFinite(e.retryAfterSeconds)) out.retryAfterSeconds = e.retryAfterSeconds;
+  return out;
 }
 
 /** What can be finished of a run that was cut off, without the vendor. Returns the new state or null. */
@@ -205,7 +207,7 @@ export async function runExport(env, cfg, job, day) {
     // Today's call, from the count the proxy and every other run share.
     const take = await takeQueryCall(env);
     if (!take.ok) {
-      throw Object.assign(new Error(`the Query API's 10 calls for today are spent (counted by the edge worker); retry in ${take.retryAfterSeconds} s`), { code: "E_QUOTA_EXHAUSTED" });
+      throw Object.assign(new Error(`the Query API's 10 calls for today are spent (counted by the edge worker); retry in ${take.retryAfterSeconds} s`), { code: "E_QUOTA_EXHAUSTED", retryAfterSeconds: take.retryAfterSeconds });
     }
     quota = take.before;
     taken = true;
@@ -260,4 +262,63 @@ export async function runScheduled(controller, env) {
     results.push({ name: job.name, ...st });
   }
   return results;
+}
+
+/**
+ * `POST /api/runs/query` (behind the worker's access check): one Query API export now, run by the
+ * cron's own `runExport` (the same daily count in the credential's Durable Object, the same R2 key
+ * `exports/query/<day>/<name>.csv`, the same KV state, so GET /api/runs shows it). The body is
+ * `{ name }` for a configured export, or `{ name, query }` for another query under a name that is
+ * not configured (a configured name keeps its own query: its file is the cron's too). Everything
+ * is checked before the vendor is called. Answers 200 with the run's state (`skipped` says why
+ * nothing was called: the same query was already exported today), 429 `rate_limit_exceeded` with
+ * Retry-After when today's 10 calls are spent, as the proxy does, 409 when a run of it is going or
+ * today's call for it is spent, 502 when the export failed.
+ */
+export async function handleQueryRun(request, env, cfg) {
+  const json = (status, body, headers = {}) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", ...headers } });
+  if (request.method !== "POST") return json(405, { error: "method_not_allowed", message: `${request.method} is not allowed here` }, { Allow: "POST" });
+  const invalid = (field, message) => json(400, { error: "invalid_argument", message, field });
+  let body;
+  try {
+    body = await request.json();
+  } catch {
+    return invalid("body", "the body must be a JSON object { name, query? }");
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body)) return invalid("body", "the body must be a JSON object { name, query? }");
+  if (typeof body.name !== "string" || !NAME.test(body.name)) return invalid("name", `name must match ${NAME}`);
+  let configured;
+  try {
+    configured = (await loadExports(env)).find((e) => e.name === body.name) ?? null;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return json(500, { error: "misconfigured", message: `the export configuration cannot be read: ${e.message}` });
+  }
+  let query;
+  if (body.query === undefined) {
+    if (!configured) return invalid("name", `no configured export is named ${body.name}; send { name, query } to run another query`);
+    query = configured.query;
+  } else {
+    if (configured) return invalid("name", `${body.name} is a configured export with its own query; send { name } alone, or choose another name`);
+    if (!body.query || typeof body.query !== "object" || Array.isArray(body.query)) return invalid("query", "query must be a query object");
+    try {
+      // Only the query's shape is checked here (no credentials are needed or used for that).
+      new BackstoryClient({ baseUrl: cfg.backstoryBase, clientId: "-", clientSecret: "-" }).validateQuery(body.query);
+    } catch (e) {
+      return invalid(e.field ? `query.${e.field}` : "query", e.message);
+    }
+    query = body.query;
+  }
+  const day = utcDay(Date.now());
+  const st = await runExport(env, cfg, { name: body.name, query }, day);
+  console.log(JSON.stringify({ export: body.name, onDemand: true, day, state: st.state, key: st.key, bytes: st.bytes, rows: st.rows, skipped: st.skipped, error: st.error }));
+  const out = { name: body.name, day, state: st.state, key: st.key, bytes: st.bytes ?? null, rows: st.rows ?? null, ...(st.skipped ? { skipped: st.skipped } : {}), ...(st.error ? { error: st.error } : {}) };
+  if (st.state === "failed" && st.error?.code === "E_QUOTA_EXHAUSTED") {
+    const retry = String(st.error.retryAfterSeconds ?? 3600);
+    return json(429, { ...out, error: "rate_limit_exceeded", message: st.error.message, code: st.error.code }, { "Retry-After": retry });
+  }
+  // Nothing called: a run of it is going, or today's call for it went out and its answer is lost.
+  if (st.skipped && st.state !== "uploaded") return json(409, { ...out, error: "conflict", message: st.skipped });
+  if (st.state === "failed") return json(502, { ...out, error: "export_failed", message: st.error?.message ?? "the export failed", code: st.error?.code });
+  return json(200, out);
 }

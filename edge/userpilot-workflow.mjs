@@ -50,18 +50,59 @@ function runOf(event) {
 
 export class UserpilotExport extends WorkflowEntrypoint {
   async run(event, step) {
+    // What the run has planned and the vendor job it holds, for a manifest if it fails.
+    const ctx = { planned: null, jobId: null };
     try {
-      return await this.exportRun(event, step);
+      return await this.exportRun(event, step, ctx);
     } catch (e) {
       // The step's own message for the status page: the engine reports only a fatal error.
       const { runId, startedAt } = runOf(event);
+      const prefix = `${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`;
       const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
-      await this.env.EXPORTS.put(failureKey(`${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`), JSON.stringify(failure)).catch(() => {});
+      await this.env.EXPORTS.put(failureKey(prefix), JSON.stringify(failure)).catch(() => {});
+      await this.#failedManifest(event, { runId, startedAt, prefix, ctx, failure }).catch(() => {});
       throw e;
     }
   }
 
-  async exportRun(event, step) {
+  /**
+   * A failed run's manifest: the download step's object if its step file exists (written only
+   * once the object is complete in R2), else none; the watermark not moved (before = after). A
+   * later /resume of the run writes the complete manifest over it.
+   */
+  async #failedManifest(event, { runId, startedAt, prefix, ctx, failure }) {
+    const output = outputFormat(event.payload.output);
+    const objects = [];
+    const done = await this.env.EXPORTS.get(`${prefix}/_steps/download.json`);
+    if (done) {
+      const { days: _days, ...d } = JSON.parse(await done.text());
+      const head = await this.env.EXPORTS.head(d.key);
+      if (head && head.size === d.bytes) objects.push(d);
+    }
+    const before = ctx.planned?.watermark ? ctx.planned.watermark.before : null;
+    const manifest = {
+      run: runId,
+      instance: event.instanceId,
+      api: "userpilot",
+      ...(event.payload.name ? { name: event.payload.name } : {}),
+      params: ctx.planned?.params ?? event.payload.params,
+      output: { ...output, extension: extension(output) },
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      state: "failed",
+      failure: { name: failure.name, message: failure.message },
+      watermark: { before, after: before },
+      objects,
+      rows: objects.reduce((a, o) => a + o.records, 0),
+      duplicatesDropped: objects.reduce((a, o) => a + o.duplicates, 0),
+      deliveredBefore: objects.reduce((a, o) => a + (o.seenBefore ?? 0), 0),
+      bytes: objects.reduce((a, o) => a + o.bytes, 0),
+      vendorJobs: [...new Set([...(ctx.jobId ? [ctx.jobId] : []), ...objects.map((o) => o.jobId)])],
+    };
+    await this.env.EXPORTS.put(`${prefix}/manifest.json`, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
+  }
+
+  async exportRun(event, step, ctx = { planned: null, jobId: null }) {
     const { runId, startedAt } = runOf(event);
     const prefix = `${USERPILOT_PREFIX}/day=${startedAt.slice(0, 10)}/run=${runId}`;
     // JSON Lines unless the run asked for CSV and/or gzip (formats.mjs).
@@ -87,6 +128,7 @@ export class UserpilotExport extends WorkflowEntrypoint {
       await record({ days: dayCount(from, p.incremental.through), watermark: { before, after: p.incremental.through } });
       return { params: { from, to: p.incremental.through, format: "json" }, watermark: { before, after: p.incremental.through } };
     });
+    ctx.planned = planned;
     const objects = [];
     if (planned.params) {
       for (let n = 0; ; n++) {
@@ -105,6 +147,8 @@ export class UserpilotExport extends WorkflowEntrypoint {
           // run, is the one an earlier attempt started and lost the answer to.
           const since = Date.parse(startedAt) - 60_000;
           for (const j of await up.exports.list()) {
+            // A job that ended failed is not adopted: its run would only fail again on it.
+            if (j.status === "failed") continue;
             if (Date.parse(j.startTime ?? "") >= since && (await l.claimJob(`userpilot:${j.jobId}`, runId))) return { jobId: j.jobId, adopted: true };
           }
           try {
@@ -117,8 +161,16 @@ export class UserpilotExport extends WorkflowEntrypoint {
             throw e;
           }
         }));
+        ctx.jobId = jobId;
         await step.do("wait for job", VENDOR_STEP, async () => {
-          const j = await client(this.env).exports.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+          let j;
+          try {
+            j = await client(this.env).exports.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
+          } catch (e) {
+            // The vendor's job ended failed: asking again will not change that.
+            if (e?.code === "E_JOB_FAILED") throw new NonRetryableError(String(e.message));
+            throw e;
+          }
           return { jobId: j.jobId, files: j.presignedUrls.length };
         });
         const key = `${prefix}/events_${planned.params.from}_${planned.params.to}${extension(output)}`;

@@ -11,6 +11,7 @@
 // Every route but the sign-in page is closed to a caller who has not authenticated (access.mjs).
 //   cron                      scheduled exports into the EXPORTS bucket              scheduled.mjs
 //   /api/runs                 the runs and the cron schedule (status page)           runs-list.mjs
+//   /api/runs/query           an on-demand Query API export into EXPORTS (POST)      scheduled.mjs
 //   /api/runs/activities/...  durable activity export runs (Workflows) into EXPORTS  workflows.mjs
 //   /api/runs/userpilot/...   durable Userpilot event export runs into EXPORTS       userpilot-workflow.mjs
 //   /api/runs/forecasts/...   durable Forecasting runs (every page) into EXPORTS     paged-workflow.mjs
@@ -23,7 +24,7 @@ import { checkAccess, signInAvailable, SIGN_IN_HEADER, SIGN_IN_PATH, SIGN_OUT_PA
 import { ConfigError, PROXY_PATHS, readConfig } from "./config.mjs";
 import { apiHeaders, drain, handleProxy, refusal } from "./proxy.mjs";
 import { handleSignIn } from "./signin.mjs";
-import { runScheduled } from "./scheduled.mjs";
+import { handleQueryRun, runScheduled } from "./scheduled.mjs";
 import { serveStatic } from "./static.mjs";
 import { handleRuns, scheduleIncrementalRun } from "./workflows.mjs";
 import { handleUserpilotRuns } from "./userpilot-workflow.mjs";
@@ -110,6 +111,7 @@ export default {
         if (path === prefix || path.startsWith(`${prefix}/`)) return handleProxy(request, env, cfg, vendor, path.slice(prefix.length));
       }
       if (path === "/api/runs") return handleRunsList(request, env);
+      if (path === "/api/runs/query") return handleQueryRun(request, env, cfg);
       if (path === RUNS_PATH || path.startsWith(`${RUNS_PATH}/`)) return handleRuns(request, env, path.slice(RUNS_PATH.length));
       if (path === UP_RUNS_PATH || path.startsWith(`${UP_RUNS_PATH}/`)) return handleUserpilotRuns(request, env, path.slice(UP_RUNS_PATH.length));
       const paged = /^\/api\/runs\/(forecasts|lookups)(\/.*)?$/.exec(path);

@@ -79,14 +79,20 @@ export const failureKey = (prefix) => `${prefix}/_failure.json`;
 
 export class ActivitiesExport extends WorkflowEntrypoint {
   async run(event, step) {
+    // What the run has planned and which vendor jobs it holds, for a manifest if it fails.
+    const ctx = { planned: null, jobs: [] };
     try {
-      return await this.exportRun(event, step);
+      return await this.exportRun(event, step, ctx);
     } catch (e) {
       // The step's own message, for the status page (secrets never reach an error message).
       const runId = event.payload.runId ?? event.instanceId;
       const startedAt = event.payload.startedAt ?? new Date(event.timestamp).toISOString();
+      const prefix = runPrefix(startedAt.slice(0, 10), runId);
       const failure = { instance: event.instanceId, name: String(e?.name ?? "Error"), message: String(e?.message ?? e).slice(0, 2000), at: new Date().toISOString() };
-      await this.env.EXPORTS.put(failureKey(runPrefix(startedAt.slice(0, 10), runId)), JSON.stringify(failure)).catch(() => {});
+      await this.env.EXPORTS.put(failureKey(prefix), JSON.stringify(failure)).catch(() => {});
+      // A failed run still says what it delivered: the pieces complete in R2, nothing else. A
+      // later /resume of the run writes the complete manifest over this one.
+      await this.#failedManifest(event, { runId, startedAt, prefix, ctx, failure }).catch(() => {});
       // A failed incremental run gives the one-at-a-time lease back now (its watermark has not
       // moved, so the next run covers its days), rather than blocking every later incremental run
       // until the lease lapses. A run that never got the lease gives back nothing.
@@ -164,7 +170,61 @@ export class ActivitiesExport extends WorkflowEntrypoint {
     return out;
   }
 
-  async exportRun(event, step) {
+  /**
+   * The manifest of a failed run: the pieces whose _pieces/ marker exists (a marker is written
+   * only after its object is complete) and whose object is still there, in window and piece
+   * order; the watermark not moved (before = after).
+   */
+  async #failedManifest(event, { runId, startedAt, prefix, ctx, failure }) {
+    const { params } = event.payload;
+    const output = outputFormat(event.payload.output);
+    const markers = [];
+    const markerPrefix = `${prefix}/_pieces/`;
+    let cursor;
+    do {
+      const page = await this.env.EXPORTS.list({ prefix: markerPrefix, cursor });
+      for (const o of page.objects) {
+        const m = /^window-(\d+)\/(\d+)\.json$/.exec(o.key.slice(markerPrefix.length));
+        if (m) markers.push({ key: o.key, i: Number(m[1]), g: Number(m[2]) });
+      }
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    markers.sort((a, b) => a.i - b.i || a.g - b.g);
+    const objects = [];
+    for (const mk of markers) {
+      const body = await this.env.EXPORTS.get(mk.key);
+      if (!body) continue;
+      const d = JSON.parse(await body.text());
+      const head = await this.env.EXPORTS.head(d.key);
+      if (!head || head.size !== d.bytes) continue;
+      objects.push(d);
+    }
+    const planned = ctx.planned;
+    const before = planned?.watermark ? planned.watermark.before : null;
+    const manifest = {
+      run: runId,
+      instance: event.instanceId,
+      api: "activities",
+      ...(event.payload.name ? { name: event.payload.name } : {}),
+      params: planned?.params ?? params,
+      output: { ...output, extension: extension(output) },
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      state: "failed",
+      failure: { name: failure.name, message: failure.message },
+      watermark: { before, after: before },
+      objects: objects.map(({ key, jobId, window, fragments, records, bytes, sha256, parts }) => ({ key, jobId, window, fragments, records, bytes, sha256, parts })),
+      windows: windowsOf(objects),
+      rows: objects.reduce((a, o) => a + o.records, 0),
+      bytes: objects.reduce((a, o) => a + o.bytes, 0),
+      // Every job the run created or adopted, a failed one included, then any a delivered piece
+      // names (an earlier instance's).
+      vendorJobs: [...new Set([...ctx.jobs, ...objects.map((o) => o.jobId)])],
+    };
+    await this.env.EXPORTS.put(`${prefix}/manifest.json`, JSON.stringify(manifest, null, 2), { httpMetadata: { contentType: "application/json" } });
+  }
+
+  async exportRun(event, step, ctx = { planned: null, jobs: [] }) {
     const { params } = event.payload;
     // JSON Lines unless the run asked for CSV and/or gzip (formats.mjs).
     const output = outputFormat(event.payload.output);
@@ -208,6 +268,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
       await record({ windows: windows.length, watermark: { before, after: inc.through } });
       return { params: p, windows, watermark: { before, after: inc.through } };
     });
+    ctx.planned = planned;
     const windows = planned.windows;
     const objects = [];
     for (let i = 0; i < windows.length; i++) {
@@ -245,6 +306,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
           await limits?.claimJob(job.jobId, holder);
           return { jobId: job.jobId, adopted: false };
         }));
+        ctx.jobs.push(jobId);
         job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
           let j;
           try {
