@@ -152,7 +152,9 @@ impl Page {
                 total_count_cap_exceeded: None,
             }),
             Value::Object(mut m) => {
-                let data = match m.remove("data") {
+                // Taken in place, not `remove`d: the map is dropped below anyway, and `remove`
+                // was the wasm client's only use of the B-tree's removal code (issue 19).
+                let data = match m.get_mut("data").map(Value::take) {
                     Some(Value::Array(d)) => d,
                     _ => {
                         return Err(Error::decode(
