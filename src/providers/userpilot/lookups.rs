@@ -164,8 +164,8 @@ impl Page {
                         ))
                     }
                 };
-                let meta = m.get("metadata").cloned().unwrap_or(Value::Null);
-                let cursor = meta.get("cursor").cloned().unwrap_or(Value::Null);
+                let meta = m.get("metadata").unwrap_or(&Value::Null);
+                let cursor = meta.get("cursor").unwrap_or(&Value::Null);
                 let text = |v: &Value, k: &str| {
                     v.get(k)
                         .and_then(Value::as_str)
@@ -175,8 +175,8 @@ impl Page {
                 let either = |k: &str| meta.get(k).or_else(|| cursor.get(k));
                 Ok(Page {
                     data,
-                    after: text(&cursor, "after"),
-                    before: text(&cursor, "before"),
+                    after: text(cursor, "after"),
+                    before: text(cursor, "before"),
                     limit: either("limit")
                         .and_then(Value::as_u64)
                         .and_then(|n| u32::try_from(n).ok()),
