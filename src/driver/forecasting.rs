@@ -16,7 +16,6 @@ use crate::providers::backstory::forecasting::{
 };
 use crate::transport::{Body, Transport};
 use std::cell::Cell;
-use std::collections::BTreeMap;
 
 /// An edge worker may hold 6 connections at once; more than that would only queue.
 pub const MAX_CONCURRENCY: u32 = 6;
@@ -200,7 +199,8 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
     // Declared before the pages in flight, which borrow it.
     let method = Cell::new(QueryMethod::Post);
     let mut inflight = InFlight::new();
-    let mut waiting: BTreeMap<u32, ForecastPage> = BTreeMap::new();
+    // Answers in, waiting for their turn: at most the window, so a list (see PagePlanner's).
+    let mut waiting: Vec<(u32, ForecastPage)> = Vec::new();
     let mut progress = ForecastProgress {
         pages: 0,
         records: 0,
@@ -221,9 +221,11 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
         }
         progress.in_flight = inflight.len() as u32;
         if let Some((p, deliver)) = ready {
-            let page = waiting
-                .remove(&p)
+            let at = waiting
+                .iter()
+                .position(|w| w.0 == p)
                 .ok_or_else(|| Error::network(format!("internal: page {p} went missing")))?;
+            let (_, page) = waiting.swap_remove(at);
             if deliver {
                 progress.pages += 1;
                 progress.records += page.records.len() as u64;
@@ -247,7 +249,7 @@ pub async fn run_forecasts<T: Transport, S: ForecastSink>(
         if let Some(change) = accepted.change {
             sink.total_changed(change);
         }
-        waiting.insert(p, page);
+        waiting.push((p, page));
         progress.page_last = planner.page_last();
         progress.total_count = planner.total();
         progress.in_flight = inflight.len() as u32;

@@ -253,14 +253,18 @@ impl BackstoryCore {
     /// of `activitiesRows`), from the job's `fragment` (`fragmentCount`) and `results_size`.
     #[wasm_bindgen(js_name = activityDataParts)]
     pub fn activity_data_parts(fragment: Option<f64>, results_size: Option<f64>) -> u32 {
-        let mut job = serde_json::json!({ "job_id": "parts", "state": "Completed" });
+        // `Map::insert`, not `job["fragment"] = …`: `IndexMut` reaches a second copy of the
+        // B-tree's insert (3 KB of the wasm client, issue 19).
+        let mut job = serde_json::Map::new();
+        job.insert("job_id".into(), "parts".into());
+        job.insert("state".into(), "Completed".into());
         if let Some(n) = fragment.filter(|n| n.is_finite() && *n >= 0.0) {
-            job["fragment"] = serde_json::json!(n as u64);
+            job.insert("fragment".into(), (n as u64).into());
         }
         if let Some(n) = results_size.filter(|n| n.is_finite() && *n >= 0.0) {
-            job["results_size"] = serde_json::json!(n as u64);
+            job.insert("results_size".into(), (n as u64).into());
         }
-        Job::from_value(&job).map_or(1, |j| drv::data_parts(&j) as u32)
+        Job::from_value(&job.into()).map_or(1, |j| drv::data_parts(&j) as u32)
     }
 
     /// Validates parameters for one job (a delta range of at most 14 days).

@@ -13,8 +13,10 @@ const KB = 1000;
 const gz = (file) => gzipSync(readFileSync(new URL(file, ROOT)), { level: 9 }).length;
 
 const MODULES = [
+  // The parse module's 108: 107.0 KB since h-perf2's one-call gunzip and flat-row path met the
+  // split on main (the 105 was measured on the split's branch before them).
   { name: "parse module", file: "pkg-parse/exportkit_parse_bg.wasm", budget: 60 * KB, ceiling: 108 * KB },
-  { name: "client module", file: "pkg/exportkit_bg.wasm", budget: 160 * KB, ceiling: 275 * KB },
+  { name: "client module", file: "pkg/exportkit_bg.wasm", budget: 160 * KB, ceiling: 265.4 * KB },
 ];
 
 for (const m of MODULES) {

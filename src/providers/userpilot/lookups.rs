@@ -152,7 +152,9 @@ impl Page {
                 total_count_cap_exceeded: None,
             }),
             Value::Object(mut m) => {
-                let data = match m.remove("data") {
+                // Taken in place, not `remove`d: the map is dropped below anyway, and `remove`
+                // was the wasm client's only use of the B-tree's removal code (issue 19).
+                let data = match m.get_mut("data").map(Value::take) {
                     Some(Value::Array(d)) => d,
                     _ => {
                         return Err(Error::decode(
@@ -162,8 +164,8 @@ impl Page {
                         ))
                     }
                 };
-                let meta = m.get("metadata").cloned().unwrap_or(Value::Null);
-                let cursor = meta.get("cursor").cloned().unwrap_or(Value::Null);
+                let meta = m.get("metadata").unwrap_or(&Value::Null);
+                let cursor = meta.get("cursor").unwrap_or(&Value::Null);
                 let text = |v: &Value, k: &str| {
                     v.get(k)
                         .and_then(Value::as_str)
@@ -173,8 +175,8 @@ impl Page {
                 let either = |k: &str| meta.get(k).or_else(|| cursor.get(k));
                 Ok(Page {
                     data,
-                    after: text(&cursor, "after"),
-                    before: text(&cursor, "before"),
+                    after: text(cursor, "after"),
+                    before: text(cursor, "before"),
                     limit: either("limit")
                         .and_then(Value::as_u64)
                         .and_then(|n| u32::try_from(n).ok()),

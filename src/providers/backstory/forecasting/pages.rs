@@ -10,7 +10,6 @@
 
 use crate::core::http::find_header;
 use crate::error::{Error, ErrorKind, Result};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageHeaders {
@@ -222,8 +221,10 @@ pub struct PagePlanner {
     last: Option<u32>,
     next_start: u32,
     next_deliver: u32,
-    /// Answers waiting for their turn: page -> deliver it (false for an empty page past the end).
-    received: BTreeMap<u32, bool>,
+    /// Answers waiting for their turn: (page, deliver it) (false for an empty page past the end).
+    /// At most `window` of them, so a list searched in full: a `BTreeMap` here cost the wasm
+    /// client its own copy of the B-tree code (issue 19).
+    received: Vec<(u32, bool)>,
     total: Option<u64>,
     changes: Vec<TotalChange>,
 }
@@ -240,7 +241,7 @@ impl PagePlanner {
             last: None,
             next_start: first,
             next_deliver: first,
-            received: BTreeMap::new(),
+            received: Vec::new(),
             total: None,
             changes: Vec::new(),
         }
@@ -277,7 +278,9 @@ impl PagePlanner {
         records: usize,
         status: u16,
     ) -> Result<Accepted> {
-        if page < self.next_deliver || page >= self.next_start || self.received.contains_key(&page)
+        if page < self.next_deliver
+            || page >= self.next_start
+            || self.received.iter().any(|r| r.0 == page)
         {
             return Err(bad_answer(
                 status,
@@ -350,14 +353,18 @@ impl PagePlanner {
         }
         self.last = Some(headers.page_last);
         self.received
-            .insert(page, records > 0 || page <= headers.page_last);
+            .push((page, records > 0 || page <= headers.page_last));
         Ok(Accepted { headers, change })
     }
 
     /// The next page to hand over in order, if its answer is in: `(page, deliver)`. A page past
     /// the end (the total shrank while it was in flight) is empty and comes with `deliver: false`.
     pub fn next_ready(&mut self) -> Option<(u32, bool)> {
-        let deliver = self.received.remove(&self.next_deliver)?;
+        let at = self
+            .received
+            .iter()
+            .position(|r| r.0 == self.next_deliver)?;
+        let (_, deliver) = self.received.swap_remove(at);
         let p = self.next_deliver;
         self.next_deliver += 1;
         Some((p, deliver))
