@@ -6,26 +6,27 @@ use crate::core::dedupe::{event_id, SeenIds};
 use crate::error::{Error, Result};
 use crate::parse::csv::{CsvOptions, CsvParser, RowBatch, RowError};
 use crate::parse::flatten::{FlattenOptions, Flattener};
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "parse-api"))]
 use crate::parse::gzip::GzipDecoder;
 
-/// The wasm client has no inflater: its bodies are always inflated by the runtime
-/// (`DecompressionStream`, else the parse module's `GunzipStream`: src/wasm/userpilot.rs), which
-/// keeps zlib-rs out of the client module (24 KB gzipped, issue 19).
-#[cfg(target_arch = "wasm32")]
+/// The client module (a wasm build without the parse API) has no inflater: its bodies are always
+/// inflated by the runtime (`DecompressionStream`, else the parse module's `GunzipStream`:
+/// src/wasm/userpilot.rs), which keeps zlib-rs out of it (24 KB gzipped, issue 19). Native builds
+/// and the default wasm build (the wasm tests) keep the Rust inflater.
+#[cfg(all(target_arch = "wasm32", not(feature = "parse-api")))]
 pub(super) enum GzipDecoder {}
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "parse-api")))]
 fn inflater() -> Option<GzipDecoder> {
     None
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "parse-api"))]
 fn inflater() -> Option<GzipDecoder> {
     Some(GzipDecoder::new())
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "parse-api")))]
 impl GzipDecoder {
     fn decode(&mut self, _: &[u8], _: &mut [u8]) -> Result<(usize, usize)> {
         match *self {}
