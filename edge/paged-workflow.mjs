@@ -18,7 +18,7 @@ import { BackstoryClient, UserpilotClient } from "../js/index.js";
 import { USERPILOT_LOOKUPS, USERPILOT_PAGINATED_LOOKUPS } from "../js/vocabulary.js";
 import { readConfig } from "./config.mjs";
 import { extension, ObjectSink, outputFormat, RecordsEncoder } from "./formats.mjs";
-import { failureKey, instanceRoute } from "./workflows.mjs";
+import { failureKey, instanceRoute, json } from "./workflows.mjs";
 
 export const PAGED_APIS = Object.freeze({
   forecasts: { prefix: "exports/forecasts", unit: "pages" },
@@ -256,7 +256,6 @@ export async function startPagedRun(env, api, { params, output, name }, id) {
  * in a new instance). Reached only after the access check.
  */
 export async function handlePagedRuns(request, env, api, sub) {
-  const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
   if (!env.PAGED_WORKFLOW || !env.EXPORTS) return json(501, { error: "not_configured", message: "the PAGED_WORKFLOW and EXPORTS bindings are not set (see wrangler.toml)" });
   if (sub === "" && request.method === "POST") {
     let run;

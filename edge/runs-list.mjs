@@ -6,11 +6,10 @@
 // records and step files, never an exported object.
 
 import { USERPILOT_PREFIX, userpilotRunRecordKey } from "./userpilot-workflow.mjs";
-import { failureKey, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
+import { failureKey, json, runRecordKey, RUNS_PREFIX } from "./workflows.mjs";
 import { PAGED_APIS, pagedRunRecordKey } from "./paged-workflow.mjs";
 import { loadRunsConfig } from "./runs-config.mjs";
 
-const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
 
 // At most this many runs are listed (the newest first), so the page stays quick with a long history.
 const MAX_RUNS = 50;

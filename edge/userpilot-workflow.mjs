@@ -17,7 +17,7 @@ import { readConfig } from "./config.mjs";
 import { userpilotLimits } from "./limits.mjs";
 import { extension, ObjectSink, outputFormat, RecordsEncoder } from "./formats.mjs";
 import { SeenEvents } from "./seen-events.mjs";
-import { failureKey, incrementalParams, instanceRoute } from "./workflows.mjs";
+import { failureKey, incrementalParams, instanceRoute, json } from "./workflows.mjs";
 
 export const USERPILOT_PREFIX = "exports/userpilot";
 /** A run's record for the status page (GET /api/runs), beside the activity runs' own. */
@@ -256,7 +256,6 @@ export class UserpilotExport extends WorkflowEntrypoint {
  * id and prefix; its job is adopted and a download already in R2 is not done again).
  */
 export async function handleUserpilotRuns(request, env, sub) {
-  const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
   if (!env.USERPILOT_WORKFLOW) return json(501, { error: "not_configured", message: "the USERPILOT_WORKFLOW binding is not set (see wrangler.toml)" });
   if (sub === "" && request.method === "POST") {
     let params;

@@ -20,6 +20,9 @@ import { readConfig } from "./config.mjs";
 import { backstoryLimits } from "./limits.mjs";
 import { extension, ObjectSink, outputFormat, utf8 } from "./formats.mjs";
 
+/** A JSON answer of the run routes, never cached. */
+export const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
+
 export const RUNS_PREFIX = "exports/activities";
 export const ACTIVITIES_WATERMARK = "activities";
 
@@ -403,7 +406,6 @@ export async function scheduleIncrementalRun(scheduledTime, env) {
  * (POST), `/api/runs/activities/<id>/resume` (POST: the run goes on in a new instance). Reached only after the worker's access check.
  */
 export async function handleRuns(request, env, sub) {
-  const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" } });
   if (!env.ACTIVITIES_WORKFLOW) return json(501, { error: "not_configured", message: "the ACTIVITIES_WORKFLOW binding is not set (see wrangler.toml)" });
   if (sub === "" && request.method === "POST") {
     let params;

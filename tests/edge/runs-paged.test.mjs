@@ -12,9 +12,10 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { gunzipSync } from "node:zlib";
-import { ACCESS_KEY, control, csvRows, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
+import { ACCESS_KEY, control, csvRows, runFinished, sandboxSecrets, startEdge, startSandbox } from "./helpers.mjs";
 
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
+const finished = (api, id, timeoutMs = 90_000) => runFinished(edge, api, id, { timeoutMs });
 
 let sb;
 let relay;
@@ -62,16 +63,6 @@ async function startRun(api, body) {
   const r = await fetch(`${edge.url}/api/runs/${api}`, { method: "POST", headers: { ...KEY, "Content-Type": "application/json" }, body: JSON.stringify(body) });
   assert.equal(r.status, 202, await r.clone().text());
   return (await r.json()).id;
-}
-
-async function finished(api, id, timeoutMs = 90_000) {
-  let status;
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-    status = await (await fetch(`${edge.url}/api/runs/${api}/${id}`, { headers: KEY })).json();
-    if (["complete", "errored", "terminated"].includes(status.status)) break;
-  }
-  assert.equal(status.status, "complete", JSON.stringify(status));
-  return status;
 }
 
 /** The run's manifest and every object under its prefix (bytes as stored). */

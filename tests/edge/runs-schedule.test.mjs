@@ -10,9 +10,10 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
 import { launchBrowser } from "../page/page-helpers.mjs";
-import { ACCESS_KEY, control, csvRecords, sandboxSecrets, signedInRunsPage, startEdge, startSandbox } from "./helpers.mjs";
+import { ACCESS_KEY, control, csvRecords, runFinished, sandboxSecrets, signedInRunsPage, startEdge, startSandbox } from "./helpers.mjs";
 
 const KEY = { "X-Exportkit-Key": ACCESS_KEY };
+const finished = (api, id, timeoutMs = 120_000) => runFinished(edge, api, id, { timeoutMs });
 let sb;
 let edge;
 
@@ -45,20 +46,6 @@ const tick = async (ms) => {
   const r = await fetch(`${edge.url}/cdn-cgi/handler/scheduled?time=${ms}`);
   assert.equal(r.status, 200, await r.text());
 };
-
-async function finished(api, id) {
-  for (const end = Date.now() + 120_000; Date.now() < end; await sleep(100)) {
-    const r = await fetch(`${edge.url}/api/runs/${api}/${id}`, { headers: KEY });
-    if (r.status === 404) {
-      await r.arrayBuffer();
-      continue;
-    }
-    const s = await r.json();
-    if (s.status === "errored" || s.status === "terminated") assert.fail(`${api} run ${id} ${s.status}: ${JSON.stringify(s.error ?? s)}`);
-    if (s.status === "complete") return;
-  }
-  assert.fail(`${api} run ${id} did not finish`);
-}
 
 const exists = async (api, id) => {
   const r = await fetch(`${edge.url}/api/runs/${api}/${id}`, { headers: KEY });
