@@ -69,10 +69,17 @@ export function ek_sleep(ms, signal) {
 export function ek_sleep_cancel(p) { p.cancel(); }
 export function ek_aborted(signal) { return !!(signal && signal.aborted); }
 // The caller's signal combined with a deadline; a deadline's abort reason is a TimeoutError.
+// Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: `any` holds its sources weakly and
+// Node's timeout signal is held only weakly by its own timer, so a garbage collection during the
+// run took the timeout signal, cleared its timer, and the deadline never came (Node 20; CI saw
+// a run wait out an 8 s stall under `timeoutMs: 600`). Here the timer's closure holds the
+// controller; unref'd so a deadline never keeps a Node process alive.
 export function ek_deadline(signal, ms) {
   if (!(ms > 0)) return signal;
-  const t = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, t]) : t;
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
+  if (timer && typeof timer.unref === "function") timer.unref();
+  return signal ? AbortSignal.any([signal, ctrl.signal]) : ctrl.signal;
 }
 export function ek_timed_out(signal) {
   return !!(signal && signal.aborted && signal.reason && signal.reason.name === "TimeoutError");
