@@ -233,14 +233,15 @@ test("a connection reset part way and a malformed line: every record once, the b
   // A body that stops part way, and an answer that never starts: fetched again after the stall timeout.
   await control(sb, "/__sandbox/faults/clear", {});
   await control(sb, "/__sandbox/faults", { rules: [
-    { scope: "activities.data", fault: "stall_body", afterBytes: 3000, stallMs: 4000, nth: 1 },
-    { scope: "activities.data", fault: "stall", stallMs: 4000, nth: 3 },
+    { scope: "activities.data", fault: "stall_body", afterBytes: 3000, stallMs: 8000, nth: 1 },
+    { scope: "activities.data", fault: "stall", stallMs: 8000, nth: 3 },
   ] });
   const t0 = Date.now();
   const stalled = await gather(c.activities.rows(job, { ...FAST, concurrency: 2, stallTimeoutMs: 300 }));
   assert.deepEqual(stalled.batches.flatMap((b) => b.records), expected);
   assert.equal(stalled.summary.retries, 2);
-  assert.ok(Date.now() - t0 < 3500, "did not wait for the stalled answers");
+  // Half the stall: a loaded 2-core CI machine still has seconds of room.
+  assert.ok(Date.now() - t0 < 4000, `did not wait for the stalled answers (${Date.now() - t0} ms)`);
 
   await control(sb, "/__sandbox/faults/clear", {});
   await control(sb, "/__sandbox/faults", { scope: "activities.data", fault: "malformed_line", line: 2, nth: 1 });
