@@ -17,7 +17,7 @@ import { readConfig } from "./config.mjs";
 import { userpilotLimits } from "./limits.mjs";
 import { extension, ObjectSink, outputFormat, RecordsEncoder } from "./formats.mjs";
 import { SeenEvents } from "./seen-events.mjs";
-import { failureKey, incrementalParams, instanceRoute, json } from "./workflows.mjs";
+import { failureKey, incrementalParams, instanceRoute, json, waitForJob } from "./workflows.mjs";
 
 export const USERPILOT_PREFIX = "exports/userpilot";
 /** A run's record for the status page (GET /api/runs), beside the activity runs' own. */
@@ -163,14 +163,7 @@ export class UserpilotExport extends WorkflowEntrypoint {
         }));
         ctx.jobId = jobId;
         await step.do("wait for job", VENDOR_STEP, async () => {
-          let j;
-          try {
-            j = await client(this.env).exports.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
-          } catch (e) {
-            // The vendor's job ended failed: asking again will not change that.
-            if (e?.code === "E_JOB_FAILED") throw new NonRetryableError(String(e.message));
-            throw e;
-          }
+          const j = await waitForJob(client(this.env).exports, jobId, this.env);
           return { jobId: j.jobId, files: j.presignedUrls.length };
         });
         const key = `${prefix}/events_${planned.params.from}_${planned.params.to}${extension(output)}`;

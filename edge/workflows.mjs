@@ -77,6 +77,20 @@ const VENDOR_STEP = { retries: { limit: 5, delay: "2 seconds", backoff: "exponen
 
 const sameWindow = (j, w) => j.startDate === w.startDate && j.endDate === w.endDate && (j.activityType ?? "all") === w.activityType && (j.exportType ?? "delta") === w.exportType;
 
+/**
+ * Waits for a vendor job (`api`: the client's `activities`, or Userpilot's `exports`) inside a
+ * step. A job that ended Failed or Canceled stays so: asking again will not change that, so the
+ * step fails for good instead of being retried.
+ */
+export async function waitForJob(api, jobId, env) {
+  try {
+    return await api.wait(jobId, { pollIntervalMs: Number(env.RUN_POLL_INTERVAL_MS) || 5000 });
+  } catch (e) {
+    if (e?.code === "E_JOB_FAILED") throw new NonRetryableError(String(e.message));
+    throw e;
+  }
+}
+
 /** Where a run's last failure is kept: the engine reports a failed step only as a fatal error. */
 export const failureKey = (prefix) => `${prefix}/_failure.json`;
 
@@ -311,14 +325,7 @@ export class ActivitiesExport extends WorkflowEntrypoint {
         }));
         ctx.jobs.push(jobId);
         job = await step.do(`window ${i}: wait for job`, VENDOR_STEP, async () => {
-          let j;
-          try {
-            j = await client(this.env).activities.wait(jobId, { pollIntervalMs: Number(this.env.RUN_POLL_INTERVAL_MS) || 5000 });
-          } catch (e) {
-            // The vendor's job ended Failed or Canceled: asking again will not change that.
-            if (e?.code === "E_JOB_FAILED") throw new NonRetryableError(String(e.message));
-            throw e;
-          }
+          const j = await waitForJob(client(this.env).activities, jobId, this.env);
           return { jobId: j.jobId, resultsSize: j.resultsSize, fragmentCount: j.fragmentCount };
         });
       } finally {
