@@ -13,7 +13,10 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { csv, CSV_SHAPES, gzip, jsonl, JSONL_SHAPES } from "./gen.mjs";
-import { checksum, chunks, CHUNK, mbps } from "./timing.mjs";
+import { csvCountsOf } from "./csv.mjs";
+import { gunzipStreamOf } from "./gzip.mjs";
+import { csvSummary, jsonlCsvOf } from "./jsonl.mjs";
+import { checksum, CHUNK, mbps } from "./timing.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -39,57 +42,19 @@ const builds = {
 };
 for (const b of Object.values(builds)) await b.default();
 
-// What each path computes, from one build's exports. Counts (or the CSV's checksum) are the
-// result that must agree between the builds.
+// What each path runs, from one build's exports (the same runners as the bench's own sections),
+// and what of its result must agree between the builds.
 const PATHS = {
-  "CSV packed batches": (ek) => (bytes) => {
-    const p = new ek.CsvStreamParser({ batchRows: 8192 });
-    let rows = 0, fields = 0, chars = 0;
-    const take = (batches) => {
-      for (const b of batches) {
-        rows += b.rowEnds.length;
-        fields += b.fieldEnds.length;
-        chars += b.fieldEnds.length ? b.fieldEnds[b.fieldEnds.length - 1] : 0;
-      }
-    };
-    for (const c of chunks(bytes)) take(p.push(c));
-    take(p.finish());
-    p.free();
-    return { rows, fields, chars };
-  },
-  "CSV string[][]": (ek) => (bytes) => {
-    const p = new ek.CsvStreamParser({ batchRows: 8192 });
-    let rows = 0, fields = 0, chars = 0;
-    const take = (batches) => {
-      for (const b of batches) {
-        for (const row of ek.batchRows(b)) {
-          rows++;
-          fields += row.length;
-          for (const f of row) chars += f.length;
-        }
-      }
-    };
-    for (const c of chunks(bytes)) take(p.push(c));
-    take(p.finish());
-    p.free();
-    return { rows, fields, chars };
-  },
-  "JSON Lines → CSV": (ek, opts) => (bytes) => {
-    const w = new ek.JsonlCsvWriter({ csvGuard: false, ...opts });
-    const out = [];
-    for (const c of chunks(bytes)) out.push(w.push(c));
-    out.push(w.finish());
-    const { rows } = w.takeMeta();
-    w.free();
-    return { rows, ...checksum(out) };
-  },
-  "GunzipStream (64 KiB chunks)": (ek) => (gz) => {
-    const g = new ek.GunzipStream();
-    const out = [];
-    for (const c of chunks(gz)) out.push(g.push(c));
-    g.finish();
-    g.free();
-    return checksum(out);
+  "CSV packed batches": { of: (ek) => csvCountsOf(ek) },
+  "CSV string[][]": { of: (ek) => csvCountsOf(ek, { cells: true }) },
+  "JSON Lines → CSV": { of: (ek, opts) => (bytes) => jsonlCsvOf(ek)(bytes, { csvGuard: false, ...opts }), same: csvSummary },
+  "GunzipStream (64 KiB chunks)": {
+    of: (ek) => (gz) => {
+      const out = [];
+      gunzipStreamOf(ek)(gz, (d) => out.push(d));
+      return out;
+    },
+    same: checksum,
   },
 };
 
@@ -107,10 +72,10 @@ for (const shape of JSONL_SHAPES) {
 }
 
 /** Best of `ROUNDS` for each build, the builds taking turns (which goes first alternates). */
-function compare(fns, bytes) {
+function compare(fns, bytes, same = (r) => r) {
   const names = Object.keys(fns);
   const best = Object.fromEntries(names.map((n) => [n, Infinity]));
-  const results = Object.fromEntries(names.map((n) => [n, JSON.stringify(fns[n](bytes))]));
+  const results = Object.fromEntries(names.map((n) => [n, JSON.stringify(same(fns[n](bytes)))]));
   if (results.this !== results.other) throw new Error(`the builds disagree: this ${results.this}, other ${results.other}`);
   for (let r = 0; r < ROUNDS; r++) {
     for (const n of r % 2 ? [...names].reverse() : names) {
@@ -125,11 +90,11 @@ function compare(fns, bytes) {
 const t0 = performance.now();
 const rows = [];
 for (const { path, input, bytes, plain, opts } of inputs) {
-  const fns = Object.fromEntries(Object.entries(builds).map(([n, ek]) => [n, PATHS[path](ek, opts)]));
+  const fns = Object.fromEntries(Object.entries(builds).map(([n, ek]) => [n, PATHS[path].of(ek, opts)]));
   const size = plain ?? bytes.length;
   const runs = [];
   for (let k = 0; k < RUNS; k++) {
-    const best = compare(fns, bytes);
+    const best = compare(fns, bytes, PATHS[path].same);
     runs.push({ other: mbps(size, best.other), this: mbps(size, best.this), ratio: best.other / best.this });
   }
   runs.sort((a, b) => a.ratio - b.ratio);

@@ -4,19 +4,31 @@
 import { csvParseRows } from "d3-dsv";
 import Papa from "papaparse";
 import { inferSchema, initParser } from "udsv";
-import { batchRows, CsvStreamParser } from "../js/index.js";
+import * as exportkit from "../js/index.js";
 import { csv, CSV_SHAPES } from "./gen.mjs";
 import { agree, bestOfEach, CHUNK, mbps, runnersOf, verdict, x } from "./timing.mjs";
 
-/** The streaming parser fed 64 KiB chunks, batches as they are (no cell made). */
-export function packedCounts(bytes) {
-  const p = new CsvStreamParser({ batchRows: 8192 });
+/**
+ * The streaming parser fed 64 KiB chunks, counting rows, fields and characters. `ek`: a build's
+ * exports (this one's, or another's for bench/ab.mjs). `cells`: make every row a `string[]`
+ * (`batchRows`), else take the batches as they are (packed, no cell made).
+ */
+export const csvCountsOf = (ek, { cells = false } = {}) => (bytes) => {
+  const p = new ek.CsvStreamParser({ batchRows: 8192 });
   let rows = 0, fields = 0, chars = 0;
   const take = (batches) => {
     for (const b of batches) {
-      rows += b.rowEnds.length;
-      fields += b.fieldEnds.length;
-      chars += b.fieldEnds.length ? b.fieldEnds[b.fieldEnds.length - 1] : 0;
+      if (!cells) {
+        rows += b.rowEnds.length;
+        fields += b.fieldEnds.length;
+        chars += b.fieldEnds.length ? b.fieldEnds[b.fieldEnds.length - 1] : 0;
+        continue;
+      }
+      for (const row of ek.batchRows(b)) {
+        rows++;
+        fields += row.length;
+        for (const f of row) chars += f.length;
+      }
     }
   };
   for (let i = 0; i < bytes.length; i += CHUNK) take(p.push(bytes.subarray(i, i + CHUNK)));
@@ -24,29 +36,15 @@ export function packedCounts(bytes) {
   const header = p.header();
   p.free();
   return { rows: rows + 1, fields: fields + header.length, chars: chars + header.join("").length };
-}
+};
+
+/** This build's packed batches (no cell made). */
+export const packedCounts = csvCountsOf(exportkit);
 
 // Each runner returns { rows, fields, chars } so every parser's output is checked against the others.
 export const CSV_RUNNERS = {
   "exportkit packed": packedCounts,
-  "exportkit string[][]": (bytes) => {
-    const p = new CsvStreamParser({ batchRows: 8192 });
-    let rows = 0, fields = 0, chars = 0;
-    const take = (batches) => {
-      for (const b of batches) {
-        for (const row of batchRows(b)) {
-          rows++;
-          fields += row.length;
-          for (const f of row) chars += f.length;
-        }
-      }
-    };
-    for (let i = 0; i < bytes.length; i += CHUNK) take(p.push(bytes.subarray(i, i + CHUNK)));
-    take(p.finish());
-    const header = p.header();
-    p.free();
-    return { rows: rows + 1, fields: fields + header.length, chars: chars + header.join("").length };
-  },
+  "exportkit string[][]": csvCountsOf(exportkit, { cells: true }),
   uDSV: (bytes) => {
     const text = new TextDecoder().decode(bytes);
     const schema = inferSchema(text);

@@ -5,18 +5,22 @@ import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import { Gunzip } from "fflate";
 import pako from "pako";
-import { GunzipStream, JsonlCsvWriter } from "../js/index.js";
+import * as exportkit from "../js/index.js";
+import { JsonlCsvWriter } from "../js/index.js";
 import { csvSummary, JsJsonlCsv, JSONL_CASES } from "./jsonl.mjs";
 import { agree, bestOfEach, checksum, chunks, mbps, runnersOf, verdict, x } from "./timing.mjs";
 
+/** `ek`'s GunzipStream (this build's, or another's for bench/ab.mjs) fed 64 KiB chunks. */
+export const gunzipStreamOf = (ek) => (gz, onData) => {
+  const g = new ek.GunzipStream();
+  for (const c of chunks(gz)) onData(g.push(c));
+  g.finish();
+  g.free();
+};
+
 /** Inflaters: each takes the gzip bytes and calls `onData(bytes)` in order; may be async. */
 const INFLATERS = {
-  "exportkit GunzipStream": (gz, onData) => {
-    const g = new GunzipStream();
-    for (const c of chunks(gz)) onData(g.push(c));
-    g.finish();
-    g.free();
-  },
+  "exportkit GunzipStream": gunzipStreamOf(exportkit),
   DecompressionStream: async (gz, onData) => {
     const input = new ReadableStream({
       start(ctrl) {

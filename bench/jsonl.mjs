@@ -4,7 +4,8 @@
 // JSON.parse per line, a direct walk, cells joined once per row; it writes exactly the CSV the
 // exportkit writer does (same columns, order, quoting), so the checksums must agree.
 import Papa from "papaparse";
-import { JsonlCsvWriter, JsonlStreamParser } from "../js/index.js";
+import * as exportkit from "../js/index.js";
+import { JsonlStreamParser } from "../js/index.js";
 import { gzip, jsonl, JSONL_SHAPES } from "./gen.mjs";
 import { agree, bestOfEach, checksum, chunks, mbps, runnersOf, verdict, x } from "./timing.mjs";
 
@@ -181,20 +182,23 @@ const writePlain = (rows, header) => {
 const writePapa = (rows, header) =>
   (header ? Papa.unparse([header]) + "\r\n" : "") + (rows.length ? Papa.unparse(rows, { newline: "\r\n" }) + "\r\n" : "");
 
+/** `ek`'s JsonlCsvWriter (this build's, or another's for bench/ab.mjs) fed 64 KiB chunks: `{ rows, out }`. */
+export const jsonlCsvOf = (ek) => (bytes, opts) => {
+  const w = new ek.JsonlCsvWriter(opts);
+  const out = [];
+  for (const c of chunks(bytes)) out.push(w.push(c));
+  out.push(w.finish());
+  const { rows } = w.takeMeta();
+  w.free();
+  return { rows, out };
+};
+
 /**
  * Each runner streams 64 KiB chunks and returns `{ rows, out }`: the CSV's row count and text as
  * produced (checksummed after the timing, so no runner pays for it).
  */
 export const JSONL_CSV_RUNNERS = {
-  "exportkit JsonlCsvWriter": (bytes, opts) => {
-    const w = new JsonlCsvWriter(opts);
-    const out = [];
-    for (const c of chunks(bytes)) out.push(w.push(c));
-    out.push(w.finish());
-    const { rows } = w.takeMeta();
-    w.free();
-    return { rows, out };
-  },
+  "exportkit JsonlCsvWriter": jsonlCsvOf(exportkit),
   "JS flattener": (bytes, opts) => jsPipeline(bytes, opts),
   "JSON.parse + Papa.unparse": (bytes, opts) => jsPipeline(bytes, { ...opts, write: writePapa }),
 };
